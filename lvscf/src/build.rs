@@ -1,0 +1,560 @@
+//! From syntax to the typed model: every value is checked here, with its line and column.
+
+use std::net::Ipv4Addr;
+
+use crate::diagnostic::{Code, Diagnostic, Sink};
+use crate::keywords::{Key, Scope, Ty};
+use crate::lexer::{Tok, column};
+use crate::model::{
+    AddressOnDevice, Config, ConflictAction, Globals, Host, HostError, Network, Protocol,
+    RealServer, Scheduler, Seconds, ServiceType, VirtualServer,
+};
+use crate::syntax::{Block, Node, Stmt};
+use crate::value::{IntError, inet_aton, parse_int, service_port};
+
+/// Builds the model, reporting every bad value into `sink`. Bad values leave the default.
+pub(crate) fn build(src: &str, nodes: &[Node], sink: &mut Sink) -> Config {
+    let mut b = Builder { src, sink, line: 0 };
+    let mut config = Config::default();
+    let mut seen = Seen::default();
+    let mut deadtime_at = None;
+    let mut backup_at = None;
+    for node in nodes {
+        match node {
+            Node::Trivia(_) => b.line += 1,
+            Node::Stmt(stmt) => {
+                b.line += 1;
+                if let Some(key) = stmt.key {
+                    b.repeated(&mut seen, key, stmt);
+                    match key {
+                        Key::Deadtime => deadtime_at = Some(b.line),
+                        Key::Backup => backup_at = Some(b.line),
+                        _ => {}
+                    }
+                    b.global(&mut config.globals, key, stmt);
+                }
+            }
+            Node::Block(block) => match block.scope {
+                Scope::Virtual => {
+                    let vs = b.virtual_server(block);
+                    config.virtual_servers.push(vs);
+                }
+                Scope::Failover => {
+                    let vs = b.virtual_server(block);
+                    config.failover_services.push(vs);
+                }
+                Scope::Global | Scope::Server => b.skip_block(block),
+            },
+        }
+    }
+    let g = &config.globals;
+    if g.deadtime <= g.keepalive {
+        b.sink.push(Diagnostic::new(
+            Code::DeadtimeNotAboveKeepalive,
+            deadtime_at.unwrap_or(1),
+            1,
+            format!(
+                "deadtime ({} s) is not larger than keepalive ({} s): the backup takes over between two heartbeats",
+                g.deadtime.0, g.keepalive.0
+            ),
+        ));
+    }
+    if let (Some(p), Some(bk)) = (&g.primary, &g.backup) {
+        if p == bk {
+            b.sink.push(Diagnostic::new(
+                Code::PrimaryIsBackup,
+                backup_at.unwrap_or(1),
+                1,
+                format!("`primary` and `backup` are the same address ({p})"),
+            ));
+        }
+    }
+    config
+}
+
+/// Keywords seen in one scope (a bit per [`Key`]).
+#[derive(Default)]
+struct Seen(u64);
+
+struct Builder<'a> {
+    src: &'a str,
+    sink: &'a mut Sink,
+    /// Number of the current line.
+    line: u32,
+}
+
+impl Builder<'_> {
+    fn text<'s>(&'s self, stmt: &'s Stmt) -> &'s str {
+        stmt.line.get(self.src)
+    }
+
+    fn report(&mut self, code: Code, stmt: &Stmt, tok: &Tok, msg: String) {
+        let col = column(stmt.line.get(self.src), tok.start);
+        self.sink.push(Diagnostic::new(code, self.line, col, msg));
+    }
+
+    fn repeated(&mut self, seen: &mut Seen, key: Key, stmt: &Stmt) {
+        let bit = 1u64 << (key as u32);
+        if seen.0 & bit != 0 {
+            let tok = stmt.toks[0];
+            self.report(
+                Code::RepeatedKeyword,
+                stmt,
+                &tok,
+                format!("`{}` is given again: this one wins", key.name()),
+            );
+        }
+        seen.0 |= bit;
+        if key.ignored_by_piranha() {
+            let tok = stmt.toks[0];
+            self.report(
+                Code::IgnoredKeyword,
+                stmt,
+                &tok,
+                format!("`{}` is parsed but ignored by Piranha", key.name()),
+            );
+        }
+    }
+
+    fn skip_block(&mut self, block: &Block) {
+        self.line += 1;
+        for node in &block.body {
+            match node {
+                Node::Trivia(_) | Node::Stmt(_) => self.line += 1,
+                Node::Block(inner) => self.skip_block(inner),
+            }
+        }
+        if block.close.is_some() {
+            self.line += 1;
+        }
+    }
+
+    fn virtual_server(&mut self, block: &Block) -> VirtualServer {
+        self.line += 1;
+        let mut vs = VirtualServer {
+            name: block.name(self.src).to_owned(),
+            ..VirtualServer::default()
+        };
+        let mut seen = Seen::default();
+        for node in &block.body {
+            match node {
+                Node::Trivia(_) => self.line += 1,
+                Node::Stmt(stmt) => {
+                    self.line += 1;
+                    if let Some(key) = stmt.key {
+                        self.repeated(&mut seen, key, stmt);
+                        self.virtual_key(&mut vs, key, block.scope, stmt);
+                    }
+                }
+                Node::Block(inner) if inner.scope == Scope::Server => {
+                    let rs = self.real_server(inner, vs.port);
+                    vs.servers.push(rs);
+                }
+                Node::Block(inner) => self.skip_block(inner),
+            }
+        }
+        if block.close.is_some() {
+            self.line += 1;
+        }
+        vs
+    }
+
+    fn real_server(&mut self, block: &Block, port: u16) -> RealServer {
+        self.line += 1;
+        let mut rs = RealServer {
+            name: block.name(self.src).to_owned(),
+            port,
+            ..RealServer::default()
+        };
+        let mut seen = Seen::default();
+        for node in &block.body {
+            match node {
+                Node::Trivia(_) => self.line += 1,
+                Node::Stmt(stmt) => {
+                    self.line += 1;
+                    let Some(key) = stmt.key else { continue };
+                    self.repeated(&mut seen, key, stmt);
+                    self.server_key(&mut rs, key, stmt);
+                }
+                Node::Block(inner) => self.skip_block(inner),
+            }
+        }
+        if block.close.is_some() {
+            self.line += 1;
+        }
+        rs
+    }
+
+    fn server_key(&mut self, rs: &mut RealServer, key: Key, stmt: &Stmt) {
+        match key {
+            Key::Address => {
+                if let Some(h) = self.host(stmt, 0, Ty::Host, key) {
+                    rs.address = h;
+                }
+            }
+            Key::Active => set(&mut rs.active, self.boolean(stmt, key)),
+            Key::Weight => set(
+                &mut rs.weight,
+                self.int(stmt, key, 0, 65535).map(|v| v as u32),
+            ),
+            Key::Port => set(
+                &mut rs.port,
+                self.int(stmt, key, 0, 65535).map(|v| v as u16),
+            ),
+            _ => {}
+        }
+    }
+
+    fn global(&mut self, g: &mut Globals, key: Key, stmt: &Stmt) {
+        let ty = key.ty(Scope::Global);
+        match key {
+            Key::SerialNo => set(
+                &mut g.serial_no,
+                self.int(stmt, key, 0, u32::MAX.into()).map(|v| v as u32),
+            ),
+            Key::Primary => g.primary = self.host(stmt, 0, ty, key).or(g.primary.take()),
+            Key::PrimaryPrivate => {
+                g.primary_private = self.host(stmt, 0, ty, key).or(g.primary_private.take())
+            }
+            Key::PrimaryShared => g.primary_shared = Some(self.string(stmt, key)),
+            Key::Backup => g.backup = self.host(stmt, 0, ty, key).or(g.backup.take()),
+            Key::BackupActive => set(&mut g.backup_active, self.boolean(stmt, key)),
+            Key::BackupPrivate => {
+                g.backup_private = self.host(stmt, 0, ty, key).or(g.backup_private.take())
+            }
+            Key::BackupShared => g.backup_shared = Some(self.string(stmt, key)),
+            Key::ReservationConflictAction => {
+                if let Some(w) = self.word(stmt, key, ConflictAction::from_word) {
+                    g.reservation_conflict_action = Some(w);
+                }
+            }
+            Key::NatNmask => set(&mut g.nat_nmask, self.netmask(stmt, key)),
+            Key::NatRouter => {
+                if let Some(a) = self.address_on_device(stmt, key) {
+                    g.nat_router = Some(a);
+                }
+            }
+            Key::ActiveCmd => g.active_cmd = Some(self.string(stmt, key)),
+            Key::InactiveCmd => g.inactive_cmd = Some(self.string(stmt, key)),
+            Key::MonitorLinks => set(
+                &mut g.monitor_links,
+                self.int(stmt, key, i32::MIN.into(), i32::MAX.into())
+                    .map(|v| v != 0),
+            ),
+            Key::DebugLevel => g.debug_level = self.string(stmt, key),
+            Key::HardShutdown => set(&mut g.hard_shutdown, self.boolean(stmt, key)),
+            Key::Ipvsadm => g.ipvsadm = self.string(stmt, key),
+            Key::Keepalive => set(&mut g.keepalive, self.seconds(stmt, key)),
+            Key::Deadtime => set(&mut g.deadtime, self.seconds(stmt, key)),
+            Key::RshCommand => g.rsh_command = self.string(stmt, key),
+            Key::Syncdaemon => set(&mut g.syncdaemon, self.boolean(stmt, key)),
+            Key::SyncdIface => g.syncd_iface = self.string(stmt, key),
+            Key::SyncdId => set(
+                &mut g.syncd_id,
+                self.int(stmt, key, 0, 255).map(|v| v as u8),
+            ),
+            Key::TcpTimeout => set(&mut g.tcp_timeout, self.seconds(stmt, key)),
+            Key::TcpfinTimeout => set(&mut g.tcpfin_timeout, self.seconds(stmt, key)),
+            Key::UdpTimeout => set(&mut g.udp_timeout, self.seconds(stmt, key)),
+            Key::Heartbeat => set(&mut g.heartbeat, self.boolean(stmt, key)),
+            Key::HeartbeatPort => set(&mut g.heartbeat_port, self.port(stmt, key)),
+            Key::Sync => set(&mut g.sync, self.boolean(stmt, key)),
+            Key::Network => set(&mut g.network, self.word(stmt, key, Network::from_word)),
+            Key::Service => set(&mut g.service, self.word(stmt, key, ServiceType::from_word)),
+            _ => {}
+        }
+    }
+
+    fn virtual_key(&mut self, vs: &mut VirtualServer, key: Key, scope: Scope, stmt: &Stmt) {
+        match key {
+            Key::Active => set(&mut vs.active, self.boolean(stmt, key)),
+            Key::Address => {
+                if let Some(a) = self.address_on_device(stmt, key) {
+                    vs.address = Some(a);
+                }
+            }
+            Key::SorryServer => {
+                if let Some(h) = self.host(stmt, 0, Ty::Ipv4, key) {
+                    vs.sorry_server = h.ip();
+                }
+            }
+            Key::VipNmask => set(&mut vs.vip_nmask, self.netmask(stmt, key)),
+            Key::Fwmark => set(
+                &mut vs.fwmark,
+                self.int(stmt, key, 0, u32::MAX.into()).map(|v| v as u32),
+            ),
+            Key::Protocol => set(&mut vs.protocol, self.word(stmt, key, Protocol::from_word)),
+            Key::Port => set(&mut vs.port, self.port(stmt, key)),
+            Key::Scheduler => set(
+                &mut vs.scheduler,
+                self.word(stmt, key, Scheduler::from_word),
+            ),
+            Key::Persistent => set(&mut vs.persistent, self.seconds(stmt, key)),
+            Key::Pmask => {
+                if let Some(m) = self.netmask(stmt, key) {
+                    vs.pmask = (m != Ipv4Addr::BROADCAST).then_some(m);
+                }
+            }
+            Key::ClientMonitor => vs.client_monitor = self.string(stmt, key),
+            Key::SendProgram => vs.send_program = Some(self.string(stmt, key)),
+            Key::Send => vs.send = Some(self.string(stmt, key)),
+            Key::Expect => vs.expect = Some(self.string(stmt, key)),
+            Key::UseRegex => set(&mut vs.use_regex, self.boolean(stmt, key)),
+            Key::Timeout => {
+                if let Some(t) = self.seconds(stmt, key) {
+                    if t.0 == 0 {
+                        let tok = stmt.values()[0];
+                        self.report(
+                            Code::ZeroTimeout,
+                            stmt,
+                            &tok,
+                            "`timeout = 0` is not allowed (Piranha's nanny divides by it)".into(),
+                        );
+                    } else {
+                        vs.timeout = t;
+                    }
+                }
+            }
+            Key::Reentry => set(&mut vs.reentry, self.seconds(stmt, key)),
+            Key::LoadMonitor => vs.load_monitor = Some(self.string(stmt, key)),
+            Key::QuiesceServer => set(&mut vs.quiesce_server, self.boolean(stmt, key)),
+            Key::StartCmd => vs.start_cmd = Some(self.string(stmt, key)),
+            Key::StopCmd => vs.stop_cmd = Some(self.string(stmt, key)),
+            Key::Master => {
+                if let Some(h) = self.host(stmt, 0, key.ty(scope), key) {
+                    vs.master = Some(h);
+                }
+            }
+            Key::Dirs => {
+                let text = self.text(stmt);
+                let items = stmt
+                    .values()
+                    .iter()
+                    .skip(1)
+                    .take_while(|t| !t.is_plain(text, "]"))
+                    .map(|t| t.value(text).to_owned())
+                    .collect();
+                vs.dirs = Some(items);
+            }
+            _ => {}
+        }
+    }
+
+    // ---- value decoders: each reports its own error and returns None on failure
+
+    fn int(&mut self, stmt: &Stmt, key: Key, lo: i64, hi: i64) -> Option<i64> {
+        let tok = *stmt.values().first()?;
+        let v = tok.value(self.text(stmt)).to_owned();
+        match parse_int(&v) {
+            Ok(n) if (lo..=hi).contains(&n) => Some(n),
+            Ok(_) | Err(IntError::Overflow) => {
+                self.report(
+                    Code::OutOfRange,
+                    stmt,
+                    &tok,
+                    format!("`{v}` is out of range for `{}` ({lo}–{hi})", key.name()),
+                );
+                None
+            }
+            Err(IntError::Syntax) => {
+                self.report(
+                    Code::IntExpected,
+                    stmt,
+                    &tok,
+                    format!(
+                        "integer expected for `{}`, found `{v}` (decimal, 0x hex or 0 octal)",
+                        key.name()
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    fn seconds(&mut self, stmt: &Stmt, key: Key) -> Option<Seconds> {
+        self.int(stmt, key, 0, u32::MAX.into())
+            .map(|v| Seconds(v as u32))
+    }
+
+    fn boolean(&mut self, stmt: &Stmt, key: Key) -> Option<bool> {
+        let tok = *stmt.values().first()?;
+        let v = tok.value(self.text(stmt)).to_owned();
+        match parse_int(&v) {
+            Ok(0) => Some(false),
+            Ok(1) => Some(true),
+            _ => {
+                self.report(
+                    Code::BoolExpected,
+                    stmt,
+                    &tok,
+                    format!("`{}` is 0 or 1, found `{v}`", key.name()),
+                );
+                None
+            }
+        }
+    }
+
+    fn port(&mut self, stmt: &Stmt, key: Key) -> Option<u16> {
+        let tok = *stmt.values().first()?;
+        let v = tok.value(self.text(stmt)).to_owned();
+        match parse_int(&v) {
+            Ok(_) | Err(IntError::Overflow) => self.int(stmt, key, 0, 65535).map(|n| n as u16),
+            Err(IntError::Syntax) => match service_port(&v) {
+                Some(p) => Some(p),
+                None => {
+                    self.report(
+                        Code::BadArgument,
+                        stmt,
+                        &tok,
+                        format!(
+                            "unknown service name `{v}` for `{}`: write the port number",
+                            key.name()
+                        ),
+                    );
+                    None
+                }
+            },
+        }
+    }
+
+    fn host(&mut self, stmt: &Stmt, idx: usize, ty: Ty, key: Key) -> Option<Host> {
+        let tok = *stmt.values().get(idx)?;
+        let v = tok.value(self.text(stmt)).to_owned();
+        if ty == Ty::Ipv4 {
+            return match inet_aton(&v) {
+                Some(ip) => Some(Host::Ip(ip)),
+                None => {
+                    self.report(
+                        Code::BadHost,
+                        stmt,
+                        &tok,
+                        format!("`{}` needs an IPv4 address, found `{v}`", key.name()),
+                    );
+                    None
+                }
+            };
+        }
+        match v.parse::<Host>() {
+            Ok(Host::Ip(ip)) if ip.is_unspecified() && ty == Ty::HostNonZero => {
+                self.report(
+                    Code::BadHost,
+                    stmt,
+                    &tok,
+                    format!("`{}` cannot be 0.0.0.0", key.name()),
+                );
+                None
+            }
+            Ok(h) => Some(h),
+            Err(e @ HostError::Ipv6(_)) => {
+                self.report(Code::BadArgument, stmt, &tok, e.to_string());
+                None
+            }
+            Err(e) => {
+                self.report(
+                    Code::BadHost,
+                    stmt,
+                    &tok,
+                    format!("invalid host name or address for `{}`: {e}", key.name()),
+                );
+                None
+            }
+        }
+    }
+
+    fn address_on_device(&mut self, stmt: &Stmt, key: Key) -> Option<AddressOnDevice> {
+        let address = self.host(stmt, 0, Ty::Host, key)?;
+        let tok = *stmt.values().get(1)?;
+        let device = tok.value(self.text(stmt)).to_owned();
+        Some(AddressOnDevice { address, device })
+    }
+
+    fn netmask(&mut self, stmt: &Stmt, key: Key) -> Option<Ipv4Addr> {
+        let tok = *stmt.values().first()?;
+        let v = tok.value(self.text(stmt)).to_owned();
+        match inet_aton(&v) {
+            Some(m) => Some(m),
+            None => {
+                self.report(
+                    Code::BadNetmask,
+                    stmt,
+                    &tok,
+                    format!(
+                        "`{}` needs a dotted netmask such as 255.255.255.0, found `{v}`",
+                        key.name()
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    fn word<T>(&mut self, stmt: &Stmt, key: Key, f: fn(&str) -> Option<T>) -> Option<T> {
+        let tok = *stmt.values().first()?;
+        let v = tok.value(self.text(stmt)).to_owned();
+        match f(&v) {
+            Some(w) => Some(w),
+            None => {
+                let choices = match key.ty(Scope::Virtual) {
+                    Ty::Enum(c) => c,
+                    _ => match key.ty(Scope::Global) {
+                        Ty::Enum(c) => c,
+                        _ => &[],
+                    },
+                };
+                self.report(
+                    Code::BadArgument,
+                    stmt,
+                    &tok,
+                    format!(
+                        "invalid `{}` `{v}`: expected one of {} (lower case)",
+                        key.name(),
+                        choices.join(", ")
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    fn string(&mut self, stmt: &Stmt, key: Key) -> String {
+        let Some(tok) = stmt.values().first().copied() else {
+            return String::new();
+        };
+        if tok.quote == b'\'' && matches!(key, Key::Send | Key::Expect | Key::SendProgram) {
+            self.report(
+                Code::SingleQuotedCheck,
+                stmt,
+                &tok,
+                format!(
+                    "single-quoted `{}`: Piranha passes the ' characters on to the check",
+                    key.name()
+                ),
+            );
+        }
+        tok.value(self.text(stmt)).to_owned()
+    }
+}
+
+/// Checks the value(s) of one statement written by an edit; returns the first error.
+pub(crate) fn check_value(scope: Scope, key: Key, stmt: &Stmt) -> Option<Diagnostic> {
+    let mut sink = Sink::default();
+    let mut b = Builder {
+        src: "",
+        sink: &mut sink,
+        line: 1,
+    };
+    match scope {
+        Scope::Global => b.global(&mut Globals::default(), key, stmt),
+        Scope::Virtual | Scope::Failover => {
+            b.virtual_key(&mut VirtualServer::default(), key, scope, stmt)
+        }
+        Scope::Server => b.server_key(&mut RealServer::default(), key, stmt),
+    }
+    sink.diagnostics.into_iter().find(Diagnostic::is_error)
+}
+
+fn set<T>(slot: &mut T, v: Option<T>) {
+    if let Some(v) = v {
+        *slot = v;
+    }
+}

@@ -1,0 +1,250 @@
+//! [`Document`]: a parsed `lvs.cf` that prints back byte for byte.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::OnceLock;
+
+use crate::build::build;
+use crate::diagnostic::{Code, Diagnostic, ParseError, Sink};
+use crate::keywords::Scope;
+use crate::lexer::Eol;
+use crate::model::Config;
+use crate::parser::parse;
+use crate::syntax::{Node, for_each_line, write_nodes};
+
+/// A parsed `lvs.cf`: the exact text, its structure, and its meaning.
+///
+/// `doc.to_string()` gives back exactly the text that was parsed (comments, blank lines,
+/// indentation, quotes, CRLF, a missing final newline and all) until the document is edited;
+/// edits change only the lines they touch.
+///
+/// ```
+/// let text = "serial_no = 0x2a\nprimary = 192.168.1.10   # the main one\n\nvirtual web {\n\tport = http\n}\n";
+/// let doc = lvscf::Document::parse(text)?;
+/// assert_eq!(doc.to_string(), text);
+/// assert_eq!(doc.config().globals.serial_no, 42);
+/// assert_eq!(doc.config().virtual_servers[0].port, 80);
+/// // The end-of-line comment is kept, with a warning: Piranha rejects it.
+/// assert_eq!(doc.diagnostics()[0].code, lvscf::Code::EndOfLineComment);
+/// # Ok::<(), lvscf::ParseError>(())
+/// ```
+pub struct Document {
+    pub(crate) src: String,
+    pub(crate) nodes: Vec<Node>,
+    /// The last line of the source had no line end.
+    pub(crate) no_final_eol: bool,
+    /// The line end used for new lines.
+    pub(crate) eol: Eol,
+    pub(crate) checked: OnceLock<Checked>,
+}
+
+/// The meaning of a document and what was found while reading it.
+pub(crate) struct Checked {
+    pub(crate) config: Config,
+    pub(crate) diagnostics: Vec<Diagnostic>,
+}
+
+impl Document {
+    /// Parses `lvs.cf` text.
+    ///
+    /// Every problem is reported, not only the first; the error lists them all (errors and
+    /// warnings, in file order). A document that parses may still carry warnings
+    /// ([`Document::diagnostics`]).
+    pub fn parse(src: &str) -> Result<Document, ParseError> {
+        Self::parse_owned(src.to_owned())
+    }
+
+    /// Parses raw bytes (the file as read); bytes that are not UTF-8 are an error (`E002`).
+    pub fn parse_bytes(bytes: &[u8]) -> Result<Document, ParseError> {
+        match std::str::from_utf8(bytes) {
+            Ok(s) => Self::parse(s),
+            Err(e) => {
+                let before = &bytes[..e.valid_up_to()];
+                let line = before.iter().filter(|&&b| b == b'\n').count() as u32 + 1;
+                let line_start = before
+                    .iter()
+                    .rposition(|&b| b == b'\n')
+                    .map_or(0, |p| p + 1);
+                let col = String::from_utf8_lossy(&before[line_start..])
+                    .chars()
+                    .count() as u32
+                    + 1;
+                Err(ParseError {
+                    diagnostics: vec![Diagnostic::new(
+                        Code::InvalidUtf8,
+                        line,
+                        col,
+                        "the file is not valid UTF-8",
+                    )],
+                })
+            }
+        }
+    }
+
+    /// Parses text the caller already owns (saves a copy of a large file).
+    pub fn parse_owned(src: String) -> Result<Document, ParseError> {
+        let (doc, sink) = Self::parse_inner(src);
+        if sink.has_errors() {
+            return Err(ParseError {
+                diagnostics: sink.into_sorted(),
+            });
+        }
+        Ok(doc)
+    }
+
+    fn parse_inner(src: String) -> (Document, Sink) {
+        let mut sink = Sink::default();
+        if src.is_empty() {
+            sink.push(Diagnostic::new(
+                Code::Empty,
+                1,
+                1,
+                "empty configuration (0 bytes)",
+            ));
+        }
+        let nodes = parse(&src, &mut sink);
+        let config = build(&src, &nodes, &mut sink);
+        let no_final_eol = !src.is_empty() && !src.ends_with(['\n', '\r']);
+        let eol = crate::lexer::split_lines(&src)
+            .map(|(_, _, eol)| eol)
+            .find(|e| *e != Eol::None)
+            .unwrap_or(Eol::Lf);
+        let has_errors = sink.has_errors();
+        let doc = Document {
+            src,
+            nodes,
+            no_final_eol,
+            eol,
+            checked: OnceLock::new(),
+        };
+        if !has_errors {
+            let diagnostics = sink.diagnostics.clone();
+            let _ = doc.checked.set(Checked {
+                config,
+                diagnostics,
+            });
+        }
+        (doc, sink)
+    }
+
+    /// The typed model, with Piranha's defaults applied.
+    pub fn config(&self) -> &Config {
+        &self.checked().config
+    }
+
+    /// The warnings of the document as it is now (a document never holds errors).
+    pub fn diagnostics(&self) -> &[Diagnostic] {
+        &self.checked().diagnostics
+    }
+
+    fn checked(&self) -> &Checked {
+        self.checked.get_or_init(|| {
+            // After edits: read the current text again. Edits are checked one by one, so
+            // this finds no errors; warnings may have changed.
+            let (doc, sink) = Self::parse_inner(self.to_string());
+            let diagnostics = sink.into_sorted();
+            Checked {
+                config: build(&doc.src, &doc.nodes, &mut Sink::default()),
+                diagnostics,
+            }
+        })
+    }
+
+    /// The number of physical lines.
+    pub fn line_count(&self) -> usize {
+        let mut n = 0;
+        for_each_line(&self.nodes, &mut |_| n += 1);
+        n
+    }
+
+    /// Every line as it is now, without line ends.
+    pub fn lines(&self) -> Vec<&str> {
+        let mut out = Vec::new();
+        for_each_line(&self.nodes, &mut |l| out.push(l.get(&self.src)));
+        out
+    }
+
+    /// The names of the blocks of one kind (`Scope::Virtual` or `Scope::Failover`), in order.
+    pub fn block_names(&self, scope: Scope) -> Vec<&str> {
+        self.nodes
+            .iter()
+            .filter_map(|n| match n {
+                Node::Block(b) if b.scope == scope => Some(b.name(&self.src)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    pub(crate) fn invalidate(&mut self) {
+        self.checked = OnceLock::new();
+    }
+}
+
+impl fmt::Display for Document {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut out = String::with_capacity(self.src.len() + 64);
+        write_nodes(&self.src, &self.nodes, &mut out);
+        f.write_str(&out)
+    }
+}
+
+impl fmt::Debug for Document {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Document")
+            .field("text", &self.to_string())
+            .finish()
+    }
+}
+
+impl Clone for Document {
+    fn clone(&self) -> Self {
+        let checked = OnceLock::new();
+        if let Some(c) = self.checked.get() {
+            let _ = checked.set(Checked {
+                config: c.config.clone(),
+                diagnostics: c.diagnostics.clone(),
+            });
+        }
+        Document {
+            src: self.src.clone(),
+            nodes: self.nodes.clone(),
+            no_final_eol: self.no_final_eol,
+            eol: self.eol,
+            checked,
+        }
+    }
+}
+
+impl FromStr for Document {
+    type Err = ParseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Document::parse(s)
+    }
+}
+
+/// Parses `lvs.cf` text straight into the typed model.
+///
+/// ```
+/// let config = lvscf::parse_config("primary = 10.0.0.1\nkeepalive = 6\ndeadtime = 18\n")?;
+/// assert_eq!(config.globals.keepalive.as_duration().as_secs(), 6);
+/// # Ok::<(), lvscf::ParseError>(())
+/// ```
+pub fn parse_config(src: &str) -> Result<Config, ParseError> {
+    let mut sink = Sink::default();
+    if src.is_empty() {
+        sink.push(Diagnostic::new(
+            Code::Empty,
+            1,
+            1,
+            "empty configuration (0 bytes)",
+        ));
+    }
+    let nodes = parse(src, &mut sink);
+    let config = build(src, &nodes, &mut sink);
+    if sink.has_errors() {
+        return Err(ParseError {
+            diagnostics: sink.into_sorted(),
+        });
+    }
+    Ok(config)
+}

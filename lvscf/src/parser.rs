@@ -1,0 +1,386 @@
+//! Structure: turns lines into settings and blocks, and reports what is wrong with the shape
+//! of each statement (keyword, `=`, number of values, braces). Values are checked later, by the
+//! model builder, so that edits and parsing share one set of checks.
+
+use crate::diagnostic::{Code, Diagnostic, Sink};
+use crate::keywords::{Key, Scope, block_scope};
+use crate::lexer::{Eol, Toks, column, lex_line, split_lines};
+use crate::syntax::{Block, Line, Node, Stmt, Text};
+
+/// Parses the whole source into nodes.
+pub(crate) fn parse(src: &str, sink: &mut Sink) -> Vec<Node> {
+    let mut p = Parser {
+        root: Vec::new(),
+        stack: Vec::new(),
+        saw_cr: false,
+    };
+    let mut number = 0u32;
+    for (start, end, eol) in split_lines(src) {
+        number += 1;
+        if matches!(eol, Eol::CrLf | Eol::Cr) && !p.saw_cr {
+            p.saw_cr = true;
+            sink.push(Diagnostic::new(
+                Code::Unportable,
+                number,
+                column(&src[start..end], (end - start) as u32),
+                "CR line ends: Piranha 0.8.6 reads only the first statement of such a file",
+            ));
+        }
+        let line = Line {
+            text: Text::Span(start, end),
+            eol,
+        };
+        p.line(&src[start..end], line, number, sink);
+    }
+    // Blocks left open at the end of the file.
+    while let Some((block, opened_at)) = p.stack.pop() {
+        let name = block.name(src).to_owned();
+        sink.push(Diagnostic::new(
+            Code::UnclosedBlock,
+            opened_at,
+            1,
+            format!(
+                "`{} {name}` is not closed: `}}` expected before the end of the file",
+                block.scope.keyword()
+            ),
+        ));
+        p.push(Node::Block(Box::new(block)));
+    }
+    p.root
+}
+
+struct Parser {
+    root: Vec<Node>,
+    /// Open blocks with the line number that opened them.
+    stack: Vec<(Block, u32)>,
+    saw_cr: bool,
+}
+
+impl Parser {
+    fn scope(&self) -> Scope {
+        self.stack.last().map_or(Scope::Global, |(b, _)| b.scope)
+    }
+
+    fn push(&mut self, node: Node) {
+        match self.stack.last_mut() {
+            Some((b, _)) => b.body.push(node),
+            None => self.root.push(node),
+        }
+    }
+
+    fn line(&mut self, text: &str, line: Line, number: u32, sink: &mut Sink) {
+        let lexed = lex_line(text);
+        if lexed.trivia {
+            self.push(Node::Trivia(line));
+            return;
+        }
+        let at = |off: u32| column(text, off);
+        if let Some(c) = lexed.comment {
+            sink.push(Diagnostic::new(
+                Code::EndOfLineComment,
+                number,
+                at(c),
+                "end-of-line comment: Piranha rejects this line (\"unexpected arguments\")",
+            ));
+        }
+        if let Some(q) = lexed.quirk_trailing_blank {
+            sink.push(Diagnostic::new(
+                Code::Unportable,
+                number,
+                at(q),
+                "blanks after a quoted value without blanks: Piranha 0.8.6 reports \"quotation mismatch\"",
+            ));
+        }
+        let mut stmt = Stmt {
+            line,
+            key: None,
+            toks: lexed.toks,
+            comment: lexed.comment,
+        };
+        if let Some((off, what)) = lexed.error {
+            sink.push(Diagnostic::new(Code::BadQuoting, number, at(off), what));
+            self.push(Node::Stmt(stmt));
+            return;
+        }
+        let toks = &stmt.toks;
+        let Some(first) = toks.first() else {
+            // Only an end-of-line comment after blanks cannot happen (that is a comment line);
+            // keep the line as it is.
+            self.push(Node::Stmt(stmt));
+            return;
+        };
+        let word = first.raw(text);
+        if first.quote == 0 && word == "}" {
+            self.close(stmt, text, number, sink);
+            return;
+        }
+        if first.quote == 0 {
+            if let Some(scope) = block_scope(word) {
+                self.open(scope, stmt, text, number, sink);
+                return;
+            }
+        }
+        let scope = self.scope();
+        stmt.key = check_assignment(scope, toks, text, number, sink);
+        self.push(Node::Stmt(stmt));
+    }
+
+    fn close(&mut self, stmt: Stmt, text: &str, number: u32, sink: &mut Sink) {
+        if let Some(extra) = stmt.toks.get(1) {
+            sink.push(Diagnostic::new(
+                Code::ExtraArguments,
+                number,
+                column(text, extra.start),
+                format!(
+                    "unexpected `{}` after `}}` (Piranha ignores it)",
+                    extra.raw(text)
+                ),
+            ));
+        }
+        match self.stack.pop() {
+            Some((mut block, _)) => {
+                block.close = Some(stmt);
+                self.push(Node::Block(Box::new(block)));
+            }
+            None => {
+                sink.push(Diagnostic::new(
+                    Code::UnknownKeyword,
+                    number,
+                    column(text, stmt.toks[0].start),
+                    "`}` without an open block",
+                ));
+                self.push(Node::Stmt(stmt));
+            }
+        }
+    }
+
+    fn open(&mut self, scope: Scope, stmt: Stmt, text: &str, number: u32, sink: &mut Sink) {
+        let toks = &stmt.toks;
+        let kw = scope.keyword();
+        let here = self.scope();
+        let allowed = match scope {
+            Scope::Server => matches!(here, Scope::Virtual | Scope::Failover),
+            _ => here == Scope::Global,
+        };
+        if !allowed {
+            let place = match here {
+                Scope::Global => "at the top level".to_owned(),
+                s => format!("inside a `{}` block", s.keyword()),
+            };
+            sink.push(Diagnostic::new(
+                Code::UnknownKeyword,
+                number,
+                column(text, toks[0].start),
+                format!("a `{kw}` block is not allowed {place}"),
+            ));
+        }
+        let well_formed = toks.len() == 3 && toks[2].is_plain(text, "{");
+        let recover = well_formed
+            || toks
+                .last()
+                .is_some_and(|t| t.quote == 0 && t.raw(text).ends_with('{'));
+        if !well_formed {
+            let end = toks.last().map_or(0, |t| t.end);
+            let (code, off, msg) = if toks.len() > 3 && toks[2].is_plain(text, "{") {
+                (
+                    Code::ExtraArguments,
+                    toks[3].start,
+                    format!("unexpected `{}` after `{kw} NAME {{`", toks[3].raw(text)),
+                )
+            } else if toks.len() >= 3 {
+                (
+                    Code::MissingArguments,
+                    toks[2].start,
+                    format!(
+                        "expected `{{` after `{kw} NAME`, found `{}`",
+                        toks[2].raw(text)
+                    ),
+                )
+            } else {
+                (
+                    Code::MissingArguments,
+                    end,
+                    format!(
+                        "expected `{kw} NAME {{` (the name and `{{` are separate words, on the same line)"
+                    ),
+                )
+            };
+            sink.push(Diagnostic::new(code, number, column(text, off), msg));
+        }
+        if recover {
+            self.stack.push((
+                Block {
+                    scope,
+                    open: stmt,
+                    body: Vec::new(),
+                    close: None,
+                },
+                number,
+            ));
+        } else {
+            self.push(Node::Stmt(stmt));
+        }
+    }
+}
+
+/// Checks `KEY = VALUE…` against the keyword table; returns the keyword when the statement's
+/// shape is right (values are checked by the model builder).
+pub(crate) fn check_assignment(
+    scope: Scope,
+    toks: &Toks,
+    text: &str,
+    number: u32,
+    sink: &mut Sink,
+) -> Option<Key> {
+    let first = toks.first()?;
+    let word = first.raw(text);
+    let key = if first.quote == 0 {
+        Key::lookup(scope, word)
+    } else {
+        None
+    };
+    let Some(key) = key else {
+        sink.push(Diagnostic::new(
+            Code::UnknownKeyword,
+            number,
+            column(text, first.start),
+            unknown_message(scope, word),
+        ));
+        return None;
+    };
+    let eq_ok = toks.get(1).is_some_and(|t| t.is_plain(text, "="));
+    if !eq_ok {
+        let off = toks.get(1).map_or(first.end, |t| t.start);
+        sink.push(Diagnostic::new(
+            Code::EqualExpected,
+            number,
+            column(text, off),
+            format!("`=` (with blanks around it) expected after `{word}`"),
+        ));
+        return None;
+    }
+    let values = &toks[2..];
+    match key.arity(scope) {
+        Some(n) if values.len() < n => {
+            let what = if n == 2 {
+                format!(
+                    "`{word}` takes an address and a device, e.g. `{word} = 192.168.1.250 eth0:1`"
+                )
+            } else {
+                format!("`{word}` needs a value")
+            };
+            sink.push(Diagnostic::new(
+                Code::MissingArguments,
+                number,
+                column(text, toks.last().map_or(0, |t| t.end)),
+                what,
+            ));
+            return None;
+        }
+        Some(n) if values.len() > n => {
+            let extra = &values[n];
+            sink.push(Diagnostic::new(
+                Code::ExtraArguments,
+                number,
+                column(text, extra.start),
+                format!(
+                    "unexpected `{}`: `{word}` takes {n} value{} (quote a value that contains blanks)",
+                    extra.raw(text),
+                    if n == 1 { "" } else { "s" }
+                ),
+            ));
+            return None;
+        }
+        Some(_) => {}
+        None => {
+            // dirs = [ a b ]
+            let open_ok = values.first().is_some_and(|t| t.is_plain(text, "["));
+            let close = values.iter().position(|t| t.is_plain(text, "]"));
+            match (open_ok, close) {
+                (true, Some(c)) => {
+                    if let Some(extra) = values.get(c + 1) {
+                        sink.push(Diagnostic::new(
+                            Code::Unportable,
+                            number,
+                            column(text, extra.start),
+                            "text after `]` is ignored",
+                        ));
+                    }
+                }
+                _ => {
+                    let off = values.first().map_or(toks[1].end, |t| t.start);
+                    sink.push(Diagnostic::new(
+                        Code::ListExpected,
+                        number,
+                        column(text, off),
+                        format!("`{word}` expects a list: `{word} = [ item item ]`"),
+                    ));
+                    return None;
+                }
+            }
+        }
+    }
+    Some(key)
+}
+
+fn unknown_message(scope: Scope, word: &str) -> String {
+    let place = match scope {
+        Scope::Global => "at the top level".to_owned(),
+        s => format!("in a `{}` block", s.keyword()),
+    };
+    if let Some((k, _)) = word.split_once('=') {
+        if Key::lookup(scope, k).is_some() {
+            return format!("unknown keyword `{word}`: write `{k} = …` with blanks around `=`");
+        }
+    }
+    for other in [Scope::Global, Scope::Virtual, Scope::Server] {
+        if other != scope && Key::lookup(other, word).is_some() {
+            let there = match other {
+                Scope::Global => "at the top level".to_owned(),
+                s => format!("in a `{}` block", s.keyword()),
+            };
+            return format!("`{word}` is not allowed {place} (it belongs {there})");
+        }
+    }
+    if Key::lookup(scope, &word.to_ascii_lowercase()).is_some() {
+        return format!(
+            "unknown keyword `{word}` (keywords are lower case: `{}`)",
+            word.to_ascii_lowercase()
+        );
+    }
+    format!("unknown keyword `{word}` {place}")
+}
+
+/// Lexes and checks a single statement line written by an edit; returns the tokens and key or
+/// the first diagnostic.
+pub(crate) fn check_line(scope: Scope, text: &str) -> Result<(Stmt, Key), Diagnostic> {
+    let lexed = lex_line(text);
+    if let Some((off, what)) = lexed.error {
+        return Err(Diagnostic::new(
+            Code::BadQuoting,
+            1,
+            column(text, off),
+            what,
+        ));
+    }
+    let mut sink = Sink::default();
+    let key = check_assignment(scope, &lexed.toks, text, 1, &mut sink);
+    if let Some(d) = sink.diagnostics.into_iter().find(Diagnostic::is_error) {
+        return Err(d);
+    }
+    let Some(key) = key else {
+        return Err(Diagnostic::new(
+            Code::UnknownKeyword,
+            1,
+            1,
+            "not an assignment",
+        ));
+    };
+    let stmt = Stmt {
+        line: Line::owned(text.to_owned(), Eol::Lf),
+        key: Some(key),
+        toks: lexed.toks,
+        comment: lexed.comment,
+    };
+    Ok((stmt, key))
+}
