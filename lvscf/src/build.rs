@@ -344,8 +344,9 @@ impl Builder<'_> {
 
     fn int(&mut self, stmt: &Stmt, key: Key, lo: i64, hi: i64) -> Option<i64> {
         let tok = *stmt.values().first()?;
-        let v = tok.value(self.text(stmt)).to_owned();
-        match parse_int(&v) {
+        let src = self.src;
+        let v = tok.value(stmt.line.get(src));
+        match parse_int(v) {
             Ok(n) if (lo..=hi).contains(&n) => Some(n),
             Ok(_) | Err(IntError::Overflow) => {
                 self.report(
@@ -378,8 +379,9 @@ impl Builder<'_> {
 
     fn boolean(&mut self, stmt: &Stmt, key: Key) -> Option<bool> {
         let tok = *stmt.values().first()?;
-        let v = tok.value(self.text(stmt)).to_owned();
-        match parse_int(&v) {
+        let src = self.src;
+        let v = tok.value(stmt.line.get(src));
+        match parse_int(v) {
             Ok(0) => Some(false),
             Ok(1) => Some(true),
             _ => {
@@ -396,10 +398,11 @@ impl Builder<'_> {
 
     fn port(&mut self, stmt: &Stmt, key: Key) -> Option<u16> {
         let tok = *stmt.values().first()?;
-        let v = tok.value(self.text(stmt)).to_owned();
-        match parse_int(&v) {
+        let src = self.src;
+        let v = tok.value(stmt.line.get(src));
+        match parse_int(v) {
             Ok(_) | Err(IntError::Overflow) => self.int(stmt, key, 0, 65535).map(|n| n as u16),
-            Err(IntError::Syntax) => match service_port(&v) {
+            Err(IntError::Syntax) => match service_port(v) {
                 Some(p) => Some(p),
                 None => {
                     self.report(
@@ -419,9 +422,10 @@ impl Builder<'_> {
 
     fn host(&mut self, stmt: &Stmt, idx: usize, ty: Ty, key: Key) -> Option<Host> {
         let tok = *stmt.values().get(idx)?;
-        let v = tok.value(self.text(stmt)).to_owned();
+        let src = self.src;
+        let v = tok.value(stmt.line.get(src));
         if ty == Ty::Ipv4 {
-            return match inet_aton(&v) {
+            return match inet_aton(v) {
                 Some(ip) => Some(Host::Ip(ip)),
                 None => {
                     self.report(
@@ -470,8 +474,9 @@ impl Builder<'_> {
 
     fn netmask(&mut self, stmt: &Stmt, key: Key) -> Option<Ipv4Addr> {
         let tok = *stmt.values().first()?;
-        let v = tok.value(self.text(stmt)).to_owned();
-        match inet_aton(&v) {
+        let src = self.src;
+        let v = tok.value(stmt.line.get(src));
+        match inet_aton(v) {
             Some(m) => Some(m),
             None => {
                 self.report(
@@ -490,8 +495,9 @@ impl Builder<'_> {
 
     fn word<T>(&mut self, stmt: &Stmt, key: Key, f: fn(&str) -> Option<T>) -> Option<T> {
         let tok = *stmt.values().first()?;
-        let v = tok.value(self.text(stmt)).to_owned();
-        match f(&v) {
+        let src = self.src;
+        let v = tok.value(stmt.line.get(src));
+        match f(v) {
             Some(w) => Some(w),
             None => {
                 let choices = match key.ty(Scope::Virtual) {
@@ -520,7 +526,9 @@ impl Builder<'_> {
         let Some(tok) = stmt.values().first().copied() else {
             return String::new();
         };
-        if tok.quote == b'\'' && matches!(key, Key::Send | Key::Expect | Key::SendProgram) {
+        if tok.quote(stmt.line.get(self.src)) == b'\''
+            && matches!(key, Key::Send | Key::Expect | Key::SendProgram)
+        {
             self.report(
                 Code::SingleQuotedCheck,
                 stmt,

@@ -109,6 +109,7 @@ impl Document {
             .map(|(_, _, eol)| eol)
             .find(|e| *e != Eol::None)
             .unwrap_or(Eol::Lf);
+        sink.diagnostics.sort_by_key(|d| (d.line, d.column));
         let has_errors = sink.has_errors();
         let doc = Document {
             src,
@@ -182,9 +183,7 @@ impl Document {
 
 impl fmt::Display for Document {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut out = String::with_capacity(self.src.len() + 64);
-        write_nodes(&self.src, &self.nodes, &mut out);
-        f.write_str(&out)
+        write_nodes(&self.src, &self.nodes, f)
     }
 }
 

@@ -113,17 +113,18 @@ impl Document {
             });
         }
         let layout = Layout::infer(self);
-        let block = new_block(scope, name, &layout.top_open, &layout.top_close, &context)?;
+        let block = new_block(
+            scope,
+            name,
+            (&layout.top_open, &layout.top_close),
+            self.eol,
+            &context,
+        )?;
         let at = self
             .nodes
             .iter()
             .rposition(|n| matches!(n, Node::Block(b) if b.scope == scope))
             .or_else(|| self.nodes.iter().rposition(|n| matches!(n, Node::Block(_))))
-            .or_else(|| {
-                self.nodes
-                    .iter()
-                    .rposition(|n| !matches!(n, Node::Trivia(_)))
-            })
             .map_or(self.nodes.len(), |i| i + 1);
         self.nodes.insert(at, Node::Block(Box::new(block)));
         self.edited();
@@ -431,7 +432,7 @@ impl Section<'_> {
                 None => (layout.server_open.clone(), layout.server_close.clone()),
             }
         };
-        let block = new_block(Scope::Server, name, &open, &close, &context)?;
+        let block = new_block(Scope::Server, name, (&open, &close), self.doc.eol, &context)?;
         let at = {
             let body = self.body();
             body.iter()
@@ -530,8 +531,8 @@ pub(crate) fn indent(line: &str) -> &str {
 fn new_block(
     scope: Scope,
     name: &str,
-    open_indent: &str,
-    close_indent: &str,
+    (open_indent, close_indent): (&str, &str),
+    eol: Eol,
     context: &str,
 ) -> Result<Block, EditError> {
     let q = quote(name, false).map_err(|reason| EditError::Unrepresentable {
@@ -546,14 +547,14 @@ fn new_block(
     Ok(Block {
         scope,
         open: Stmt {
-            line: Line::owned(open_text, Eol::Lf),
+            line: Line::owned(open_text, eol),
             key: None,
             toks: open.toks,
             comment: None,
         },
         body: Vec::new(),
         close: Some(Stmt {
-            line: Line::owned(close_text, Eol::Lf),
+            line: Line::owned(close_text, eol),
             key: None,
             toks: close.toks,
             comment: None,

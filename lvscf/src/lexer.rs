@@ -70,11 +70,18 @@ pub(crate) fn split_lines(src: &str) -> impl Iterator<Item = (usize, usize, Eol)
 pub(crate) struct Tok {
     pub(crate) start: u32,
     pub(crate) end: u32,
-    /// `0` for a plain token, else the quote byte (`"` or `'`).
-    pub(crate) quote: u8,
 }
 
 impl Tok {
+    /// `0` for a plain token, else its quote byte (`"` or `'`): a token is quoted exactly when
+    /// it starts with a quote.
+    pub(crate) fn quote(&self, line: &str) -> u8 {
+        match line.as_bytes().get(self.start as usize) {
+            Some(&q @ (b'"' | b'\'')) => q,
+            _ => 0,
+        }
+    }
+
     /// The token as written, quotes included.
     pub(crate) fn raw<'a>(&self, line: &'a str) -> &'a str {
         line.get(self.start as usize..self.end as usize)
@@ -83,7 +90,7 @@ impl Tok {
 
     /// The token's value: quotes removed.
     pub(crate) fn value<'a>(&self, line: &'a str) -> &'a str {
-        if self.quote == 0 {
+        if self.quote(line) == 0 {
             self.raw(line)
         } else {
             line.get(self.start as usize + 1..self.end as usize - 1)
@@ -93,12 +100,12 @@ impl Tok {
 
     /// `true` for an unquoted token equal to `s`.
     pub(crate) fn is_plain(&self, line: &str, s: &str) -> bool {
-        self.quote == 0 && self.raw(line) == s
+        self.raw(line) == s && self.quote(line) == 0
     }
 }
 
 /// The tokens of one line.
-pub(crate) type Toks = SmallVec<[Tok; 4]>;
+pub(crate) type Toks = SmallVec<[Tok; 3]>;
 
 /// What one line holds, lexically.
 #[derive(Debug, Default)]
@@ -162,7 +169,6 @@ pub(crate) fn lex_line(line: &str) -> Lexed {
             out.toks.push(Tok {
                 start: start as u32,
                 end: end as u32,
-                quote: c,
             });
             i = end;
         } else if c == b'#' {
@@ -175,7 +181,6 @@ pub(crate) fn lex_line(line: &str) -> Lexed {
             out.toks.push(Tok {
                 start: start as u32,
                 end: i as u32,
-                quote: 0,
             });
         }
     }

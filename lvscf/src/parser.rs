@@ -110,11 +110,11 @@ impl Parser {
             return;
         };
         let word = first.raw(text);
-        if first.quote == 0 && word == "}" {
+        if first.quote(text) == 0 && word == "}" {
             self.close(stmt, text, number, sink);
             return;
         }
-        if first.quote == 0 {
+        if first.quote(text) == 0 {
             if let Some(scope) = block_scope(word) {
                 self.open(scope, stmt, text, number, sink);
                 return;
@@ -178,7 +178,7 @@ impl Parser {
         let recover = well_formed
             || toks
                 .last()
-                .is_some_and(|t| t.quote == 0 && t.raw(text).ends_with('{'));
+                .is_some_and(|t| t.quote(text) == 0 && t.raw(text).ends_with('{'));
         if !well_formed {
             let end = toks.last().map_or(0, |t| t.end);
             let (code, off, msg) = if toks.len() > 3 && toks[2].is_plain(text, "{") {
@@ -212,7 +212,7 @@ impl Parser {
                 Block {
                     scope,
                     open: stmt,
-                    body: Vec::new(),
+                    body: Vec::with_capacity(if scope == Scope::Server { 4 } else { 16 }),
                     close: None,
                 },
                 number,
@@ -234,7 +234,7 @@ pub(crate) fn check_assignment(
 ) -> Option<Key> {
     let first = toks.first()?;
     let word = first.raw(text);
-    let key = if first.quote == 0 {
+    let key = if first.quote(text) == 0 {
         Key::lookup(scope, word)
     } else {
         None

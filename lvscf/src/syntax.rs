@@ -90,26 +90,31 @@ pub(crate) enum Node {
     Block(Box<Block>),
 }
 
-/// Appends the text of `nodes` to `out`.
-pub(crate) fn write_nodes(src: &str, nodes: &[Node], out: &mut String) {
+/// Writes the text of `nodes` to `out`.
+pub(crate) fn write_nodes(
+    src: &str,
+    nodes: &[Node],
+    out: &mut impl std::fmt::Write,
+) -> std::fmt::Result {
     for node in nodes {
         match node {
-            Node::Trivia(line) => push_line(src, line, out),
-            Node::Stmt(stmt) => push_line(src, &stmt.line, out),
+            Node::Trivia(line) => push_line(src, line, out)?,
+            Node::Stmt(stmt) => push_line(src, &stmt.line, out)?,
             Node::Block(b) => {
-                push_line(src, &b.open.line, out);
-                write_nodes(src, &b.body, out);
+                push_line(src, &b.open.line, out)?;
+                write_nodes(src, &b.body, out)?;
                 if let Some(close) = &b.close {
-                    push_line(src, &close.line, out);
+                    push_line(src, &close.line, out)?;
                 }
             }
         }
     }
+    Ok(())
 }
 
-fn push_line(src: &str, line: &Line, out: &mut String) {
-    out.push_str(line.get(src));
-    out.push_str(line.eol.as_str());
+fn push_line(src: &str, line: &Line, out: &mut impl std::fmt::Write) -> std::fmt::Result {
+    out.write_str(line.get(src))?;
+    out.write_str(line.eol.as_str())
 }
 
 /// Calls `f` on every line in order, with its 1-based number.
