@@ -12,9 +12,16 @@ use crate::model::{
 use crate::syntax::{Block, Node, Stmt};
 use crate::value::{IntError, inet_aton, parse_int, service_port};
 
-/// Builds the model, reporting every bad value into `sink`. Bad values leave the default.
-pub(crate) fn build(src: &str, nodes: &[Node], sink: &mut Sink) -> Config {
-    let mut b = Builder { src, sink, line: 0 };
+/// Checks every value, reporting problems into `sink`, and builds the model when
+/// `materialize` is set (otherwise only what the checks need: no strings, no lists). Bad values
+/// leave the default.
+pub(crate) fn build(src: &str, nodes: &[Node], sink: &mut Sink, materialize: bool) -> Config {
+    let mut b = Builder {
+        src,
+        sink,
+        line: 0,
+        materialize,
+    };
     let mut config = Config::default();
     let mut seen = Seen::default();
     let mut deadtime_at = None;
@@ -37,11 +44,15 @@ pub(crate) fn build(src: &str, nodes: &[Node], sink: &mut Sink) -> Config {
             Node::Block(block) => match block.scope {
                 Scope::Virtual => {
                     let vs = b.virtual_server(block);
-                    config.virtual_servers.push(vs);
+                    if b.materialize {
+                        config.virtual_servers.push(vs);
+                    }
                 }
                 Scope::Failover => {
                     let vs = b.virtual_server(block);
-                    config.failover_services.push(vs);
+                    if b.materialize {
+                        config.failover_services.push(vs);
+                    }
                 }
                 Scope::Global | Scope::Server => b.skip_block(block),
             },
@@ -81,6 +92,8 @@ struct Builder<'a> {
     sink: &'a mut Sink,
     /// Number of the current line.
     line: u32,
+    /// Build the whole model (names, strings, lists), not only what the checks need.
+    materialize: bool,
 }
 
 impl Builder<'_> {
@@ -132,7 +145,11 @@ impl Builder<'_> {
     fn virtual_server(&mut self, block: &Block) -> VirtualServer {
         self.line += 1;
         let mut vs = VirtualServer {
-            name: block.name(self.src).to_owned(),
+            name: if self.materialize {
+                block.name(self.src).to_owned()
+            } else {
+                String::new()
+            },
             ..VirtualServer::default()
         };
         let mut seen = Seen::default();
@@ -148,7 +165,9 @@ impl Builder<'_> {
                 }
                 Node::Block(inner) if inner.scope == Scope::Server => {
                     let rs = self.real_server(inner, vs.port);
-                    vs.servers.push(rs);
+                    if self.materialize {
+                        vs.servers.push(rs);
+                    }
                 }
                 Node::Block(inner) => self.skip_block(inner),
             }
@@ -162,7 +181,11 @@ impl Builder<'_> {
     fn real_server(&mut self, block: &Block, port: u16) -> RealServer {
         self.line += 1;
         let mut rs = RealServer {
-            name: block.name(self.src).to_owned(),
+            name: if self.materialize {
+                block.name(self.src).to_owned()
+            } else {
+                String::new()
+            },
             port,
             ..RealServer::default()
         };
@@ -468,7 +491,7 @@ impl Builder<'_> {
     fn address_on_device(&mut self, stmt: &Stmt, key: Key) -> Option<AddressOnDevice> {
         let address = self.host(stmt, 0, Ty::Host, key)?;
         let tok = *stmt.values().get(1)?;
-        let device = tok.value(self.text(stmt)).to_owned();
+        let device = self.owned(tok.value(self.text(stmt)));
         Some(AddressOnDevice { address, device })
     }
 
@@ -539,7 +562,16 @@ impl Builder<'_> {
                 ),
             );
         }
-        tok.value(self.text(stmt)).to_owned()
+        self.owned(tok.value(self.text(stmt)))
+    }
+
+    /// An owned copy when the model is being built; an empty string (no allocation) otherwise.
+    fn owned(&self, s: &str) -> String {
+        if self.materialize {
+            s.to_owned()
+        } else {
+            String::new()
+        }
     }
 }
 
@@ -550,6 +582,7 @@ pub(crate) fn check_value(scope: Scope, key: Key, stmt: &Stmt) -> Option<Diagnos
         src: "",
         sink: &mut sink,
         line: 1,
+        materialize: false,
     };
     match scope {
         Scope::Global => b.global(&mut Globals::default(), key, stmt),

@@ -33,15 +33,14 @@ pub struct Document {
     pub(crate) nodes: Vec<Node>,
     /// The last line of the source had no line end.
     pub(crate) no_final_eol: bool,
+    /// An edit has been made: the text is no longer `src`.
+    pub(crate) edited: bool,
     /// The line end used for new lines.
     pub(crate) eol: Eol,
-    pub(crate) checked: OnceLock<Checked>,
-}
-
-/// The meaning of a document and what was found while reading it.
-pub(crate) struct Checked {
-    pub(crate) config: Config,
-    pub(crate) diagnostics: Vec<Diagnostic>,
+    /// The typed model, built on first use.
+    pub(crate) config: OnceLock<Config>,
+    /// The warnings, recomputed on first use after an edit.
+    pub(crate) warnings: OnceLock<Vec<Diagnostic>>,
 }
 
 impl Document {
@@ -103,7 +102,8 @@ impl Document {
             ));
         }
         let nodes = parse(&src, &mut sink);
-        let config = build(&src, &nodes, &mut sink);
+        // Check every value; the model itself is built on first use.
+        build(&src, &nodes, &mut sink, false);
         let no_final_eol = !src.is_empty() && !src.ends_with(['\n', '\r']);
         let eol = crate::lexer::split_lines(&src)
             .map(|(_, _, eol)| eol)
@@ -115,39 +115,30 @@ impl Document {
             src,
             nodes,
             no_final_eol,
+            edited: false,
             eol,
-            checked: OnceLock::new(),
+            config: OnceLock::new(),
+            warnings: OnceLock::new(),
         };
         if !has_errors {
-            let diagnostics = sink.diagnostics.clone();
-            let _ = doc.checked.set(Checked {
-                config,
-                diagnostics,
-            });
+            let _ = doc.warnings.set(sink.diagnostics.clone());
         }
         (doc, sink)
     }
 
-    /// The typed model, with Piranha's defaults applied.
+    /// The typed model, with Piranha's defaults applied (built on first use).
     pub fn config(&self) -> &Config {
-        &self.checked().config
+        self.config
+            .get_or_init(|| build(&self.src, &self.nodes, &mut Sink::default(), true))
     }
 
     /// The warnings of the document as it is now (a document never holds errors).
     pub fn diagnostics(&self) -> &[Diagnostic] {
-        &self.checked().diagnostics
-    }
-
-    fn checked(&self) -> &Checked {
-        self.checked.get_or_init(|| {
+        self.warnings.get_or_init(|| {
             // After edits: read the current text again. Edits are checked one by one, so
             // this finds no errors; warnings may have changed.
-            let (doc, sink) = Self::parse_inner(self.to_string());
-            let diagnostics = sink.into_sorted();
-            Checked {
-                config: build(&doc.src, &doc.nodes, &mut Sink::default()),
-                diagnostics,
-            }
+            let (_, sink) = Self::parse_inner(self.to_string());
+            sink.into_sorted()
         })
     }
 
@@ -177,13 +168,19 @@ impl Document {
     }
 
     pub(crate) fn invalidate(&mut self) {
-        self.checked = OnceLock::new();
+        self.edited = true;
+        self.config = OnceLock::new();
+        self.warnings = OnceLock::new();
     }
 }
 
 impl fmt::Display for Document {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write_nodes(&self.src, &self.nodes, f)
+        if self.edited {
+            write_nodes(&self.src, &self.nodes, f)
+        } else {
+            f.write_str(&self.src)
+        }
     }
 }
 
@@ -197,19 +194,14 @@ impl fmt::Debug for Document {
 
 impl Clone for Document {
     fn clone(&self) -> Self {
-        let checked = OnceLock::new();
-        if let Some(c) = self.checked.get() {
-            let _ = checked.set(Checked {
-                config: c.config.clone(),
-                diagnostics: c.diagnostics.clone(),
-            });
-        }
         Document {
             src: self.src.clone(),
             nodes: self.nodes.clone(),
             no_final_eol: self.no_final_eol,
+            edited: self.edited,
             eol: self.eol,
-            checked,
+            config: self.config.clone(),
+            warnings: self.warnings.clone(),
         }
     }
 }
@@ -239,11 +231,52 @@ pub fn parse_config(src: &str) -> Result<Config, ParseError> {
         ));
     }
     let nodes = parse(src, &mut sink);
-    let config = build(src, &nodes, &mut sink);
+    let config = build(src, &nodes, &mut sink, true);
     if sink.has_errors() {
         return Err(ParseError {
             diagnostics: sink.into_sorted(),
         });
     }
     Ok(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The text rebuilt from the syntax tree (what an edited document prints).
+    fn from_tree(doc: &Document) -> String {
+        let mut out = String::new();
+        write_nodes(&doc.src, &doc.nodes, &mut out).expect("writing to a String");
+        out
+    }
+
+    #[test]
+    fn the_tree_holds_every_byte_of_the_corpus() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let mut n = 0;
+        for dir in ["public", "seed"] {
+            for entry in std::fs::read_dir(root.join(dir)).expect("fixtures") {
+                let path = entry.expect("entry").path();
+                if path.extension().is_none_or(|e| e != "cf") {
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).expect("utf-8 fixture");
+                // Rejected files too: the tree keeps their bytes.
+                let (doc, _) = Document::parse_inner(text.clone());
+                assert_eq!(from_tree(&doc), text, "{}", path.display());
+                n += 1;
+            }
+        }
+        assert_eq!(n, 23);
+    }
+
+    proptest! {
+        #[test]
+        fn the_tree_holds_every_byte(text in "[ \\t\\r\\n=#{}\\[\\]\"'a-z0-9._:-]{0,300}") {
+            let (doc, _) = Document::parse_inner(text.clone());
+            prop_assert_eq!(from_tree(&doc), text);
+        }
+    }
 }
