@@ -23,7 +23,7 @@ fn instance(test: &str) -> String {
 fn leftovers(instance: &str) -> Vec<String> {
     let marker = format!("lvsrig_instance={instance}");
     std::fs::read_dir("/proc")
-        .unwrap()
+        .expect("cannot list /proc")
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
         .filter_map(|pid| {
             let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
