@@ -50,8 +50,14 @@ impl NetNs {
     ///
     /// Needs root (`CAP_SYS_ADMIN`) and `ip` from iproute2.
     pub fn new() -> Result<Self, Error> {
-        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-        let name = format!("testkit-{}-{id}", std::process::id());
+        let name = loop {
+            let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+            let name = format!("testkit-{}-{id}", std::process::id());
+            // A namespace left behind by a killed run of an earlier process with our pid: skip.
+            if !Path::new(NETNS_DIR).join(&name).exists() {
+                break name;
+            }
+        };
         run_checked(Command::new("ip").args(["netns", "add", &name]))?;
         // From here on, dropping `ns` deletes the namespace.
         let ns = Self { name };

@@ -207,3 +207,50 @@ fn tcp_connection_through_an_ipvs_nat_virtual_address_reaches_the_server() {
     let connections = director.exec("ipvsadm", ["-L", "-n", "-c"]).unwrap();
     assert!(connections.contains("10.2.0.2:8080"), "{connections}");
 }
+
+#[test]
+#[ignore = "kernel test: run with `cargo xtask test`"]
+fn namespaces_are_deleted_even_when_the_test_panics() {
+    let names = std::sync::Mutex::new(Vec::new());
+    let outcome = std::panic::catch_unwind(|| {
+        let a = NetNs::new().unwrap();
+        let b = NetNs::new().unwrap();
+        a.veth("10.30.0.1/24", &b, "10.30.0.2/24").unwrap();
+        names
+            .lock()
+            .unwrap()
+            .extend([a.name().to_owned(), b.name().to_owned()]);
+        // A panic inside `run` comes back to the caller, and the guards still clean up.
+        a.run(|| panic!("test failure inside the namespace"))
+            .unwrap();
+    });
+    assert!(outcome.is_err());
+    let names = names.into_inner().unwrap();
+    assert_eq!(names.len(), 2);
+    let listed = std::process::Command::new("ip")
+        .args(["netns", "list"])
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    for name in &names {
+        assert!(!listed.contains(name.as_str()), "{name} is left: {listed}");
+        assert!(!std::path::Path::new("/run/netns").join(name).exists());
+    }
+}
+
+#[test]
+#[ignore = "kernel test: run with `cargo xtask test`"]
+fn run_enters_the_namespace_on_its_own_thread_only() {
+    let own = || std::fs::read_link("/proc/thread-self/ns/net").unwrap();
+    let before = own();
+    let ns = NetNs::new().unwrap();
+    let inside = ns.run(own).unwrap();
+    assert_ne!(inside, before);
+    assert_eq!(own(), before, "the caller's thread stayed where it was");
+    // The namespace has only `lo`, and it is up.
+    let brief = ns.ip(["-brief", "link"]).unwrap();
+    assert_eq!(
+        normalized_lines(&brief),
+        ["lo UNKNOWN 00:00:00:00:00:00 <LOOPBACK,UP,LOWER_UP>"]
+    );
+}

@@ -81,6 +81,12 @@ fn default_backend() -> Result<Backend> {
 
 /// `cargo xtask vm`.
 fn vm_task(flags: &VmFlags) -> Result<ExitCode> {
+    if flags.backend == Backend::Uml && flags.cpus > 1 {
+        eprintln!(
+            "xtask vm: UML has one CPU; --cpus {} is ignored (use --backend qemu)",
+            flags.cpus
+        );
+    }
     let rig = vm::prepare(flags.backend)?;
     if flags.prepare_only {
         eprintln!("xtask vm: the {} backend is ready", flags.backend);

@@ -185,9 +185,12 @@ fn start_rig(flags: &TestFlags) -> Result<Rig> {
 fn kernel_spec(test: &TestExecutable) -> RunSpec {
     let mut command: Vec<OsString> = vec![test.executable.clone().into()];
     command.extend(KERNEL_TEST_ARGS.iter().map(OsString::from));
+    // As cargo would run it: in its package, with that package's CARGO_MANIFEST_DIR.
+    let mut manifest_dir = OsString::from("CARGO_MANIFEST_DIR=");
+    manifest_dir.push(&test.package_dir);
     RunSpec {
         command,
-        env: vm::guest_env(std::env::vars_os(), &[]),
+        env: vm::guest_env(std::env::vars_os(), &[manifest_dir]),
         cwd: test.package_dir.clone(),
         timeout: KERNEL_BINARY_TIMEOUT,
         mem_mib: 1024,
@@ -290,5 +293,9 @@ mod tests {
             "/t/kernel_rig-1 --ignored --test-threads=1"
         );
         assert_eq!(spec.cwd, Path::new("/w/testkit"));
+        assert!(
+            spec.env
+                .contains(&("CARGO_MANIFEST_DIR".into(), "/w/testkit".into()))
+        );
     }
 }
