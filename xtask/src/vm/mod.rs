@@ -248,6 +248,7 @@ impl RunDir {
     fn create(cache: &Path, instance: &str, spec: &RunSpec) -> Result<Self> {
         let runs = cache.join("runs");
         std::fs::create_dir_all(&runs)?;
+        prune_stale_runs(&runs);
         let path = runs.join(instance);
         std::fs::create_dir(&path)
             .with_context(|| format!("cannot create the run directory {}", path.display()))?;
@@ -285,6 +286,25 @@ impl RunDir {
 impl Drop for RunDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// Removes run directories older than a day: left behind by an xtask that was SIGKILLed (any
+/// other ending removes its own). Current runs are minutes old at most.
+fn prune_stale_runs(runs: &Path) {
+    const STALE: Duration = Duration::from_secs(24 * 3600);
+    let Ok(entries) = std::fs::read_dir(runs) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let age = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok());
+        if age.is_some_and(|age| age > STALE) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
     }
 }
 
