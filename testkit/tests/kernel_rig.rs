@@ -57,6 +57,20 @@ fn ipvsadm_adds_and_lists_a_service_and_a_real_server() {
 
 #[test]
 #[ignore = "kernel test: run with `cargo xtask test`"]
+fn a_scheduler_that_was_not_preloaded_loads_on_demand() {
+    // The rig preloads rr, wrr, lc, wlc, sh and mh; the kernel asks for lblc itself.
+    let ns = NetNs::new().unwrap();
+    ns.exec("ipvsadm", ["-A", "-u", "10.4.0.1:53", "-s", "lblc"])
+        .unwrap();
+    let listing = normalized_lines(&ns.exec("ipvsadm", ["-L", "-n"]).unwrap());
+    assert!(
+        listing.iter().any(|l| l == "UDP 10.4.0.1:53 lblc"),
+        "{listing:#?}"
+    );
+}
+
+#[test]
+#[ignore = "kernel test: run with `cargo xtask test`"]
 fn gratuitous_arp_sent_on_one_end_of_a_veth_pair_is_captured_on_the_other() {
     let sender = NetNs::new().unwrap();
     let receiver = NetNs::new().unwrap();
