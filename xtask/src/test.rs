@@ -52,12 +52,24 @@ pub(crate) fn run(flags: &TestFlags) -> Result<()> {
         .find(|t| t.integration && t.target == SELF_CHECK)
         .context("the rig's self-check tests (xtask/tests/rig_selfcheck.rs) were not built")?;
 
+    let mut failures = Vec::new();
+    for test in &kernel {
+        let unmarked = unignored_tests(&test.executable)?;
+        if !unmarked.is_empty() {
+            failures.push(format!(
+                "{} has kernel tests without #[ignore] (a host `cargo test` would run them, and the rig, \
+                 which runs only ignored tests, would not): {}",
+                test.target,
+                unmarked.join(", ")
+            ));
+        }
+    }
+
     let rig = match start_rig(flags) {
         Ok(rig) => rig,
         Err(e) => return rig_unavailable(&e, self_check, &kernel, ci, flags.allow_skip),
     };
 
-    let mut failures = Vec::new();
     let mut self_check_cmd = Command::new(&self_check.executable);
     self_check_cmd
         .args(KERNEL_TEST_ARGS)
@@ -75,6 +87,7 @@ pub(crate) fn run(flags: &TestFlags) -> Result<()> {
         ));
     }
 
+    let mut binaries_passed = 0;
     for test in &kernel {
         let spec = kernel_spec(test);
         let line = format!(
@@ -90,27 +103,28 @@ pub(crate) fn run(flags: &TestFlags) -> Result<()> {
             "xtask: kernel tests {}: {outcome:?} in {:.1?}",
             test.target, timings.total
         );
-        match outcome {
-            Outcome::Exited(0) => {}
-            Outcome::Exited(status) => {
-                failures.push(format!(
-                    "kernel tests failed (exit status {status}): {line}"
-                ));
-            }
-            Outcome::TimedOut => failures.push(format!(
+        let failure = match outcome {
+            Outcome::Exited(0) => None,
+            Outcome::Exited(status) => Some(format!(
+                "kernel tests failed (exit status {status}): {line}"
+            )),
+            Outcome::TimedOut => Some(format!(
                 "kernel tests timed out after {KERNEL_BINARY_TIMEOUT:?}: {line}"
             )),
             Outcome::Interrupted(signal) => bail!("interrupted by signal {signal}"),
             Outcome::NoStatus { console } => {
-                failures.push(format!("the rig failed while running: {line}\n{console}"));
+                Some(format!("the rig failed while running: {line}\n{console}"))
             }
+        };
+        match failure {
+            None => binaries_passed += 1,
+            Some(failure) => failures.push(failure),
         }
     }
-    let passed = kernel.len() + 1 - failures.len().min(kernel.len() + 1);
     eprintln!(
-        "xtask: rig: {passed} passed, {} failed (rig self-check and {} kernel test binaries) in {:.0?} overall",
+        "xtask: kernel test binaries: {binaries_passed} passed, {} failed; {} failure(s) in all; {:.0?} overall",
+        kernel.len() - binaries_passed,
         failures.len(),
-        kernel.len(),
         started.elapsed()
     );
     if !failures.is_empty() {
@@ -243,6 +257,27 @@ fn ignored_tests(executable: &Path) -> Vec<String> {
         Ok(out) => listed_tests(&String::from_utf8_lossy(&out.stdout)),
         Err(_) => vec![format!("(cannot list {})", executable.display())],
     }
+}
+
+/// The tests of a kernel test binary that are not `#[ignore]`d.
+fn unignored_tests(executable: &Path) -> Result<Vec<String>> {
+    let output = Command::new(executable)
+        .args(["--list", "--format", "terse"])
+        .stderr(Stdio::inherit())
+        .output()
+        .with_context(|| format!("cannot run {}", executable.display()))?;
+    if !output.status.success() {
+        bail!(
+            "`{} --list` failed: {}",
+            executable.display(),
+            output.status
+        );
+    }
+    let ignored = ignored_tests(executable);
+    Ok(listed_tests(&String::from_utf8_lossy(&output.stdout))
+        .into_iter()
+        .filter(|name| !ignored.contains(name))
+        .collect())
 }
 
 /// Test names out of libtest's `--list --format terse` output (`NAME: test` lines).
