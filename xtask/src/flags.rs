@@ -27,7 +27,8 @@ usage:
         --prepare              only install packages and prepare the cache, run nothing
   cargo xtask kernel-test [--backend uml|qemu] [CARGO TEST ARGS...]
       `cargo test CARGO TEST ARGS...` with the rig as cargo's target runner: every test binary
-      boots one VM, e.g. cargo xtask kernel-test -p testkit --test kernel_rig -- --ignored";
+      boots one VM, e.g. cargo xtask kernel-test -p testkit --test kernel_rig -- --ignored;
+      with no arguments: --workspace --test 'kernel*' -- --ignored --test-threads=1";
 
 /// What to do.
 #[derive(Debug, Clone, PartialEq, Eq)]

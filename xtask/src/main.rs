@@ -128,6 +128,16 @@ fn vm_task(flags: &VmFlags) -> Result<ExitCode> {
     })
 }
 
+/// What `cargo xtask kernel-test` passes to `cargo test` when given nothing: every kernel test.
+const DEFAULT_KERNEL_TEST_ARGS: [&str; 6] = [
+    "--workspace",
+    "--test",
+    "kernel*",
+    "--",
+    "--ignored",
+    "--test-threads=1",
+];
+
 /// `cargo xtask kernel-test`: `cargo test` with this rig as the target runner, set through the
 /// environment only (in `.cargo/config.toml` it would send every host test into the VM).
 fn kernel_test(backend: Backend, cargo_args: &[OsString]) -> Result<ExitCode> {
@@ -137,7 +147,13 @@ fn kernel_test(backend: Backend, cargo_args: &[OsString]) -> Result<ExitCode> {
         bail!("xtask's path {exe:?} has whitespace: cargo would split the runner there");
     }
     let mut cmd = cargo();
-    cmd.arg("test").args(cargo_args).env(
+    cmd.arg("test");
+    if cargo_args.is_empty() {
+        cmd.args(DEFAULT_KERNEL_TEST_ARGS);
+    } else {
+        cmd.args(cargo_args);
+    }
+    cmd.env(
         runner_variable(),
         format!("{exe} vm --backend {backend} --"),
     );
