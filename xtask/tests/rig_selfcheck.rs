@@ -131,3 +131,27 @@ fn an_interrupted_run_stops_the_vm_and_leaves_nothing_running() {
     assert_eq!(status.code(), Some(130), "128 + SIGINT");
     assert_eq!(leftovers(&name), Vec::<String>::new());
 }
+
+#[test]
+#[ignore = "boots the rig: run with `cargo xtask test`"]
+fn a_guest_that_dies_without_a_status_is_a_rig_failure_with_the_console_shown() {
+    // The guest powers off at once: no exit status ever reaches the host.
+    let output = xtask_vm(&[
+        "--",
+        "sh",
+        "-c",
+        "echo o > /proc/sysrq-trigger; exec sleep 60",
+    ])
+    .output()
+    .unwrap();
+    assert_eq!(output.status.code(), Some(125), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("without reporting an exit status"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("Power down"),
+        "the guest console is shown: {stderr}"
+    );
+}
