@@ -359,6 +359,11 @@ impl Rig {
             mem_mib: spec.mem_mib,
             cpus: spec.cpus,
             verbose: spec.verbose,
+            extra_kernel_args: std::env::var("LVS_RIG_KERNEL_ARGS")
+                .unwrap_or_default()
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect(),
         };
         let started = Instant::now();
         let deadline = started + spec.timeout;
@@ -424,6 +429,9 @@ struct Boot<'a> {
     mem_mib: u32,
     cpus: u32,
     verbose: bool,
+    /// `LVS_RIG_KERNEL_ARGS`, split at whitespace: more kernel command line arguments, e.g.
+    /// `lvsrig_debug=1` (the init prints timestamps) or `loglevel=7`.
+    extra_kernel_args: Vec<String>,
 }
 
 impl Boot<'_> {

@@ -118,6 +118,7 @@ pub(super) fn boot(kernel: &Kernel, boot: &Boot<'_>) -> Result<Vm> {
         format!("lvsrig_modroot={}", kernel.modroot),
         boot.marker.clone(),
     ])
+    .args(&boot.extra_kernel_args)
     .env("TMPDIR", ram_dir(&mounts, boot.cache))
     .stdin(Stdio::null())
     // UML prints its own start-up checks on stdout: they belong in the console log.
