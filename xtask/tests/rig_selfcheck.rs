@@ -155,3 +155,36 @@ fn a_guest_that_dies_without_a_status_is_a_rig_failure_with_the_console_shown() 
         "the guest console is shown: {stderr}"
     );
 }
+
+#[test]
+#[ignore = "boots the rig: run with `cargo xtask test`"]
+fn a_killed_xtask_leaves_nothing_running() {
+    let name = instance("sigkill");
+    let mut xtask = xtask_vm(&[
+        "--instance",
+        &name,
+        "--",
+        "sh",
+        "-c",
+        "echo ready; exec sleep 600",
+    ])
+    .stdout(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let mut line = String::new();
+    BufReader::new(xtask.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line, "ready\n");
+    // No chance to clean up: the VM must go by itself (parent-death signal, PID namespace).
+    xtask.kill().unwrap();
+    xtask.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut left = leftovers(&name);
+    while !left.is_empty() && Instant::now() < deadline {
+        // Polling for a condition, with a deadline: the kernel tears the VM down asynchronously.
+        std::thread::sleep(Duration::from_millis(50));
+        left = leftovers(&name);
+    }
+    assert_eq!(left, Vec::<String>::new());
+}

@@ -33,6 +33,9 @@ use process::Ended;
 pub(crate) const MODULES: &str =
     "ip_vs ip_vs_rr ip_vs_wrr ip_vs_lc ip_vs_wlc ip_vs_sh ip_vs_mh ip_vs_ftp veth";
 
+/// Every process of a VM has the word `lvsrig_instance=NAME` on its command line.
+const MARKER_PREFIX: &str = "lvsrig_instance=";
+
 /// The guest's init.
 const INIT: &str = include_str!("../../rig/init.sh");
 
@@ -289,20 +292,24 @@ impl Drop for RunDir {
     }
 }
 
-/// Removes run directories older than a day: left behind by an xtask that was SIGKILLed (any
-/// other ending removes its own). Current runs are minutes old at most.
+/// Removes the run directories of VMs that are gone: left behind by an xtask that was SIGKILLed
+/// (any other ending removes its own). A directory younger than a minute may belong to a run
+/// whose VM is still starting, and is kept.
 fn prune_stale_runs(runs: &Path) {
-    const STALE: Duration = Duration::from_secs(24 * 3600);
+    const YOUNG: Duration = Duration::from_secs(60);
     let Ok(entries) = std::fs::read_dir(runs) else {
         return;
     };
+    let live = process::arguments_with_prefix(MARKER_PREFIX);
     for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
         let age = entry
             .metadata()
             .and_then(|m| m.modified())
             .ok()
             .and_then(|t| t.elapsed().ok());
-        if age.is_some_and(|age| age > STALE) {
+        let running = live.iter().any(|m| m[MARKER_PREFIX.len()..] == name);
+        if !running && age.is_some_and(|age| age > YOUNG) {
             let _ = std::fs::remove_dir_all(entry.path());
         }
     }
@@ -355,7 +362,7 @@ impl Rig {
             cache: &self.cache,
             run: &run.path,
             instance: &instance,
-            marker: format!("lvsrig_instance={instance}"),
+            marker: format!("{MARKER_PREFIX}{instance}"),
             mem_mib: spec.mem_mib,
             cpus: spec.cpus,
             verbose: spec.verbose,
