@@ -5,6 +5,9 @@ use pnet_datalink::NetworkInterface;
 
 use crate::error::Error;
 
+/// `IFF_NOARP` from `<net/if.h>`.
+const IFF_NOARP: u32 = 0x80;
+
 /// An interface that can carry announcements: it exists, it is up and it has a MAC address.
 #[derive(Debug, Clone)]
 pub struct Interface {
@@ -32,8 +35,12 @@ impl Interface {
                 ifname: name.to_owned(),
             });
         }
+        // Tunnels report their local IP address as a "hardware address"; what tells them
+        // apart is that they are point-to-point or NOARP links.
+        let link_layer =
+            !inner.is_loopback() && !inner.is_point_to_point() && inner.flags & IFF_NOARP == 0;
         let mac = match inner.mac {
-            Some(mac) if mac != MacAddr::zero() && !inner.is_loopback() => mac,
+            Some(mac) if mac != MacAddr::zero() && link_layer => mac,
             _ => {
                 return Err(Error::NoMacAddress {
                     ifname: name.to_owned(),

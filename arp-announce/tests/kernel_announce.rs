@@ -5,13 +5,16 @@
 //! Run with `cargo xtask test` (root, in the rig). Packets only cross veth pairs between
 //! namespaces the tests create.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::net::IpAddr;
-use std::process::{Child, ChildStdout, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use arp_announce::{Announcer, ArpForm, Burst, Error, FrameKind, Options, Schedule, announce_once};
-use testkit::NetNs;
+use testkit::{Capture, NetNs};
+
+/// How long a capture may run at most.
+const LIMIT: Duration = Duration::from_secs(60);
 
 const VIP4: &str = "10.77.0.100";
 const VIP6: &str = "fd00:77::100";
@@ -35,8 +38,13 @@ fn pair() -> Pair {
         .expect("v6 a");
     b.ip(["-6", "addr", "add", "fd00:77::2/64", "dev", &dev_b, "nodad"])
         .expect("v6 b");
-    let link = a.ip(["-brief", "link", "show", "dev", &dev_a]).expect("link");
-    let mac_text = link.split_whitespace().nth(2).expect("MAC in `ip -brief link`");
+    let link = a
+        .ip(["-brief", "link", "show", "dev", &dev_a])
+        .expect("link");
+    let mac_text = link
+        .split_whitespace()
+        .nth(2)
+        .expect("MAC in `ip -brief link`");
     let mac = arp_announce::parse_mac(mac_text).expect("mac");
     Pair {
         a,
@@ -47,76 +55,10 @@ fn pair() -> Pair {
     }
 }
 
-/// A tcpdump capture in a namespace, streaming pcap records as they arrive.
-struct Capture {
-    child: Child,
-    out: BufReader<ChildStdout>,
-    nanos: bool,
-}
-
-/// One captured frame: kernel timestamp (since the epoch) and bytes.
-struct Record {
-    at: Duration,
-    data: Vec<u8>,
-}
-
-impl Capture {
-    /// Starts tcpdump on `dev` with `filter`, and returns once it is listening.
-    fn start(ns: &NetNs, dev: &str, filter: &str) -> Capture {
-        let mut child = ns
-            .command("timeout")
-            .args(["60", "tcpdump", "-i", dev, "-U", "-w", "-", "--time-stamp-precision=nano", filter])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("tcpdump starts");
-        let mut err = BufReader::new(child.stderr.take().expect("stderr"));
-        let mut line = String::new();
-        loop {
-            line.clear();
-            let n = err.read_line(&mut line).expect("tcpdump stderr");
-            assert!(n > 0, "tcpdump ended before listening");
-            if line.contains("listening on") {
-                break;
-            }
-        }
-        // Keep draining stderr so tcpdump never blocks on it.
-        std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
-        let mut out = BufReader::new(child.stdout.take().expect("stdout"));
-        let mut header = [0u8; 24];
-        out.read_exact(&mut header).expect("pcap header");
-        let magic = u32::from_le_bytes(header[..4].try_into().expect("4 bytes"));
-        let nanos = match magic {
-            0xa1b2_3c4d => true,
-            0xa1b2_c3d4 => false,
-            m => panic!("not a little-endian pcap: magic {m:#x}"),
-        };
-        Capture { child, out, nanos }
-    }
-
-    /// The next captured frame (blocks; tcpdump's `timeout` bounds the wait).
-    fn next(&mut self) -> Record {
-        let mut h = [0u8; 16];
-        self.out.read_exact(&mut h).expect("a pcap record (did the frame never come?)");
-        let word = |i: usize| u32::from_le_bytes(h[i..i + 4].try_into().expect("4 bytes"));
-        let (sec, frac, len) = (word(0), word(4), word(8) as usize);
-        let mut data = vec![0; len];
-        self.out.read_exact(&mut data).expect("pcap record data");
-        let sub = if self.nanos { frac } else { frac * 1000 };
-        Record {
-            at: Duration::new(u64::from(sec), sub),
-            data,
-        }
-    }
-
-    fn stop(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn now_since_epoch() -> Duration {
-    SystemTime::now().duration_since(UNIX_EPOCH).expect("clock after 1970")
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
 }
 
 fn ip(s: &str) -> IpAddr {
@@ -141,7 +83,18 @@ fn v6(s: &str) -> [u8; 16] {
 fn expected_arp(mac: [u8; 6], vip: [u8; 4], reply: bool) -> Vec<u8> {
     let mut f = vec![0xff; 6];
     f.extend_from_slice(&mac);
-    f.extend_from_slice(&[0x08, 0x06, 0x00, 0x01, 0x08, 0x00, 6, 4, 0, if reply { 2 } else { 1 }]);
+    f.extend_from_slice(&[
+        0x08,
+        0x06,
+        0x00,
+        0x01,
+        0x08,
+        0x00,
+        6,
+        4,
+        0,
+        if reply { 2 } else { 1 },
+    ]);
     f.extend_from_slice(&mac);
     f.extend_from_slice(&vip);
     f.extend_from_slice(if reply { &mac } else { &[0; 6] });
@@ -193,22 +146,24 @@ const FILTER: &str = "arp or (icmp6 and ip6[40] == 136)";
 fn frames_are_byte_exact_and_decoded_by_tcpdump_and_tshark() {
     let p = pair();
     let pcap = std::env::temp_dir().join(format!("garp-{}.pcap", std::process::id()));
-    let mut file_capture = p
-        .b
-        .command("timeout")
-        .args(["60", "tcpdump", "-i", &p.dev_b, "-U", "-c", "3", "-w"])
-        .arg(&pcap)
-        .arg(FILTER)
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("tcpdump");
+    let mut file_capture =
+        p.b.command("timeout")
+            .args(["60", "tcpdump", "-i", &p.dev_b, "-U", "-c", "3", "-w"])
+            .arg(&pcap)
+            .arg(FILTER)
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("tcpdump");
     let mut err = BufReader::new(file_capture.stderr.take().expect("stderr"));
     let mut line = String::new();
     while !line.contains("listening on") {
         line.clear();
-        assert!(err.read_line(&mut line).expect("stderr") > 0, "tcpdump ended early");
+        assert!(
+            err.read_line(&mut line).expect("stderr") > 0,
+            "tcpdump ended early"
+        );
     }
-    let mut live = Capture::start(&p.b, &p.dev_b, FILTER);
+    let mut live = Capture::start(&p.b, &p.dev_b, FILTER, LIMIT).expect("capture");
 
     let dev = p.dev_a.clone();
     p.a.run(move || {
@@ -218,34 +173,72 @@ fn frames_are_byte_exact_and_decoded_by_tcpdump_and_tshark() {
     .expect("runs in a")
     .expect("sent");
 
-    let got: Vec<Vec<u8>> = (0..3).map(|_| live.next().data).collect();
-    live.stop();
-    assert_eq!(got[0], expected_arp(p.mac_a, v4(VIP4), false), "request form");
+    let got: Vec<Vec<u8>> = (0..3)
+        .map(|_| live.next_frame().expect("frame").data)
+        .collect();
+    drop(live);
+    assert_eq!(
+        got[0],
+        expected_arp(p.mac_a, v4(VIP4), false),
+        "request form"
+    );
     assert_eq!(got[1], expected_na(p.mac_a, v6(VIP6)), "unsolicited NA");
-    assert_eq!(got[2], expected_arp(p.mac_a, v4(VIP4), true), "reply form (Piranha)");
+    assert_eq!(
+        got[2],
+        expected_arp(p.mac_a, v4(VIP4), true),
+        "reply form (Piranha)"
+    );
     assert!(file_capture.wait().expect("tcpdump exits").success());
 
     // tcpdump's own decoding.
-    let text = p
-        .b
-        .exec("tcpdump", ["-nn", "-e", "-v", "-r", pcap.to_str().expect("path")])
+    let text =
+        p.b.exec(
+            "tcpdump",
+            ["-nn", "-e", "-v", "-r", pcap.to_str().expect("path")],
+        )
         .expect("tcpdump -r");
     let lines: Vec<&str> = text.lines().collect();
-    assert!(lines[0].contains("ARP") && lines[0].contains(&format!("Request who-has {VIP4} tell {VIP4}")), "{text}");
-    assert!(text.contains(&format!("neighbor advertisement, length 32, tgt is {VIP6}, Flags [override]")), "{text}");
+    assert!(
+        lines[0].contains("ARP")
+            && lines[0].contains(&format!("Request who-has {VIP4} tell {VIP4}")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "neighbor advertisement, length 32, tgt is {VIP6}, Flags [override]"
+        )),
+        "{text}"
+    );
     assert!(text.contains("hlim 255"), "{text}");
     assert!(text.contains(&format!("Reply {VIP4} is-at")), "{text}");
 
     // tshark's.
-    let fields = p
-        .b
-        .exec(
+    let fields =
+        p.b.exec(
             "tshark",
             [
-                "-r", pcap.to_str().expect("path"), "-T", "fields", "-E", "separator=|",
-                "-e", "arp.opcode", "-e", "arp.src.proto_ipv4", "-e", "arp.dst.proto_ipv4",
-                "-e", "arp.isgratuitous", "-e", "icmpv6.type", "-e", "icmpv6.nd.na.flag.o",
-                "-e", "icmpv6.nd.na.target_address", "-e", "icmpv6.checksum.status",
+                "-r",
+                pcap.to_str().expect("path"),
+                "-T",
+                "fields",
+                "-E",
+                "separator=|",
+                "-e",
+                "arp.opcode",
+                "-e",
+                "arp.src.proto_ipv4",
+                "-e",
+                "arp.dst.proto_ipv4",
+                "-e",
+                "arp.isgratuitous",
+                "-e",
+                "icmpv6.type",
+                "-e",
+                "icmpv6.nd.na.flag.o",
+                "-e",
+                "icmpv6.nd.na.target_address",
+                "-e",
+                "icmpv6.checksum.status",
             ],
         )
         .expect("tshark");
@@ -260,17 +253,25 @@ fn frames_are_byte_exact_and_decoded_by_tcpdump_and_tshark() {
 fn wait_for_neighbour(ns: &NetNs, addr: &str, dev: &str, mac: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let out = ns.ip(["neigh", "show", addr, "dev", dev]).expect("ip neigh");
+        let out = ns
+            .ip(["neigh", "show", addr, "dev", dev])
+            .expect("ip neigh");
         if out.contains(&format!("lladdr {mac}")) {
             return out;
         }
-        assert!(Instant::now() < deadline, "{addr} never mapped to {mac}: {out:?}");
+        assert!(
+            Instant::now() < deadline,
+            "{addr} never mapped to {mac}: {out:?}"
+        );
         std::thread::yield_now();
     }
 }
 
 fn mac_text(mac: [u8; 6]) -> String {
-    mac.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
+    mac.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }
 
 #[test]
@@ -280,12 +281,19 @@ fn takeover_replaces_the_old_mac_in_the_peers_neighbour_tables() {
         let p = pair();
         // The peer held the VIP at another MAC (the old director's), long enough ago that
         // ARP's locktime no longer protects the entry.
-        p.b.exec("sysctl", ["-qw", &format!("net.ipv4.neigh.{}.locktime=0", p.dev_b)])
-            .expect("locktime");
-        p.b.ip(["neigh", "replace", VIP4, "lladdr", OTHER_MAC, "dev", &p.dev_b, "nud", "stale"])
-            .expect("old v4 entry");
-        p.b.ip(["-6", "neigh", "replace", VIP6, "lladdr", OTHER_MAC, "dev", &p.dev_b, "nud", "stale"])
-            .expect("old v6 entry");
+        p.b.exec(
+            "sysctl",
+            ["-qw", &format!("net.ipv4.neigh.{}.locktime=0", p.dev_b)],
+        )
+        .expect("locktime");
+        p.b.ip([
+            "neigh", "replace", VIP4, "lladdr", OTHER_MAC, "dev", &p.dev_b, "nud", "stale",
+        ])
+        .expect("old v4 entry");
+        p.b.ip([
+            "-6", "neigh", "replace", VIP6, "lladdr", OTHER_MAC, "dev", &p.dev_b, "nud", "stale",
+        ])
+        .expect("old v6 entry");
         let dev = p.dev_a.clone();
         p.a.run(move || announce_once(&dev, &[ip(VIP4), ip(VIP6)], form))
             .expect("runs in a")
@@ -301,11 +309,31 @@ fn takeover_replaces_the_old_mac_in_the_peers_neighbour_tables() {
 fn peers_with_arp_accept_and_accept_untracked_na_learn_new_entries() {
     for form in [ArpForm::Request, ArpForm::Reply] {
         let p = pair();
-        p.b.exec("sysctl", ["-qw", &format!("net.ipv4.conf.{}.arp_accept=1", p.dev_b)])
-            .expect("arp_accept");
-        p.b.exec("sysctl", ["-qw", &format!("net.ipv6.conf.{}.accept_untracked_na=1", p.dev_b)])
-            .expect("accept_untracked_na");
-        assert!(!p.b.ip(["neigh", "show", VIP4]).expect("neigh").contains("lladdr"));
+        p.b.exec(
+            "sysctl",
+            ["-qw", &format!("net.ipv4.conf.{}.arp_accept=1", p.dev_b)],
+        )
+        .expect("arp_accept");
+        p.b.exec(
+            "sysctl",
+            [
+                "-qw",
+                &format!("net.ipv6.conf.{}.accept_untracked_na=1", p.dev_b),
+            ],
+        )
+        .expect("accept_untracked_na");
+        // Linux 6.1 (the rig's kernel) applies accept_untracked_na to routers only (RFC 9131);
+        // later kernels to hosts too.
+        p.b.exec(
+            "sysctl",
+            ["-qw", &format!("net.ipv6.conf.{}.forwarding=1", p.dev_b)],
+        )
+        .expect("forwarding");
+        assert!(
+            !p.b.ip(["neigh", "show", VIP4])
+                .expect("neigh")
+                .contains("lladdr")
+        );
         let dev = p.dev_a.clone();
         p.a.run(move || announce_once(&dev, &[ip(VIP4), ip(VIP6)], form))
             .expect("runs in a")
@@ -320,7 +348,7 @@ fn peers_with_arp_accept_and_accept_untracked_na_learn_new_entries() {
 #[ignore = "kernel test: run with `cargo xtask test`"]
 fn bursts_second_burst_and_refresh_follow_their_schedule() {
     let p = pair();
-    let mut cap = Capture::start(&p.b, &p.dev_b, "arp");
+    let mut cap = Capture::start(&p.b, &p.dev_b, "arp", LIMIT).expect("capture");
     let schedule = Schedule {
         count: 3,
         interval: Duration::from_millis(200),
@@ -345,7 +373,10 @@ fn bursts_second_burst_and_refresh_follow_their_schedule() {
                     .build()
                     .expect("runtime");
                 let result = rt.block_on(async move {
-                    let options = Options { schedule, ..Options::default() };
+                    let options = Options {
+                        schedule,
+                        ..Options::default()
+                    };
                     let handle = Announcer::new(&dev, &[ip(VIP4)], options)?.spawn()?;
                     let _ = stop_rx.await;
                     handle.stop().await
@@ -353,7 +384,10 @@ fn bursts_second_burst_and_refresh_follow_their_schedule() {
                 (now_since_epoch(), result)
             })
         });
-        let frames: Vec<Record> = want.iter().map(|_| cap.next()).collect();
+        let frames: Vec<testkit::Frame> = want
+            .iter()
+            .map(|_| cap.next_frame().expect("frame"))
+            .collect();
         stop_tx.send(()).expect("stop");
         let (stopped_at, result) = runner.join().expect("runner").expect("in a");
         (frames, stopped_at, result.expect("announcer ran"))
@@ -361,7 +395,10 @@ fn bursts_second_burst_and_refresh_follow_their_schedule() {
     let t0 = frames[0].at;
     for (f, w) in frames.iter().zip(want) {
         let got = (f.at - t0).as_millis() as i64;
-        assert!((got - w as i64).abs() <= 60, "frame at {got} ms, expected {w} ms ± 60");
+        assert!(
+            (got - w as i64).abs() <= 60,
+            "frame at {got} ms, expected {w} ms ± 60"
+        );
         assert_eq!(f.data, expected_arp(p.mac_a, v4(VIP4), false));
     }
     assert!(report.frames_sent >= 7);
@@ -374,14 +411,17 @@ fn bursts_second_burst_and_refresh_follow_their_schedule() {
         .expect("marker");
     let mut after = Vec::new();
     loop {
-        let r = cap.next();
+        let r = cap.next_frame().expect("frame");
         if r.data[28..32] == v4("10.77.0.200") {
             break;
         }
         after.push(r);
     }
-    cap.stop();
-    assert!(after.iter().all(|r| r.at <= stopped_at), "a frame went out after stop()");
+    drop(cap);
+    assert!(
+        after.iter().all(|r| r.at <= stopped_at),
+        "a frame went out after stop()"
+    );
     assert_eq!(7 + after.len() as u64, report.frames_sent);
 }
 
@@ -389,14 +429,24 @@ fn bursts_second_burst_and_refresh_follow_their_schedule() {
 #[ignore = "kernel test: run with `cargo xtask test`"]
 fn every_error_for_real() {
     let p = pair();
-    p.a.ip(["link", "add", "down0", "type", "dummy"]).expect("dummy");
-    p.a.ip(["link", "add", "tun0", "type", "ipip", "local", "10.77.0.1", "remote", "10.77.0.2"])
-        .expect("ipip");
+    p.a.ip(["link", "add", "down0", "type", "dummy"])
+        .expect("dummy");
+    p.a.ip([
+        "link",
+        "add",
+        "tun0",
+        "type",
+        "ipip",
+        "local",
+        "10.77.0.1",
+        "remote",
+        "10.77.0.2",
+    ])
+    .expect("ipip");
     p.a.ip(["link", "set", "tun0", "up"]).expect("tun up");
     let dev = p.dev_a.clone();
-    let errors = p
-        .a
-        .run(move || {
+    let errors =
+        p.a.run(move || {
             let v4 = [ip(VIP4)];
             let missing = Announcer::new("nope0", &v4, Options::default()).err();
             let down = Announcer::new("down0", &v4, Options::default()).err();
@@ -410,18 +460,132 @@ fn every_error_for_real() {
             )
             .err();
             // Without CAP_NET_RAW (capabilities are per thread).
-            caps::drop(None, caps::CapSet::Effective, caps::Capability::CAP_NET_RAW).expect("drop cap");
+            caps::drop(None, caps::CapSet::Effective, caps::Capability::CAP_NET_RAW)
+                .expect("drop cap");
             let perm = announce_once(&dev, &v4, ArpForm::Request).err();
             (missing, down, lo, tun, family, perm)
         })
         .expect("in a");
     let (missing, down, lo, tun, family, perm) = errors;
-    assert!(matches!(missing, Some(Error::NoSuchInterface { ref ifname }) if ifname == "nope0"), "{missing:?}");
-    assert!(matches!(down, Some(Error::InterfaceDown { ref ifname }) if ifname == "down0"), "{down:?}");
-    assert!(matches!(lo, Some(Error::NoMacAddress { ref ifname }) if ifname == "lo"), "{lo:?}");
-    assert!(matches!(tun, Some(Error::NoMacAddress { ref ifname }) if ifname == "tun0"), "{tun:?}");
-    assert!(matches!(family, Some(Error::AddressFamily { .. })), "{family:?}");
+    assert!(
+        matches!(missing, Some(Error::NoSuchInterface { ref ifname }) if ifname == "nope0"),
+        "{missing:?}"
+    );
+    assert!(
+        matches!(down, Some(Error::InterfaceDown { ref ifname }) if ifname == "down0"),
+        "{down:?}"
+    );
+    assert!(
+        matches!(lo, Some(Error::NoMacAddress { ref ifname }) if ifname == "lo"),
+        "{lo:?}"
+    );
+    assert!(
+        matches!(tun, Some(Error::NoMacAddress { ref ifname }) if ifname == "tun0"),
+        "{tun:?}"
+    );
+    assert!(
+        matches!(family, Some(Error::AddressFamily { .. })),
+        "{family:?}"
+    );
     let perm = perm.expect("refused without CAP_NET_RAW");
     assert!(matches!(perm, Error::PermissionDenied { .. }), "{perm:?}");
     assert!(perm.to_string().contains("CAP_NET_RAW"), "{perm}");
+}
+
+/// The `send_arp` example, built next to the test binaries by `cargo test`.
+fn send_arp_bin() -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("test exe");
+    let dir = exe
+        .parent()
+        .and_then(std::path::Path::parent)
+        .expect("target dir");
+    let bin = dir.join("examples").join("send_arp");
+    assert!(
+        bin.exists(),
+        "{} is not built (cargo test builds examples)",
+        bin.display()
+    );
+    bin
+}
+
+#[test]
+#[ignore = "kernel test: run with `cargo xtask test`"]
+fn send_arp_example_is_a_drop_in_and_has_a_modern_form() {
+    let p = pair();
+    let mut cap = Capture::start(&p.b, &p.dev_b, FILTER, LIMIT).expect("capture");
+    let mac = mac_text(p.mac_a);
+    // Piranha's pulse: `send_arp -i DEV VIP OWN_MAC VIP ffffffffffff`.
+    let out =
+        p.a.command(send_arp_bin())
+            .args([
+                "-i",
+                &p.dev_a,
+                VIP4,
+                &mac.replace(':', ""),
+                VIP4,
+                "ffffffffffff",
+            ])
+            .output()
+            .expect("send_arp runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        cap.next_frame().expect("frame").data,
+        expected_arp(p.mac_a, v4(VIP4), true)
+    );
+    // Piranha sends to the Ethernet destination it is given.
+    let out =
+        p.a.command(send_arp_bin())
+            .args(["-i", &p.dev_a, VIP4, &mac, "0.0.0.0", "02:00:00:00:00:42"])
+            .output()
+            .expect("send_arp runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let frame = cap.next_frame().expect("frame").data;
+    assert_eq!(frame[..6], [2, 0, 0, 0, 0, 0x42]);
+    assert_eq!(frame[6..], expected_arp(p.mac_a, v4(VIP4), true)[6..]);
+    // The modern form: two rounds of a request and an NA.
+    let out =
+        p.a.command(send_arp_bin())
+            .args([
+                "--interface",
+                &p.dev_a,
+                "--count",
+                "2",
+                "--interval",
+                "10ms",
+                VIP4,
+                VIP6,
+            ])
+            .output()
+            .expect("send_arp runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for _ in 0..2 {
+        assert_eq!(
+            cap.next_frame().expect("frame").data,
+            expected_arp(p.mac_a, v4(VIP4), false)
+        );
+        assert_eq!(
+            cap.next_frame().expect("frame").data,
+            expected_na(p.mac_a, v6(VIP6))
+        );
+    }
+    // A missing interface is an error with its name, not a usage error.
+    let out =
+        p.a.command(send_arp_bin())
+            .args(["-i", "nope0", VIP4, &mac, VIP4, "ffffffffffff"])
+            .output()
+            .expect("send_arp runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no interface named \"nope0\""));
 }

@@ -54,4 +54,12 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// A packet capture did not start, or ended early.
+    #[error("capture `{command}`: {what}")]
+    Capture {
+        /// The capture's command line.
+        command: String,
+        /// What went wrong.
+        what: String,
+    },
 }

@@ -29,8 +29,10 @@
 
 #![warn(missing_docs, unreachable_pub)]
 
+mod capture;
 mod error;
 mod netns;
 
+pub use capture::{Capture, Frame};
 pub use error::Error;
 pub use netns::{NetNs, Veth};
