@@ -240,6 +240,7 @@ impl Rig {
                 .map(str::to_owned)
                 .collect(),
         };
+        let _restore = process::StatusFlags::save(&[libc::STDOUT_FILENO, libc::STDERR_FILENO]);
         let started = Instant::now();
         let deadline = started + spec.timeout;
         let ended = match &self.kernel {
