@@ -188,3 +188,30 @@ fn a_killed_xtask_leaves_nothing_running() {
     }
     assert_eq!(left, Vec::<String>::new());
 }
+
+/// The file status flags of descriptor `fd` of this process, from `/proc/self/fdinfo`.
+fn status_flags(fd: i32) -> u32 {
+    let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).expect("fdinfo");
+    let octal = info
+        .lines()
+        .find_map(|l| l.strip_prefix("flags:"))
+        .expect("a flags: line");
+    u32::from_str_radix(octal.trim(), 8).expect("octal flags")
+}
+
+#[test]
+#[ignore = "boots the rig: run with `cargo xtask test`"]
+fn the_callers_stdout_is_not_left_non_blocking() {
+    use std::os::fd::AsRawFd;
+    // xtask's stdout shares its open file description with ours, as with a shell or cargo.
+    let (ours, _peer) = std::os::unix::net::UnixStream::pair().unwrap();
+    let before = status_flags(ours.as_raw_fd());
+    let status = xtask_vm(&["--", "true"])
+        .stdout(std::os::fd::OwnedFd::from(ours.try_clone().unwrap()))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    const O_NONBLOCK: u32 = 0o4000;
+    assert_eq!(before & O_NONBLOCK, 0);
+    assert_eq!(status_flags(ours.as_raw_fd()), before);
+}

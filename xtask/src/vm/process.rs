@@ -144,6 +144,39 @@ fn signal(pid: i32, signal: i32) {
     }
 }
 
+/// Restores the file status flags of some descriptors on drop.
+///
+/// UML sets `O_NONBLOCK` on the descriptors of its consoles, and flags belong to the open file
+/// description, which xtask's stdout and stderr share with the parent (a shell, cargo): left
+/// non-blocking, their later writes could fail with EAGAIN.
+pub(crate) struct StatusFlags(Vec<(RawFd, libc::c_int)>);
+
+impl StatusFlags {
+    /// Saves the flags of `fds` (those that are open).
+    pub(crate) fn save(fds: &[RawFd]) -> Self {
+        Self(
+            fds.iter()
+                .filter_map(|&fd| {
+                    // SAFETY: F_GETFL only reads the flags of a descriptor number.
+                    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+                    (flags >= 0).then_some((fd, flags))
+                })
+                .collect(),
+        )
+    }
+}
+
+impl Drop for StatusFlags {
+    fn drop(&mut self) {
+        for &(fd, flags) in &self.0 {
+            // SAFETY: F_SETFL only sets the flags of a descriptor number.
+            unsafe {
+                libc::fcntl(fd, libc::F_SETFL, flags);
+            }
+        }
+    }
+}
+
 /// The direct children of `pid` (each thread lists the children it forked).
 fn children(pid: i32) -> Vec<i32> {
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
@@ -223,6 +256,21 @@ fn has_argument(cmdline: &[u8], arg: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn status_flags_are_restored() {
+        let (socket, peer) = std::os::unix::net::UnixStream::pair().unwrap();
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&socket);
+        let flags = || unsafe { libc::fcntl(fd, libc::F_GETFL) };
+        let before = flags();
+        {
+            let _saved = StatusFlags::save(&[fd]);
+            unsafe { libc::fcntl(fd, libc::F_SETFL, before | libc::O_NONBLOCK) };
+            assert_ne!(flags(), before);
+        }
+        assert_eq!(flags(), before);
+        drop(peer);
+    }
 
     #[test]
     fn children_lists_direct_children() {

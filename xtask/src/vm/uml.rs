@@ -15,7 +15,7 @@ use super::Boot;
 use super::process::{self, Vm};
 
 /// The Debian packages of this backend.
-pub(crate) const PACKAGES: &[&str] = &["user-mode-linux"];
+pub(crate) const PACKAGES: &[&str] = &["user-mode-linux", "util-linux"];
 
 /// The UML kernel binary.
 const BINARY: &str = "/usr/bin/linux.uml";
