@@ -12,87 +12,132 @@ use crate::model::{
 use crate::syntax::{Block, Node, Stmt};
 use crate::value::{IntError, inet_aton, parse_int, service_port};
 
-/// Checks every value, reporting problems into `sink`, and builds the model when
-/// `materialize` is set (otherwise only what the checks need: no strings, no lists). Bad values
-/// leave the default.
-pub(crate) fn build(src: &str, nodes: &[Node], sink: &mut Sink, materialize: bool) -> Config {
+/// Builds the model of a document whose values were checked when it was parsed ([`Checker`]).
+/// Should a value be bad after all, it leaves the default.
+pub(crate) fn build(src: &str, nodes: &[Node]) -> Config {
+    let mut sink = Sink::default();
     let mut b = Builder {
         src,
-        sink,
+        sink: &mut sink,
         line: 0,
-        materialize,
+        materialize: true,
     };
     let mut config = Config::default();
-    let mut seen = Seen::default();
-    let mut deadtime_at = None;
-    let mut backup_at = None;
     for node in nodes {
         match node {
             Node::Trivia(_) => b.line += 1,
             Node::Stmt(stmt) => {
                 b.line += 1;
                 if let Some(key) = stmt.key {
-                    b.repeated(&mut seen, key, stmt);
-                    match key {
-                        Key::Deadtime => deadtime_at = Some(b.line),
-                        Key::Backup => backup_at = Some(b.line),
-                        _ => {}
-                    }
                     b.global(&mut config.globals, key, stmt);
                 }
             }
             Node::Block(block) => match block.scope {
                 Scope::Virtual => {
                     let vs = b.virtual_server(block);
-                    if b.materialize {
-                        config.virtual_servers.push(vs);
-                    }
+                    config.virtual_servers.push(vs);
                 }
                 Scope::Failover => {
                     let vs = b.virtual_server(block);
-                    if b.materialize {
-                        config.failover_services.push(vs);
-                    }
+                    config.failover_services.push(vs);
                 }
                 Scope::Global | Scope::Server => b.skip_block(block),
             },
         }
     }
-    let g = &config.globals;
-    if g.deadtime <= g.keepalive {
-        b.sink.push(Diagnostic::new(
-            Code::DeadtimeNotAboveKeepalive,
-            deadtime_at.unwrap_or(1),
-            1,
-            format!(
-                "deadtime ({} s) is not larger than keepalive ({} s): the backup takes over between two heartbeats",
-                g.deadtime.0, g.keepalive.0
-            ),
-        ));
-    }
-    if let (Some(p), Some(bk)) = (&g.primary, &g.backup) {
-        if p == bk {
-            b.sink.push(Diagnostic::new(
-                Code::PrimaryIsBackup,
-                backup_at.unwrap_or(1),
-                1,
-                format!("`primary` and `backup` are the same address ({p})"),
-            ));
-        }
-    }
     config
 }
 
-/// Keywords seen in one scope (a bit per [`Key`]).
-#[derive(Default)]
-struct Seen(u64);
+/// Checks every value while the parser reads the file (one pass, no model): types, ranges,
+/// repeated and ignored keywords, and, at the end, the checks that span several settings.
+pub(crate) struct Checker {
+    globals: Globals,
+    scratch_virtual: VirtualServer,
+    scratch_server: RealServer,
+    deadtime_at: Option<u32>,
+    backup_at: Option<u32>,
+}
+
+impl Checker {
+    pub(crate) fn new() -> Checker {
+        Checker {
+            globals: Globals::default(),
+            scratch_virtual: VirtualServer::default(),
+            scratch_server: RealServer::default(),
+            deadtime_at: None,
+            backup_at: None,
+        }
+    }
+
+    /// Checks one assignment to `key` in `scope`, on line `line`; `seen` holds the keywords
+    /// already given in the same block.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn stmt(
+        &mut self,
+        src: &str,
+        sink: &mut Sink,
+        scope: Scope,
+        key: Key,
+        stmt: &Stmt,
+        line: u32,
+        seen: &mut u64,
+    ) {
+        let mut b = Builder {
+            src,
+            sink,
+            line,
+            materialize: false,
+        };
+        b.repeated(seen, key, stmt);
+        match scope {
+            Scope::Global => {
+                match key {
+                    Key::Deadtime => self.deadtime_at = Some(line),
+                    Key::Backup => self.backup_at = Some(line),
+                    _ => {}
+                }
+                b.global(&mut self.globals, key, stmt);
+            }
+            Scope::Virtual | Scope::Failover => {
+                b.virtual_key(&mut self.scratch_virtual, key, scope, stmt)
+            }
+            Scope::Server => b.server_key(&mut self.scratch_server, key, stmt),
+        }
+    }
+
+    /// The checks that need the whole file.
+    pub(crate) fn finish(self, sink: &mut Sink) {
+        let g = &self.globals;
+        if g.deadtime <= g.keepalive {
+            sink.push(Diagnostic::new(
+                Code::DeadtimeNotAboveKeepalive,
+                self.deadtime_at.unwrap_or(1),
+                1,
+                format!(
+                    "deadtime ({} s) is not larger than keepalive ({} s): the backup takes over between two heartbeats",
+                    g.deadtime.0, g.keepalive.0
+                ),
+            ));
+        }
+        if let (Some(p), Some(bk)) = (&g.primary, &g.backup) {
+            if p == bk {
+                sink.push(Diagnostic::new(
+                    Code::PrimaryIsBackup,
+                    self.backup_at.unwrap_or(1),
+                    1,
+                    format!("`primary` and `backup` are the same address ({p})"),
+                ));
+            }
+        }
+    }
+}
 
 struct Builder<'a> {
     src: &'a str,
     sink: &'a mut Sink,
     /// Number of the current line.
     line: u32,
-    /// Build the whole model (names, strings, lists), not only what the checks need.
+    /// Build owned strings for the model; a checker only needs to look at them.
     materialize: bool,
 }
 
@@ -106,9 +151,9 @@ impl Builder<'_> {
         self.sink.push(Diagnostic::new(code, self.line, col, msg));
     }
 
-    fn repeated(&mut self, seen: &mut Seen, key: Key, stmt: &Stmt) {
+    fn repeated(&mut self, seen: &mut u64, key: Key, stmt: &Stmt) {
         let bit = 1u64 << (key as u32);
-        if seen.0 & bit != 0 {
+        if *seen & bit != 0 {
             let tok = stmt.toks[0];
             self.report(
                 Code::RepeatedKeyword,
@@ -117,7 +162,7 @@ impl Builder<'_> {
                 format!("`{}` is given again: this one wins", key.name()),
             );
         }
-        seen.0 |= bit;
+        *seen |= bit;
         if key.ignored_by_piranha() {
             let tok = stmt.toks[0];
             self.report(
@@ -145,29 +190,21 @@ impl Builder<'_> {
     fn virtual_server(&mut self, block: &Block) -> VirtualServer {
         self.line += 1;
         let mut vs = VirtualServer {
-            name: if self.materialize {
-                block.name(self.src).to_owned()
-            } else {
-                String::new()
-            },
+            name: block.name(self.src).to_owned(),
             ..VirtualServer::default()
         };
-        let mut seen = Seen::default();
         for node in &block.body {
             match node {
                 Node::Trivia(_) => self.line += 1,
                 Node::Stmt(stmt) => {
                     self.line += 1;
                     if let Some(key) = stmt.key {
-                        self.repeated(&mut seen, key, stmt);
                         self.virtual_key(&mut vs, key, block.scope, stmt);
                     }
                 }
                 Node::Block(inner) if inner.scope == Scope::Server => {
                     let rs = self.real_server(inner, vs.port);
-                    if self.materialize {
-                        vs.servers.push(rs);
-                    }
+                    vs.servers.push(rs);
                 }
                 Node::Block(inner) => self.skip_block(inner),
             }
@@ -181,22 +218,16 @@ impl Builder<'_> {
     fn real_server(&mut self, block: &Block, port: u16) -> RealServer {
         self.line += 1;
         let mut rs = RealServer {
-            name: if self.materialize {
-                block.name(self.src).to_owned()
-            } else {
-                String::new()
-            },
+            name: block.name(self.src).to_owned(),
             port,
             ..RealServer::default()
         };
-        let mut seen = Seen::default();
         for node in &block.body {
             match node {
                 Node::Trivia(_) => self.line += 1,
                 Node::Stmt(stmt) => {
                     self.line += 1;
                     let Some(key) = stmt.key else { continue };
-                    self.repeated(&mut seen, key, stmt);
                     self.server_key(&mut rs, key, stmt);
                 }
                 Node::Block(inner) => self.skip_block(inner),
@@ -565,7 +596,7 @@ impl Builder<'_> {
         self.owned(tok.value(self.text(stmt)))
     }
 
-    /// An owned copy when the model is being built; an empty string (no allocation) otherwise.
+    /// An owned copy for the model; an empty string (no allocation) when only checking.
     fn owned(&self, s: &str) -> String {
         if self.materialize {
             s.to_owned()

@@ -101,9 +101,8 @@ impl Document {
                 "empty configuration (0 bytes)",
             ));
         }
+        // Every value is checked while parsing; the model itself is built on first use.
         let nodes = parse(&src, &mut sink);
-        // Check every value; the model itself is built on first use.
-        build(&src, &nodes, &mut sink, false);
         let no_final_eol = !src.is_empty() && !src.ends_with(['\n', '\r']);
         let eol = crate::lexer::split_lines(&src)
             .map(|(_, _, eol)| eol)
@@ -128,8 +127,7 @@ impl Document {
 
     /// The typed model, with Piranha's defaults applied (built on first use).
     pub fn config(&self) -> &Config {
-        self.config
-            .get_or_init(|| build(&self.src, &self.nodes, &mut Sink::default(), true))
+        self.config.get_or_init(|| build(&self.src, &self.nodes))
     }
 
     /// The warnings of the document as it is now (a document never holds errors).
@@ -231,13 +229,12 @@ pub fn parse_config(src: &str) -> Result<Config, ParseError> {
         ));
     }
     let nodes = parse(src, &mut sink);
-    let config = build(src, &nodes, &mut sink, true);
     if sink.has_errors() {
         return Err(ParseError {
             diagnostics: sink.into_sorted(),
         });
     }
-    Ok(config)
+    Ok(build(src, &nodes))
 }
 
 #[cfg(test)]

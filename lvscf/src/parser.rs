@@ -2,17 +2,21 @@
 //! of each statement (keyword, `=`, number of values, braces). Values are checked later, by the
 //! model builder, so that edits and parsing share one set of checks.
 
+use crate::build::Checker;
 use crate::diagnostic::{Code, Diagnostic, Sink};
 use crate::keywords::{Key, Scope, block_scope};
 use crate::lexer::{Eol, Toks, column, lex_line, split_lines};
 use crate::syntax::{Block, Line, Node, Stmt, Text};
 
-/// Parses the whole source into nodes.
+/// Parses the whole source into nodes, checking every value on the way.
 pub(crate) fn parse(src: &str, sink: &mut Sink) -> Vec<Node> {
     let mut p = Parser {
+        src,
         root: Vec::new(),
+        root_seen: 0,
         stack: Vec::new(),
         saw_cr: false,
+        checker: Checker::new(),
     };
     let mut number = 0u32;
     for (start, end, eol) in split_lines(src) {
@@ -33,7 +37,7 @@ pub(crate) fn parse(src: &str, sink: &mut Sink) -> Vec<Node> {
         p.line(&src[start..end], line, number, sink);
     }
     // Blocks left open at the end of the file.
-    while let Some((block, opened_at)) = p.stack.pop() {
+    while let Some((block, opened_at, _)) = p.stack.pop() {
         let name = block.name(src).to_owned();
         sink.push(Diagnostic::new(
             Code::UnclosedBlock,
@@ -46,24 +50,29 @@ pub(crate) fn parse(src: &str, sink: &mut Sink) -> Vec<Node> {
         ));
         p.push(Node::Block(Box::new(block)));
     }
+    p.checker.finish(sink);
     p.root
 }
 
-struct Parser {
+struct Parser<'a> {
+    src: &'a str,
     root: Vec<Node>,
-    /// Open blocks with the line number that opened them.
-    stack: Vec<(Block, u32)>,
+    /// The keywords given at the top level so far (a bit per [`Key`]).
+    root_seen: u64,
+    /// Open blocks, with the line number that opened them and the keywords given in them.
+    stack: Vec<(Block, u32, u64)>,
     saw_cr: bool,
+    checker: Checker,
 }
 
-impl Parser {
+impl Parser<'_> {
     fn scope(&self) -> Scope {
-        self.stack.last().map_or(Scope::Global, |(b, _)| b.scope)
+        self.stack.last().map_or(Scope::Global, |(b, _, _)| b.scope)
     }
 
     fn push(&mut self, node: Node) {
         match self.stack.last_mut() {
-            Some((b, _)) => b.body.push(node),
+            Some((b, _, _)) => b.body.push(node),
             None => self.root.push(node),
         }
     }
@@ -122,6 +131,14 @@ impl Parser {
         }
         let scope = self.scope();
         stmt.key = check_assignment(scope, toks, text, number, sink);
+        if let Some(key) = stmt.key {
+            let seen = match self.stack.last_mut() {
+                Some((_, _, seen)) => seen,
+                None => &mut self.root_seen,
+            };
+            self.checker
+                .stmt(self.src, sink, scope, key, &stmt, number, seen);
+        }
         self.push(Node::Stmt(stmt));
     }
 
@@ -138,7 +155,7 @@ impl Parser {
             ));
         }
         match self.stack.pop() {
-            Some((mut block, _)) => {
+            Some((mut block, _, _)) => {
                 block.close = Some(stmt);
                 self.push(Node::Block(Box::new(block)));
             }
@@ -216,6 +233,7 @@ impl Parser {
                     close: None,
                 },
                 number,
+                0,
             ));
         } else {
             self.push(Node::Stmt(stmt));
