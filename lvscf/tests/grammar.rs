@@ -400,3 +400,38 @@ fn canonical_layout() {
         "# top\nkeepalive = 6\n\n\nvirtual \"a b\" {\n     # web\n     port = http\n     server s {\n         weight = 2\n     }\n}\n"
     );
 }
+
+#[test]
+fn backup_may_be_zero_but_primary_may_not() {
+    let doc = parse("primary = 10.0.0.1\nbackup = 0.0.0.0\n");
+    assert_eq!(doc.config().globals.backup, Some(ip("0.0.0.0")));
+    assert!(Document::parse("primary = 0.0.0.0\n").is_err());
+}
+
+#[test]
+fn no_token_limit_per_line() {
+    // Piranha reads at most 99 tokens of a line and drops the rest silently; every token counts here.
+    let items: Vec<String> = (0..150).map(|i| format!("/d{i}")).collect();
+    let src = format!("virtual v {{\n dirs = [ {} ]\n}}\n", items.join(" "));
+    let doc = parse(&src);
+    assert_eq!(
+        doc.config().virtual_servers[0].dirs.as_ref().map(Vec::len),
+        Some(150)
+    );
+}
+
+#[test]
+fn hash_inside_quotes_is_data_and_a_comment_line_is_not_a_statement() {
+    let doc =
+        parse("#  network = direct\nvirtual v {\n send = \"GET /#x HTTP/1.0\\r\\n\\r\\n\"\n}\n");
+    assert_eq!(doc.config().globals.network, Network::Nat);
+    assert_eq!(
+        doc.config().virtual_servers[0].send.as_deref(),
+        Some("GET /#x HTTP/1.0\\r\\n\\r\\n")
+    );
+    assert!(
+        doc.diagnostics()
+            .iter()
+            .all(|d| d.code != Code::EndOfLineComment)
+    );
+}
