@@ -9,43 +9,92 @@ use crate::model::{
     AddressOnDevice, Config, ConflictAction, Globals, Host, HostError, Network, Protocol,
     RealServer, Scheduler, Seconds, ServiceType, VirtualServer,
 };
-use crate::syntax::{Block, Node, Stmt};
+use crate::syntax::{Kind, Line, Stmt, block_name};
 use crate::value::{IntError, inet_aton, parse_int, service_port};
 
 /// Builds the model of a document whose values were checked when it was parsed ([`Checker`]).
 /// Should a value be bad after all, it leaves the default.
-pub(crate) fn build(src: &str, nodes: &[Node]) -> Config {
+pub(crate) fn build(src: &str, lines: &[Line]) -> Config {
     let mut sink = Sink::default();
     let mut b = Builder {
-        src,
         sink: &mut sink,
         line: 0,
         materialize: true,
     };
     let mut config = Config::default();
-    for node in nodes {
-        match node {
-            Node::Trivia(_) => b.line += 1,
-            Node::Stmt(stmt) => {
-                b.line += 1;
-                if let Some(key) = stmt.key {
-                    b.global(&mut config.globals, key, stmt);
+    let mut current: Option<(Scope, VirtualServer)> = None;
+    let mut server: Option<RealServer> = None;
+    // Depth inside blocks that are not where they belong (only in rejected documents).
+    let mut skip = 0usize;
+    for line in lines {
+        b.line += 1;
+        let text = line.get(src);
+        match line.kind {
+            Kind::Trivia | Kind::Stmt(None) => {}
+            Kind::Open(scope) => {
+                if skip > 0 {
+                    skip += 1;
+                    continue;
+                }
+                let name = block_name(text).to_owned();
+                match (scope, &current, &server) {
+                    (Scope::Virtual | Scope::Failover, None, _) => {
+                        current = Some((
+                            scope,
+                            VirtualServer {
+                                name,
+                                ..VirtualServer::default()
+                            },
+                        ))
+                    }
+                    (Scope::Server, Some((_, vs)), None) => {
+                        server = Some(RealServer {
+                            name,
+                            port: vs.port,
+                            ..RealServer::default()
+                        })
+                    }
+                    _ => skip = 1,
                 }
             }
-            Node::Block(block) => match block.scope {
-                Scope::Virtual => {
-                    let vs = b.virtual_server(block);
-                    config.virtual_servers.push(vs);
+            Kind::Close => {
+                if skip > 0 {
+                    skip -= 1;
+                } else if let Some(rs) = server.take() {
+                    if let Some((_, vs)) = current.as_mut() {
+                        vs.servers.push(rs);
+                    }
+                } else if let Some((scope, vs)) = current.take() {
+                    push_block(&mut config, scope, vs);
                 }
-                Scope::Failover => {
-                    let vs = b.virtual_server(block);
-                    config.failover_services.push(vs);
+            }
+            Kind::Stmt(Some(key)) => {
+                if skip > 0 {
+                    continue;
                 }
-                Scope::Global | Scope::Server => b.skip_block(block),
-            },
+                let stmt = Stmt::lex(text);
+                if let Some(rs) = server.as_mut() {
+                    b.server_key(rs, key, &stmt);
+                } else if let Some((scope, vs)) = current.as_mut() {
+                    b.virtual_key(vs, key, *scope, &stmt);
+                } else {
+                    b.global(&mut config.globals, key, &stmt);
+                }
+            }
         }
     }
+    if let Some((scope, mut vs)) = current {
+        vs.servers.extend(server);
+        push_block(&mut config, scope, vs);
+    }
     config
+}
+
+fn push_block(config: &mut Config, scope: Scope, vs: VirtualServer) {
+    match scope {
+        Scope::Failover => config.failover_services.push(vs),
+        _ => config.virtual_servers.push(vs),
+    }
 }
 
 /// Checks every value while the parser reads the file (one pass, no model): types, ranges,
@@ -71,10 +120,8 @@ impl Checker {
 
     /// Checks one assignment to `key` in `scope`, on line `line`; `seen` holds the keywords
     /// already given in the same block.
-    #[allow(clippy::too_many_arguments)]
     pub(crate) fn stmt(
         &mut self,
-        src: &str,
         sink: &mut Sink,
         scope: Scope,
         key: Key,
@@ -83,7 +130,6 @@ impl Checker {
         seen: &mut u64,
     ) {
         let mut b = Builder {
-            src,
             sink,
             line,
             materialize: false,
@@ -133,7 +179,6 @@ impl Checker {
 }
 
 struct Builder<'a> {
-    src: &'a str,
     sink: &'a mut Sink,
     /// Number of the current line.
     line: u32,
@@ -142,12 +187,8 @@ struct Builder<'a> {
 }
 
 impl Builder<'_> {
-    fn text<'s>(&'s self, stmt: &'s Stmt) -> &'s str {
-        stmt.line.get(self.src)
-    }
-
     fn report(&mut self, code: Code, stmt: &Stmt, tok: &Tok, msg: String) {
-        let col = column(stmt.line.get(self.src), tok.start);
+        let col = column(stmt.text, tok.start);
         self.sink.push(Diagnostic::new(code, self.line, col, msg));
     }
 
@@ -172,71 +213,6 @@ impl Builder<'_> {
                 format!("`{}` is parsed but ignored by Piranha", key.name()),
             );
         }
-    }
-
-    fn skip_block(&mut self, block: &Block) {
-        self.line += 1;
-        for node in &block.body {
-            match node {
-                Node::Trivia(_) | Node::Stmt(_) => self.line += 1,
-                Node::Block(inner) => self.skip_block(inner),
-            }
-        }
-        if block.close.is_some() {
-            self.line += 1;
-        }
-    }
-
-    fn virtual_server(&mut self, block: &Block) -> VirtualServer {
-        self.line += 1;
-        let mut vs = VirtualServer {
-            name: block.name(self.src).to_owned(),
-            ..VirtualServer::default()
-        };
-        for node in &block.body {
-            match node {
-                Node::Trivia(_) => self.line += 1,
-                Node::Stmt(stmt) => {
-                    self.line += 1;
-                    if let Some(key) = stmt.key {
-                        self.virtual_key(&mut vs, key, block.scope, stmt);
-                    }
-                }
-                Node::Block(inner) if inner.scope == Scope::Server => {
-                    let rs = self.real_server(inner, vs.port);
-                    vs.servers.push(rs);
-                }
-                Node::Block(inner) => self.skip_block(inner),
-            }
-        }
-        if block.close.is_some() {
-            self.line += 1;
-        }
-        vs
-    }
-
-    fn real_server(&mut self, block: &Block, port: u16) -> RealServer {
-        self.line += 1;
-        let mut rs = RealServer {
-            name: block.name(self.src).to_owned(),
-            port,
-            ..RealServer::default()
-        };
-        for node in &block.body {
-            match node {
-                Node::Trivia(_) => self.line += 1,
-                Node::Stmt(stmt) => {
-                    self.line += 1;
-                    let Some(key) = stmt.key else { continue };
-                    self.server_key(&mut rs, key, stmt);
-                }
-                Node::Block(inner) => self.skip_block(inner),
-            }
-        }
-        if block.close.is_some() {
-            self.line += 1;
-        }
-        rs
     }
 
     fn server_key(&mut self, rs: &mut RealServer, key: Key, stmt: &Stmt) {
@@ -380,7 +356,7 @@ impl Builder<'_> {
                 }
             }
             Key::Dirs => {
-                let text = self.text(stmt);
+                let text = stmt.text;
                 let items = stmt
                     .values()
                     .iter()
@@ -398,8 +374,7 @@ impl Builder<'_> {
 
     fn int(&mut self, stmt: &Stmt, key: Key, lo: i64, hi: i64) -> Option<i64> {
         let tok = *stmt.values().first()?;
-        let src = self.src;
-        let v = tok.value(stmt.line.get(src));
+        let v = tok.value(stmt.text);
         match parse_int(v) {
             Ok(n) if (lo..=hi).contains(&n) => Some(n),
             Ok(_) | Err(IntError::Overflow) => {
@@ -433,8 +408,7 @@ impl Builder<'_> {
 
     fn boolean(&mut self, stmt: &Stmt, key: Key) -> Option<bool> {
         let tok = *stmt.values().first()?;
-        let src = self.src;
-        let v = tok.value(stmt.line.get(src));
+        let v = tok.value(stmt.text);
         match parse_int(v) {
             Ok(0) => Some(false),
             Ok(1) => Some(true),
@@ -452,8 +426,7 @@ impl Builder<'_> {
 
     fn port(&mut self, stmt: &Stmt, key: Key) -> Option<u16> {
         let tok = *stmt.values().first()?;
-        let src = self.src;
-        let v = tok.value(stmt.line.get(src));
+        let v = tok.value(stmt.text);
         match parse_int(v) {
             Ok(_) | Err(IntError::Overflow) => self.int(stmt, key, 0, 65535).map(|n| n as u16),
             Err(IntError::Syntax) => match service_port(v) {
@@ -476,8 +449,7 @@ impl Builder<'_> {
 
     fn host(&mut self, stmt: &Stmt, idx: usize, ty: Ty, key: Key) -> Option<Host> {
         let tok = *stmt.values().get(idx)?;
-        let src = self.src;
-        let v = tok.value(stmt.line.get(src));
+        let v = tok.value(stmt.text);
         if ty == Ty::Ipv4 {
             return match inet_aton(v) {
                 Some(ip) => Some(Host::Ip(ip)),
@@ -522,14 +494,13 @@ impl Builder<'_> {
     fn address_on_device(&mut self, stmt: &Stmt, key: Key) -> Option<AddressOnDevice> {
         let address = self.host(stmt, 0, Ty::Host, key)?;
         let tok = *stmt.values().get(1)?;
-        let device = self.owned(tok.value(self.text(stmt)));
+        let device = self.owned(tok.value(stmt.text));
         Some(AddressOnDevice { address, device })
     }
 
     fn netmask(&mut self, stmt: &Stmt, key: Key) -> Option<Ipv4Addr> {
         let tok = *stmt.values().first()?;
-        let src = self.src;
-        let v = tok.value(stmt.line.get(src));
+        let v = tok.value(stmt.text);
         match inet_aton(v) {
             Some(m) => Some(m),
             None => {
@@ -549,8 +520,7 @@ impl Builder<'_> {
 
     fn word<T>(&mut self, stmt: &Stmt, key: Key, f: fn(&str) -> Option<T>) -> Option<T> {
         let tok = *stmt.values().first()?;
-        let src = self.src;
-        let v = tok.value(stmt.line.get(src));
+        let v = tok.value(stmt.text);
         match f(v) {
             Some(w) => Some(w),
             None => {
@@ -580,7 +550,7 @@ impl Builder<'_> {
         let Some(tok) = stmt.values().first().copied() else {
             return String::new();
         };
-        if tok.quote(stmt.line.get(self.src)) == b'\''
+        if tok.quote(stmt.text) == b'\''
             && matches!(key, Key::Send | Key::Expect | Key::SendProgram)
         {
             self.report(
@@ -593,7 +563,7 @@ impl Builder<'_> {
                 ),
             );
         }
-        self.owned(tok.value(self.text(stmt)))
+        self.owned(tok.value(stmt.text))
     }
 
     /// An owned copy for the model; an empty string (no allocation) when only checking.
@@ -610,7 +580,6 @@ impl Builder<'_> {
 pub(crate) fn check_value(scope: Scope, key: Key, stmt: &Stmt) -> Option<Diagnostic> {
     let mut sink = Sink::default();
     let mut b = Builder {
-        src: "",
         sink: &mut sink,
         line: 1,
         materialize: false,

@@ -10,7 +10,7 @@ use crate::keywords::Scope;
 use crate::lexer::Eol;
 use crate::model::Config;
 use crate::parser::parse;
-use crate::syntax::{Node, for_each_line, write_nodes};
+use crate::syntax::{Kind, Line, block_name, write_lines};
 
 /// A parsed `lvs.cf`: the exact text, its structure, and its meaning.
 ///
@@ -30,7 +30,7 @@ use crate::syntax::{Node, for_each_line, write_nodes};
 /// ```
 pub struct Document {
     pub(crate) src: String,
-    pub(crate) nodes: Vec<Node>,
+    pub(crate) lines: Vec<Line>,
     /// The last line of the source had no line end.
     pub(crate) no_final_eol: bool,
     /// An edit has been made: the text is no longer `src`.
@@ -102,7 +102,7 @@ impl Document {
             ));
         }
         // Every value is checked while parsing; the model itself is built on first use.
-        let nodes = parse(&src, &mut sink);
+        let lines = parse(&src, &mut sink);
         let no_final_eol = !src.is_empty() && !src.ends_with(['\n', '\r']);
         let eol = crate::lexer::split_lines(&src)
             .map(|(_, _, eol)| eol)
@@ -112,7 +112,7 @@ impl Document {
         let has_errors = sink.has_errors();
         let doc = Document {
             src,
-            nodes,
+            lines,
             no_final_eol,
             edited: false,
             eol,
@@ -127,7 +127,7 @@ impl Document {
 
     /// The typed model, with Piranha's defaults applied (built on first use).
     pub fn config(&self) -> &Config {
-        self.config.get_or_init(|| build(&self.src, &self.nodes))
+        self.config.get_or_init(|| build(&self.src, &self.lines))
     }
 
     /// The warnings of the document as it is now (a document never holds errors).
@@ -142,26 +142,20 @@ impl Document {
 
     /// The number of physical lines.
     pub fn line_count(&self) -> usize {
-        let mut n = 0;
-        for_each_line(&self.nodes, &mut |_| n += 1);
-        n
+        self.lines.len()
     }
 
     /// Every line as it is now, without line ends.
     pub fn lines(&self) -> Vec<&str> {
-        let mut out = Vec::new();
-        for_each_line(&self.nodes, &mut |l| out.push(l.get(&self.src)));
-        out
+        self.lines.iter().map(|l| l.get(&self.src)).collect()
     }
 
-    /// The names of the blocks of one kind (`Scope::Virtual` or `Scope::Failover`), in order.
+    /// The names of the top-level blocks of one kind (`Scope::Virtual` or `Scope::Failover`),
+    /// in order.
     pub fn block_names(&self, scope: Scope) -> Vec<&str> {
-        self.nodes
-            .iter()
-            .filter_map(|n| match n {
-                Node::Block(b) if b.scope == scope => Some(b.name(&self.src)),
-                _ => None,
-            })
+        crate::syntax::children(&self.lines, 0..self.lines.len())
+            .filter(|&i| self.lines[i].kind == Kind::Open(scope))
+            .map(|i| block_name(self.lines[i].get(&self.src)))
             .collect()
     }
 
@@ -175,7 +169,7 @@ impl Document {
 impl fmt::Display for Document {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.edited {
-            write_nodes(&self.src, &self.nodes, f)
+            write_lines(&self.src, &self.lines, f)
         } else {
             f.write_str(&self.src)
         }
@@ -194,7 +188,7 @@ impl Clone for Document {
     fn clone(&self) -> Self {
         Document {
             src: self.src.clone(),
-            nodes: self.nodes.clone(),
+            lines: self.lines.clone(),
             no_final_eol: self.no_final_eol,
             edited: self.edited,
             eol: self.eol,
@@ -228,13 +222,13 @@ pub fn parse_config(src: &str) -> Result<Config, ParseError> {
             "empty configuration (0 bytes)",
         ));
     }
-    let nodes = parse(src, &mut sink);
+    let lines = parse(src, &mut sink);
     if sink.has_errors() {
         return Err(ParseError {
             diagnostics: sink.into_sorted(),
         });
     }
-    Ok(build(src, &nodes))
+    Ok(build(src, &lines))
 }
 
 #[cfg(test)]
@@ -242,10 +236,10 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// The text rebuilt from the syntax tree (what an edited document prints).
+    /// The text rebuilt from the lines (what an edited document prints).
     fn from_tree(doc: &Document) -> String {
         let mut out = String::new();
-        write_nodes(&doc.src, &doc.nodes, &mut out).expect("writing to a String");
+        write_lines(&doc.src, &doc.lines, &mut out).expect("writing to a String");
         out
     }
 

@@ -2,13 +2,14 @@
 //! value replaces only the value's text on its line; new lines copy the indentation around
 //! them (or Piranha's GUI layout: 5 spaces in blocks, 9 in servers).
 
-use crate::build::check_value;
+use std::ops::Range;
+
 use crate::diagnostic::{Code, Diagnostic};
 use crate::document::Document;
 use crate::keywords::{Key, Scope};
 use crate::lexer::{Eol, lex_line};
 use crate::parser::check_line;
-use crate::syntax::{Block, Line, Node, Stmt};
+use crate::syntax::{Kind, Line, block_end, block_name, children};
 use crate::write::quote;
 
 /// Why an edit was refused. The document is unchanged when an edit fails.
@@ -60,8 +61,8 @@ pub enum EditError {
 #[derive(Debug)]
 pub struct Section<'a> {
     doc: &'a mut Document,
-    /// Index of the block in the top level, then in the block body.
-    path: Vec<usize>,
+    /// Index of the block's opening line; `None` for the top level.
+    open: Option<usize>,
     scope: Scope,
 }
 
@@ -70,7 +71,7 @@ impl Document {
     pub fn globals_mut(&mut self) -> Section<'_> {
         Section {
             doc: self,
-            path: Vec::new(),
+            open: None,
             scope: Scope::Global,
         }
     }
@@ -86,10 +87,10 @@ impl Document {
     }
 
     fn block_mut(&mut self, scope: Scope, name: &str) -> Option<Section<'_>> {
-        let i = find_block(&self.src, &self.nodes, scope, name)?;
+        let i = self.find_block(0..self.lines.len(), scope, name)?;
         Some(Section {
             doc: self,
-            path: vec![i],
+            open: Some(i),
             scope,
         })
     }
@@ -106,13 +107,23 @@ impl Document {
 
     fn add_block(&mut self, scope: Scope, name: &str) -> Result<Section<'_>, EditError> {
         let context = format!("{} {name}", scope.keyword());
-        if find_block(&self.src, &self.nodes, scope, name).is_some() {
+        let all = 0..self.lines.len();
+        if self.find_block(all.clone(), scope, name).is_some() {
             return Err(EditError::Duplicate {
                 context,
                 name: name.to_owned(),
             });
         }
         let layout = Layout::infer(self);
+        let opens: Vec<usize> = children(&self.lines, all)
+            .filter(|&i| matches!(self.lines[i].kind, Kind::Open(_)))
+            .collect();
+        let last = opens
+            .iter()
+            .rev()
+            .find(|&&i| self.lines[i].kind == Kind::Open(scope))
+            .or(opens.last());
+        let at = last.map_or(self.lines.len(), |&i| block_end(&self.lines, i) + 1);
         let block = new_block(
             scope,
             name,
@@ -120,35 +131,30 @@ impl Document {
             self.eol,
             &context,
         )?;
-        let at = self
-            .nodes
-            .iter()
-            .rposition(|n| matches!(n, Node::Block(b) if b.scope == scope))
-            .or_else(|| self.nodes.iter().rposition(|n| matches!(n, Node::Block(_))))
-            .map_or(self.nodes.len(), |i| i + 1);
-        self.nodes.insert(at, Node::Block(Box::new(block)));
+        self.lines.splice(at..at, block);
         self.edited();
         Ok(Section {
             doc: self,
-            path: vec![at],
+            open: Some(at),
             scope,
         })
     }
 
     /// Removes the first `virtual` block with this name; `false` if there is none.
     pub fn remove_virtual(&mut self, name: &str) -> bool {
-        self.remove_block(Scope::Virtual, name)
+        self.remove_block(0..self.lines.len(), Scope::Virtual, name)
     }
 
     /// Removes the first `failover` block with this name; `false` if there is none.
     pub fn remove_failover(&mut self, name: &str) -> bool {
-        self.remove_block(Scope::Failover, name)
+        self.remove_block(0..self.lines.len(), Scope::Failover, name)
     }
 
-    fn remove_block(&mut self, scope: Scope, name: &str) -> bool {
-        match find_block(&self.src, &self.nodes, scope, name) {
+    fn remove_block(&mut self, within: Range<usize>, scope: Scope, name: &str) -> bool {
+        match self.find_block(within, scope, name) {
             Some(i) => {
-                self.nodes.remove(i);
+                let end = block_end(&self.lines, i).min(self.lines.len() - 1);
+                self.lines.drain(i..=end);
                 self.edited();
                 true
             }
@@ -159,7 +165,7 @@ impl Document {
     /// The value(s) of a global setting as written (quotes removed), last occurrence.
     pub fn global(&self, key: &str) -> Option<Vec<&str>> {
         let key = Key::lookup(Scope::Global, key)?;
-        values_of(&self.src, &self.nodes, key)
+        self.values_of(0..self.lines.len(), key)
     }
 
     fn edited(&mut self) {
@@ -167,39 +173,25 @@ impl Document {
         self.invalidate();
     }
 
-    fn body_mut(&mut self, path: &[usize]) -> Option<&mut Vec<Node>> {
-        let mut nodes = &mut self.nodes;
-        for &i in path {
-            match nodes.get_mut(i) {
-                Some(Node::Block(b)) => nodes = &mut b.body,
-                _ => return None,
-            }
-        }
-        Some(nodes)
+    fn find_block(&self, within: Range<usize>, scope: Scope, name: &str) -> Option<usize> {
+        children(&self.lines, within).find(|&i| {
+            self.lines[i].kind == Kind::Open(scope)
+                && block_name(self.lines[i].get(&self.src)) == name
+        })
     }
 
-    fn block_at(&self, path: &[usize]) -> Option<&Block> {
-        let (last, parents) = path.split_last()?;
-        let mut nodes = &self.nodes;
-        for &i in parents {
-            match nodes.get(i) {
-                Some(Node::Block(b)) => nodes = &b.body,
-                _ => return None,
-            }
-        }
-        match nodes.get(*last) {
-            Some(Node::Block(b)) => Some(b),
-            _ => None,
-        }
+    /// The last direct statement for `key` in `within`, as written (quotes removed).
+    fn values_of(&self, within: Range<usize>, key: Key) -> Option<Vec<&str>> {
+        let i = self.last_stmt(within, key)?;
+        let text = self.lines[i].get(&self.src);
+        let toks = lex_line(text).toks;
+        Some(toks.iter().skip(2).map(|t| t.value(text)).collect())
     }
 
-    fn block_at_mut(&mut self, path: &[usize]) -> Option<&mut Block> {
-        let (last, parents) = path.split_last()?;
-        let nodes = self.body_mut(parents)?;
-        match nodes.get_mut(*last) {
-            Some(Node::Block(b)) => Some(b),
-            _ => None,
-        }
+    fn last_stmt(&self, within: Range<usize>, key: Key) -> Option<usize> {
+        children(&self.lines, within)
+            .filter(|&i| self.lines[i].kind == Kind::Stmt(Some(key)))
+            .last()
     }
 }
 
@@ -211,8 +203,8 @@ impl Section<'_> {
 
     /// The block's name (`None` for the top level).
     pub fn name(&self) -> Option<&str> {
-        let b = self.doc.block_at(&self.path)?;
-        Some(b.name(&self.doc.src))
+        let i = self.open?;
+        Some(block_name(self.doc.lines.get(i)?.get(&self.doc.src)))
     }
 
     fn context(&self, key: &str) -> String {
@@ -222,17 +214,18 @@ impl Section<'_> {
         }
     }
 
-    fn body(&self) -> &[Node] {
-        match self.doc.block_at(&self.path) {
-            Some(b) => &b.body,
-            None => &self.doc.nodes,
+    /// The lines inside the block (all lines for the top level).
+    fn body(&self) -> Range<usize> {
+        match self.open {
+            Some(i) => i + 1..block_end(&self.doc.lines, i),
+            None => 0..self.doc.lines.len(),
         }
     }
 
     /// The value(s) of a keyword in this block as written (quotes removed), last occurrence.
     pub fn get(&self, key: &str) -> Option<Vec<&str>> {
         let key = Key::lookup(self.scope, key)?;
-        values_of(&self.doc.src, self.body(), key)
+        self.doc.values_of(self.body(), key)
     }
 
     /// Sets a one-value keyword. The value is quoted when it needs to be (and always for
@@ -250,7 +243,8 @@ impl Section<'_> {
     /// its `server` blocks, so that servers inherit a new `port`).
     pub fn set_values(&mut self, key: &str, values: &[&str]) -> Result<(), EditError> {
         let context = self.context(key);
-        let force = Key::lookup(self.scope, key).is_some_and(Key::keeps_quotes);
+        let k = Key::lookup(self.scope, key);
+        let force = k.is_some_and(Key::keeps_quotes);
         let mut rendered = Vec::with_capacity(values.len());
         for v in values {
             let keep_list_marker = key == "dirs" && (*v == "[" || *v == "]");
@@ -271,23 +265,13 @@ impl Section<'_> {
             }
         }
         let joined = rendered.join(" ");
-        let scope = self.scope;
-        let existing = {
-            let src = &self.doc.src;
-            let body = self.body();
-            let k = Key::lookup(scope, key);
-            body.iter()
-                .rposition(|n| matches!(n, Node::Stmt(s) if s.key.is_some() && s.key == k))
-                .map(|i| {
-                    (
-                        i,
-                        stmt_of(&body[i])
-                            .map(|s| (s.line.get(src).to_owned(), s.toks.clone(), s.line.eol)),
-                    )
-                })
-        };
+        let body = self.body();
+        let existing = k.and_then(|k| self.doc.last_stmt(body.clone(), k));
         let (text, at, replace, eol) = match existing {
-            Some((i, Some((old, toks, eol)))) => {
+            Some(i) => {
+                let line = &self.doc.lines[i];
+                let old = line.get(&self.doc.src);
+                let toks = lex_line(old).toks;
                 let (vs, ve) = match (toks.get(2), toks.last()) {
                     (Some(first), Some(last)) => (first.start as usize, last.end as usize),
                     _ => {
@@ -300,38 +284,43 @@ impl Section<'_> {
                     format!("{}{sep}{joined}{}", &old[..vs], &old[ve..]),
                     i,
                     true,
-                    eol,
+                    line.eol,
                 )
             }
-            _ => {
+            None => {
                 let indent = self.indent_for_key();
-                let body = self.body();
-                let at = insertion_point(body);
+                let at = self.insertion_point();
                 (format!("{indent}{key} = {joined}"), at, false, self.doc.eol)
             }
         };
-        let (mut stmt, k) = check_line(scope, &text).map_err(|diagnostic| EditError::Invalid {
+        let k = check_line(self.scope, &text).map_err(|diagnostic| EditError::Invalid {
             context: context.clone(),
             diagnostic,
         })?;
-        if let Some(diagnostic) = check_value(scope, k, &stmt) {
-            return Err(EditError::Invalid {
-                context,
-                diagnostic,
-            });
-        }
-        stmt.line.eol = eol;
-        let path = self.path.clone();
-        let Some(body) = self.doc.body_mut(&path) else {
-            return Ok(());
-        };
+        let line = Line::owned(text, eol, Kind::Stmt(Some(k)));
         if replace {
-            body[at] = Node::Stmt(stmt);
+            self.doc.lines[at] = line;
         } else {
-            body.insert(at, Node::Stmt(stmt));
+            self.doc.lines.insert(at, line);
         }
         self.doc.edited();
         Ok(())
+    }
+
+    /// Where a new setting goes: after the last setting before the first nested block, or
+    /// right after the block's opening line.
+    fn insertion_point(&self) -> usize {
+        let body = self.body();
+        let lines = &self.doc.lines;
+        let mut at = body.start;
+        for i in children(lines, body) {
+            match lines[i].kind {
+                Kind::Open(_) => break,
+                Kind::Stmt(_) => at = i + 1,
+                _ => {}
+            }
+        }
+        at
     }
 
     /// Removes every occurrence of a keyword from this block; `false` if there was none.
@@ -339,17 +328,16 @@ impl Section<'_> {
         let Some(k) = Key::lookup(self.scope, key) else {
             return false;
         };
-        let path = self.path.clone();
-        let Some(body) = self.doc.body_mut(&path) else {
-            return false;
-        };
-        let before = body.len();
-        body.retain(|n| !matches!(n, Node::Stmt(s) if s.key == Some(k)));
-        let removed = body.len() != before;
-        if removed {
+        let found: Vec<usize> = children(&self.doc.lines, self.body())
+            .filter(|&i| self.doc.lines[i].kind == Kind::Stmt(Some(k)))
+            .collect();
+        for &i in found.iter().rev() {
+            self.doc.lines.remove(i);
+        }
+        if !found.is_empty() {
             self.doc.edited();
         }
-        removed
+        !found.is_empty()
     }
 
     /// Renames this block (only its name token changes).
@@ -360,12 +348,12 @@ impl Section<'_> {
             value: new_name.to_owned(),
             reason,
         })?;
-        let src = self.doc.src.clone();
-        let Some(block) = self.doc.block_at_mut(&self.path.clone()) else {
+        let Some(i) = self.open else {
             return Ok(());
         };
-        let old = block.open.line.get(&src).to_owned();
-        let Some(tok) = block.name_tok().copied() else {
+        let line = &self.doc.lines[i];
+        let old = line.get(&self.doc.src);
+        let Some(tok) = lex_line(old).toks.get(1).copied() else {
             return Ok(());
         };
         let text = format!(
@@ -373,25 +361,17 @@ impl Section<'_> {
             &old[..tok.start as usize],
             &old[tok.end as usize..]
         );
-        let lexed = lex_line(&text);
-        block.open = Stmt {
-            line: Line::owned(text, block.open.line.eol),
-            key: None,
-            toks: lexed.toks,
-            comment: lexed.comment,
-        };
+        self.doc.lines[i] = Line::owned(text, line.eol, line.kind);
         self.doc.edited();
         Ok(())
     }
 
     /// The first `server` block with this name (in a virtual or failover block).
     pub fn server_mut(&mut self, name: &str) -> Option<Section<'_>> {
-        let i = find_block(&self.doc.src, self.body(), Scope::Server, name)?;
-        let mut path = self.path.clone();
-        path.push(i);
+        let i = self.doc.find_block(self.body(), Scope::Server, name)?;
         Some(Section {
             doc: self.doc,
-            path,
+            open: Some(i),
             scope: Scope::Server,
         })
     }
@@ -410,70 +390,69 @@ impl Section<'_> {
                 ),
             });
         }
-        if find_block(&self.doc.src, self.body(), Scope::Server, name).is_some() {
+        let body = self.body();
+        if self
+            .doc
+            .find_block(body.clone(), Scope::Server, name)
+            .is_some()
+        {
             return Err(EditError::Duplicate {
                 context,
                 name: name.to_owned(),
             });
         }
-        let layout = Layout::infer(self.doc);
-        let (open, close) = {
-            let own = self.body().iter().find_map(|n| match n {
-                Node::Block(b) if b.scope == Scope::Server => Some(b),
-                _ => None,
-            });
-            match own {
-                Some(b) => (
-                    indent(b.open.line.get(&self.doc.src)).to_owned(),
-                    b.close.as_ref().map_or(layout.server_close.clone(), |c| {
-                        indent(c.line.get(&self.doc.src)).to_owned()
-                    }),
-                ),
-                None => (layout.server_open.clone(), layout.server_close.clone()),
+        let lines = &self.doc.lines;
+        let src = &self.doc.src;
+        let servers: Vec<usize> = children(lines, body.clone())
+            .filter(|&i| lines[i].kind == Kind::Open(Scope::Server))
+            .collect();
+        let (open, close) = match servers.first() {
+            Some(&i) => {
+                let end = block_end(lines, i);
+                (
+                    indent(lines[i].get(src)).to_owned(),
+                    lines
+                        .get(end)
+                        .map(|l| indent(l.get(src)).to_owned())
+                        .unwrap_or_else(|| crate::write::BLOCK_INDENT.to_owned()),
+                )
+            }
+            None => {
+                let layout = Layout::infer(self.doc);
+                (layout.server_open, layout.server_close)
             }
         };
-        let block = new_block(Scope::Server, name, (&open, &close), self.doc.eol, &context)?;
-        let at = {
-            let body = self.body();
-            body.iter()
-                .rposition(|n| matches!(n, Node::Block(b) if b.scope == Scope::Server))
-                .or_else(|| body.iter().rposition(|n| !matches!(n, Node::Trivia(_))))
-                .map_or(body.len(), |i| i + 1)
+        let at = match servers.last() {
+            Some(&i) => block_end(lines, i) + 1,
+            None => children(lines, body.clone())
+                .filter(|&i| lines[i].kind != Kind::Trivia)
+                .last()
+                .map_or(body.end, |i| match lines[i].kind {
+                    Kind::Open(_) => block_end(lines, i) + 1,
+                    _ => i + 1,
+                }),
         };
-        let path = self.path.clone();
-        if let Some(body) = self.doc.body_mut(&path) {
-            body.insert(at, Node::Block(Box::new(block)));
-        }
+        let block = new_block(Scope::Server, name, (&open, &close), self.doc.eol, &context)?;
+        self.doc.lines.splice(at..at, block);
         self.doc.edited();
-        let mut path = self.path.clone();
-        path.push(at);
         Ok(Section {
             doc: self.doc,
-            path,
+            open: Some(at),
             scope: Scope::Server,
         })
     }
 
     /// Removes the first `server` block with this name; `false` if there is none.
     pub fn remove_server(&mut self, name: &str) -> bool {
-        let Some(i) = find_block(&self.doc.src, self.body(), Scope::Server, name) else {
-            return false;
-        };
-        let path = self.path.clone();
-        if let Some(body) = self.doc.body_mut(&path) {
-            body.remove(i);
-        }
-        self.doc.edited();
-        true
+        self.doc.remove_block(self.body(), Scope::Server, name)
     }
 
     /// The indentation for a new keyword line in this block.
     fn indent_for_key(&self) -> String {
-        let src = &self.doc.src;
-        let own = self.body().iter().find_map(|n| match n {
-            Node::Stmt(s) if s.key.is_some() => Some(indent(s.line.get(src)).to_owned()),
-            _ => None,
-        });
+        let lines = &self.doc.lines;
+        let own = children(lines, self.body())
+            .find(|&i| matches!(lines[i].kind, Kind::Stmt(Some(_))))
+            .map(|i| indent(lines[i].get(&self.doc.src)).to_owned());
         if let Some(own) = own {
             return own;
         }
@@ -486,40 +465,6 @@ impl Section<'_> {
     }
 }
 
-fn stmt_of(node: &Node) -> Option<&Stmt> {
-    match node {
-        Node::Stmt(s) => Some(s),
-        _ => None,
-    }
-}
-
-fn values_of<'a>(src: &'a str, nodes: &'a [Node], key: Key) -> Option<Vec<&'a str>> {
-    let stmt = nodes.iter().rev().find_map(|n| match n {
-        Node::Stmt(s) if s.key == Some(key) => Some(s),
-        _ => None,
-    })?;
-    let line = stmt.line.get(src);
-    Some(stmt.values().iter().map(|t| t.value(line)).collect())
-}
-
-fn find_block(src: &str, nodes: &[Node], scope: Scope, name: &str) -> Option<usize> {
-    nodes
-        .iter()
-        .position(|n| matches!(n, Node::Block(b) if b.scope == scope && b.name(src) == name))
-}
-
-/// Where a new setting goes: after the last setting before the first nested block.
-fn insertion_point(body: &[Node]) -> usize {
-    let first_block = body
-        .iter()
-        .position(|n| matches!(n, Node::Block(_)))
-        .unwrap_or(body.len());
-    body[..first_block]
-        .iter()
-        .rposition(|n| matches!(n, Node::Stmt(_)))
-        .map_or(0, |i| i + 1)
-}
-
 pub(crate) fn indent(line: &str) -> &str {
     let n = line
         .bytes()
@@ -528,38 +473,27 @@ pub(crate) fn indent(line: &str) -> &str {
     &line[..n]
 }
 
+/// The two lines of an empty block.
 fn new_block(
     scope: Scope,
     name: &str,
     (open_indent, close_indent): (&str, &str),
     eol: Eol,
     context: &str,
-) -> Result<Block, EditError> {
+) -> Result<[Line; 2], EditError> {
     let q = quote(name, false).map_err(|reason| EditError::Unrepresentable {
         context: context.to_owned(),
         value: name.to_owned(),
         reason,
     })?;
-    let open_text = format!("{open_indent}{} {q} {{", scope.keyword());
-    let close_text = format!("{close_indent}}}");
-    let open = lex_line(&open_text);
-    let close = lex_line(&close_text);
-    Ok(Block {
-        scope,
-        open: Stmt {
-            line: Line::owned(open_text, eol),
-            key: None,
-            toks: open.toks,
-            comment: None,
-        },
-        body: Vec::new(),
-        close: Some(Stmt {
-            line: Line::owned(close_text, eol),
-            key: None,
-            toks: close.toks,
-            comment: None,
-        }),
-    })
+    Ok([
+        Line::owned(
+            format!("{open_indent}{} {q} {{", scope.keyword()),
+            eol,
+            Kind::Open(scope),
+        ),
+        Line::owned(format!("{close_indent}}}"), eol, Kind::Close),
+    ])
 }
 
 /// Gives every line but the last a line end (the document's own), and the last line none
@@ -567,10 +501,8 @@ fn new_block(
 fn fix_eols(doc: &mut Document) {
     let eol = doc.eol;
     let no_final = doc.no_final_eol;
-    let mut lines: Vec<&mut Line> = Vec::new();
-    collect_lines_mut(&mut doc.nodes, &mut lines);
-    let n = lines.len();
-    for (i, line) in lines.into_iter().enumerate() {
+    let n = doc.lines.len();
+    for (i, line) in doc.lines.iter_mut().enumerate() {
         if i + 1 < n {
             if line.eol == Eol::None {
                 line.eol = eol;
@@ -579,23 +511,6 @@ fn fix_eols(doc: &mut Document) {
             line.eol = Eol::None;
         } else if line.eol == Eol::None {
             line.eol = eol;
-        }
-    }
-}
-
-fn collect_lines_mut<'a>(nodes: &'a mut [Node], out: &mut Vec<&'a mut Line>) {
-    for node in nodes {
-        match node {
-            Node::Trivia(line) => out.push(line),
-            Node::Stmt(s) => out.push(&mut s.line),
-            Node::Block(b) => {
-                let b = &mut **b;
-                out.push(&mut b.open.line);
-                collect_lines_mut(&mut b.body, out);
-                if let Some(c) = &mut b.close {
-                    out.push(&mut c.line);
-                }
-            }
         }
     }
 }
@@ -614,65 +529,69 @@ struct Layout {
 
 impl Layout {
     fn infer(doc: &Document) -> Layout {
+        use crate::write::{BLOCK_INDENT, SERVER_INDENT};
         let src = &doc.src;
-        let mut l = Layout {
-            top_key: String::new(),
-            top_open: String::new(),
-            top_close: String::new(),
-            block_key: crate::write::BLOCK_INDENT.to_owned(),
-            server_open: crate::write::BLOCK_INDENT.to_owned(),
-            server_close: crate::write::BLOCK_INDENT.to_owned(),
-            server_key: crate::write::SERVER_INDENT.to_owned(),
-        };
-        let (mut k, mut o, mut bk, mut so, mut sk) = (false, false, false, false, false);
-        for node in &doc.nodes {
-            match node {
-                Node::Stmt(s) if !k && s.key.is_some() => {
-                    l.top_key = indent(s.line.get(src)).to_owned();
-                    k = true;
+        let text = |i: usize| indent(doc.lines[i].get(src)).to_owned();
+        let mut top_key = None;
+        let mut top = None;
+        let mut block_key = None;
+        let mut server = None;
+        let mut server_key = None;
+        let mut stack: Vec<Scope> = Vec::new();
+        for (i, line) in doc.lines.iter().enumerate() {
+            match (line.kind, stack.last()) {
+                (Kind::Stmt(Some(_)), None) if top_key.is_none() => top_key = Some(text(i)),
+                (Kind::Stmt(Some(_)), Some(Scope::Virtual | Scope::Failover))
+                    if block_key.is_none() =>
+                {
+                    block_key = Some(text(i))
                 }
-                Node::Block(b) if matches!(b.scope, Scope::Virtual | Scope::Failover) => {
-                    if !o {
-                        l.top_open = indent(b.open.line.get(src)).to_owned();
-                        if let Some(c) = &b.close {
-                            l.top_close = indent(c.line.get(src)).to_owned();
-                        }
-                        o = true;
-                    }
-                    for inner in &b.body {
-                        match inner {
-                            Node::Stmt(s) if !bk && s.key.is_some() => {
-                                l.block_key = indent(s.line.get(src)).to_owned();
-                                bk = true;
-                            }
-                            Node::Block(sb) if sb.scope == Scope::Server => {
-                                if !so {
-                                    l.server_open = indent(sb.open.line.get(src)).to_owned();
-                                    if let Some(c) = &sb.close {
-                                        l.server_close = indent(c.line.get(src)).to_owned();
-                                    }
-                                    so = true;
-                                }
-                                if !sk {
-                                    if let Some(s) = sb.body.iter().find_map(|n| match n {
-                                        Node::Stmt(s) if s.key.is_some() => Some(s),
-                                        _ => None,
-                                    }) {
-                                        l.server_key = indent(s.line.get(src)).to_owned();
-                                        sk = true;
-                                    }
-                                }
-                            }
-                            _ => {}
-                        }
-                    }
+                (Kind::Stmt(Some(_)), Some(Scope::Server)) if server_key.is_none() => {
+                    server_key = Some(text(i))
+                }
+                (Kind::Open(s), None) if top.is_none() && s != Scope::Server => {
+                    let end = block_end(&doc.lines, i);
+                    top = Some((
+                        text(i),
+                        if end < doc.lines.len() {
+                            text(end)
+                        } else {
+                            String::new()
+                        },
+                    ));
+                }
+                (Kind::Open(Scope::Server), Some(_)) if server.is_none() => {
+                    let end = block_end(&doc.lines, i);
+                    server = Some((
+                        text(i),
+                        if end < doc.lines.len() {
+                            text(end)
+                        } else {
+                            BLOCK_INDENT.to_owned()
+                        },
+                    ));
                 }
                 _ => {}
             }
-            if k && o && bk && so && sk {
-                break;
+            match line.kind {
+                Kind::Open(s) => stack.push(s),
+                Kind::Close => {
+                    stack.pop();
+                }
+                _ => {}
             }
         }
-        l
+        let (top_open, top_close) = top.unwrap_or_default();
+        let (server_open, server_close) =
+            server.unwrap_or_else(|| (BLOCK_INDENT.to_owned(), BLOCK_INDENT.to_owned()));
+        Layout {
+            top_key: top_key.unwrap_or_default(),
+            top_open,
+            top_close,
+            block_key: block_key.unwrap_or_else(|| BLOCK_INDENT.to_owned()),
+            server_open,
+            server_close,
+            server_key: server_key.unwrap_or_else(|| SERVER_INDENT.to_owned()),
+        }
     }
 }

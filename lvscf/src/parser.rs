@@ -1,87 +1,88 @@
-//! Structure: turns lines into settings and blocks, and reports what is wrong with the shape
-//! of each statement (keyword, `=`, number of values, braces). Values are checked later, by the
-//! model builder, so that edits and parsing share one set of checks.
+//! Structure: turns lines into settings and blocks, and reports what is wrong with each line:
+//! its shape (keyword, `=`, number of values, braces) and, through the [`Checker`], its values.
 
 use crate::build::Checker;
 use crate::diagnostic::{Code, Diagnostic, Sink};
 use crate::keywords::{Key, Scope, block_scope};
 use crate::lexer::{Eol, Toks, column, lex_line, split_lines};
-use crate::syntax::{Block, Line, Node, Stmt, Text};
+use crate::syntax::{Kind, Line, Stmt, Text, block_name};
 
-/// Parses the whole source into nodes, checking every value on the way.
-pub(crate) fn parse(src: &str, sink: &mut Sink) -> Vec<Node> {
+/// Parses the whole source into lines, checking every value on the way.
+pub(crate) fn parse(src: &str, sink: &mut Sink) -> Vec<Line> {
     let mut p = Parser {
-        src,
-        root: Vec::new(),
+        lines: Vec::with_capacity(src.len() / 16 + 1),
         root_seen: 0,
         stack: Vec::new(),
-        saw_cr: false,
         checker: Checker::new(),
     };
     let mut number = 0u32;
+    let mut saw_cr = false;
     for (start, end, eol) in split_lines(src) {
         number += 1;
-        if matches!(eol, Eol::CrLf | Eol::Cr) && !p.saw_cr {
-            p.saw_cr = true;
+        let text = &src[start..end];
+        if matches!(eol, Eol::CrLf | Eol::Cr) && !saw_cr {
+            saw_cr = true;
             sink.push(Diagnostic::new(
                 Code::Unportable,
                 number,
-                column(&src[start..end], (end - start) as u32),
+                column(text, (end - start) as u32),
                 "CR line ends: Piranha 0.8.6 reads only the first statement of such a file",
             ));
         }
-        let line = Line {
+        let kind = p.line(text, number, sink);
+        p.lines.push(Line {
             text: Text::Span(start, end),
             eol,
-        };
-        p.line(&src[start..end], line, number, sink);
+            kind,
+        });
     }
     // Blocks left open at the end of the file.
-    while let Some((block, opened_at, _)) = p.stack.pop() {
-        let name = block.name(src).to_owned();
+    while let Some(open) = p.stack.pop() {
+        let text = p.lines[open.index].get(src);
         sink.push(Diagnostic::new(
             Code::UnclosedBlock,
-            opened_at,
+            open.number,
             1,
             format!(
-                "`{} {name}` is not closed: `}}` expected before the end of the file",
-                block.scope.keyword()
+                "`{} {}` is not closed: `}}` expected before the end of the file",
+                open.scope.keyword(),
+                block_name(text)
             ),
         ));
-        p.push(Node::Block(Box::new(block)));
     }
     p.checker.finish(sink);
-    p.root
+    p.lines
 }
 
-struct Parser<'a> {
-    src: &'a str,
-    root: Vec<Node>,
-    /// The keywords given at the top level so far (a bit per [`Key`]).
+/// A block being read.
+struct Open {
+    scope: Scope,
+    /// Index of its opening line.
+    index: usize,
+    /// Its line number.
+    number: u32,
+    /// The keywords given in it so far (a bit per [`Key`]).
+    seen: u64,
+}
+
+struct Parser {
+    lines: Vec<Line>,
+    /// The keywords given at the top level so far.
     root_seen: u64,
-    /// Open blocks, with the line number that opened them and the keywords given in them.
-    stack: Vec<(Block, u32, u64)>,
-    saw_cr: bool,
+    stack: Vec<Open>,
     checker: Checker,
 }
 
-impl Parser<'_> {
+impl Parser {
     fn scope(&self) -> Scope {
-        self.stack.last().map_or(Scope::Global, |(b, _, _)| b.scope)
+        self.stack.last().map_or(Scope::Global, |o| o.scope)
     }
 
-    fn push(&mut self, node: Node) {
-        match self.stack.last_mut() {
-            Some((b, _, _)) => b.body.push(node),
-            None => self.root.push(node),
-        }
-    }
-
-    fn line(&mut self, text: &str, line: Line, number: u32, sink: &mut Sink) {
+    /// Reads one line (number `number`) and says what it is.
+    fn line(&mut self, text: &str, number: u32, sink: &mut Sink) -> Kind {
         let lexed = lex_line(text);
         if lexed.trivia {
-            self.push(Node::Trivia(line));
-            return;
+            return Kind::Trivia;
         }
         let at = |off: u32| column(text, off);
         if let Some(c) = lexed.comment {
@@ -100,50 +101,38 @@ impl Parser<'_> {
                 "blanks after a quoted value without blanks: Piranha 0.8.6 reports \"quotation mismatch\"",
             ));
         }
-        let mut stmt = Stmt {
-            line,
-            key: None,
-            toks: lexed.toks,
-            comment: lexed.comment,
-        };
         if let Some((off, what)) = lexed.error {
             sink.push(Diagnostic::new(Code::BadQuoting, number, at(off), what));
-            self.push(Node::Stmt(stmt));
-            return;
+            return Kind::Stmt(None);
         }
-        let toks = &stmt.toks;
+        let toks = lexed.toks;
         let Some(first) = toks.first() else {
-            // Only an end-of-line comment after blanks cannot happen (that is a comment line);
-            // keep the line as it is.
-            self.push(Node::Stmt(stmt));
-            return;
+            return Kind::Stmt(None);
         };
         let word = first.raw(text);
         if first.quote(text) == 0 && word == "}" {
-            self.close(stmt, text, number, sink);
-            return;
+            return self.close(&toks, text, number, sink);
         }
         if first.quote(text) == 0 {
             if let Some(scope) = block_scope(word) {
-                self.open(scope, stmt, text, number, sink);
-                return;
+                return self.open(scope, &toks, text, number, sink);
             }
         }
         let scope = self.scope();
-        stmt.key = check_assignment(scope, toks, text, number, sink);
-        if let Some(key) = stmt.key {
+        let key = check_assignment(scope, &toks, text, number, sink);
+        if let Some(key) = key {
             let seen = match self.stack.last_mut() {
-                Some((_, _, seen)) => seen,
+                Some(open) => &mut open.seen,
                 None => &mut self.root_seen,
             };
-            self.checker
-                .stmt(self.src, sink, scope, key, &stmt, number, seen);
+            let stmt = Stmt { text, toks };
+            self.checker.stmt(sink, scope, key, &stmt, number, seen);
         }
-        self.push(Node::Stmt(stmt));
+        Kind::Stmt(key)
     }
 
-    fn close(&mut self, stmt: Stmt, text: &str, number: u32, sink: &mut Sink) {
-        if let Some(extra) = stmt.toks.get(1) {
+    fn close(&mut self, toks: &Toks, text: &str, number: u32, sink: &mut Sink) -> Kind {
+        if let Some(extra) = toks.get(1) {
             sink.push(Diagnostic::new(
                 Code::ExtraArguments,
                 number,
@@ -154,25 +143,27 @@ impl Parser<'_> {
                 ),
             ));
         }
-        match self.stack.pop() {
-            Some((mut block, _, _)) => {
-                block.close = Some(stmt);
-                self.push(Node::Block(Box::new(block)));
-            }
-            None => {
-                sink.push(Diagnostic::new(
-                    Code::UnknownKeyword,
-                    number,
-                    column(text, stmt.toks[0].start),
-                    "`}` without an open block",
-                ));
-                self.push(Node::Stmt(stmt));
-            }
+        if self.stack.pop().is_some() {
+            Kind::Close
+        } else {
+            sink.push(Diagnostic::new(
+                Code::UnknownKeyword,
+                number,
+                column(text, toks[0].start),
+                "`}` without an open block",
+            ));
+            Kind::Stmt(None)
         }
     }
 
-    fn open(&mut self, scope: Scope, stmt: Stmt, text: &str, number: u32, sink: &mut Sink) {
-        let toks = &stmt.toks;
+    fn open(
+        &mut self,
+        scope: Scope,
+        toks: &Toks,
+        text: &str,
+        number: u32,
+        sink: &mut Sink,
+    ) -> Kind {
         let kw = scope.keyword();
         let here = self.scope();
         let allowed = match scope {
@@ -225,18 +216,15 @@ impl Parser<'_> {
             sink.push(Diagnostic::new(code, number, column(text, off), msg));
         }
         if recover {
-            self.stack.push((
-                Block {
-                    scope,
-                    open: stmt,
-                    body: Vec::with_capacity(if scope == Scope::Server { 4 } else { 16 }),
-                    close: None,
-                },
+            self.stack.push(Open {
+                scope,
+                index: self.lines.len(),
                 number,
-                0,
-            ));
+                seen: 0,
+            });
+            Kind::Open(scope)
         } else {
-            self.push(Node::Stmt(stmt));
+            Kind::Stmt(None)
         }
     }
 }
@@ -369,9 +357,9 @@ fn unknown_message(scope: Scope, word: &str) -> String {
     format!("unknown keyword `{word}` {place}")
 }
 
-/// Lexes and checks a single statement line written by an edit; returns the tokens and key or
-/// the first diagnostic.
-pub(crate) fn check_line(scope: Scope, text: &str) -> Result<(Stmt, Key), Diagnostic> {
+/// Lexes and checks a single statement line written by an edit: its shape and its value.
+/// Returns the keyword, or the first error.
+pub(crate) fn check_line(scope: Scope, text: &str) -> Result<Key, Diagnostic> {
     let lexed = lex_line(text);
     if let Some((off, what)) = lexed.error {
         return Err(Diagnostic::new(
@@ -395,10 +383,11 @@ pub(crate) fn check_line(scope: Scope, text: &str) -> Result<(Stmt, Key), Diagno
         ));
     };
     let stmt = Stmt {
-        line: Line::owned(text.to_owned(), Eol::Lf),
-        key: Some(key),
+        text,
         toks: lexed.toks,
-        comment: lexed.comment,
     };
-    Ok((stmt, key))
+    match crate::build::check_value(scope, key, &stmt) {
+        Some(d) => Err(d),
+        None => Ok(key),
+    }
 }

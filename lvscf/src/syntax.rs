@@ -1,10 +1,14 @@
-//! The lossless syntax tree: every physical line of the file, grouped into blocks.
+//! The lossless syntax: every physical line of the file, in order, with what it is.
 //!
-//! A line's text is a span of the original source until an edit replaces it with an owned
-//! string; token offsets are relative to the line's own text, so they stay valid either way.
+//! Blocks are not nested objects: a block is its `Open` line, the lines after it, and the
+//! matching `Close` line. One flat array keeps parsing and printing to a single pass over
+//! memory; the few places that need structure (edits, the model, the canonical layout) walk it
+//! with a depth counter. Token positions are not stored: a line is lexed again when needed.
+//!
+//! A line's text is a span of the original source until an edit replaces it.
 
 use crate::keywords::{Key, Scope};
-use crate::lexer::{Eol, Tok, Toks};
+use crate::lexer::{Eol, Toks, lex_line};
 
 /// The text of one line, without its line end.
 #[derive(Debug, Clone)]
@@ -15,18 +19,34 @@ pub(crate) enum Text {
     Owned(Box<str>),
 }
 
+/// What a line is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// A blank, whitespace-only or comment line.
+    Trivia,
+    /// A statement: an assignment to a known keyword (`Some`), or a line that is not usable
+    /// (`None`; only in documents that were rejected).
+    Stmt(Option<Key>),
+    /// `virtual|failover|server NAME {`
+    Open(Scope),
+    /// `}` closing the innermost open block.
+    Close,
+}
+
 /// One physical line.
 #[derive(Debug, Clone)]
 pub(crate) struct Line {
     pub(crate) text: Text,
     pub(crate) eol: Eol,
+    pub(crate) kind: Kind,
 }
 
 impl Line {
-    pub(crate) fn owned(text: String, eol: Eol) -> Self {
+    pub(crate) fn owned(text: String, eol: Eol, kind: Kind) -> Self {
         Line {
             text: Text::Owned(text.into_boxed_str()),
             eol,
+            kind,
         }
     }
 
@@ -38,98 +58,97 @@ impl Line {
     }
 }
 
-/// A statement line: an assignment, or any line that is not trivia and not a block (kept so
-/// that a rejected file still prints back as it was).
-#[derive(Debug, Clone)]
-pub(crate) struct Stmt {
-    pub(crate) line: Line,
-    /// The keyword, when the line is a well-formed assignment to a known keyword.
-    pub(crate) key: Option<Key>,
+/// A statement line with its tokens: `KEY = VALUE…`.
+#[derive(Debug)]
+pub(crate) struct Stmt<'a> {
+    pub(crate) text: &'a str,
     pub(crate) toks: Toks,
-    /// Byte offset of an end-of-line comment.
-    pub(crate) comment: Option<u32>,
 }
 
-impl Stmt {
+impl<'a> Stmt<'a> {
+    pub(crate) fn lex(text: &'a str) -> Stmt<'a> {
+        Stmt {
+            text,
+            toks: lex_line(text).toks,
+        }
+    }
+
     /// The value tokens (after `key =`).
-    pub(crate) fn values(&self) -> &[Tok] {
+    pub(crate) fn values(&self) -> &[crate::lexer::Tok] {
         self.toks.get(2..).unwrap_or(&[])
     }
 }
 
-/// `virtual|failover|server NAME {` … `}`.
-#[derive(Debug, Clone)]
-pub(crate) struct Block {
-    pub(crate) scope: Scope,
-    pub(crate) open: Stmt,
-    pub(crate) body: Vec<Node>,
-    /// The closing `}` line; `None` when the file ends first (an error).
-    pub(crate) close: Option<Stmt>,
+/// The name of the block opened on line `text` (`virtual NAME {`).
+pub(crate) fn block_name(text: &str) -> &str {
+    let toks = lex_line(text).toks;
+    toks.get(1).map_or("", |t| t.value(text))
 }
 
-impl Block {
-    /// The name token of the opening line.
-    pub(crate) fn name_tok(&self) -> Option<&Tok> {
-        self.open.toks.get(1)
+/// The index of the line that closes the block opened at `open` (or `lines.len()` when the
+/// block is not closed).
+pub(crate) fn block_end(lines: &[Line], open: usize) -> usize {
+    let mut depth = 0usize;
+    for (i, line) in lines.iter().enumerate().skip(open) {
+        match line.kind {
+            Kind::Open(_) => depth += 1,
+            Kind::Close => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    return i;
+                }
+            }
+            _ => {}
+        }
     }
-
-    pub(crate) fn name<'a>(&'a self, src: &'a str) -> &'a str {
-        let line = self.open.line.get(src);
-        self.name_tok().map(|t| t.value(line)).unwrap_or("")
-    }
+    lines.len()
 }
 
-/// One element of a block body (or of the top level).
-#[derive(Debug, Clone)]
-pub(crate) enum Node {
-    /// A blank, whitespace-only or comment line.
-    Trivia(Line),
-    /// An assignment (or an unusable line).
-    Stmt(Stmt),
-    /// A nested block.
-    Block(Box<Block>),
+/// The lines directly in `range` (nested blocks count as their `Open` line only).
+pub(crate) fn children(
+    lines: &[Line],
+    range: std::ops::Range<usize>,
+) -> impl Iterator<Item = usize> + '_ {
+    let mut i = range.start;
+    let end = range.end.min(lines.len());
+    std::iter::from_fn(move || {
+        if i >= end {
+            return None;
+        }
+        let here = i;
+        i = match lines[here].kind {
+            Kind::Open(_) => block_end(lines, here) + 1,
+            _ => here + 1,
+        };
+        Some(here)
+    })
 }
 
-/// Writes the text of `nodes` to `out`.
-pub(crate) fn write_nodes(
+/// Writes the text of `lines` to `out`. Lines that are still spans of the source and follow
+/// each other there are written as one run.
+pub(crate) fn write_lines(
     src: &str,
-    nodes: &[Node],
+    lines: &[Line],
     out: &mut impl std::fmt::Write,
 ) -> std::fmt::Result {
-    for node in nodes {
-        match node {
-            Node::Trivia(line) => push_line(src, line, out)?,
-            Node::Stmt(stmt) => push_line(src, &stmt.line, out)?,
-            Node::Block(b) => {
-                push_line(src, &b.open.line, out)?;
-                write_nodes(src, &b.body, out)?;
-                if let Some(close) = &b.close {
-                    push_line(src, &close.line, out)?;
+    let (mut start, mut end) = (0usize, 0usize);
+    for line in lines {
+        if let Text::Span(s, e) = line.text {
+            // The line end is part of the source too, unless an edit changed it.
+            let eol = line.eol.as_str().as_bytes();
+            if src.as_bytes().get(e..e + eol.len()) == Some(eol) {
+                if s != end {
+                    out.write_str(src.get(start..end).unwrap_or(""))?;
+                    start = s;
                 }
+                end = e + eol.len();
+                continue;
             }
         }
+        out.write_str(src.get(start..end).unwrap_or(""))?;
+        start = end;
+        out.write_str(line.get(src))?;
+        out.write_str(line.eol.as_str())?;
     }
-    Ok(())
-}
-
-fn push_line(src: &str, line: &Line, out: &mut impl std::fmt::Write) -> std::fmt::Result {
-    out.write_str(line.get(src))?;
-    out.write_str(line.eol.as_str())
-}
-
-/// Calls `f` on every line in order, with its 1-based number.
-pub(crate) fn for_each_line<'a>(nodes: &'a [Node], f: &mut impl FnMut(&'a Line)) {
-    for node in nodes {
-        match node {
-            Node::Trivia(line) => f(line),
-            Node::Stmt(stmt) => f(&stmt.line),
-            Node::Block(b) => {
-                f(&b.open.line);
-                for_each_line(&b.body, f);
-                if let Some(close) = &b.close {
-                    f(&close.line);
-                }
-            }
-        }
-    }
+    out.write_str(src.get(start..end).unwrap_or(""))
 }

@@ -8,9 +8,9 @@ use std::fmt::Write as _;
 use crate::diagnostic::ParseError;
 use crate::document::Document;
 use crate::keywords::Scope;
-use crate::lexer::is_blank;
+use crate::lexer::{is_blank, lex_line};
 use crate::model::{Config, Globals, RealServer, VirtualServer};
-use crate::syntax::{Block, Node};
+use crate::syntax::Kind;
 
 /// Indentation of keys (and `server` lines) inside `virtual`/`failover` blocks.
 pub(crate) const BLOCK_INDENT: &str = "     ";
@@ -72,64 +72,55 @@ impl Document {
     /// ```
     pub fn to_canonical_string(&self) -> String {
         let mut out = String::with_capacity(self.src.len());
-        canonical_nodes(&self.src, &self.nodes, "", &mut out);
+        // The scopes of the open blocks: their innermost one sets the indentation.
+        let mut stack: Vec<Scope> = Vec::new();
+        let indent = |stack: &[Scope]| match stack.last() {
+            None => "",
+            Some(Scope::Server) => SERVER_INDENT,
+            Some(_) => BLOCK_INDENT,
+        };
+        for line in &self.lines {
+            let text = line.get(&self.src);
+            match line.kind {
+                Kind::Trivia => {
+                    let t = text.trim_start_matches([' ', '\t']).trim_end();
+                    if !t.is_empty() {
+                        out.push_str(indent(&stack));
+                        out.push_str(t);
+                    }
+                    out.push('\n');
+                }
+                Kind::Stmt(_) => canonical_stmt(text, indent(&stack), &mut out),
+                Kind::Open(scope) => {
+                    canonical_stmt(text, indent(&stack), &mut out);
+                    stack.push(scope);
+                }
+                Kind::Close => {
+                    stack.pop();
+                    canonical_stmt(text, indent(&stack), &mut out);
+                }
+            }
+        }
         out
     }
 }
 
-fn canonical_nodes(src: &str, nodes: &[Node], ind: &str, out: &mut String) {
-    let inner = |scope: Scope| match scope {
-        Scope::Server => SERVER_INDENT,
-        _ => BLOCK_INDENT,
-    };
-    for node in nodes {
-        match node {
-            Node::Trivia(line) => {
-                let t = line.get(src).trim_start_matches([' ', '\t']).trim_end();
-                if !t.is_empty() {
-                    out.push_str(ind);
-                    out.push_str(t);
-                }
-                out.push('\n');
-            }
-            Node::Stmt(s) => {
-                let text = s.line.get(src);
-                canonical_stmt(text, &s.toks, s.comment, ind, out);
-            }
-            Node::Block(b) => canonical_block(src, b, ind, inner(b.scope), out),
-        }
-    }
-}
-
-fn canonical_stmt(
-    text: &str,
-    toks: &[crate::lexer::Tok],
-    comment: Option<u32>,
-    ind: &str,
-    out: &mut String,
-) {
-    if let Some(c) = comment {
+/// A statement: its tokens joined by single blanks, an end-of-line comment moved above it.
+fn canonical_stmt(text: &str, ind: &str, out: &mut String) {
+    let lexed = lex_line(text);
+    if let Some(c) = lexed.comment {
         out.push_str(ind);
         out.push_str(text.get(c as usize..).unwrap_or("").trim_end());
         out.push('\n');
     }
     out.push_str(ind);
-    for (i, t) in toks.iter().enumerate() {
+    for (i, t) in lexed.toks.iter().enumerate() {
         if i > 0 {
             out.push(' ');
         }
         out.push_str(t.raw(text));
     }
     out.push('\n');
-}
-
-fn canonical_block(src: &str, b: &Block, ind: &str, inner: &str, out: &mut String) {
-    let open = b.open.line.get(src);
-    canonical_stmt(open, &b.open.toks, b.open.comment, ind, out);
-    canonical_nodes(src, &b.body, inner, out);
-    if let Some(c) = &b.close {
-        canonical_stmt(c.line.get(src), &c.toks, c.comment, ind, out);
-    }
 }
 
 impl Config {
