@@ -1,4 +1,5 @@
 //! Quick smoke test of the transport in the real kernel.
+#![allow(clippy::unwrap_used)]
 mod common;
 use common::*;
 use futures::TryStreamExt;

@@ -1,5 +1,5 @@
 //! Helpers for the kernel tests: a fresh network namespace per test, on a dedicated thread.
-#![allow(dead_code, unreachable_pub, missing_docs)]
+#![allow(dead_code, unreachable_pub, missing_docs, clippy::unwrap_used)]
 
 use std::future::Future;
 use std::process::Command;
@@ -14,9 +14,17 @@ where
     let r = std::thread::spawn(move || {
         // SAFETY: unshare only affects this thread, which is dedicated to the test.
         let rc = unsafe { libc::unshare(libc::CLONE_NEWNET) };
-        assert_eq!(rc, 0, "unshare(CLONE_NEWNET): {}", std::io::Error::last_os_error());
+        assert_eq!(
+            rc,
+            0,
+            "unshare(CLONE_NEWNET): {}",
+            std::io::Error::last_os_error()
+        );
         sh("ip link set lo up");
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         rt.block_on(async move {
             let (conn, handle) = ipvs::new_connection().expect("IPVS connection");
             tokio::spawn(conn);
@@ -31,7 +39,11 @@ where
 
 /// Runs a shell command in the calling thread's netns; panics on failure; returns stdout.
 pub fn sh(cmd: &str) -> String {
-    let out = Command::new("sh").arg("-c").arg(cmd).output().expect("spawn sh");
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .output()
+        .expect("spawn sh");
     assert!(
         out.status.success(),
         "`{cmd}` failed: {}\n{}",
