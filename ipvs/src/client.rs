@@ -222,6 +222,7 @@ fn finish(sock: Socket, family_id: u16) -> Result<(Connection, Handle)> {
     let (mut conn, nl, _unsolicited) =
         netlink_proto::from_socket_with_codec::<_, _, netlink_proto::NetlinkCodec>(tsock);
     conn.set_forward_ack(true);
+    conn.set_forward_done(true);
     // About 1 KiB of receive buffer per in-flight ACK.
     let in_flight_msgs = (rcvbuf / 1024).clamp(32, 8192);
     let chunk = 128.min(in_flight_msgs);
@@ -308,6 +309,7 @@ fn classify(m: Message) -> Option<Item> {
             None => Item::Ack,
             Some(c) => Item::Err(-c.get()),
         }),
+        NetlinkPayload::Done(_) => Some(Item::Ack),
         NetlinkPayload::Overrun(_) => Some(Item::Err(libc::ENOBUFS)),
         _ => None,
     }
