@@ -299,6 +299,7 @@ fn resolve_family(sock: &Socket) -> Result<u16> {
 enum Item {
     Msg(IpvsMessage),
     Ack,
+    Done,
     Err(i32),
 }
 
@@ -309,7 +310,7 @@ fn classify(m: Message) -> Option<Item> {
             None => Item::Ack,
             Some(c) => Item::Err(-c.get()),
         }),
-        NetlinkPayload::Done(_) => Some(Item::Ack),
+        NetlinkPayload::Done(_) => Some(Item::Done),
         NetlinkPayload::Overrun(_) => Some(Item::Err(libc::ENOBUFS)),
         _ => None,
     }
@@ -381,7 +382,7 @@ impl Handle {
         while let Some(m) = s.next().await {
             match classify(m) {
                 Some(Item::Msg(m)) => out.push(m),
-                Some(Item::Ack) => finished = true,
+                Some(Item::Ack | Item::Done) => finished = true,
                 Some(Item::Err(e)) => return Err(Error::from_errno(op, target, e, sched)),
                 None => finished = true,
             }
@@ -420,7 +421,7 @@ impl Handle {
                     async move {
                         match classify(m)? {
                             Item::Msg(m) => Some(Ok(m)),
-                            Item::Ack => None,
+                            Item::Ack | Item::Done => None,
                             Item::Err(e) => Some(Err(Error::from_errno(op, target, e, None))),
                         }
                     }
@@ -708,16 +709,52 @@ impl Handle {
 
     /// DEL_DAEMON: stops a sync daemon.
     pub async fn del_daemon(&self, state: DaemonState) -> Result<()> {
+        // The kernel answers nothing at all (no ACK) when stopping a thread that has not run yet
+        // makes the op return -EINTR (netlink_rcv_skb skips the ACK then), although the daemon is
+        // stopped. So a GET_DAEMON dump follows in the same datagram as a fence: once its DONE
+        // arrives, a missing ACK means EINTR, and the dump tells whether the daemon is gone.
         let op = Operation::DelDaemon;
+        let target = Target::Daemon(state);
         let d = Daemon::new(state, "", 0);
         let attrs = d.to_attrs().into_iter().take(1).collect();
-        self.set(
-            op,
-            Target::Daemon(state),
+        let del = self.message(
             IpvsMessage::new(Command::DelDaemon, vec![CmdAttr::Daemon(attrs)]),
-            None,
-        )
-        .await
+            NLM_F_ACK,
+        );
+        let get = self.message(IpvsMessage::new(Command::GetDaemon, vec![]), NLM_F_DUMP);
+        let mut s = self
+            .nl
+            .request_batch([del, get], SocketAddr::new(0, 0))
+            .map_err(|_| Error::ConnectionClosed {
+                op,
+                target: target.clone(),
+            })?;
+        let mut del_result: Option<std::result::Result<(), i32>> = None;
+        let mut still_running = false;
+        let mut done = false;
+        while let Some(m) = s.next().await {
+            match classify(m) {
+                Some(Item::Msg(m)) => {
+                    if let Some(a) = m.daemon() {
+                        still_running |= Daemon::from_attrs(a).is_ok_and(|d| d.state == state);
+                    }
+                }
+                Some(Item::Ack) if del_result.is_none() => del_result = Some(Ok(())),
+                Some(Item::Err(e)) if del_result.is_none() => del_result = Some(Err(e)),
+                Some(Item::Done) => {
+                    done = true;
+                    break;
+                }
+                _ => {}
+            }
+        }
+        match del_result {
+            Some(Ok(())) => Ok(()),
+            Some(Err(e)) => Err(Error::from_errno(op, target, e, None)),
+            None if !done => Err(Error::ConnectionClosed { op, target }),
+            None if still_running => Err(Error::from_errno(op, target, libc::EINTR, None)),
+            None => Ok(()),
+        }
     }
 
     /// ZERO: zeroes the counters of one service, or of all with `None`.

@@ -329,8 +329,8 @@ fn sync_daemons() {
         assert_eq!(got[1].mcast_port, Some(8851));
         let err = h.add_daemon(&master).await.unwrap_err();
         assert!(matches!(err, Error::AlreadyExists { .. }), "{err}");
-        h.del_daemon(DaemonState::Master).await.unwrap();
         h.del_daemon(DaemonState::Backup).await.unwrap();
+        h.del_daemon(DaemonState::Master).await.unwrap();
         assert!(h.daemons().await.unwrap().is_empty());
         let err = h.del_daemon(DaemonState::Master).await.unwrap_err();
         assert!(matches!(err, Error::NotFound { .. }), "{err}");
@@ -343,12 +343,18 @@ fn netns_handle_sees_only_its_namespace() {
     in_netns(|h| async move {
         let k = ServiceKey::tcp(ip("10.9.9.9"), 80);
         h.add_service(&Service::new(k)).await.unwrap();
-        // A handle created for another namespace (the init netns of this VM, through PID 1).
-        let (conn, other) = ipvs::new_connection_in_netns("/proc/1/ns/net").unwrap();
+        // A handle created for another namespace (made with testkit) does not see it...
+        let other_ns = new_netns();
+        let (conn, other) = ipvs::new_connection_in_netns(other_ns.path()).unwrap();
         tokio::spawn(conn);
         let there: Vec<ServiceEntry> = other.services().try_collect().await.unwrap();
-        assert!(there.iter().all(|e| e.service.key != k));
-        // And a handle for this thread's namespace through its path sees it.
+        assert!(there.is_empty());
+        // ...and what it programs lands there: ipvsadm run in that namespace shows it.
+        let k2 = ServiceKey::udp(ip("10.8.8.8"), 53);
+        other.add_service(&Service::new(k2)).await.unwrap();
+        let shown = other_ns.exec("ipvsadm", ["-Sn"]).unwrap();
+        assert_eq!(shown.trim(), "-A -u 10.8.8.8:53 -s wlc");
+        // And a handle for this thread's namespace through its path sees ours only.
         let tid = unsafe { libc::gettid() };
         let (conn, same) =
             ipvs::new_connection_in_netns(format!("/proc/self/task/{tid}/ns/net")).unwrap();

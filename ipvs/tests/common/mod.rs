@@ -4,23 +4,16 @@
 use std::future::Future;
 use std::process::Command;
 
-/// Runs `f` with a connected handle inside a new network namespace (with `lo` up), on a
-/// dedicated thread with its own current-thread Tokio runtime. Panics propagate.
+/// Runs `f` with a connected handle inside a new network namespace (testkit's [`testkit::NetNs`],
+/// `lo` up, deleted afterwards), on a dedicated thread with its own current-thread Tokio runtime.
+/// Panics propagate.
 pub fn in_netns<F, Fut>(f: F)
 where
-    F: FnOnce(ipvs::Handle) -> Fut + Send + 'static,
+    F: FnOnce(ipvs::Handle) -> Fut + Send,
     Fut: Future<Output = ()>,
 {
-    let r = std::thread::spawn(move || {
-        // SAFETY: unshare only affects this thread, which is dedicated to the test.
-        let rc = unsafe { libc::unshare(libc::CLONE_NEWNET) };
-        assert_eq!(
-            rc,
-            0,
-            "unshare(CLONE_NEWNET): {}",
-            std::io::Error::last_os_error()
-        );
-        sh("ip link set lo up");
+    let ns = testkit::NetNs::new().expect("create netns");
+    ns.run(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -31,10 +24,12 @@ where
             f(handle).await;
         });
     })
-    .join();
-    if let Err(p) = r {
-        std::panic::resume_unwind(p);
-    }
+    .expect("run in netns");
+}
+
+/// The path of a fresh namespace, for tests of `new_connection_in_netns`.
+pub fn new_netns() -> testkit::NetNs {
+    testkit::NetNs::new().expect("create netns")
 }
 
 /// Runs a shell command in the calling thread's netns; panics on failure; returns stdout.

@@ -1,0 +1,336 @@
+//! `cargo xtask test`: the project's test command.
+//!
+//! 1. `cargo fmt --all -- --check`
+//! 2. `cargo clippy --workspace --all-targets -- -D warnings`
+//! 3. `cargo test --workspace`: host tests (kernel tests are `#[ignore]`d there)
+//! 4. `cargo test --workspace --no-run --message-format=json`: find the test executables
+//! 5. prepare the rig and boot it once (`true`)
+//! 6. the rig's self-check (`xtask/tests/rig_selfcheck.rs`, on the host: it boots VMs itself)
+//! 7. every kernel test binary (integration tests named `kernel*`) in ONE VM each:
+//!    `EXE --ignored --test-threads=1`
+//!
+//! Under `CI=true`, a rig that cannot start is a failure. Elsewhere it is reported loudly, with
+//! the tests that could not run, and is a failure unless `--allow-skip` is given.
+
+use std::ffi::OsString;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use crate::cargo_json::{self, TestExecutable};
+use crate::flags::TestFlags;
+use crate::vm::{self, Outcome, Rig, RunSpec};
+
+/// The test target of the rig's own tests (in the xtask package).
+const SELF_CHECK: &str = "rig_selfcheck";
+/// How long one kernel test binary may take in the rig.
+const KERNEL_BINARY_TIMEOUT: Duration = Duration::from_secs(20 * 60);
+/// libtest arguments for kernel test binaries: only the ignored (kernel) tests, one at a time
+/// (they share kernel state).
+const KERNEL_TEST_ARGS: [&str; 2] = ["--ignored", "--test-threads=1"];
+
+/// Runs the whole test command.
+pub(crate) fn run(flags: &TestFlags) -> Result<()> {
+    let started = Instant::now();
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+    step(&["fmt", "--all", "--", "--check"])?;
+    step(&[
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ])?;
+    step(&["test", "--workspace"])?;
+    let executables = build_test_executables()?;
+    let kernel: Vec<&TestExecutable> = executables.iter().filter(|t| t.is_kernel_test()).collect();
+    let self_check = executables
+        .iter()
+        .find(|t| t.integration && t.target == SELF_CHECK)
+        .context("the rig's self-check tests (xtask/tests/rig_selfcheck.rs) were not built")?;
+
+    let mut failures = Vec::new();
+    for test in &kernel {
+        let unmarked = unignored_tests(&test.executable)?;
+        if !unmarked.is_empty() {
+            failures.push(format!(
+                "{} has kernel tests without #[ignore] (a host `cargo test` would run them, and the rig, \
+                 which runs only ignored tests, would not): {}",
+                test.target,
+                unmarked.join(", ")
+            ));
+        }
+    }
+
+    let rig = match start_rig(flags) {
+        Ok(rig) => rig,
+        Err(e) => return rig_unavailable(&e, self_check, &kernel, ci, flags.allow_skip),
+    };
+
+    let mut self_check_cmd = Command::new(&self_check.executable);
+    self_check_cmd
+        .args(KERNEL_TEST_ARGS)
+        .current_dir(&self_check.package_dir)
+        .env("LVS_RIG_BACKEND", flags.backend.to_string());
+    eprintln!("xtask: rig self-check: {}", command_line(&self_check_cmd));
+    let status = self_check_cmd
+        .status()
+        .with_context(|| format!("cannot run {}", self_check.executable.display()))?;
+    if !status.success() {
+        failures.push(format!(
+            "rig self-check failed ({status}): {} (in {})",
+            command_line(&self_check_cmd),
+            self_check.package_dir.display()
+        ));
+    }
+
+    let mut binaries_passed = 0;
+    for test in &kernel {
+        let spec = kernel_spec(test);
+        let line = format!(
+            "cargo xtask vm --backend {} --timeout {}s --cwd {} -- {}",
+            flags.backend,
+            KERNEL_BINARY_TIMEOUT.as_secs(),
+            test.package_dir.display(),
+            words(&spec.command)
+        );
+        eprintln!("xtask: kernel tests {}: {line}", test.target);
+        let (outcome, timings) = rig.run(&spec)?;
+        eprintln!(
+            "xtask: kernel tests {}: {outcome:?} in {:.1?}",
+            test.target, timings.total
+        );
+        let failure = match outcome {
+            Outcome::Exited(0) => None,
+            Outcome::Exited(status) => Some(format!(
+                "kernel tests failed (exit status {status}): {line}"
+            )),
+            Outcome::TimedOut => Some(format!(
+                "kernel tests timed out after {KERNEL_BINARY_TIMEOUT:?}: {line}"
+            )),
+            Outcome::Interrupted(signal) => bail!("interrupted by signal {signal}"),
+            Outcome::NoStatus { console } => {
+                Some(format!("the rig failed while running: {line}\n{console}"))
+            }
+        };
+        match failure {
+            None => binaries_passed += 1,
+            Some(failure) => failures.push(failure),
+        }
+    }
+    eprintln!(
+        "xtask: kernel test binaries: {binaries_passed} passed, {} failed; {} failure(s) in all; {:.0?} overall",
+        kernel.len() - binaries_passed,
+        failures.len(),
+        started.elapsed()
+    );
+    if !failures.is_empty() {
+        bail!(
+            "{} failure(s):\n  {}",
+            failures.len(),
+            failures.join("\n  ")
+        );
+    }
+    Ok(())
+}
+
+/// Runs `cargo ARGS`; fails if it does.
+fn step(args: &[&str]) -> Result<()> {
+    let mut cmd = crate::cargo();
+    cmd.args(args);
+    eprintln!("xtask: running {}", command_line(&cmd));
+    let status = cmd
+        .status()
+        .with_context(|| format!("failed to run {cmd:?}"))?;
+    if !status.success() {
+        bail!("`{}` failed: {status}", command_line(&cmd));
+    }
+    Ok(())
+}
+
+/// Builds every test target and returns the executables cargo announces.
+fn build_test_executables() -> Result<Vec<TestExecutable>> {
+    let mut cmd = crate::cargo();
+    cmd.args(["test", "--workspace", "--no-run", "--message-format=json"])
+        .stderr(Stdio::inherit());
+    eprintln!("xtask: running {}", command_line(&cmd));
+    let output = cmd
+        .output()
+        .with_context(|| format!("failed to run {cmd:?}"))?;
+    if !output.status.success() {
+        bail!("`{}` failed: {}", command_line(&cmd), output.status);
+    }
+    cargo_json::test_executables(&String::from_utf8_lossy(&output.stdout))
+}
+
+/// Prepares the rig and boots it once with `true`, to tell "the rig cannot start" apart from
+/// failing tests.
+fn start_rig(flags: &TestFlags) -> Result<Rig> {
+    let rig = vm::prepare(flags.backend)?;
+    let probe = RunSpec {
+        command: vec!["true".into()],
+        env: vm::guest_env(std::env::vars_os(), &[]),
+        cwd: "/".into(),
+        timeout: Duration::from_secs(120),
+        mem_mib: 1024,
+        cpus: 1,
+        verbose: false,
+        instance: None,
+    };
+    match rig.run(&probe)? {
+        (Outcome::Exited(0), timings) => {
+            eprintln!(
+                "xtask: the rig ({}) boots: `true` took {:.2?} (command started {:.2?} after boot)",
+                flags.backend,
+                timings.total,
+                timings.boot_to_command.unwrap_or_default()
+            );
+            Ok(rig)
+        }
+        (Outcome::NoStatus { console }, _) => bail!("{console}"),
+        (other, _) => bail!("`true` in the rig ended with {other:?}"),
+    }
+}
+
+/// The run of one kernel test binary.
+fn kernel_spec(test: &TestExecutable) -> RunSpec {
+    let mut command: Vec<OsString> = vec![test.executable.clone().into()];
+    command.extend(KERNEL_TEST_ARGS.iter().map(OsString::from));
+    // As cargo would run it: in its package, with that package's CARGO_MANIFEST_DIR.
+    let mut manifest_dir = OsString::from("CARGO_MANIFEST_DIR=");
+    manifest_dir.push(&test.package_dir);
+    RunSpec {
+        command,
+        env: vm::guest_env(std::env::vars_os(), &[manifest_dir]),
+        cwd: test.package_dir.clone(),
+        timeout: KERNEL_BINARY_TIMEOUT,
+        mem_mib: 1024,
+        cpus: 1,
+        verbose: false,
+        instance: None,
+    }
+}
+
+/// Says loudly that the rig cannot start and which tests therefore did not run; an error under
+/// CI or without `--allow-skip`.
+fn rig_unavailable(
+    error: &anyhow::Error,
+    self_check: &TestExecutable,
+    kernel: &[&TestExecutable],
+    ci: bool,
+    allow_skip: bool,
+) -> Result<()> {
+    let mut not_run = Vec::new();
+    for test in std::iter::once(&self_check).chain(kernel) {
+        for name in ignored_tests(&test.executable) {
+            not_run.push(format!("{}: {name}", test.target));
+        }
+    }
+    eprintln!("\n################################################################");
+    eprintln!("xtask: THE KERNEL TEST RIG CANNOT START: {error:#}");
+    eprintln!(
+        "xtask: these {} tests did NOT run:\n    {}",
+        not_run.len(),
+        not_run.join("\n    ")
+    );
+    eprintln!("################################################################\n");
+    if ci {
+        bail!("the rig cannot start, and under CI that is a failure");
+    }
+    if !allow_skip {
+        bail!("the rig cannot start (pass --allow-skip to accept skipping the kernel tests)");
+    }
+    eprintln!("xtask: --allow-skip given: succeeding without the kernel tests");
+    Ok(())
+}
+
+/// The names of the ignored tests of a test executable (`--list --ignored`).
+fn ignored_tests(executable: &Path) -> Vec<String> {
+    let output = Command::new(executable)
+        .args(["--list", "--ignored", "--format", "terse"])
+        .stderr(Stdio::null())
+        .output();
+    match output {
+        Ok(out) => listed_tests(&String::from_utf8_lossy(&out.stdout)),
+        Err(_) => vec![format!("(cannot list {})", executable.display())],
+    }
+}
+
+/// The tests of a kernel test binary that are not `#[ignore]`d.
+fn unignored_tests(executable: &Path) -> Result<Vec<String>> {
+    let output = Command::new(executable)
+        .args(["--list", "--format", "terse"])
+        .stderr(Stdio::inherit())
+        .output()
+        .with_context(|| format!("cannot run {}", executable.display()))?;
+    if !output.status.success() {
+        bail!(
+            "`{} --list` failed: {}",
+            executable.display(),
+            output.status
+        );
+    }
+    let ignored = ignored_tests(executable);
+    Ok(listed_tests(&String::from_utf8_lossy(&output.stdout))
+        .into_iter()
+        .filter(|name| !ignored.contains(name))
+        .collect())
+}
+
+/// Test names out of libtest's `--list --format terse` output (`NAME: test` lines).
+fn listed_tests(text: &str) -> Vec<String> {
+    text.lines()
+        .filter_map(|l| l.strip_suffix(": test"))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `cmd` as a command line, for messages.
+fn command_line(cmd: &Command) -> String {
+    let mut all = vec![cmd.get_program().to_owned()];
+    all.extend(cmd.get_args().map(ToOwned::to_owned));
+    words(&all)
+}
+
+/// Words joined by spaces (lossily decoded), for messages.
+fn words(words: &[OsString]) -> String {
+    words
+        .iter()
+        .map(|w| w.to_string_lossy())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listed_tests_from_libtest_terse_output() {
+        let text = "a::b: test\nkernel_x: test\nsome_bench: benchmark\n\n";
+        assert_eq!(listed_tests(text), ["a::b", "kernel_x"]);
+    }
+
+    #[test]
+    fn kernel_binaries_run_ignored_tests_one_at_a_time_in_their_package() {
+        let test = TestExecutable {
+            target: "kernel_rig".into(),
+            integration: true,
+            executable: "/t/kernel_rig-1".into(),
+            package_dir: "/w/testkit".into(),
+        };
+        let spec = kernel_spec(&test);
+        assert_eq!(
+            words(&spec.command),
+            "/t/kernel_rig-1 --ignored --test-threads=1"
+        );
+        assert_eq!(spec.cwd, Path::new("/w/testkit"));
+        assert!(
+            spec.env
+                .contains(&("CARGO_MANIFEST_DIR".into(), "/w/testkit".into()))
+        );
+    }
+}

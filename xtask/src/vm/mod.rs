@@ -1,0 +1,520 @@
+//! The real-kernel test rig: one command, run as root in a throw-away kernel that has IPVS.
+//!
+//! The guest sees the host's whole filesystem read-only at the same paths, under a tmpfs layer
+//! that is thrown away, so host-built test binaries and their libraries just work. It loads
+//! [`MODULES`], brings `lo` up, runs the command (an argv, never re-parsed by a shell) with stdin
+//! `/dev/null`, and hands back its stdout and stderr byte for byte and its exit status through a
+//! write-through run directory. The guest has no network interface besides `lo`.
+//!
+//! Backends: [`uml`] (Debian's user-mode-linux, an ordinary process) and [`qemu`] (Debian's
+//! x86_64 kernel under qemu, TCG unless hardware KVM is there).
+
+mod cpio;
+pub(crate) mod process;
+mod qemu;
+mod uml;
+
+use std::ffi::{OsStr, OsString};
+use std::fmt;
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result, bail};
+
+use crate::install;
+use process::Ended;
+
+/// The kernel modules loaded before the command runs. Any other module of the kernel's tree
+/// loads on demand (`modprobe`, or the kernel itself, e.g. an IPVS scheduler).
+pub(crate) const MODULES: &str =
+    "ip_vs ip_vs_rr ip_vs_wrr ip_vs_lc ip_vs_wlc ip_vs_sh ip_vs_mh ip_vs_ftp veth";
+
+/// The guest's init.
+const INIT: &str = include_str!("../../rig/init.sh");
+
+/// Host environment variables the command gets (besides every `CARGO_*` and `RUST_*`).
+const PASSED_ENV: &[&str] = &[
+    "PATH",
+    "HOME",
+    "TERM",
+    "USER",
+    "LOGNAME",
+    "LANG",
+    "LC_ALL",
+    "NO_COLOR",
+    "CI",
+    "LD_LIBRARY_PATH",
+];
+
+/// Which kernel to boot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Backend {
+    /// Debian's user-mode-linux.
+    Uml,
+    /// Debian's linux-image-amd64 under qemu-system-x86_64.
+    Qemu,
+}
+
+impl FromStr for Backend {
+    type Err = anyhow::Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "uml" => Ok(Self::Uml),
+            "qemu" => Ok(Self::Qemu),
+            _ => bail!("unknown backend {s:?} (uml or qemu)"),
+        }
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Uml => "uml",
+            Self::Qemu => "qemu",
+        })
+    }
+}
+
+/// A kernel ready to boot.
+enum Kernel {
+    Uml(uml::Kernel),
+    Qemu(qemu::Kernel),
+}
+
+/// The rig, prepared: packages installed, kernel and module tree in the cache.
+pub(crate) struct Rig {
+    cache: PathBuf,
+    kernel: Kernel,
+}
+
+/// One command to run in the rig.
+#[derive(Debug, Clone)]
+pub(crate) struct RunSpec {
+    /// The argv.
+    pub(crate) command: Vec<OsString>,
+    /// The command's whole environment.
+    pub(crate) env: Vec<(OsString, OsString)>,
+    /// Its working directory.
+    pub(crate) cwd: PathBuf,
+    /// When to stop the VM.
+    pub(crate) timeout: Duration,
+    /// Guest memory in MiB.
+    pub(crate) mem_mib: u32,
+    /// qemu's vCPUs.
+    pub(crate) cpus: u32,
+    /// Stream the guest console to stderr, print timings.
+    pub(crate) verbose: bool,
+    /// The VM's instance name; generated when `None`.
+    pub(crate) instance: Option<String>,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// The command exited with this status (128 + N when killed by signal N).
+    Exited(u8),
+    /// The timeout passed; the VM was stopped.
+    TimedOut,
+    /// xtask got this signal; the VM was stopped.
+    Interrupted(i32),
+    /// The VM ended without reporting an exit status: the rig failed.
+    NoStatus {
+        /// The end of the guest's console log.
+        console: String,
+    },
+}
+
+/// Timings of one run.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Timings {
+    /// Guest uptime when the command started, if it did.
+    pub(crate) boot_to_command: Option<Duration>,
+    /// From starting the VM until it was gone.
+    pub(crate) total: Duration,
+}
+
+/// The rig's cache: `LVS_RIG_CACHE`, else `${XDG_CACHE_HOME:-$HOME/.cache}/lvs-rig`.
+pub(crate) fn cache_dir() -> PathBuf {
+    cache_dir_from(|name| std::env::var_os(name))
+}
+
+fn cache_dir_from(var: impl Fn(&str) -> Option<OsString>) -> PathBuf {
+    let non_empty = |name| var(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    if let Some(dir) = non_empty("LVS_RIG_CACHE") {
+        return dir;
+    }
+    let base = non_empty("XDG_CACHE_HOME")
+        .or_else(|| non_empty("HOME").map(|home| home.join(".cache")))
+        .unwrap_or_else(|| crate::workspace_root().join("target"));
+    base.join("lvs-rig")
+}
+
+/// Installs what `backend` needs and prepares its kernel in the cache. Needs root.
+pub(crate) fn prepare(backend: Backend) -> Result<Rig> {
+    // SAFETY: geteuid cannot fail and has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        bail!("the rig must run as root (it installs packages and boots a kernel as root)");
+    }
+    let cache = cache_dir();
+    if cache
+        .as_os_str()
+        .as_bytes()
+        .iter()
+        .any(u8::is_ascii_whitespace)
+    {
+        bail!(
+            "the rig's cache {} has whitespace in its path; set LVS_RIG_CACHE",
+            cache.display()
+        );
+    }
+    std::fs::create_dir_all(&cache)
+        .with_context(|| format!("cannot create the cache {}", cache.display()))?;
+    let cache = cache.canonicalize()?;
+    // One preparer at a time; the lock goes with the file.
+    let lock = File::create(cache.join(".lock"))?;
+    // SAFETY: flock on a descriptor `lock` keeps open.
+    if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) } != 0 {
+        return Err(std::io::Error::last_os_error()).context("cannot lock the cache");
+    }
+    let log = cache.join("apt.log");
+    let backend_packages = match backend {
+        Backend::Uml => uml::PACKAGES,
+        Backend::Qemu => qemu::PACKAGES,
+    };
+    let packages: Vec<&str> = install::GUEST_PACKAGES
+        .iter()
+        .chain(backend_packages)
+        .copied()
+        .collect();
+    install::ensure_packages(&packages, &log)?;
+    let kernel = match backend {
+        Backend::Uml => Kernel::Uml(uml::prepare(&cache)?),
+        Backend::Qemu => Kernel::Qemu(qemu::prepare(&cache, &log)?),
+    };
+    drop(lock);
+    Ok(Rig { cache, kernel })
+}
+
+/// The environment the command gets: the host's `PASSED_ENV`, `CARGO_*` and `RUST_*`, then each
+/// `extra` (`NAME` takes the host's value, `NAME=VALUE` sets one).
+pub(crate) fn guest_env(
+    host: impl IntoIterator<Item = (OsString, OsString)>,
+    extra: &[OsString],
+) -> Vec<(OsString, OsString)> {
+    let host: Vec<(OsString, OsString)> = host.into_iter().collect();
+    let mut env: Vec<(OsString, OsString)> = host
+        .iter()
+        .filter(|(name, _)| {
+            let name = name.to_string_lossy();
+            PASSED_ENV.contains(&name.as_ref())
+                || name.starts_with("CARGO_")
+                || name.starts_with("RUST_")
+        })
+        .cloned()
+        .collect();
+    for spec in extra {
+        let bytes = spec.as_bytes();
+        let (name, value) = match bytes.iter().position(|b| *b == b'=') {
+            Some(eq) => (
+                OsStr::from_bytes(&bytes[..eq]).to_owned(),
+                Some(OsStr::from_bytes(&bytes[eq + 1..]).to_owned()),
+            ),
+            None => (spec.clone(), None),
+        };
+        let value = value.or_else(|| {
+            host.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.clone())
+        });
+        env.retain(|(n, _)| *n != name);
+        if let Some(value) = value {
+            env.push((name, value));
+        }
+    }
+    env
+}
+
+/// The per-run directory, shared write-through with the guest; removed on drop.
+struct RunDir {
+    path: PathBuf,
+}
+
+impl RunDir {
+    fn create(cache: &Path, instance: &str, spec: &RunSpec) -> Result<Self> {
+        let runs = cache.join("runs");
+        std::fs::create_dir_all(&runs)?;
+        prune_stale_runs(&runs);
+        let path = runs.join(instance);
+        std::fs::create_dir(&path)
+            .with_context(|| format!("cannot create the run directory {}", path.display()))?;
+        let dir = Self { path };
+        dir.write(
+            "argv",
+            &nul_separated(spec.command.iter().map(|a| a.as_bytes())),
+        )?;
+        let env: Vec<Vec<u8>> = spec
+            .env
+            .iter()
+            .map(|(name, value)| [name.as_bytes(), b"=", value.as_bytes()].concat())
+            .collect();
+        dir.write("env", &nul_separated(env.iter().map(Vec::as_slice)))?;
+        dir.write("cwd", &nul_separated([spec.cwd.as_os_str().as_bytes()]))?;
+        dir.write("modules", format!("{MODULES}\n").as_bytes())?;
+        dir.write("init", INIT.as_bytes())?;
+        std::fs::set_permissions(
+            dir.path.join("init"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )?;
+        Ok(dir)
+    }
+
+    fn write(&self, name: &str, contents: &[u8]) -> Result<()> {
+        let path = self.path.join(name);
+        std::fs::write(&path, contents).with_context(|| format!("cannot write {}", path.display()))
+    }
+
+    fn read(&self, name: &str) -> Option<String> {
+        std::fs::read_to_string(self.path.join(name)).ok()
+    }
+}
+
+impl Drop for RunDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// Removes run directories older than a day: left behind by an xtask that was SIGKILLed (any
+/// other ending removes its own). Current runs are minutes old at most.
+fn prune_stale_runs(runs: &Path) {
+    const STALE: Duration = Duration::from_secs(24 * 3600);
+    let Ok(entries) = std::fs::read_dir(runs) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let age = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok());
+        if age.is_some_and(|age| age > STALE) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// Each item followed by a NUL byte.
+fn nul_separated<'a>(items: impl IntoIterator<Item = &'a [u8]>) -> Vec<u8> {
+    let mut out = Vec::new();
+    for item in items {
+        out.extend_from_slice(item);
+        out.push(0);
+    }
+    out
+}
+
+/// A fresh instance name: `lvsrig-PID-N`.
+fn new_instance() -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("lvsrig-{}-{nanos}", std::process::id())
+}
+
+/// Whether `name` may be an instance name (it ends up on a kernel command line and in paths).
+fn valid_instance(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 40
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// The last `n` lines of `text`.
+fn tail_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+impl Rig {
+    /// Runs `spec` in a fresh VM. Its stdout and stderr go to xtask's.
+    pub(crate) fn run(&self, spec: &RunSpec) -> Result<(Outcome, Timings)> {
+        let instance = match &spec.instance {
+            Some(name) if valid_instance(name) => name.clone(),
+            Some(name) => bail!("invalid instance name {name:?} (letters, digits, - and _)"),
+            None => new_instance(),
+        };
+        let run = RunDir::create(&self.cache, &instance, spec)?;
+        let boot = Boot {
+            cache: &self.cache,
+            run: &run.path,
+            instance: &instance,
+            marker: format!("lvsrig_instance={instance}"),
+            mem_mib: spec.mem_mib,
+            cpus: spec.cpus,
+            verbose: spec.verbose,
+        };
+        let started = Instant::now();
+        let deadline = started + spec.timeout;
+        let ended = match &self.kernel {
+            Kernel::Uml(kernel) => uml::boot(kernel, &boot)?.wait(deadline),
+            Kernel::Qemu(kernel) => {
+                let (vm, drains) = qemu::boot(kernel, &boot)?;
+                let ended = vm.wait(deadline);
+                drains.finish();
+                ended
+            }
+        };
+        let timings = Timings {
+            boot_to_command: run
+                .read("t_ready")
+                .and_then(|t| t.trim().parse::<f64>().ok())
+                .and_then(|secs| Duration::try_from_secs_f64(secs).ok()),
+            total: started.elapsed(),
+        };
+        let outcome = match (ended, run.read("rc")) {
+            (Ended::TimedOut, _) => Outcome::TimedOut,
+            (Ended::Signalled(signal), _) => Outcome::Interrupted(signal),
+            (Ended::Exited(_), Some(rc)) => match rc.trim().parse::<u8>() {
+                Ok(rc) => Outcome::Exited(rc),
+                Err(_) => bail!("the guest reported an invalid exit status {rc:?}"),
+            },
+            (Ended::Exited(status), None) => Outcome::NoStatus {
+                console: format!(
+                    "the VM ended ({}) without reporting an exit status; guest console, last 60 lines:\n{}",
+                    status.map_or_else(|| "status unknown".to_owned(), |s| s.to_string()),
+                    tail_lines(&run.read("console.log").unwrap_or_default(), 60)
+                ),
+            },
+        };
+        if spec.verbose {
+            eprintln!(
+                "xtask: {}: command started at {} guest uptime; VM wall time {:.2?}",
+                self.backend(),
+                timings
+                    .boot_to_command
+                    .map_or_else(|| "(never)".to_owned(), |t| format!("{t:.2?}")),
+                timings.total
+            );
+        }
+        Ok((outcome, timings))
+    }
+
+    fn backend(&self) -> Backend {
+        match self.kernel {
+            Kernel::Uml(_) => Backend::Uml,
+            Kernel::Qemu(_) => Backend::Qemu,
+        }
+    }
+}
+
+/// What a backend needs to know to boot one run.
+struct Boot<'a> {
+    cache: &'a Path,
+    run: &'a Path,
+    instance: &'a str,
+    /// One argument of every VM process, `lvsrig_instance=NAME`.
+    marker: String,
+    mem_mib: u32,
+    cpus: u32,
+    verbose: bool,
+}
+
+impl Boot<'_> {
+    /// Where the guest console goes: stderr when verbose, else `console.log` in the run dir.
+    fn console(&self) -> Result<std::os::fd::OwnedFd> {
+        if self.verbose {
+            Ok(std::os::fd::AsFd::as_fd(&std::io::stderr()).try_clone_to_owned()?)
+        } else {
+            Ok(File::create(self.run.join("console.log"))?.into())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn os(pairs: &[(&str, &str)]) -> Vec<(OsString, OsString)> {
+        pairs
+            .iter()
+            .map(|(n, v)| (OsString::from(n), OsString::from(v)))
+            .collect()
+    }
+
+    #[test]
+    fn guest_env_passes_a_fixed_set_and_extras() {
+        let host = os(&[
+            ("PATH", "/usr/bin"),
+            ("SECRET", "x"),
+            ("CARGO_PKG_NAME", "testkit"),
+            ("RUST_BACKTRACE", "1"),
+            ("FOO", "host foo"),
+        ]);
+        let extra: Vec<OsString> = ["FOO", "BAR=a=b", "PATH=/bin", "MISSING"]
+            .iter()
+            .map(OsString::from)
+            .collect();
+        assert_eq!(
+            guest_env(host, &extra),
+            os(&[
+                ("CARGO_PKG_NAME", "testkit"),
+                ("RUST_BACKTRACE", "1"),
+                ("FOO", "host foo"),
+                ("BAR", "a=b"),
+                ("PATH", "/bin"),
+            ])
+        );
+    }
+
+    #[test]
+    fn cache_dir_order() {
+        let vars = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| OsString::from(v))
+            }
+        };
+        assert_eq!(
+            cache_dir_from(vars(&[("LVS_RIG_CACHE", "/c"), ("HOME", "/h")])),
+            PathBuf::from("/c")
+        );
+        assert_eq!(
+            cache_dir_from(vars(&[("XDG_CACHE_HOME", "/x"), ("HOME", "/h")])),
+            PathBuf::from("/x/lvs-rig")
+        );
+        assert_eq!(
+            cache_dir_from(vars(&[("XDG_CACHE_HOME", ""), ("HOME", "/h")])),
+            PathBuf::from("/h/.cache/lvs-rig")
+        );
+    }
+
+    #[test]
+    fn instance_names() {
+        assert!(valid_instance(&new_instance()));
+        assert!(valid_instance("a-b_c9"));
+        assert!(!valid_instance(""));
+        assert!(!valid_instance("a b"));
+        assert!(!valid_instance("../x"));
+    }
+
+    #[test]
+    fn nul_separated_items() {
+        assert_eq!(nul_separated([&b"a b"[..], b"", b"c"]), b"a b\0\0c\0");
+    }
+
+    #[test]
+    fn tail_keeps_the_last_lines() {
+        assert_eq!(tail_lines("1\n2\n3\n", 2), "2\n3");
+        assert_eq!(tail_lines("1", 5), "1");
+        assert_eq!(tail_lines("", 5), "");
+    }
+}

@@ -1,0 +1,133 @@
+//! Tests of the rig itself: they run on the host and boot VMs through `xtask vm`.
+//!
+//! They need root and boot kernels, so a plain `cargo test` skips them; `cargo xtask test` runs
+//! them (on the host, before the kernel tests) with `--ignored --test-threads=1`.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// `xtask vm ARGS…`, the binary cargo built for these tests.
+fn xtask_vm(args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    cmd.arg("vm").args(args).stdin(Stdio::null());
+    cmd
+}
+
+/// An instance name unique to this test process.
+fn instance(test: &str) -> String {
+    format!("selfcheck-{test}-{}", std::process::id())
+}
+
+/// Processes still carrying the instance's marker (see `xtask/src/vm/process.rs`).
+fn leftovers(instance: &str) -> Vec<String> {
+    let marker = format!("lvsrig_instance={instance}");
+    std::fs::read_dir("/proc")
+        .expect("cannot list /proc")
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            let has = cmdline
+                .split(|b| *b == 0 || *b == b' ')
+                .any(|w| w == marker.as_bytes());
+            has.then(|| format!("{pid}: {}", String::from_utf8_lossy(&cmdline)))
+        })
+        .collect()
+}
+
+#[test]
+#[ignore = "boots the rig: run with `cargo xtask test`"]
+fn exit_status_stdout_and_stderr_come_back_unchanged() {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = xtask_vm(&[
+        "--",
+        "bash",
+        "-c",
+        r#"printf 'out\x00\xff\r\n'; printf 'err line\n\x01' >&2; exit 7"#,
+    ])
+    .output()
+    .unwrap();
+    assert_eq!(stdout, b"out\x00\xff\r\n");
+    assert_eq!(stderr, b"err line\n\x01");
+    assert_eq!(status.code(), Some(7));
+}
+
+#[test]
+#[ignore = "boots the rig: run with `cargo xtask test`"]
+fn the_command_is_an_argv_never_reparsed_by_a_shell() {
+    let output = xtask_vm(&[
+        "--",
+        "printf",
+        "[%s]",
+        "a  b",
+        "$(echo no)",
+        "'q' \"d\"",
+        "",
+        "*",
+        ";exit 3",
+    ])
+    .output()
+    .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "[a  b][$(echo no)]['q' \"d\"][][*][;exit 3]"
+    );
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+}
+
+#[test]
+#[ignore = "boots the rig: run with `cargo xtask test`"]
+fn a_hanging_command_is_stopped_at_the_timeout_and_nothing_is_left_running() {
+    let name = instance("timeout");
+    let started = Instant::now();
+    let output = xtask_vm(&["--timeout", "8s", "--instance", &name, "--", "sleep", "600"])
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    assert_eq!(output.status.code(), Some(124), "{output:?}");
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("timed out after 8s"),
+        "{output:?}"
+    );
+    // 8 s, plus at most 3 s for the VM to stop after SIGTERM, plus slack for a loaded machine.
+    assert!(took < Duration::from_secs(20), "took {took:?}");
+    assert_eq!(leftovers(&name), Vec::<String>::new());
+}
+
+#[test]
+#[ignore = "boots the rig: run with `cargo xtask test`"]
+fn an_interrupted_run_stops_the_vm_and_leaves_nothing_running() {
+    let name = instance("interrupt");
+    let mut xtask = xtask_vm(&[
+        "--instance",
+        &name,
+        "--",
+        "sh",
+        "-c",
+        "echo ready; exec sleep 600",
+    ])
+    .stdout(Stdio::piped())
+    .spawn()
+    .unwrap();
+    // Once the guest says "ready", the VM is fully up.
+    let mut line = String::new();
+    BufReader::new(xtask.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line, "ready\n");
+    assert!(
+        !leftovers(&name).is_empty(),
+        "the VM's processes carry the marker"
+    );
+    let kill = Command::new("kill")
+        .args(["-INT", &xtask.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = xtask.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "128 + SIGINT");
+    assert_eq!(leftovers(&name), Vec::<String>::new());
+}
