@@ -785,9 +785,21 @@ impl Handle {
         let futs = services.into_iter().map(|s| {
             let h = self.clone();
             async move {
-                let d: Vec<DestinationEntry> =
-                    h.destinations_stream(&s.service.key).try_collect().await?;
-                Ok::<_, Error>((s, d))
+                // Several dumps are pipelined on one socket. The kernel runs one dump at a time
+                // per socket and answers EBUSY while one spans several replies: retry those.
+                let mut tries = 0;
+                loop {
+                    let r: Result<Vec<DestinationEntry>> =
+                        h.destinations_stream(&s.service.key).try_collect().await;
+                    match r {
+                        Err(e) if e.errno() == Some(libc::EBUSY) && tries < 10_000 => {
+                            tries += 1;
+                            tokio::task::yield_now().await;
+                        }
+                        Err(e) => return Err(e),
+                        Ok(d) => return Ok::<_, Error>((s, d)),
+                    }
+                }
             }
         });
         futures::stream::iter(futs)
