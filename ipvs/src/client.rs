@@ -14,11 +14,13 @@
 //! # Ok(()) }
 //! ```
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd};
 use std::path::Path;
 use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use futures::{Stream, StreamExt, TryStreamExt};
@@ -28,6 +30,7 @@ use netlink_packet_core::{
 use netlink_packet_generic::GenlMessage;
 use netlink_packet_generic::ctrl::nlas::GenlCtrlAttrs;
 use netlink_packet_generic::ctrl::{GenlCtrl, GenlCtrlCmd};
+use netlink_proto::ReplyExpectation;
 use netlink_proto::sys::{SocketAddr, TokioSocket};
 use netlink_sys::Socket;
 use netlink_sys::protocols::NETLINK_GENERIC;
@@ -140,6 +143,38 @@ pub struct Handle {
     family_id: u16,
     features: Features,
     batch: BatchOptions,
+    errors: Arc<Mutex<Unsolicited>>,
+}
+
+type UnsolicitedRx = futures::channel::mpsc::UnboundedReceiver<(Message, SocketAddr)>;
+
+/// Errors of batched requests sent without `NLM_F_ACK`: netlink-proto delivers them as
+/// unsolicited messages; they are collected here by sequence number.
+struct Unsolicited {
+    rx: UnsolicitedRx,
+    by_seq: BTreeMap<u32, i32>,
+}
+
+impl std::fmt::Debug for Unsolicited {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Unsolicited")
+            .field("pending", &self.by_seq.len())
+            .finish()
+    }
+}
+
+impl Unsolicited {
+    /// Moves every error received so far into `by_seq`.
+    fn drain(&mut self) {
+        while let Ok((m, _)) = self.rx.try_recv() {
+            let seq = m.header.sequence_number;
+            if let NetlinkPayload::Error(e) = m.payload {
+                if let Some(c) = e.code {
+                    self.by_seq.insert(seq, -c.get());
+                }
+            }
+        }
+    }
 }
 
 /// Opens a connection in the calling thread's network namespace. Must be called inside a Tokio
@@ -219,16 +254,17 @@ fn finish(sock: Socket, family_id: u16) -> Result<(Connection, Handle)> {
     }
     // SAFETY: see above.
     let tsock = unsafe { TokioSocket::from_raw_fd(fd) };
-    let (mut conn, nl, _unsolicited) =
+    let (mut conn, nl, unsolicited) =
         netlink_proto::from_socket_with_codec::<_, _, netlink_proto::NetlinkCodec>(tsock);
     conn.set_forward_ack(true);
     conn.set_forward_done(true);
-    // About 1 KiB of receive buffer per in-flight ACK.
+    // Batched ops ask for no ACK (only the last of each datagram does), so the receive buffer
+    // only needs room for errors: about 1 KiB each, in the worst case every op failing.
     let in_flight_msgs = (rcvbuf / 1024).clamp(32, 8192);
-    let chunk = 128.min(in_flight_msgs);
+    let chunk = 512.min(in_flight_msgs);
     let batch = BatchOptions {
         chunk,
-        in_flight: (in_flight_msgs / chunk).clamp(1, 8),
+        in_flight: (in_flight_msgs / chunk).clamp(1, 4),
     };
     Ok((
         Connection { inner: conn },
@@ -237,6 +273,10 @@ fn finish(sock: Socket, family_id: u16) -> Result<(Connection, Handle)> {
             family_id,
             features: Features::detect(),
             batch,
+            errors: Arc::new(Mutex::new(Unsolicited {
+                rx: unsolicited,
+                by_seq: BTreeMap::new(),
+            })),
         },
     ))
 }
@@ -877,21 +917,44 @@ impl Handle {
         }
         let futs = chunks.into_iter().map(|c| {
             let nl = self.nl.clone();
+            let errors = self.errors.clone();
             async move {
                 let meta: Vec<(usize, Operation)> = c.iter().map(|(i, o, _)| (*i, *o)).collect();
-                let msgs: Vec<Message> = c.into_iter().map(|(_, _, m)| m).collect();
-                let mut out = Vec::with_capacity(meta.len());
-                if let Ok(mut s) = nl.request_batch(msgs, SocketAddr::new(0, 0)) {
+                let n = meta.len();
+                // Only the last message asks for an ACK: it is the fence. The kernel processes a
+                // datagram in order, so when the fence's answer (ACK or error) arrives, the errors
+                // of the earlier messages (sent unacknowledged) have arrived too. netlink-proto
+                // numbers a batch's messages consecutively, so the fence's sequence number gives
+                // every message's.
+                let msgs = c.into_iter().enumerate().map(|(k, (_, _, mut m))| {
+                    if k + 1 < n {
+                        m.header.flags &= !NLM_F_ACK;
+                        (m, ReplyExpectation::NotExpected)
+                    } else {
+                        (m, ReplyExpectation::Expected)
+                    }
+                });
+                let mut out: Vec<std::result::Result<(), i32>> = Vec::with_capacity(n);
+                let mut fence = None;
+                if let Ok(mut s) = nl.request_batch_with_expectation(msgs, SocketAddr::new(0, 0)) {
                     while let Some(m) = s.next().await {
+                        let seq = m.header.sequence_number;
                         match classify(m) {
-                            Some(Item::Ack) => out.push(Ok(())),
-                            Some(Item::Err(e)) => out.push(Err(e)),
+                            Some(Item::Ack) => fence = Some((seq, Ok(()))),
+                            Some(Item::Err(e)) => fence = Some((seq, Err(e))),
                             _ => continue,
                         }
-                        if out.len() == meta.len() {
-                            break;
-                        }
+                        break;
                     }
+                }
+                if let Some((last, r)) = fence {
+                    let mut u = errors.lock().unwrap_or_else(|p| p.into_inner());
+                    u.drain();
+                    for k in 0..n - 1 {
+                        let seq = last.wrapping_sub((n - 1 - k) as u32);
+                        out.push(u.by_seq.remove(&seq).map_or(Ok(()), Err));
+                    }
+                    out.push(r);
                 }
                 (meta, out)
             }

@@ -389,12 +389,39 @@ fn batch_programs_many_objects() {
         let mut bad = Service::new(ServiceKey::tcp(ip("2001:db8::5"), 1));
         bad.netmask = Some(0);
         ops.insert(20, Op::AddService(bad));
+        // Errors in a later datagram, and on the last op (the one that carries the ACK).
+        let k0 = ServiceKey::tcp(ip("10.1.0.1"), 1000);
+        ops.insert(700, Op::DelDest(k0, ip("10.9.9.9"), 80));
+        ops.push(Op::AddDest(k0, Destination::new(ip("10.2.0.1"), 80)));
+        let last = ops.len() - 1;
         let res = h.execute_batch(&ops).await;
         assert_eq!(res.len(), ops.len());
         for (i, r) in res.iter().enumerate() {
             match i {
                 10 => assert!(matches!(r, Err(Error::AlreadyExists { .. })), "{r:?}"),
                 20 => assert!(matches!(r, Err(Error::InvalidArgument { .. })), "{r:?}"),
+                700 => assert!(
+                    matches!(
+                        r,
+                        Err(Error::NotFound {
+                            op: Operation::DelDest,
+                            ..
+                        })
+                    ),
+                    "{r:?}"
+                ),
+                i if i == last => {
+                    assert!(
+                        matches!(
+                            r,
+                            Err(Error::AlreadyExists {
+                                op: Operation::AddDest,
+                                ..
+                            })
+                        ),
+                        "{r:?}"
+                    )
+                }
                 _ => assert!(r.is_ok(), "op {i}: {r:?}"),
             }
         }
