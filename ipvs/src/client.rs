@@ -825,8 +825,9 @@ impl Handle {
         let futs = services.into_iter().map(|s| {
             let h = self.clone();
             async move {
-                // Several dumps are pipelined on one socket. The kernel runs one dump at a time
-                // per socket and answers EBUSY while one spans several replies: retry those.
+                // The kernel runs one dump at a time per socket, and a dump stays running until its
+                // first reply has been read (DONE comes with the next read), so dumps go one after
+                // the other; EBUSY (a dump of another user of this handle) is retried.
                 let mut tries = 0;
                 loop {
                     let r: Result<Vec<DestinationEntry>> =
@@ -842,10 +843,7 @@ impl Handle {
                 }
             }
         });
-        futures::stream::iter(futs)
-            .buffered(self.batch.in_flight.max(1) * 4)
-            .try_collect()
-            .await
+        futures::stream::iter(futs).buffered(1).try_collect().await
     }
 
     /// Validates `op` and builds its message.
