@@ -1,0 +1,172 @@
+//! Whole-system benchmark, run as root in a kernel with IPVS (e.g. through the rig):
+//!
+//! ```text
+//! cargo build --release -p ipvs --example bench_program
+//! run-in-vm.sh -t 1800 -- target/release/examples/bench_program [SERVICES] [DESTS]
+//! ```
+//!
+//! In a fresh network namespace it programs SERVICES × DESTS (default 10,000 × 10) from empty with
+//! `ipvsadm -R` and with our client (reconcile from empty, batched), dumps the table with
+//! `ipvsadm -Ln --stats` and with our client, and times a no-op reconcile against `ipvsadm -Ln`.
+//! Not part of any test command.
+
+use std::io::Write;
+use std::process::{Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use ipvs::reconcile::{self, Ownership};
+use ipvs::*;
+
+type Res<T> = Result<T, Box<dyn std::error::Error>>;
+
+fn table(services: u32, dests: u32) -> (Table, String) {
+    let mut t = Table::default();
+    let mut rules = String::new();
+    for i in 0..services {
+        let vip = std::net::Ipv4Addr::from(0x0a00_0000 + 1 + i);
+        let key = ServiceKey::tcp(vip.into(), 80);
+        rules += &format!("-A -t {vip}:80 -s wlc\n");
+        let mut ds = Vec::new();
+        for j in 0..dests {
+            let rip = std::net::Ipv4Addr::from(0x0a80_0000 + 1 + j);
+            rules += &format!("-a -t {vip}:80 -r {rip}:8080 -m -w 1\n");
+            ds.push(Destination::new(rip.into(), 8080).with_forwarding(Forwarding::Masquerade));
+        }
+        t.services.push(VirtualServer {
+            service: Service::new(key),
+            destinations: ds,
+        });
+    }
+    (t, rules)
+}
+
+fn timed<T>(what: &str, f: impl FnOnce() -> Res<T>) -> Res<(T, Duration)> {
+    let t0 = Instant::now();
+    let r = f()?;
+    let d = t0.elapsed();
+    println!("{what:<48} {:>9.3} s", d.as_secs_f64());
+    Ok((r, d))
+}
+
+fn ipvsadm(args: &[&str], stdin: Option<&str>) -> Res<usize> {
+    let mut c = Command::new("ipvsadm")
+        .args(args)
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .spawn()?;
+    if let Some(s) = stdin {
+        c.stdin.take().ok_or("stdin")?.write_all(s.as_bytes())?;
+    }
+    let out = c.wait_with_output()?;
+    if !out.status.success() {
+        return Err(format!("ipvsadm {args:?} failed: {}", out.status).into());
+    }
+    Ok(out.stdout.len())
+}
+
+fn run(services: u32, dests: u32) -> Res<()> {
+    // SAFETY: called first thing in main, while the process is single-threaded.
+    if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
+        return Err(format!("unshare: {}", std::io::Error::last_os_error()).into());
+    }
+    let st = Command::new("ip")
+        .args(["link", "set", "lo", "up"])
+        .status()?;
+    if !st.success() {
+        return Err("ip link set lo up failed".into());
+    }
+    let (desired, rules) = table(services, dests);
+    println!("table: {services} services x {dests} destinations");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let h = rt.block_on(async {
+        let (conn, h) = ipvs::new_connection()?;
+        tokio::spawn(conn);
+        Ok::<_, Error>(h)
+    })?;
+    println!("batch options: {:?}", h.batch_options());
+
+    let (_, adm_restore) = timed("ipvsadm -R (program from empty)", || {
+        ipvsadm(&["-R"], Some(&rules))
+    })?;
+    let (_, adm_list_stats) = timed("ipvsadm -Ln --stats (dump)", || {
+        ipvsadm(&["-Ln", "--stats"], None)
+    })?;
+    let (_, adm_list) = timed("ipvsadm -Ln", || ipvsadm(&["-Ln"], None))?;
+    timed("ipvsadm -C (flush)", || ipvsadm(&["-C"], None))?;
+
+    let (n, ours_apply) = timed("ipvs: reconcile from empty (dump+plan+batch)", || {
+        rt.block_on(async {
+            let r = reconcile::apply(&h, &desired, &Ownership::All).await?;
+            if let Some(e) = r.first_error() {
+                return Err(format!("{e}").into());
+            }
+            Ok::<_, Box<dyn std::error::Error>>(r.results.len())
+        })
+    })?;
+    println!("  ops applied: {n}");
+    let (rows, ours_dump) = timed("ipvs: dump services+dests+stats", || {
+        rt.block_on(async { Ok::<_, Box<dyn std::error::Error>>(h.table().await?) })
+    })?;
+    let nd: usize = rows.iter().map(|(_, d)| d.len()).sum();
+    println!("  dumped: {} services, {nd} destinations", rows.len());
+    if rows.len() != services as usize || nd != (services * dests) as usize {
+        return Err("dump does not match the table".into());
+    }
+    let (noop, ours_noop) = timed("ipvs: no-op reconcile (dump+diff)", || {
+        rt.block_on(async {
+            let observed = reconcile::observe(&h).await?;
+            Ok::<_, Box<dyn std::error::Error>>(reconcile::plan(
+                &desired,
+                &observed,
+                &Ownership::All,
+            ))
+        })
+    })?;
+    if !noop.ops.is_empty() {
+        return Err(format!("no-op reconcile planned {} ops", noop.ops.len()).into());
+    }
+    let (_, adm_list2) = timed("ipvsadm -Ln (same table, after ours)", || {
+        ipvsadm(&["-Ln"], None)
+    })?;
+    let adm_list = adm_list.min(adm_list2);
+    println!();
+    let r = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64();
+    println!(
+        "program: ours {:.3} s vs ipvsadm -R {:.3} s: ratio {:.3} (target <= 0.5)",
+        ours_apply.as_secs_f64(),
+        adm_restore.as_secs_f64(),
+        r(ours_apply, adm_restore)
+    );
+    println!(
+        "dump:    ours {:.3} s vs ipvsadm -Ln --stats {:.3} s: {:.2}x faster (target >= 2)",
+        ours_dump.as_secs_f64(),
+        adm_list_stats.as_secs_f64(),
+        r(adm_list_stats, ours_dump)
+    );
+    println!(
+        "no-op:   ours {:.3} s vs ipvsadm -Ln {:.3} s: ratio {:.3} (target <= 0.5)",
+        ours_noop.as_secs_f64(),
+        adm_list.as_secs_f64(),
+        r(ours_noop, adm_list)
+    );
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1);
+    let services = args.next().and_then(|s| s.parse().ok()).unwrap_or(10_000);
+    let dests = args.next().and_then(|s| s.parse().ok()).unwrap_or(10);
+    match run(services, dests) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bench_program: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,35 @@
+//! Linux IPVS (LVS) over generic netlink: a sans-IO [`codec`], a typed [`model`] with serde, an
+//! async [`client`] in the style of rtnetlink (connection future + cloneable [`Handle`], dump
+//! streams, batching, network namespaces), typed [`Error`]s and a [`reconcile`]r.
+//!
+//! ```no_run
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), ipvs::Error> {
+//! use ipvs::{Destination, Forwarding, Scheduler, Service, ServiceKey};
+//! let (conn, handle) = ipvs::new_connection()?;
+//! tokio::spawn(conn);
+//! let key = ServiceKey::tcp("192.0.2.1".parse().unwrap(), 80);
+//! handle.add_service(&Service::new(key).with_scheduler(Scheduler::RoundRobin)).await?;
+//! let rs = Destination::new("10.0.0.2".parse().unwrap(), 8080).with_forwarding(Forwarding::Masquerade);
+//! handle.add_destination(&key, &rs).await?;
+//! for (svc, dests) in handle.table().await? {
+//!     println!("{} {} ({} real servers)", svc.service.key, svc.service.scheduler, dests.len());
+//! }
+//! # Ok(()) }
+//! ```
+
+pub mod client;
+pub mod codec;
+pub mod error;
+pub mod model;
+pub mod reconcile;
+
+pub use client::{
+    BatchOptions, Connection, Features, Handle, new_connection, new_connection_in_netns,
+};
+pub use error::{Error, Operation, Result, Target};
+pub use model::{
+    Daemon, DaemonState, Destination, DestinationEntry, Family, Forwarding, Info, Protocol,
+    Scheduler, Service, ServiceEntry, ServiceFlags, ServiceKey, Stats, Table, Timeouts, TunnelType,
+    VirtualServer,
+};
