@@ -267,6 +267,22 @@ fn wait_for_neighbour(ns: &NetNs, addr: &str, dev: &str, mac: &str) -> String {
     }
 }
 
+/// Announces both VIPs from `a` and waits until `b` maps them to `a`'s MAC.
+fn announce_and_expect_neighbours(p: &Pair, form: ArpForm) {
+    let dev = p.dev_a.clone();
+    p.a.run(move || announce_once(&dev, &[ip(VIP4), ip(VIP6)], form))
+        .expect("runs in a")
+        .expect("sent");
+    let mac = mac_text(p.mac_a);
+    wait_for_neighbour(&p.b, VIP4, &p.dev_b, &mac);
+    wait_for_neighbour(&p.b, VIP6, &p.dev_b, &mac);
+}
+
+/// Sets a sysctl in `ns`.
+fn sysctl(ns: &NetNs, setting: &str) {
+    ns.exec("sysctl", ["-qw", setting]).expect(setting);
+}
+
 fn mac_text(mac: [u8; 6]) -> String {
     mac.iter()
         .map(|b| format!("{b:02x}"))
@@ -281,11 +297,7 @@ fn takeover_replaces_the_old_mac_in_the_peers_neighbour_tables() {
         let p = pair();
         // The peer held the VIP at another MAC (the old director's), long enough ago that
         // ARP's locktime no longer protects the entry.
-        p.b.exec(
-            "sysctl",
-            ["-qw", &format!("net.ipv4.neigh.{}.locktime=0", p.dev_b)],
-        )
-        .expect("locktime");
+        sysctl(&p.b, &format!("net.ipv4.neigh.{}.locktime=0", p.dev_b));
         p.b.ip([
             "neigh", "replace", VIP4, "lladdr", OTHER_MAC, "dev", &p.dev_b, "nud", "stale",
         ])
@@ -294,13 +306,7 @@ fn takeover_replaces_the_old_mac_in_the_peers_neighbour_tables() {
             "-6", "neigh", "replace", VIP6, "lladdr", OTHER_MAC, "dev", &p.dev_b, "nud", "stale",
         ])
         .expect("old v6 entry");
-        let dev = p.dev_a.clone();
-        p.a.run(move || announce_once(&dev, &[ip(VIP4), ip(VIP6)], form))
-            .expect("runs in a")
-            .expect("sent");
-        let mac = mac_text(p.mac_a);
-        wait_for_neighbour(&p.b, VIP4, &p.dev_b, &mac);
-        wait_for_neighbour(&p.b, VIP6, &p.dev_b, &mac);
+        announce_and_expect_neighbours(&p, form);
     }
 }
 
@@ -309,38 +315,20 @@ fn takeover_replaces_the_old_mac_in_the_peers_neighbour_tables() {
 fn peers_with_arp_accept_and_accept_untracked_na_learn_new_entries() {
     for form in [ArpForm::Request, ArpForm::Reply] {
         let p = pair();
-        p.b.exec(
-            "sysctl",
-            ["-qw", &format!("net.ipv4.conf.{}.arp_accept=1", p.dev_b)],
-        )
-        .expect("arp_accept");
-        p.b.exec(
-            "sysctl",
-            [
-                "-qw",
-                &format!("net.ipv6.conf.{}.accept_untracked_na=1", p.dev_b),
-            ],
-        )
-        .expect("accept_untracked_na");
+        sysctl(&p.b, &format!("net.ipv4.conf.{}.arp_accept=1", p.dev_b));
+        sysctl(
+            &p.b,
+            &format!("net.ipv6.conf.{}.accept_untracked_na=1", p.dev_b),
+        );
         // Linux 6.1 (the rig's kernel) applies accept_untracked_na to routers only (RFC 9131);
         // later kernels to hosts too.
-        p.b.exec(
-            "sysctl",
-            ["-qw", &format!("net.ipv6.conf.{}.forwarding=1", p.dev_b)],
-        )
-        .expect("forwarding");
+        sysctl(&p.b, &format!("net.ipv6.conf.{}.forwarding=1", p.dev_b));
         assert!(
             !p.b.ip(["neigh", "show", VIP4])
                 .expect("neigh")
                 .contains("lladdr")
         );
-        let dev = p.dev_a.clone();
-        p.a.run(move || announce_once(&dev, &[ip(VIP4), ip(VIP6)], form))
-            .expect("runs in a")
-            .expect("sent");
-        let mac = mac_text(p.mac_a);
-        wait_for_neighbour(&p.b, VIP4, &p.dev_b, &mac);
-        wait_for_neighbour(&p.b, VIP6, &p.dev_b, &mac);
+        announce_and_expect_neighbours(&p, form);
     }
 }
 
@@ -492,20 +480,8 @@ fn every_error_for_real() {
     assert!(perm.to_string().contains("CAP_NET_RAW"), "{perm}");
 }
 
-/// The `send_arp` example, built next to the test binaries by `cargo test`.
 fn send_arp_bin() -> std::path::PathBuf {
-    let exe = std::env::current_exe().expect("test exe");
-    let dir = exe
-        .parent()
-        .and_then(std::path::Path::parent)
-        .expect("target dir");
-    let bin = dir.join("examples").join("send_arp");
-    assert!(
-        bin.exists(),
-        "{} is not built (cargo test builds examples)",
-        bin.display()
-    );
-    bin
+    testkit::example("arp-announce", "send_arp")
 }
 
 #[test]

@@ -1,21 +1,10 @@
 //! The `send_arp` example's usage errors (exit 1, as Piranha's), checked on the host: no frame
 //! is sent for bad usage, so no privileges are needed.
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn send_arp() -> Command {
-    let exe = std::env::current_exe().expect("test exe");
-    let dir = exe.parent().and_then(Path::parent).expect("target dir");
-    let bin: PathBuf = dir.join("examples").join("send_arp");
-    if !bin.exists() {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "-p", "arp-announce", "--example", "send_arp"])
-            .status()
-            .expect("cargo runs");
-        assert!(status.success(), "cannot build the send_arp example");
-    }
-    Command::new(bin)
+    Command::new(testkit::example("arp-announce", "send_arp"))
 }
 
 #[test]

@@ -3,20 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// `cargo test` builds the examples next to the test binaries: target/<profile>/examples.
 fn lvscf() -> Command {
-    let exe = std::env::current_exe().expect("test exe");
-    let profile_dir = exe.parent().and_then(Path::parent).expect("target dir");
-    let bin: PathBuf = profile_dir.join("examples").join("lvscf");
-    if !bin.exists() {
-        // `cargo test --test cli` alone does not build the examples.
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "-p", "lvscf", "--example", "lvscf"])
-            .status()
-            .expect("cargo runs");
-        assert!(status.success(), "cannot build the lvscf example");
-    }
-    Command::new(bin)
+    Command::new(testkit::example("lvscf", "lvscf"))
 }
 
 fn fixture(name: &str) -> PathBuf {

@@ -31,8 +31,10 @@
 
 mod capture;
 mod error;
+mod example;
 mod netns;
 
 pub use capture::{Capture, Frame};
 pub use error::Error;
+pub use example::example;
 pub use netns::{NetNs, Veth};

@@ -1,0 +1,27 @@
+//! Finding a package's example programs from its tests.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The path of example `name` of `package`, built next to the test binaries
+/// (`target/<profile>/examples/`). `cargo test` builds a package's examples with its tests; when
+/// a single test target was asked for, the example is built here with `cargo build`.
+///
+/// Panics when the example cannot be found or built: this is test support.
+pub fn example(package: &str, name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("test binaries live in target/<profile>/deps");
+    let bin = profile_dir.join("examples").join(name);
+    if !bin.exists() {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "-p", package, "--example", name])
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "cannot build example {name} of {package}");
+    }
+    bin
+}
