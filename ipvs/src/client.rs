@@ -1007,10 +1007,12 @@ impl Handle {
             }
         }
         let chunk = self.batch.chunk.max(1);
-        let mut chunks = Vec::new();
-        while !prepared.is_empty() {
-            let rest = prepared.split_off(chunk.min(prepared.len()));
-            chunks.push(std::mem::replace(&mut prepared, rest));
+        let mut chunks: Vec<Vec<(usize, Operation, Message)>> = Vec::new();
+        for p in prepared {
+            match chunks.last_mut() {
+                Some(c) if c.len() < chunk => c.push(p),
+                _ => chunks.push(vec![p]),
+            }
         }
         let futs = chunks.into_iter().map(|c| {
             let nl = self.nl.clone();
