@@ -6,6 +6,7 @@
 #   lvsrig_run       the run directory on the host: argv, env, cwd, modules in; rc, t_ready out
 #   lvsrig_cache     the rig's cache directory on the host
 #   lvsrig_modroot   the module tree, relative to the cache (modprobe -d)
+#   lvsrig_debug     if set, print the guest uptime at each step on the console
 # uml: PID 1 on the read-only hostfs root; builds the overlay root, pivots into it and runs
 # itself again. qemu: started by stage 1 (stage1.sh) with the overlay root already in place.
 #
@@ -14,24 +15,28 @@
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 BB=/bin/busybox
 say() { echo "lvsrig: $*" > /dev/console 2>/dev/null || true; }
+dbg() { if [ -n "${lvsrig_debug:-}" ]; then local up _; read -r up _ < /proc/uptime; say "$up $*"; fi; }
 halt() { $BB poweroff -f; echo o > /proc/sysrq-trigger; sleep 10; }
 
 if [ "$lvsrig_backend" = uml ] && [ -z "${lvsrig_pivoted:-}" ]; then
   # Until these are mounted, /proc and /sys are the HOST's, seen through hostfs.
   $BB mount -t proc proc /proc
   $BB mount -t sysfs sysfs /sys
+  dbg "init"
   /usr/sbin/modprobe -d "$lvsrig_cache/$lvsrig_modroot" overlay || { say "no overlay module"; halt; }
   $BB mount -t tmpfs -o mode=755 tmpfs /run
   $BB mkdir -p /run/ovl/upper /run/ovl/work /run/ovl/root
   $BB mount -t overlay -o lowerdir=/,upperdir=/run/ovl/upper,workdir=/run/ovl/work overlay /run/ovl/root \
     || { say "cannot mount the overlay root"; halt; }
   for m in /dev /proc /sys; do $BB mount --move $m /run/ovl/root$m; done
+  dbg "overlay"
   cd /run/ovl/root || halt
   $BB pivot_root . mnt || { say "pivot_root failed"; halt; }
   export lvsrig_pivoted=1
   exec $BB chroot . /bin/bash "$0"
 fi
 [ -n "${lvsrig_pivoted:-}" ] && $BB umount -l /mnt
+dbg "stage 2"
 
 $BB mount -t tmpfs -o mode=755 tmpfs /run
 $BB mkdir -p /run/rig/io /run/rig/cache /run/rig/bin /dev/pts /dev/shm
@@ -45,6 +50,7 @@ else
   $BB mount -t 9p -o rw,trans=virtio,version=9p2000.L,msize=512000 lvsrigio /run/rig/io
 fi || { say "cannot mount the run directory"; halt; }
 IO=/run/rig/io
+dbg "mounts done"
 
 # Modules come from the cache's module tree. The same wrapper serves the kernel's on-demand
 # loads (an IPVS scheduler that was not preloaded, the IPVS generic-netlink family).
@@ -57,6 +63,7 @@ if [ -n "$MODULES" ]; then
   # shellcheck disable=SC2086 # a list of module names
   /usr/sbin/modprobe -d "$MODROOT" -a $MODULES || say "some modules failed to load"
 fi
+dbg "modules loaded"
 $BB ip link set lo up
 echo lvsrig > /proc/sys/kernel/hostname
 

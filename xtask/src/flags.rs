@@ -25,6 +25,7 @@ usage:
         --env NAME[=VALUE]     pass one more environment variable (repeatable)
         --verbose              stream the guest console to stderr and print timings
         --prepare              only install packages and prepare the cache, run nothing
+        --instance NAME        name the VM (each of its processes has lvsrig_instance=NAME)
   cargo xtask kernel-test [--backend uml|qemu] [CARGO TEST ARGS...]
       `cargo test CARGO TEST ARGS...` with the rig as cargo's target runner: every test binary
       boots one VM, e.g. cargo xtask kernel-test -p testkit --test kernel_rig -- --ignored;

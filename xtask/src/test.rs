@@ -67,7 +67,10 @@ pub(crate) fn run(flags: &TestFlags) -> Result<()> {
 
     let rig = match start_rig(flags) {
         Ok(rig) => rig,
-        Err(e) => return rig_unavailable(&e, self_check, &kernel, ci, flags.allow_skip),
+        Err(e) => {
+            rig_unavailable(&e, self_check, &kernel, ci, flags.allow_skip)?;
+            return verdict(&failures);
+        }
     };
 
     let mut self_check_cmd = Command::new(&self_check.executable);
@@ -127,6 +130,11 @@ pub(crate) fn run(flags: &TestFlags) -> Result<()> {
         failures.len(),
         started.elapsed()
     );
+    verdict(&failures)
+}
+
+/// Fails with every failure listed, if there are any.
+fn verdict(failures: &[String]) -> Result<()> {
     if !failures.is_empty() {
         bail!(
             "{} failure(s):\n  {}",

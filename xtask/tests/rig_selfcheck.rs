@@ -131,3 +131,87 @@ fn an_interrupted_run_stops_the_vm_and_leaves_nothing_running() {
     assert_eq!(status.code(), Some(130), "128 + SIGINT");
     assert_eq!(leftovers(&name), Vec::<String>::new());
 }
+
+#[test]
+#[ignore = "boots the rig: run with `cargo xtask test`"]
+fn a_guest_that_dies_without_a_status_is_a_rig_failure_with_the_console_shown() {
+    // The guest powers off at once: no exit status ever reaches the host.
+    let output = xtask_vm(&[
+        "--",
+        "sh",
+        "-c",
+        "echo o > /proc/sysrq-trigger; exec sleep 60",
+    ])
+    .output()
+    .unwrap();
+    assert_eq!(output.status.code(), Some(125), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("without reporting an exit status"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("Power down"),
+        "the guest console is shown: {stderr}"
+    );
+}
+
+#[test]
+#[ignore = "boots the rig: run with `cargo xtask test`"]
+fn a_killed_xtask_leaves_nothing_running() {
+    let name = instance("sigkill");
+    let mut xtask = xtask_vm(&[
+        "--instance",
+        &name,
+        "--",
+        "sh",
+        "-c",
+        "echo ready; exec sleep 600",
+    ])
+    .stdout(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let mut line = String::new();
+    BufReader::new(xtask.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line, "ready\n");
+    // No chance to clean up: the VM must go by itself (parent-death signal, PID namespace).
+    xtask.kill().unwrap();
+    xtask.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut left = leftovers(&name);
+    while !left.is_empty() && Instant::now() < deadline {
+        // Polling for a condition, with a deadline: the kernel tears the VM down asynchronously.
+        std::thread::sleep(Duration::from_millis(50));
+        left = leftovers(&name);
+    }
+    assert_eq!(left, Vec::<String>::new());
+}
+
+/// The file status flags of descriptor `fd` of this process, from `/proc/self/fdinfo`.
+fn status_flags(fd: i32) -> u32 {
+    let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).expect("fdinfo");
+    let octal = info
+        .lines()
+        .find_map(|l| l.strip_prefix("flags:"))
+        .expect("a flags: line");
+    u32::from_str_radix(octal.trim(), 8).expect("octal flags")
+}
+
+#[test]
+#[ignore = "boots the rig: run with `cargo xtask test`"]
+fn the_callers_stdout_is_not_left_non_blocking() {
+    use std::os::fd::AsRawFd;
+    // xtask's stdout shares its open file description with ours, as with a shell or cargo.
+    let (ours, _peer) = std::os::unix::net::UnixStream::pair().unwrap();
+    let before = status_flags(ours.as_raw_fd());
+    let status = xtask_vm(&["--", "true"])
+        .stdout(std::os::fd::OwnedFd::from(ours.try_clone().unwrap()))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    const O_NONBLOCK: u32 = 0o4000;
+    assert_eq!(before & O_NONBLOCK, 0);
+    assert_eq!(status_flags(ours.as_raw_fd()), before);
+}

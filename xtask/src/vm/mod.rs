@@ -10,11 +10,13 @@
 //! x86_64 kernel under qemu, TCG unless hardware KVM is there).
 
 mod cpio;
+mod env;
 pub(crate) mod process;
 mod qemu;
+mod run_dir;
 mod uml;
 
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsString;
 use std::fmt;
 use std::fs::File;
 use std::os::fd::AsRawFd;
@@ -26,29 +28,20 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result, bail};
 
 use crate::install;
+pub(crate) use env::guest_env;
 use process::Ended;
+use run_dir::RunDir;
 
 /// The kernel modules loaded before the command runs. Any other module of the kernel's tree
 /// loads on demand (`modprobe`, or the kernel itself, e.g. an IPVS scheduler).
 pub(crate) const MODULES: &str =
     "ip_vs ip_vs_rr ip_vs_wrr ip_vs_lc ip_vs_wlc ip_vs_sh ip_vs_mh ip_vs_ftp veth";
 
+/// Every process of a VM has the word `lvsrig_instance=NAME` on its command line.
+const MARKER_PREFIX: &str = "lvsrig_instance=";
+
 /// The guest's init.
 const INIT: &str = include_str!("../../rig/init.sh");
-
-/// Host environment variables the command gets (besides every `CARGO_*` and `RUST_*`).
-const PASSED_ENV: &[&str] = &[
-    "PATH",
-    "HOME",
-    "TERM",
-    "USER",
-    "LOGNAME",
-    "LANG",
-    "LC_ALL",
-    "NO_COLOR",
-    "CI",
-    "LD_LIBRARY_PATH",
-];
 
 /// Which kernel to boot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -200,124 +193,6 @@ pub(crate) fn prepare(backend: Backend) -> Result<Rig> {
     Ok(Rig { cache, kernel })
 }
 
-/// The environment the command gets: the host's `PASSED_ENV`, `CARGO_*` and `RUST_*`, then each
-/// `extra` (`NAME` takes the host's value, `NAME=VALUE` sets one).
-pub(crate) fn guest_env(
-    host: impl IntoIterator<Item = (OsString, OsString)>,
-    extra: &[OsString],
-) -> Vec<(OsString, OsString)> {
-    let host: Vec<(OsString, OsString)> = host.into_iter().collect();
-    let mut env: Vec<(OsString, OsString)> = host
-        .iter()
-        .filter(|(name, _)| {
-            let name = name.to_string_lossy();
-            PASSED_ENV.contains(&name.as_ref())
-                || name.starts_with("CARGO_")
-                || name.starts_with("RUST_")
-        })
-        .cloned()
-        .collect();
-    for spec in extra {
-        let bytes = spec.as_bytes();
-        let (name, value) = match bytes.iter().position(|b| *b == b'=') {
-            Some(eq) => (
-                OsStr::from_bytes(&bytes[..eq]).to_owned(),
-                Some(OsStr::from_bytes(&bytes[eq + 1..]).to_owned()),
-            ),
-            None => (spec.clone(), None),
-        };
-        let value = value.or_else(|| {
-            host.iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, v)| v.clone())
-        });
-        env.retain(|(n, _)| *n != name);
-        if let Some(value) = value {
-            env.push((name, value));
-        }
-    }
-    env
-}
-
-/// The per-run directory, shared write-through with the guest; removed on drop.
-struct RunDir {
-    path: PathBuf,
-}
-
-impl RunDir {
-    fn create(cache: &Path, instance: &str, spec: &RunSpec) -> Result<Self> {
-        let runs = cache.join("runs");
-        std::fs::create_dir_all(&runs)?;
-        prune_stale_runs(&runs);
-        let path = runs.join(instance);
-        std::fs::create_dir(&path)
-            .with_context(|| format!("cannot create the run directory {}", path.display()))?;
-        let dir = Self { path };
-        dir.write(
-            "argv",
-            &nul_separated(spec.command.iter().map(|a| a.as_bytes())),
-        )?;
-        let env: Vec<Vec<u8>> = spec
-            .env
-            .iter()
-            .map(|(name, value)| [name.as_bytes(), b"=", value.as_bytes()].concat())
-            .collect();
-        dir.write("env", &nul_separated(env.iter().map(Vec::as_slice)))?;
-        dir.write("cwd", &nul_separated([spec.cwd.as_os_str().as_bytes()]))?;
-        dir.write("modules", format!("{MODULES}\n").as_bytes())?;
-        dir.write("init", INIT.as_bytes())?;
-        std::fs::set_permissions(
-            dir.path.join("init"),
-            std::os::unix::fs::PermissionsExt::from_mode(0o755),
-        )?;
-        Ok(dir)
-    }
-
-    fn write(&self, name: &str, contents: &[u8]) -> Result<()> {
-        let path = self.path.join(name);
-        std::fs::write(&path, contents).with_context(|| format!("cannot write {}", path.display()))
-    }
-
-    fn read(&self, name: &str) -> Option<String> {
-        std::fs::read_to_string(self.path.join(name)).ok()
-    }
-}
-
-impl Drop for RunDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.path);
-    }
-}
-
-/// Removes run directories older than a day: left behind by an xtask that was SIGKILLed (any
-/// other ending removes its own). Current runs are minutes old at most.
-fn prune_stale_runs(runs: &Path) {
-    const STALE: Duration = Duration::from_secs(24 * 3600);
-    let Ok(entries) = std::fs::read_dir(runs) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let age = entry
-            .metadata()
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.elapsed().ok());
-        if age.is_some_and(|age| age > STALE) {
-            let _ = std::fs::remove_dir_all(entry.path());
-        }
-    }
-}
-
-/// Each item followed by a NUL byte.
-fn nul_separated<'a>(items: impl IntoIterator<Item = &'a [u8]>) -> Vec<u8> {
-    let mut out = Vec::new();
-    for item in items {
-        out.extend_from_slice(item);
-        out.push(0);
-    }
-    out
-}
-
 /// A fresh instance name: `lvsrig-PID-N`.
 fn new_instance() -> String {
     let nanos = SystemTime::now()
@@ -355,11 +230,17 @@ impl Rig {
             cache: &self.cache,
             run: &run.path,
             instance: &instance,
-            marker: format!("lvsrig_instance={instance}"),
+            marker: format!("{MARKER_PREFIX}{instance}"),
             mem_mib: spec.mem_mib,
             cpus: spec.cpus,
             verbose: spec.verbose,
+            extra_kernel_args: std::env::var("LVS_RIG_KERNEL_ARGS")
+                .unwrap_or_default()
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect(),
         };
+        let _restore = process::StatusFlags::save(&[libc::STDOUT_FILENO, libc::STDERR_FILENO]);
         let started = Instant::now();
         let deadline = started + spec.timeout;
         let ended = match &self.kernel {
@@ -424,6 +305,9 @@ struct Boot<'a> {
     mem_mib: u32,
     cpus: u32,
     verbose: bool,
+    /// `LVS_RIG_KERNEL_ARGS`, split at whitespace: more kernel command line arguments, e.g.
+    /// `lvsrig_debug=1` (the init prints timestamps) or `loglevel=7`.
+    extra_kernel_args: Vec<String>,
 }
 
 impl Boot<'_> {
@@ -440,38 +324,6 @@ impl Boot<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn os(pairs: &[(&str, &str)]) -> Vec<(OsString, OsString)> {
-        pairs
-            .iter()
-            .map(|(n, v)| (OsString::from(n), OsString::from(v)))
-            .collect()
-    }
-
-    #[test]
-    fn guest_env_passes_a_fixed_set_and_extras() {
-        let host = os(&[
-            ("PATH", "/usr/bin"),
-            ("SECRET", "x"),
-            ("CARGO_PKG_NAME", "testkit"),
-            ("RUST_BACKTRACE", "1"),
-            ("FOO", "host foo"),
-        ]);
-        let extra: Vec<OsString> = ["FOO", "BAR=a=b", "PATH=/bin", "MISSING"]
-            .iter()
-            .map(OsString::from)
-            .collect();
-        assert_eq!(
-            guest_env(host, &extra),
-            os(&[
-                ("CARGO_PKG_NAME", "testkit"),
-                ("RUST_BACKTRACE", "1"),
-                ("FOO", "host foo"),
-                ("BAR", "a=b"),
-                ("PATH", "/bin"),
-            ])
-        );
-    }
 
     #[test]
     fn cache_dir_order() {
@@ -504,11 +356,6 @@ mod tests {
         assert!(!valid_instance(""));
         assert!(!valid_instance("a b"));
         assert!(!valid_instance("../x"));
-    }
-
-    #[test]
-    fn nul_separated_items() {
-        assert_eq!(nul_separated([&b"a b"[..], b"", b"c"]), b"a b\0\0c\0");
     }
 
     #[test]

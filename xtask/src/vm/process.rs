@@ -45,7 +45,9 @@ pub(crate) struct Vm {
 /// Starts `cmd` as a VM whose processes all carry `marker` as one of their arguments.
 ///
 /// The VM gets its own process group (a terminal's Ctrl-C reaches xtask, which stops the VM in
-/// order), SIGTERM when xtask dies, and the descriptors `inherit` (cleared of close-on-exec).
+/// order), SIGKILL when xtask dies, and the descriptors `inherit` (cleared of close-on-exec).
+/// When `cmd` is a wrapper that starts the VM as its child (`unshare` for UML), the wrapper must
+/// pass its death on (`--kill-child`).
 pub(crate) fn spawn(mut cmd: Command, marker: String, inherit: &[RawFd]) -> Result<Vm> {
     let inherit = inherit.to_vec();
     cmd.process_group(0);
@@ -53,7 +55,7 @@ pub(crate) fn spawn(mut cmd: Command, marker: String, inherit: &[RawFd]) -> Resu
     // (prctl, fcntl) on values it owns.
     unsafe {
         cmd.pre_exec(move || {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
                 return Err(io::Error::last_os_error());
             }
             for &fd in &inherit {
@@ -106,10 +108,13 @@ impl Vm {
         ended
     }
 
-    /// SIGTERM first: UML's handler kills the host processes that run guest processes (they
-    /// are in sessions of their own). Then SIGKILL for whatever is left.
+    /// SIGTERM first, to the process and its children (a wrapper such as `unshare --fork`
+    /// ignores it, the VM behind it shuts down). Then SIGKILL for whatever is left.
     fn stop(&self) {
         signal(self.pid, libc::SIGTERM);
+        for child in children(self.pid) {
+            signal(child, libc::SIGTERM);
+        }
         let deadline = Instant::now() + TERM_GRACE;
         if !self.exited_before(deadline) {
             signal(-self.pid, libc::SIGKILL);
@@ -137,6 +142,55 @@ fn signal(pid: i32, signal: i32) {
     unsafe {
         libc::kill(pid, signal);
     }
+}
+
+/// Restores the file status flags of some descriptors on drop.
+///
+/// UML sets `O_NONBLOCK` on the descriptors of its consoles, and flags belong to the open file
+/// description, which xtask's stdout and stderr share with the parent (a shell, cargo): left
+/// non-blocking, their later writes could fail with EAGAIN.
+pub(crate) struct StatusFlags(Vec<(RawFd, libc::c_int)>);
+
+impl StatusFlags {
+    /// Saves the flags of `fds` (those that are open).
+    pub(crate) fn save(fds: &[RawFd]) -> Self {
+        Self(
+            fds.iter()
+                .filter_map(|&fd| {
+                    // SAFETY: F_GETFL only reads the flags of a descriptor number.
+                    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+                    (flags >= 0).then_some((fd, flags))
+                })
+                .collect(),
+        )
+    }
+}
+
+impl Drop for StatusFlags {
+    fn drop(&mut self) {
+        for &(fd, flags) in &self.0 {
+            // SAFETY: F_SETFL only sets the flags of a descriptor number.
+            unsafe {
+                libc::fcntl(fd, libc::F_SETFL, flags);
+            }
+        }
+    }
+}
+
+/// The direct children of `pid` (each thread lists the children it forked).
+fn children(pid: i32) -> Vec<i32> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    tasks
+        .flatten()
+        .filter_map(|task| std::fs::read_to_string(task.path().join("children")).ok())
+        .flat_map(|list| {
+            list.split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect::<Vec<i32>>()
+        })
+        .collect()
 }
 
 /// SIGKILLs every process that has `marker` as one of its arguments, until none is left.
@@ -169,16 +223,67 @@ pub(crate) fn marked_processes(marker: &str) -> Vec<i32> {
         .collect()
 }
 
+/// The words starting with `prefix` on the command lines of all processes (e.g. every
+/// `lvsrig_instance=NAME` of the VMs running now).
+pub(crate) fn arguments_with_prefix(prefix: &str) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for pid in entries.filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i32>().ok()) {
+        let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+            continue;
+        };
+        found.extend(
+            words(&cmdline)
+                .filter(|w| w.starts_with(prefix.as_bytes()))
+                .map(|w| String::from_utf8_lossy(w).into_owned()),
+        );
+    }
+    found
+}
+
+/// The words of a NUL-separated `cmdline`, split at NULs and spaces.
+fn words(cmdline: &[u8]) -> impl Iterator<Item = &[u8]> {
+    cmdline.split(|b| *b == 0 || *b == b' ')
+}
+
 /// Whether the NUL-separated `cmdline` has `arg` as one of its words (split at NULs and spaces).
 fn has_argument(cmdline: &[u8], arg: &[u8]) -> bool {
-    cmdline
-        .split(|b| *b == 0 || *b == b' ')
-        .any(|word| word == arg)
+    words(cmdline).any(|word| word == arg)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn status_flags_are_restored() {
+        let (socket, peer) = std::os::unix::net::UnixStream::pair().unwrap();
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&socket);
+        let flags = || unsafe { libc::fcntl(fd, libc::F_GETFL) };
+        let before = flags();
+        {
+            let _saved = StatusFlags::save(&[fd]);
+            unsafe { libc::fcntl(fd, libc::F_SETFL, before | libc::O_NONBLOCK) };
+            assert_ne!(flags(), before);
+        }
+        assert_eq!(flags(), before);
+        drop(peer);
+    }
+
+    #[test]
+    fn children_lists_direct_children() {
+        let mut child = Command::new("sh")
+            .args(["-c", "read x"])
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pid = i32::try_from(child.id()).unwrap();
+        assert!(children(i32::try_from(std::process::id()).unwrap()).contains(&pid));
+        signal(pid, libc::SIGKILL);
+        child.wait().unwrap();
+    }
 
     #[test]
     fn has_argument_matches_whole_words_only() {

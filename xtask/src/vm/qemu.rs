@@ -315,11 +315,12 @@ pub(super) fn boot(kernel: &Kernel, boot: &Boot<'_>) -> Result<(Vm, Drains)> {
         .arg("-append")
         .arg(format!(
             "console=ttyS0 panic=-1 quiet loglevel=4 lvsrig_init={run}/init lvsrig_backend=qemu \
-             lvsrig_run={run} lvsrig_cache={cache} lvsrig_modroot={modroot} {marker}",
+             lvsrig_run={run} lvsrig_cache={cache} lvsrig_modroot={modroot} {marker} {extra}",
             run = run.display(),
             cache = boot.cache.display(),
             modroot = kernel.modroot,
             marker = boot.marker,
+            extra = boot.extra_kernel_args.join(" "),
         ))
         .stdin(Stdio::null())
         .stdout(

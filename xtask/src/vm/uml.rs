@@ -2,7 +2,8 @@
 //!
 //! The host root is the guest's root through hostfs; the init builds the overlay on top. The
 //! guest consoles `con1`/`con2` are xtask's own stdout/stderr, `con0` the console log. UML's RAM
-//! is a file in `$TMPDIR` that it maps executable: a tmpfs without `noexec`.
+//! is a file in `$TMPDIR` that it maps executable: a tmpfs without `noexec`. It runs in a PID
+//! namespace of its own, so no helper of it can outlive it.
 
 use std::os::fd::{AsFd, AsRawFd};
 use std::path::{Path, PathBuf};
@@ -14,7 +15,7 @@ use super::Boot;
 use super::process::{self, Vm};
 
 /// The Debian packages of this backend.
-pub(crate) const PACKAGES: &[&str] = &["user-mode-linux"];
+pub(crate) const PACKAGES: &[&str] = &["user-mode-linux", "util-linux"];
 
 /// The UML kernel binary.
 const BINARY: &str = "/usr/bin/linux.uml";
@@ -95,7 +96,11 @@ pub(super) fn boot(kernel: &Kernel, boot: &Boot<'_>) -> Result<Vm> {
     let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
     let run = boot.run.display();
     let cache = boot.cache.display();
-    let mut cmd = Command::new(BINARY);
+    // UML runs as PID 1 of a PID namespace of its own: when it ends, however it ends, the kernel
+    // kills every helper process it forked. `unshare` passes on its death as SIGTERM (which UML
+    // handles by shutting down), and it gets SIGTERM itself when xtask dies (see process::spawn).
+    let mut cmd = Command::new("unshare");
+    cmd.args(["--pid", "--fork", "--kill-child=SIGTERM", "--", BINARY]);
     cmd.args([
         format!("mem={}M", boot.mem_mib),
         "root=/dev/root".into(),
@@ -118,6 +123,7 @@ pub(super) fn boot(kernel: &Kernel, boot: &Boot<'_>) -> Result<Vm> {
         format!("lvsrig_modroot={}", kernel.modroot),
         boot.marker.clone(),
     ])
+    .args(&boot.extra_kernel_args)
     .env("TMPDIR", ram_dir(&mounts, boot.cache))
     .stdin(Stdio::null())
     // UML prints its own start-up checks on stdout: they belong in the console log.
