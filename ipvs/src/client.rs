@@ -8,7 +8,11 @@
 //! tokio::spawn(conn);
 //! let key = ServiceKey::tcp("192.0.2.1".parse().unwrap(), 80);
 //! handle.add_service(&Service::new(key)).await?;
-//! handle.add_destination(&key, &Destination::new("10.0.0.2".parse().unwrap(), 80)).await?;
+//! // Or with request builders, rtnetlink style:
+//! let rs = Destination::new("10.0.0.2".parse().unwrap(), 80);
+//! handle.destination(key).add(rs).execute().await?;
+//! let dests: Vec<_> = handle.destination(key).list().try_collect().await?;
+//! assert_eq!(dests.len(), 1);
 //! let services: Vec<_> = handle.services().try_collect().await?;
 //! assert_eq!(services.len(), 1);
 //! # Ok(()) }
@@ -614,7 +618,7 @@ impl Handle {
     }
 
     /// GET_SERVICE do: one service.
-    pub async fn service(&self, key: &ServiceKey) -> Result<ServiceEntry> {
+    pub async fn get_service(&self, key: &ServiceKey) -> Result<ServiceEntry> {
         let op = Operation::GetService;
         let target = Target::Service(*key);
         let msg = IpvsMessage::new(Command::GetService, vec![CmdAttr::Service(key.to_attrs())]);
@@ -655,7 +659,7 @@ impl Handle {
     /// GET_DEST dump: the destinations of a service. A missing service gives
     /// [`Error::NotFound`] (checked first, since the kernel would return an empty dump).
     pub async fn destinations(&self, key: &ServiceKey) -> Result<Vec<DestinationEntry>> {
-        self.service(key).await.map_err(|e| match e {
+        self.get_service(key).await.map_err(|e| match e {
             Error::NotFound { source, .. } => Error::NotFound {
                 op: Operation::GetDest,
                 target: Target::Service(*key),
@@ -1007,10 +1011,12 @@ impl Handle {
             }
         }
         let chunk = self.batch.chunk.max(1);
-        let mut chunks = Vec::new();
-        while !prepared.is_empty() {
-            let rest = prepared.split_off(chunk.min(prepared.len()));
-            chunks.push(std::mem::replace(&mut prepared, rest));
+        let mut chunks: Vec<Vec<(usize, Operation, Message)>> = Vec::new();
+        for p in prepared {
+            match chunks.last_mut() {
+                Some(c) if c.len() < chunk => c.push(p),
+                _ => chunks.push(vec![p]),
+            }
         }
         let futs = chunks.into_iter().map(|c| {
             let nl = self.nl.clone();
@@ -1102,5 +1108,100 @@ pub(crate) fn op_target(op: &Op) -> Target {
             addr: *a,
             port: *p,
         },
+    }
+}
+
+/// rtnetlink-style request builders: `handle.service().add(svc).execute().await`.
+#[derive(Clone, Debug)]
+pub struct ServiceHandle(Handle);
+
+/// rtnetlink-style request builders for the destinations of one service.
+#[derive(Clone, Debug)]
+pub struct DestinationHandle(Handle, ServiceKey);
+
+/// A validated set request (NEW/SET/DEL of a service or destination), ready to execute. The
+/// message can be adjusted before sending with [`SetRequest::message_mut`].
+#[derive(Debug)]
+pub struct SetRequest {
+    handle: Handle,
+    target: Target,
+    sched: Option<(String, Option<String>)>,
+    msg: Result<(Operation, IpvsMessage)>,
+}
+
+impl SetRequest {
+    fn new(handle: &Handle, op: Op) -> Self {
+        SetRequest {
+            handle: handle.clone(),
+            target: op_target(&op),
+            sched: op_sched(&op),
+            msg: handle.op_message(&op),
+        }
+    }
+
+    /// The message that will be sent (the escape hatch for attributes the model lacks), or
+    /// `None` if validation already failed.
+    pub fn message_mut(&mut self) -> Option<&mut IpvsMessage> {
+        self.msg.as_mut().ok().map(|(_, m)| m)
+    }
+
+    /// Sends the request and waits for the kernel's answer.
+    pub async fn execute(self) -> Result<()> {
+        let (op, msg) = self.msg?;
+        self.handle.set(op, self.target, msg, self.sched).await
+    }
+}
+
+impl Handle {
+    /// Request builders for services.
+    pub fn service(&self) -> ServiceHandle {
+        ServiceHandle(self.clone())
+    }
+
+    /// Request builders for the destinations of service `key`.
+    pub fn destination(&self, key: ServiceKey) -> DestinationHandle {
+        DestinationHandle(self.clone(), key)
+    }
+}
+
+impl ServiceHandle {
+    /// NEW_SERVICE.
+    pub fn add(&self, s: Service) -> SetRequest {
+        SetRequest::new(&self.0, Op::AddService(s))
+    }
+    /// SET_SERVICE.
+    pub fn edit(&self, s: Service) -> SetRequest {
+        SetRequest::new(&self.0, Op::EditService(s))
+    }
+    /// DEL_SERVICE.
+    pub fn del(&self, key: ServiceKey) -> SetRequest {
+        SetRequest::new(&self.0, Op::DelService(key))
+    }
+    /// GET_SERVICE dump.
+    pub fn list(&self) -> impl Stream<Item = Result<ServiceEntry>> + use<> {
+        self.0.services()
+    }
+    /// GET_SERVICE do.
+    pub async fn get(&self, key: &ServiceKey) -> Result<ServiceEntry> {
+        self.0.get_service(key).await
+    }
+}
+
+impl DestinationHandle {
+    /// NEW_DEST.
+    pub fn add(&self, d: Destination) -> SetRequest {
+        SetRequest::new(&self.0, Op::AddDest(self.1, d))
+    }
+    /// SET_DEST.
+    pub fn edit(&self, d: Destination) -> SetRequest {
+        SetRequest::new(&self.0, Op::EditDest(self.1, d))
+    }
+    /// DEL_DEST.
+    pub fn del(&self, addr: std::net::IpAddr, port: u16) -> SetRequest {
+        SetRequest::new(&self.0, Op::DelDest(self.1, addr, port))
+    }
+    /// GET_DEST dump (an empty stream if the service does not exist, as the kernel answers).
+    pub fn list(&self) -> impl Stream<Item = Result<DestinationEntry>> + use<> {
+        self.0.destinations_stream(&self.1)
     }
 }

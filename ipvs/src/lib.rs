@@ -25,7 +25,8 @@ pub mod model;
 pub mod reconcile;
 
 pub use client::{
-    BatchOptions, Connection, Features, Handle, new_connection, new_connection_in_netns,
+    BatchOptions, Connection, DestinationHandle, Features, Handle, ServiceHandle, SetRequest,
+    new_connection, new_connection_in_netns,
 };
 pub use error::{Error, Operation, Result, Target};
 pub use model::{

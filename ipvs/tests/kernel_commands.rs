@@ -76,7 +76,7 @@ fn services_write_read_edit_delete() {
         assert_eq!(read_services(&h).await, sorted(services.clone()));
         // GET_SERVICE (do) for each.
         for s in &services {
-            assert_eq!(h.service(&s.key).await.unwrap().service, *s);
+            assert_eq!(h.get_service(&s.key).await.unwrap().service, *s);
         }
         // Edit every service in place: scheduler, flags, timeout, netmask, PE removal.
         let mut edited = services.clone();
@@ -282,7 +282,7 @@ fn zero_all_and_one() {
         h.add_service(&Service::new(k)).await.unwrap();
         h.zero(None).await.unwrap();
         h.zero(Some(&k)).await.unwrap();
-        let e = h.service(&k).await.unwrap();
+        let e = h.get_service(&k).await.unwrap();
         assert_eq!(e.stats, Stats::default());
         let missing = ServiceKey::tcp(ip("10.0.0.9"), 80);
         let err = h.zero(Some(&missing)).await.unwrap_err();
@@ -428,5 +428,56 @@ fn batch_programs_many_objects() {
         let t = h.table().await.unwrap();
         assert_eq!(t.len(), 300);
         assert!(t.iter().all(|(_, d)| d.len() == 3));
+    });
+}
+
+#[test]
+#[ignore = "kernel test: run with `cargo xtask test`"]
+fn request_builders_and_message_escape_hatch() {
+    in_netns(|h| async move {
+        use ipvs::codec::{CmdAttr, SvcAttr};
+        let k = ServiceKey::tcp(ip("10.0.0.1"), 80);
+        h.service().add(Service::new(k)).execute().await.unwrap();
+        // The escape hatch: rewrite the scheduler attribute of an edit before sending.
+        let mut req = h.service().edit(Service::new(k));
+        let msg = req.message_mut().unwrap();
+        for a in &mut msg.attrs {
+            if let CmdAttr::Service(s) = a {
+                for sa in s.iter_mut() {
+                    if let SvcAttr::SchedName(n) = sa {
+                        *n = "rr".into();
+                    }
+                }
+            }
+        }
+        req.execute().await.unwrap();
+        assert_eq!(
+            h.service().get(&k).await.unwrap().service.scheduler,
+            Scheduler::RoundRobin
+        );
+        let d = Destination::new(ip("10.0.1.1"), 80).with_forwarding(Forwarding::Masquerade);
+        h.destination(k).add(d.clone()).execute().await.unwrap();
+        h.destination(k)
+            .edit(d.clone().with_weight(7))
+            .execute()
+            .await
+            .unwrap();
+        let got: Vec<DestinationEntry> = h.destination(k).list().try_collect().await.unwrap();
+        assert_eq!(got[0].destination, d.clone().with_weight(7));
+        // Validation errors surface at execute().
+        let mut bad = h.destination(k).add(d.clone().with_weight(u32::MAX));
+        assert!(bad.message_mut().is_none());
+        assert!(matches!(
+            bad.execute().await.unwrap_err(),
+            Error::InvalidArgument { .. }
+        ));
+        h.destination(k)
+            .del(d.addr, d.port)
+            .execute()
+            .await
+            .unwrap();
+        h.service().del(k).execute().await.unwrap();
+        let left: Vec<ServiceEntry> = h.service().list().try_collect().await.unwrap();
+        assert!(left.is_empty());
     });
 }

@@ -42,7 +42,7 @@ fn duplicate_and_missing_objects() {
         for e in [
             h.del_service(&missing).await.unwrap_err(),
             h.edit_service(&Service::new(missing)).await.unwrap_err(),
-            h.service(&missing).await.unwrap_err(),
+            h.get_service(&missing).await.unwrap_err(),
             h.destinations(&missing).await.unwrap_err(),
         ] {
             assert!(
