@@ -100,6 +100,8 @@ codes! {
     OutOfRange = "E020", Error, None;
     /// `timeout = 0`, which makes Piranha's nanny divide by zero.
     ZeroTimeout = "E021", Error, None;
+    /// A file of 4 GiB or more.
+    TooLarge = "E022", Error, None;
     /// An end-of-line `# comment`: accepted and kept, but Piranha rejects the line
     /// ("unexpected arguments").
     EndOfLineComment = "W001", Warning, None;

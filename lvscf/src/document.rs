@@ -29,11 +29,13 @@ use crate::syntax::{Kind, Line, block_name, write_lines};
 /// # Ok::<(), lvscf::ParseError>(())
 /// ```
 pub struct Document {
+    /// The text buffer: the source as parsed, then the text of lines written by edits.
     pub(crate) src: String,
+    /// Every line, in order, as spans of `src`.
     pub(crate) lines: Vec<Line>,
     /// The last line of the source had no line end.
     pub(crate) no_final_eol: bool,
-    /// An edit has been made: the text is no longer `src`.
+    /// An edit has been made: the text is no longer the source.
     pub(crate) edited: bool,
     /// The line end used for new lines.
     pub(crate) eol: Eol,
@@ -93,6 +95,19 @@ impl Document {
 
     fn parse_inner(src: String) -> (Document, Sink) {
         let mut sink = Sink::default();
+        if let Some(d) = size_error(src.len()) {
+            sink.push(d);
+            let doc = Document {
+                src: String::new(),
+                lines: Vec::new(),
+                no_final_eol: false,
+                edited: false,
+                eol: Eol::Lf,
+                config: OnceLock::new(),
+                warnings: OnceLock::new(),
+            };
+            return (doc, sink);
+        }
         if src.is_empty() {
             sink.push(Diagnostic::new(
                 Code::Empty,
@@ -159,6 +174,23 @@ impl Document {
             .collect()
     }
 
+    /// A new line with `text`, which is appended to the text buffer (after the source).
+    /// `None` when the buffer would reach 4 GiB.
+    pub(crate) fn new_line(&mut self, text: &str, eol: Eol, kind: Kind) -> Option<Line> {
+        let start = u32::try_from(self.src.len()).ok()?;
+        let end = u32::try_from(self.src.len() + text.len()).ok()?;
+        if end == u32::MAX {
+            return None;
+        }
+        self.src.push_str(text);
+        Some(Line {
+            start,
+            end,
+            eol,
+            kind,
+        })
+    }
+
     pub(crate) fn invalidate(&mut self) {
         self.edited = true;
         self.config = OnceLock::new();
@@ -214,6 +246,11 @@ impl FromStr for Document {
 /// ```
 pub fn parse_config(src: &str) -> Result<Config, ParseError> {
     let mut sink = Sink::default();
+    if let Some(d) = size_error(src.len()) {
+        return Err(ParseError {
+            diagnostics: vec![d],
+        });
+    }
     if src.is_empty() {
         sink.push(Diagnostic::new(
             Code::Empty,
@@ -231,6 +268,18 @@ pub fn parse_config(src: &str) -> Result<Config, ParseError> {
     Ok(build(src, &lines))
 }
 
+/// Line offsets are 32-bit: a source of 4 GiB or more is refused.
+fn size_error(len: usize) -> Option<Diagnostic> {
+    (len >= u32::MAX as usize).then(|| {
+        Diagnostic::new(
+            Code::TooLarge,
+            1,
+            1,
+            "the file is 4 GiB or larger; lvs.cf files are limited to 4 GiB",
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,6 +290,15 @@ mod tests {
         let mut out = String::new();
         write_lines(&doc.src, &doc.lines, &mut out).expect("writing to a String");
         out
+    }
+
+    #[test]
+    fn sources_of_4_gib_are_refused() {
+        assert_eq!(
+            size_error(u32::MAX as usize).map(|d| d.code),
+            Some(Code::TooLarge)
+        );
+        assert_eq!(size_error(u32::MAX as usize - 1), None);
     }
 
     #[test]

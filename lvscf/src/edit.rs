@@ -125,6 +125,7 @@ impl Document {
             .or(opens.last());
         let at = last.map_or(self.lines.len(), |&i| block_end(&self.lines, i) + 1);
         let block = new_block(
+            self,
             scope,
             name,
             (&layout.top_open, &layout.top_close),
@@ -297,7 +298,7 @@ impl Section<'_> {
             context: context.clone(),
             diagnostic,
         })?;
-        let line = Line::owned(text, eol, Kind::Stmt(Some(k)));
+        let line = new_line(self.doc, &text, eol, Kind::Stmt(Some(k)), &context)?;
         if replace {
             self.doc.lines[at] = line;
         } else {
@@ -361,7 +362,8 @@ impl Section<'_> {
             &old[..tok.start as usize],
             &old[tok.end as usize..]
         );
-        self.doc.lines[i] = Line::owned(text, line.eol, line.kind);
+        let (eol, kind) = (line.eol, line.kind);
+        self.doc.lines[i] = new_line(self.doc, &text, eol, kind, &context)?;
         self.doc.edited();
         Ok(())
     }
@@ -432,7 +434,15 @@ impl Section<'_> {
                     _ => i + 1,
                 }),
         };
-        let block = new_block(Scope::Server, name, (&open, &close), self.doc.eol, &context)?;
+        let eol = self.doc.eol;
+        let block = new_block(
+            self.doc,
+            Scope::Server,
+            name,
+            (&open, &close),
+            eol,
+            &context,
+        )?;
         self.doc.lines.splice(at..at, block);
         self.doc.edited();
         Ok(Section {
@@ -473,8 +483,25 @@ pub(crate) fn indent(line: &str) -> &str {
     &line[..n]
 }
 
+/// A line written by an edit.
+fn new_line(
+    doc: &mut Document,
+    text: &str,
+    eol: Eol,
+    kind: Kind,
+    context: &str,
+) -> Result<Line, EditError> {
+    doc.new_line(text, eol, kind)
+        .ok_or_else(|| EditError::Unrepresentable {
+            context: context.to_owned(),
+            value: text.to_owned(),
+            reason: "the document would reach 4 GiB",
+        })
+}
+
 /// The two lines of an empty block.
 fn new_block(
+    doc: &mut Document,
     scope: Scope,
     name: &str,
     (open_indent, close_indent): (&str, &str),
@@ -486,13 +513,10 @@ fn new_block(
         value: name.to_owned(),
         reason,
     })?;
+    let open = format!("{open_indent}{} {q} {{", scope.keyword());
     Ok([
-        Line::owned(
-            format!("{open_indent}{} {q} {{", scope.keyword()),
-            eol,
-            Kind::Open(scope),
-        ),
-        Line::owned(format!("{close_indent}}}"), eol, Kind::Close),
+        new_line(doc, &open, eol, Kind::Open(scope), context)?,
+        new_line(doc, &format!("{close_indent}}}"), eol, Kind::Close, context)?,
     ])
 }
 

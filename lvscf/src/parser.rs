@@ -5,7 +5,7 @@ use crate::build::Checker;
 use crate::diagnostic::{Code, Diagnostic, Sink};
 use crate::keywords::{Key, Scope, block_scope};
 use crate::lexer::{Eol, Toks, column, lex_line, split_lines};
-use crate::syntax::{Kind, Line, Stmt, Text, block_name};
+use crate::syntax::{Kind, Line, Stmt, block_name};
 
 /// Parses the whole source into lines, checking every value on the way.
 pub(crate) fn parse(src: &str, sink: &mut Sink) -> Vec<Line> {
@@ -30,8 +30,10 @@ pub(crate) fn parse(src: &str, sink: &mut Sink) -> Vec<Line> {
             ));
         }
         let kind = p.line(text, number, sink);
+        // `Document::parse` refuses sources of 4 GiB or more, so the offsets fit.
         p.lines.push(Line {
-            text: Text::Span(start, end),
+            start: start as u32,
+            end: end as u32,
             eol,
             kind,
         });

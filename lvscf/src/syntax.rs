@@ -5,19 +5,11 @@
 //! memory; the few places that need structure (edits, the model, the canonical layout) walk it
 //! with a depth counter. Token positions are not stored: a line is lexed again when needed.
 //!
-//! A line's text is a span of the original source until an edit replaces it.
+//! A line's text is a span of the document's text buffer: the original source, followed by the
+//! text of lines written by edits (appended, so that a line is always 12 bytes).
 
 use crate::keywords::{Key, Scope};
 use crate::lexer::{Eol, Toks, lex_line};
-
-/// The text of one line, without its line end.
-#[derive(Debug, Clone)]
-pub(crate) enum Text {
-    /// `src[start..end]` of the document's source.
-    Span(usize, usize),
-    /// Written by an edit.
-    Owned(Box<str>),
-}
 
 /// What a line is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,28 +25,20 @@ pub(crate) enum Kind {
     Close,
 }
 
-/// One physical line.
-#[derive(Debug, Clone)]
+/// One physical line: `buf[start..end]` of the document's text buffer, its line end, and what
+/// it is.
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct Line {
-    pub(crate) text: Text,
+    pub(crate) start: u32,
+    pub(crate) end: u32,
     pub(crate) eol: Eol,
     pub(crate) kind: Kind,
 }
 
 impl Line {
-    pub(crate) fn owned(text: String, eol: Eol, kind: Kind) -> Self {
-        Line {
-            text: Text::Owned(text.into_boxed_str()),
-            eol,
-            kind,
-        }
-    }
-
-    pub(crate) fn get<'a>(&'a self, src: &'a str) -> &'a str {
-        match &self.text {
-            Text::Span(s, e) => src.get(*s..*e).unwrap_or(""),
-            Text::Owned(t) => t,
-        }
+    pub(crate) fn get<'a>(&self, buf: &'a str) -> &'a str {
+        buf.get(self.start as usize..self.end as usize)
+            .unwrap_or("")
     }
 }
 
@@ -133,17 +117,17 @@ pub(crate) fn write_lines(
 ) -> std::fmt::Result {
     let (mut start, mut end) = (0usize, 0usize);
     for line in lines {
-        if let Text::Span(s, e) = line.text {
-            // The line end is part of the source too, unless an edit changed it.
-            let eol = line.eol.as_str().as_bytes();
-            if src.as_bytes().get(e..e + eol.len()) == Some(eol) {
-                if s != end {
-                    out.write_str(src.get(start..end).unwrap_or(""))?;
-                    start = s;
-                }
-                end = e + eol.len();
-                continue;
+        let (s, e) = (line.start as usize, line.end as usize);
+        // The line end follows the text in the buffer, unless the line was written by an edit
+        // (edited text never holds a line end) or an edit changed its line end.
+        let eol = line.eol.as_str().as_bytes();
+        if src.as_bytes().get(e..e + eol.len()) == Some(eol) {
+            if s != end {
+                out.write_str(src.get(start..end).unwrap_or(""))?;
+                start = s;
             }
+            end = e + eol.len();
+            continue;
         }
         out.write_str(src.get(start..end).unwrap_or(""))?;
         start = end;
