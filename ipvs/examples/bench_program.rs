@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo build --release -p ipvs --example bench_program
-//! run-in-vm.sh -t 1800 -- target/release/examples/bench_program [SERVICES] [DESTS]
+//! cargo xtask vm --timeout 30m -- target/release/examples/bench_program [SERVICES] [DESTS]
 //! ```
 //!
 //! In a fresh network namespace it programs SERVICES × DESTS (default 10,000 × 10) from empty with
