@@ -549,38 +549,27 @@ impl Handle {
 
     /// GET_INFO: IPVS version and connection table size.
     pub async fn info(&self) -> Result<Info> {
-        let op = Operation::GetInfo;
-        let r = self
-            .call(
-                op,
-                Target::None,
-                IpvsMessage::new(Command::GetInfo, vec![]),
-                0,
-                None,
-            )
-            .await?;
-        let m = r
-            .first()
-            .ok_or_else(|| decode_err(op, Target::None)("no reply".into()))?;
+        let m = self.get_one(Operation::GetInfo, Command::GetInfo).await?;
         Ok(Info::from_attrs(&m.attrs))
     }
 
     /// GET_CONFIG: the connection timeouts.
     pub async fn timeouts(&self) -> Result<Timeouts> {
-        let op = Operation::GetTimeouts;
-        let r = self
-            .call(
-                op,
-                Target::None,
-                IpvsMessage::new(Command::GetConfig, vec![]),
-                0,
-                None,
-            )
+        let m = self
+            .get_one(Operation::GetTimeouts, Command::GetConfig)
             .await?;
-        let m = r
-            .first()
-            .ok_or_else(|| decode_err(op, Target::None)("no reply".into()))?;
         Ok(Timeouts::from_attrs(&m.attrs))
+    }
+
+    /// A GET command without attributes whose reply is one message.
+    async fn get_one(&self, op: Operation, cmd: Command) -> Result<IpvsMessage> {
+        let replies = self
+            .call(op, Target::None, IpvsMessage::new(cmd, vec![]), 0, None)
+            .await?;
+        replies
+            .into_iter()
+            .next()
+            .ok_or_else(|| decode_err(op, Target::None)("no reply".into()))
     }
 
     /// SET_CONFIG: sets the timeouts (0 keeps a value).
