@@ -629,20 +629,17 @@ impl Handle {
 
     /// NEW_SERVICE.
     pub async fn add_service(&self, s: &Service) -> Result<()> {
-        let (op, msg) = self.op_message(&Op::AddService(s.clone()))?;
-        self.set(op, Target::Service(s.key), msg, sched_of(s)).await
+        self.one(Op::AddService(s.clone())).await
     }
 
     /// SET_SERVICE (a full replace of the settings).
     pub async fn edit_service(&self, s: &Service) -> Result<()> {
-        let (op, msg) = self.op_message(&Op::EditService(s.clone()))?;
-        self.set(op, Target::Service(s.key), msg, sched_of(s)).await
+        self.one(Op::EditService(s.clone())).await
     }
 
     /// DEL_SERVICE.
     pub async fn del_service(&self, key: &ServiceKey) -> Result<()> {
-        let (op, msg) = self.op_message(&Op::DelService(*key))?;
-        self.set(op, Target::Service(*key), msg, None).await
+        self.one(Op::DelService(*key)).await
     }
 
     /// GET_DEST dump: the destinations of a service. A missing service gives
@@ -720,34 +717,12 @@ impl Handle {
 
     /// NEW_DEST.
     pub async fn add_destination(&self, svc: &ServiceKey, d: &Destination) -> Result<()> {
-        let (op, msg) = self.op_message(&Op::AddDest(*svc, d.clone()))?;
-        self.set(
-            op,
-            Target::Destination {
-                service: *svc,
-                addr: d.addr,
-                port: d.port,
-            },
-            msg,
-            None,
-        )
-        .await
+        self.one(Op::AddDest(*svc, d.clone())).await
     }
 
     /// SET_DEST.
     pub async fn edit_destination(&self, svc: &ServiceKey, d: &Destination) -> Result<()> {
-        let (op, msg) = self.op_message(&Op::EditDest(*svc, d.clone()))?;
-        self.set(
-            op,
-            Target::Destination {
-                service: *svc,
-                addr: d.addr,
-                port: d.port,
-            },
-            msg,
-            None,
-        )
-        .await
+        self.one(Op::EditDest(*svc, d.clone())).await
     }
 
     /// DEL_DEST.
@@ -757,18 +732,7 @@ impl Handle {
         addr: std::net::IpAddr,
         port: u16,
     ) -> Result<()> {
-        let (op, msg) = self.op_message(&Op::DelDest(*svc, addr, port))?;
-        self.set(
-            op,
-            Target::Destination {
-                service: *svc,
-                addr,
-                port,
-            },
-            msg,
-            None,
-        )
-        .await
+        self.one(Op::DelDest(*svc, addr, port)).await
     }
 
     /// GET_DAEMON dump: the running sync daemons (0 to 2).
@@ -939,6 +903,13 @@ impl Handle {
     }
 
     /// Validates `op` and builds its message.
+    /// Sends one add/edit/delete and waits for its acknowledgement.
+    async fn one(&self, op: Op) -> Result<()> {
+        let (operation, msg) = self.op_message(&op)?;
+        self.set(operation, op_target(&op), msg, op_sched(&op))
+            .await
+    }
+
     fn op_message(&self, op: &Op) -> Result<(Operation, IpvsMessage)> {
         Ok(match op {
             Op::AddService(s) | Op::EditService(s) => {
