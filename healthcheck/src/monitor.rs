@@ -1,0 +1,589 @@
+//! The driver: many targets in one tokio task, with bounded concurrency and steady intervals.
+
+use std::{
+    cmp::Reverse,
+    collections::{BinaryHeap, HashMap, VecDeque},
+    fmt,
+    net::SocketAddr,
+    pin::pin,
+    sync::Arc,
+    time::Duration,
+};
+
+use tokio::{
+    sync::{mpsc, oneshot},
+    task::JoinSet,
+    time::{Instant, sleep_until, timeout},
+};
+
+use crate::{
+    Checker, ConfigError, Event, Health, Outcome, Override, Pool, PoolEvent, Probe, ProbeError,
+    Server, ServerConfig, Snapshot,
+};
+
+/// Settings of a [`Monitor`].
+#[derive(Clone, Debug)]
+pub struct MonitorOptions {
+    /// Most checks (and load readings) running at once; others wait their turn.
+    pub max_concurrency: usize,
+    /// Capacity of the update channel. While it is full, no new checks start.
+    pub update_capacity: usize,
+    /// Spread each target's first check uniformly over its interval (no thundering herd).
+    pub jitter: bool,
+    /// Seed of the jitter, for reproducible schedules.
+    pub seed: u64,
+}
+
+impl Default for MonitorOptions {
+    fn default() -> Self {
+        MonitorOptions {
+            max_concurrency: 1024,
+            update_capacity: 1024,
+            jitter: true,
+            seed: 0x5eed,
+        }
+    }
+}
+
+/// Identifies a target in a [`Monitor`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TargetId(u64);
+
+impl fmt::Display for TargetId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "target#{}", self.0)
+    }
+}
+
+/// A real server to watch.
+#[derive(Clone)]
+pub struct Target {
+    address: SocketAddr,
+    checker: Arc<dyn Checker>,
+    config: ServerConfig,
+    interval: Duration,
+    group: Option<u64>,
+}
+
+impl fmt::Debug for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Target")
+            .field("address", &self.address)
+            .field("interval", &self.interval)
+            .field("group", &self.group)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Target {
+    /// Checks `probe` every `interval`, judged by `config`.
+    pub fn new(probe: Probe, config: ServerConfig, interval: Duration) -> Self {
+        Target {
+            address: probe.target(),
+            checker: Arc::new(probe),
+            config,
+            interval,
+            group: None,
+        }
+    }
+
+    /// An application's own check of the server at `address`.
+    pub fn custom(
+        address: SocketAddr,
+        checker: Arc<dyn Checker>,
+        config: ServerConfig,
+        interval: Duration,
+    ) -> Self {
+        Target {
+            address,
+            checker,
+            config,
+            interval,
+            group: None,
+        }
+    }
+
+    /// Puts the target in a pool (a virtual service): [`Update::Pool`] says when all of the
+    /// pool's servers are down.
+    pub fn group(mut self, group: u64) -> Self {
+        self.group = Some(group);
+        self
+    }
+}
+
+/// What the [`Monitor`] reports.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Update {
+    /// A server's change.
+    Server {
+        /// Which.
+        target: TargetId,
+        /// Its address.
+        address: SocketAddr,
+        /// The change.
+        event: Event,
+    },
+    /// A pool's change.
+    Pool {
+        /// The group given by [`Target::group`].
+        group: u64,
+        /// The change.
+        event: PoolEvent,
+    },
+}
+
+impl fmt::Display for Update {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Update::Server { address, event, .. } => write!(f, "{address} {event}"),
+            Update::Pool { group, event } => write!(f, "pool {group} {event:?}"),
+        }
+    }
+}
+
+/// One target's state, as [`Monitor::status`] reports it.
+#[derive(Clone, Debug)]
+pub struct TargetStatus {
+    /// The real server.
+    pub address: SocketAddr,
+    /// Its pool, if any.
+    pub group: Option<u64>,
+    /// Its check interval.
+    pub interval: Duration,
+    /// Health, weight, last result and counters.
+    pub state: Snapshot,
+}
+
+/// The monitor's task has ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the health monitor has stopped")]
+pub struct MonitorError;
+
+enum Command {
+    Add(Target, oneshot::Sender<Result<TargetId, ConfigError>>),
+    Remove(TargetId, oneshot::Sender<bool>),
+    Override(TargetId, Override, oneshot::Sender<bool>),
+    Status(oneshot::Sender<Vec<(TargetId, TargetStatus)>>),
+    Shutdown,
+}
+
+/// A handle to the health monitor: a tokio task that checks every target at its interval,
+/// feeds each [`Server`] and sends [`Update`]s. Cheap to clone; the task ends when every handle
+/// is dropped or [`Monitor::shutdown`] is called, and running checks are then cancelled (sockets
+/// closed, programs' process groups killed).
+#[derive(Clone, Debug)]
+pub struct Monitor {
+    commands: mpsc::Sender<Command>,
+    done: Arc<tokio::sync::Notify>,
+}
+
+impl Monitor {
+    /// Starts the task on the current tokio runtime; returns its handle and its updates.
+    pub fn spawn(options: MonitorOptions) -> (Monitor, mpsc::Receiver<Update>) {
+        let (commands, rx) = mpsc::channel(64);
+        let (updates, updates_rx) = mpsc::channel(options.update_capacity.max(1));
+        let done = Arc::new(tokio::sync::Notify::new());
+        let task = Task::new(options, updates);
+        let notify = done.clone();
+        tokio::spawn(async move {
+            task.run(rx).await;
+            notify.notify_waiters();
+            notify.notify_one();
+        });
+        (Monitor { commands, done }, updates_rx)
+    }
+
+    async fn ask<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> Command,
+    ) -> Result<T, MonitorError> {
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(make(tx))
+            .await
+            .map_err(|_| MonitorError)?;
+        rx.await.map_err(|_| MonitorError)
+    }
+
+    /// Adds a target; its first check comes within one interval (jittered).
+    pub async fn add(&self, target: Target) -> Result<Result<TargetId, ConfigError>, MonitorError> {
+        self.ask(|tx| Command::Add(target, tx)).await
+    }
+
+    /// Removes a target; its running check is abandoned. False if it was not there.
+    pub async fn remove(&self, id: TargetId) -> Result<bool, MonitorError> {
+        self.ask(|tx| Command::Remove(id, tx)).await
+    }
+
+    /// Applies an operator's override. False if the target is not there.
+    pub async fn set_override(&self, id: TargetId, o: Override) -> Result<bool, MonitorError> {
+        self.ask(|tx| Command::Override(id, o, tx)).await
+    }
+
+    /// Every target's state, ordered by id.
+    pub async fn status(&self) -> Result<Vec<(TargetId, TargetStatus)>, MonitorError> {
+        self.ask(Command::Status).await
+    }
+
+    /// Stops the task and waits until it has ended and its checks are cancelled.
+    pub async fn shutdown(self) {
+        let done = self.done.notified();
+        if self.commands.send(Command::Shutdown).await.is_ok() {
+            done.await;
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Job {
+    Check,
+    Timeout,
+    Load,
+}
+
+struct Slot {
+    address: SocketAddr,
+    checker: Arc<dyn Checker>,
+    server: Server,
+    interval: Duration,
+    group: Option<u64>,
+    next_check: Instant,
+    checking: bool,
+    queued: bool,
+    timeout_at: Option<Instant>,
+    next_load: Option<Instant>,
+    loading: bool,
+}
+
+enum Done {
+    Check(Outcome),
+    Load(Result<f64, ProbeError>),
+}
+
+struct Task {
+    options: MonitorOptions,
+    updates: mpsc::Sender<Update>,
+    slots: HashMap<TargetId, Slot>,
+    next_id: u64,
+    heap: BinaryHeap<Reverse<(Instant, TargetId, Job)>>,
+    queue: VecDeque<(TargetId, Job)>,
+    running: JoinSet<(TargetId, Done)>,
+    outbox: VecDeque<Update>,
+    pools: HashMap<u64, Pool<TargetId>>,
+}
+
+impl Task {
+    fn new(options: MonitorOptions, updates: mpsc::Sender<Update>) -> Self {
+        Task {
+            options,
+            updates,
+            slots: HashMap::new(),
+            next_id: 0,
+            heap: BinaryHeap::new(),
+            queue: VecDeque::new(),
+            running: JoinSet::new(),
+            outbox: VecDeque::new(),
+            pools: HashMap::new(),
+        }
+    }
+
+    async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
+        let far = || Instant::now() + Duration::from_secs(86400);
+        let mut sleep = pin!(sleep_until(far()));
+        let mut armed: Option<Instant> = None;
+        loop {
+            self.start_due(Instant::now());
+            let next = self.heap.peek().map(|Reverse((at, _, _))| *at);
+            if next != armed {
+                sleep.as_mut().reset(next.unwrap_or_else(far));
+                armed = next;
+            }
+            let updates = self.updates.clone();
+            tokio::select! {
+                command = commands.recv() => match command {
+                    None | Some(Command::Shutdown) => break,
+                    Some(c) => self.command(c),
+                },
+                Some(done) = self.running.join_next(), if !self.running.is_empty() => {
+                    if let Ok((id, done)) = done {
+                        self.finished(id, done);
+                    }
+                }
+                permit = updates.reserve(), if !self.outbox.is_empty() => match permit {
+                    Ok(permit) => {
+                        if let Some(u) = self.outbox.pop_front() {
+                            permit.send(u);
+                        }
+                    }
+                    Err(_) => self.outbox.clear(),
+                },
+                () = &mut sleep, if armed.is_some() => armed = None,
+            }
+        }
+        self.running.shutdown().await;
+    }
+
+    fn jitter(&self, id: TargetId, interval: Duration) -> Duration {
+        if !self.options.jitter {
+            return Duration::ZERO;
+        }
+        // splitmix64 of the seed and the id: a fixed, well-spread fraction per target.
+        let mut z = self.options.seed ^ id.0.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        interval.mul_f64((z >> 11) as f64 / (1u64 << 53) as f64)
+    }
+
+    fn command(&mut self, command: Command) {
+        match command {
+            Command::Add(target, reply) => {
+                let _ = reply.send(self.add(target));
+            }
+            Command::Remove(id, reply) => {
+                let found = self.slots.remove(&id);
+                if let Some(slot) = &found
+                    && let Some(g) = slot.group
+                    && let Some(pool) = self.pools.get_mut(&g)
+                {
+                    let event = pool.remove(&id);
+                    if pool.is_empty() {
+                        self.pools.remove(&g);
+                    }
+                    self.pool_event(g, event);
+                }
+                let _ = reply.send(found.is_some());
+            }
+            Command::Override(id, o, reply) => {
+                let now = Instant::now();
+                let found = match self.slots.get_mut(&id) {
+                    Some(slot) => {
+                        slot.server.set_override(now, o);
+                        true
+                    }
+                    None => false,
+                };
+                if found {
+                    self.drain(id, now);
+                }
+                let _ = reply.send(found);
+            }
+            Command::Status(reply) => {
+                let mut all: Vec<_> = self
+                    .slots
+                    .iter()
+                    .map(|(id, s)| {
+                        (
+                            *id,
+                            TargetStatus {
+                                address: s.address,
+                                group: s.group,
+                                interval: s.interval,
+                                state: s.server.snapshot(),
+                            },
+                        )
+                    })
+                    .collect();
+                all.sort_by_key(|(id, _)| *id);
+                let _ = reply.send(all);
+            }
+            Command::Shutdown => {}
+        }
+    }
+
+    fn add(&mut self, target: Target) -> Result<TargetId, ConfigError> {
+        if target.interval.is_zero() {
+            return Err(ConfigError::Server(
+                "the check interval must be greater than zero".into(),
+            ));
+        }
+        let server = Server::new(target.config.clone())?;
+        let id = TargetId(self.next_id);
+        self.next_id += 1;
+        let now = Instant::now();
+        let first = now + self.jitter(id, target.interval);
+        let next_load = target
+            .config
+            .load
+            .as_ref()
+            .map(|l| now + l.interval + self.jitter(id, l.interval));
+        self.heap.push(Reverse((first, id, Job::Check)));
+        if let Some(at) = next_load {
+            self.heap.push(Reverse((at, id, Job::Load)));
+        }
+        if let Some(g) = target.group {
+            let event = self.pools.entry(g).or_default().insert(id);
+            self.pool_event(g, event);
+        }
+        self.slots.insert(
+            id,
+            Slot {
+                address: target.address,
+                checker: target.checker,
+                server,
+                interval: target.interval,
+                group: target.group,
+                next_check: first,
+                checking: false,
+                queued: false,
+                timeout_at: None,
+                next_load,
+                loading: false,
+            },
+        );
+        Ok(id)
+    }
+
+    /// Pops due jobs, queues checks, and starts queued work while there is room.
+    fn start_due(&mut self, now: Instant) {
+        while let Some(Reverse((at, id, job))) = self.heap.peek().copied() {
+            if at > now {
+                break;
+            }
+            self.heap.pop();
+            let Some(slot) = self.slots.get_mut(&id) else {
+                continue;
+            };
+            match job {
+                Job::Check if slot.next_check == at => {
+                    // The next tick is on the original grid: intervals never drift, and ticks
+                    // missed while a check ran long are skipped, not bunched.
+                    let mut next = at + slot.interval;
+                    while next <= now {
+                        next += slot.interval;
+                    }
+                    slot.next_check = next;
+                    self.heap.push(Reverse((next, id, Job::Check)));
+                    if !slot.checking && !slot.queued {
+                        slot.queued = true;
+                        self.queue.push_back((id, Job::Check));
+                    }
+                }
+                Job::Timeout if slot.timeout_at == Some(at) => {
+                    slot.timeout_at = None;
+                    slot.server.handle_timeout(now);
+                    self.drain(id, now);
+                }
+                Job::Load if slot.next_load == Some(at) => {
+                    let interval = slot.server.config().load.as_ref().map(|l| l.interval);
+                    if let Some(interval) = interval {
+                        let mut next = at + interval;
+                        while next <= now {
+                            next += interval;
+                        }
+                        slot.next_load = Some(next);
+                        self.heap.push(Reverse((next, id, Job::Load)));
+                        let wanted = slot.server.health() == Health::Up && !slot.loading;
+                        if wanted {
+                            slot.loading = true;
+                            self.queue.push_back((id, Job::Load));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        while self.running.len() < self.options.max_concurrency
+            && self.outbox.len() < self.options.update_capacity
+        {
+            let Some((id, job)) = self.queue.pop_front() else {
+                break;
+            };
+            let Some(slot) = self.slots.get_mut(&id) else {
+                continue;
+            };
+            match job {
+                Job::Check => {
+                    slot.queued = false;
+                    slot.checking = true;
+                    let checker = slot.checker.clone();
+                    self.running.spawn(async move {
+                        let start = Instant::now();
+                        let deadline = checker.deadline();
+                        let result = match timeout(deadline, checker.check()).await {
+                            Ok(r) => r,
+                            Err(_) => Err(ProbeError::Abandoned { after: deadline }),
+                        };
+                        let latency = start.elapsed();
+                        (id, Done::Check(Outcome { latency, result }))
+                    });
+                }
+                Job::Load => {
+                    let Some(load) = slot.server.config().load.clone() else {
+                        continue;
+                    };
+                    let address = slot.address;
+                    let limit = slot.interval.min(load.interval);
+                    self.running.spawn(async move {
+                        (id, Done::Load(load.monitor.query(address, limit).await))
+                    });
+                }
+                Job::Timeout => {}
+            }
+        }
+    }
+
+    fn finished(&mut self, id: TargetId, done: Done) {
+        let now = Instant::now();
+        let Some(slot) = self.slots.get_mut(&id) else {
+            return;
+        };
+        match done {
+            Done::Check(outcome) => {
+                slot.checking = false;
+                if let Err(e) = &outcome.result {
+                    tracing::debug!(target = %slot.address, "check failed: {e}");
+                }
+                slot.server.handle_outcome(now, &outcome);
+            }
+            Done::Load(Ok(load)) => {
+                slot.loading = false;
+                slot.server.handle_load(now, load);
+            }
+            Done::Load(Err(e)) => {
+                slot.loading = false;
+                // nanny ignores failures to read the load: the weight stays.
+                tracing::debug!(target = %slot.address, "load reading failed: {e}");
+            }
+        }
+        self.drain(id, now);
+    }
+
+    /// Moves a server's events to the outbox and re-arms its timeout.
+    fn drain(&mut self, id: TargetId, _now: Instant) {
+        let Some(slot) = self.slots.get_mut(&id) else {
+            return;
+        };
+        let mut health_changed = false;
+        while let Some(event) = slot.server.poll_event() {
+            health_changed |= !matches!(event.kind, crate::EventKind::Weight(_));
+            if !self.updates.is_closed() {
+                self.outbox.push_back(Update::Server {
+                    target: id,
+                    address: slot.address,
+                    event,
+                });
+            }
+        }
+        let timeout = slot.server.poll_timeout();
+        if timeout != slot.timeout_at {
+            slot.timeout_at = timeout;
+            if let Some(at) = timeout {
+                self.heap.push(Reverse((at, id, Job::Timeout)));
+            }
+        }
+        if health_changed && let Some(g) = slot.group {
+            let health = slot.server.health();
+            let event = self.pools.get_mut(&g).and_then(|p| p.update(id, health));
+            self.pool_event(g, event);
+        }
+    }
+
+    fn pool_event(&mut self, group: u64, event: Option<PoolEvent>) {
+        if let Some(event) = event
+            && !self.updates.is_closed()
+        {
+            self.outbox.push_back(Update::Pool { group, event });
+        }
+    }
+}

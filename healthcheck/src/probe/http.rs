@@ -1,0 +1,693 @@
+//! HTTP/1.x and HTTPS probes.
+
+use std::{fmt, net::SocketAddr, str::FromStr, sync::Arc};
+
+use md5::Md5;
+use sha2::{Digest as _, Sha256};
+use tokio::{
+    io::{AsyncRead, AsyncReadExt, AsyncWriteExt},
+    time::{Instant, timeout_at},
+};
+
+use super::{Pass, ProbeError, Timeouts, stream::connect, tls::Tls};
+use crate::{
+    ConfigError,
+    expect::{Expect, Matcher, Progress},
+    probe::socket::Binding,
+};
+
+/// Largest response head (status line and headers) accepted.
+const MAX_HEAD: usize = 16 * 1024;
+/// Most headers accepted in a response.
+const MAX_HEADERS: usize = 64;
+
+/// The HTTP version a probe speaks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Version {
+    /// HTTP/1.0.
+    Http10,
+    /// HTTP/1.1, with `Connection: close` (the default).
+    #[default]
+    Http11,
+}
+
+/// An HTTP or HTTPS probe. Build it with [`HttpCheck::get`] and the setters, then
+/// [`HttpCheck::build`] it into a [`Check`](super::Check), which pre-renders the request.
+#[derive(Clone, Debug)]
+pub struct HttpCheck {
+    /// Request method.
+    pub method: String,
+    /// Request target (path and query).
+    pub path: String,
+    /// `Host` header; by default the target's address and port.
+    pub host: Option<String>,
+    /// Extra headers, sent as given.
+    pub headers: Vec<(String, String)>,
+    /// Request body (a `Content-Length` is added when it is not empty).
+    pub body: Vec<u8>,
+    /// HTTP version.
+    pub version: Version,
+    /// Accepted statuses (default 200–299).
+    pub status: StatusSet,
+    /// What the body must contain, if anything.
+    pub body_expect: Option<Expect>,
+    /// The body's digest, if checked.
+    pub digest: Option<BodyDigest>,
+    /// TLS settings: `Some` for HTTPS.
+    pub tls: Option<Tls>,
+}
+
+impl HttpCheck {
+    /// `GET path` over plain HTTP, accepting 2xx.
+    pub fn get(path: impl Into<String>) -> Self {
+        HttpCheck {
+            method: "GET".into(),
+            path: path.into(),
+            host: None,
+            headers: Vec::new(),
+            body: Vec::new(),
+            version: Version::Http11,
+            status: StatusSet::default(),
+            body_expect: None,
+            digest: None,
+            tls: None,
+        }
+    }
+
+    /// Checks the settings and renders the request for `addr`.
+    pub(crate) fn prepare(&self, addr: SocketAddr) -> Result<PreparedHttp, ConfigError> {
+        let bad = |what: &str| ConfigError::Http(what.to_string());
+        if self.method.is_empty() || !self.method.bytes().all(is_token) {
+            return Err(bad("the method must be an HTTP token"));
+        }
+        if self.path.is_empty() || self.path.bytes().any(|b| b <= b' ' || b == 0x7f) {
+            return Err(bad(
+                "the path must be non-empty, without spaces or control characters",
+            ));
+        }
+        let host = match &self.host {
+            Some(h) => h.clone(),
+            None => default_host(addr, self.tls.is_some()),
+        };
+        let mut req = Vec::with_capacity(128 + self.body.len());
+        let version = match self.version {
+            Version::Http10 => "HTTP/1.0",
+            Version::Http11 => "HTTP/1.1",
+        };
+        req.extend_from_slice(format!("{} {} {version}\r\n", self.method, self.path).as_bytes());
+        let mut header = |name: &str, value: &str| -> Result<(), ConfigError> {
+            if name.is_empty() || !name.bytes().all(is_token) {
+                return Err(ConfigError::Http(format!("bad header name {name:?}")));
+            }
+            if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+                return Err(ConfigError::Http(format!("bad value for header {name:?}")));
+            }
+            req.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
+            Ok(())
+        };
+        header("Host", &host)?;
+        let has = |n: &str| self.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(n));
+        if !has("user-agent") {
+            header(
+                "User-Agent",
+                concat!("lvs-healthcheck/", env!("CARGO_PKG_VERSION")),
+            )?;
+        }
+        if !has("connection") {
+            header("Connection", "close")?;
+        }
+        for (k, v) in &self.headers {
+            header(k, v)?;
+        }
+        if !self.body.is_empty() && !has("content-length") {
+            header("Content-Length", &self.body.len().to_string())?;
+        }
+        req.extend_from_slice(b"\r\n");
+        req.extend_from_slice(&self.body);
+        let tls = match &self.tls {
+            Some(tls) => Some(tls.prepare(&host, addr)?),
+            None => None,
+        };
+        Ok(PreparedHttp {
+            request: req.into(),
+            head_only: self.method.eq_ignore_ascii_case("HEAD"),
+            status: self.status.clone(),
+            body_expect: self.body_expect.clone(),
+            digest: self.digest,
+            tls,
+        })
+    }
+}
+
+fn is_token(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+fn default_host(addr: SocketAddr, tls: bool) -> String {
+    let default_port = if tls { 443 } else { 80 };
+    match (addr, addr.port() == default_port) {
+        (SocketAddr::V4(a), true) => a.ip().to_string(),
+        (SocketAddr::V6(a), true) => format!("[{}]", a.ip()),
+        (a, false) => a.to_string(),
+    }
+}
+
+/// An HTTP check ready to run: request bytes rendered once, TLS configuration built once.
+#[derive(Clone, Debug)]
+pub(crate) struct PreparedHttp {
+    request: Arc<[u8]>,
+    head_only: bool,
+    status: StatusSet,
+    body_expect: Option<Expect>,
+    digest: Option<BodyDigest>,
+    tls: Option<super::tls::PreparedTls>,
+}
+
+impl PreparedHttp {
+    pub(crate) async fn run(
+        &self,
+        addr: SocketAddr,
+        binding: &Binding,
+        timeouts: &Timeouts,
+    ) -> Result<Pass, ProbeError> {
+        let stream = connect(binding, addr, timeouts).await?;
+        let deadline = Instant::now() + timeouts.read;
+        match &self.tls {
+            None => self.exchange(stream, addr, deadline, timeouts).await,
+            Some(tls) => {
+                let stream = tls.handshake(stream, addr, deadline, timeouts).await?;
+                self.exchange(stream, addr, deadline, timeouts).await
+            }
+        }
+    }
+
+    async fn exchange<S: AsyncRead + tokio::io::AsyncWrite + Unpin>(
+        &self,
+        mut stream: S,
+        addr: SocketAddr,
+        deadline: Instant,
+        timeouts: &Timeouts,
+    ) -> Result<Pass, ProbeError> {
+        let timed_out = |got| ProbeError::ReadTimeout {
+            addr,
+            after: timeouts.read,
+            got,
+        };
+        match timeout_at(deadline, stream.write_all(&self.request)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(source)) => return Err(ProbeError::Send { addr, source }),
+            Err(_) => return Err(timed_out(0)),
+        }
+        let mut reader = Reader {
+            stream,
+            buf: Vec::with_capacity(4096),
+            start: 0,
+            total: 0,
+            addr,
+            deadline,
+            timeouts,
+        };
+        // The head.
+        let (status, framing, head_len) = loop {
+            let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+            let mut response = httparse::Response::new(&mut headers);
+            match response.parse(&reader.buf) {
+                Ok(httparse::Status::Complete(len)) => {
+                    let code = response.code.unwrap_or(0);
+                    if (100..200).contains(&code) && code != 101 {
+                        // An interim response: drop it and read the final one.
+                        reader.buf.drain(..len);
+                        continue;
+                    }
+                    let framing = framing(&response, code, self.head_only, addr)?;
+                    break (code, framing, len);
+                }
+                Ok(httparse::Status::Partial) => {
+                    if reader.buf.len() >= MAX_HEAD {
+                        return Err(bad(
+                            addr,
+                            format!("response head larger than {MAX_HEAD} bytes"),
+                        ));
+                    }
+                    if reader.fill().await? == 0 {
+                        return Err(if reader.buf.is_empty() {
+                            bad(addr, "connection closed without a response".into())
+                        } else {
+                            bad(addr, "connection closed inside the response head".into())
+                        });
+                    }
+                }
+                Err(e) => return Err(bad(addr, format!("{e} in the response head"))),
+            }
+        };
+        if !self.status.contains(status) {
+            return Err(ProbeError::Status {
+                got: status,
+                expected: self.status.to_string(),
+            });
+        }
+        if self.body_expect.is_none() && self.digest.is_none() {
+            return Ok(Pass::Status(status));
+        }
+        reader.start = head_len;
+        let mut body = BodyCheck {
+            matcher: self
+                .body_expect
+                .as_ref()
+                .map(|e| e.matcher(timeouts.max_bytes)),
+            matched: false,
+            digest: self.digest.map(BodyHasher::new),
+        };
+        reader.body(framing, &mut body).await?;
+        if let Some(m) = &body.matcher
+            && !body.matched
+            && !m.finish()
+        {
+            let expect = self
+                .body_expect
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            return Err(ProbeError::mismatch(
+                format!("a body with {expect}"),
+                m.seen(),
+            ));
+        }
+        if let (Some(hasher), Some(want)) = (body.digest, self.digest) {
+            let got = hasher.finish();
+            if got != want {
+                return Err(ProbeError::Digest {
+                    expected: want.to_string(),
+                    got: got.to_string(),
+                });
+            }
+        }
+        Ok(Pass::Status(status))
+    }
+}
+
+fn bad(addr: SocketAddr, what: String) -> ProbeError {
+    ProbeError::BadResponse { addr, what }
+}
+
+/// How the body of a response is delimited.
+#[derive(Clone, Copy, Debug)]
+enum Framing {
+    None,
+    Length(u64),
+    Chunked,
+    UntilClose,
+}
+
+fn framing(
+    response: &httparse::Response<'_, '_>,
+    code: u16,
+    head_only: bool,
+    addr: SocketAddr,
+) -> Result<Framing, ProbeError> {
+    if head_only || code == 204 || code == 304 || (100..200).contains(&code) {
+        return Ok(Framing::None);
+    }
+    let mut length = None;
+    for h in response.headers.iter() {
+        if h.name.eq_ignore_ascii_case("transfer-encoding") {
+            let chunked = h
+                .value
+                .rsplit(|b| *b == b',')
+                .next()
+                .is_some_and(|last| last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+            if chunked {
+                return Ok(Framing::Chunked);
+            }
+            return Ok(Framing::UntilClose);
+        }
+        if h.name.eq_ignore_ascii_case("content-length") {
+            let n = std::str::from_utf8(h.value)
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .ok_or_else(|| bad(addr, "invalid Content-Length".into()))?;
+            if length.is_some_and(|l| l != n) {
+                return Err(bad(addr, "conflicting Content-Length headers".into()));
+            }
+            length = Some(n);
+        }
+    }
+    Ok(length.map_or(Framing::UntilClose, Framing::Length))
+}
+
+struct BodyCheck<'a> {
+    matcher: Option<Matcher<'a>>,
+    matched: bool,
+    digest: Option<BodyHasher>,
+}
+
+impl BodyCheck<'_> {
+    /// Feeds body bytes; true when nothing more needs reading.
+    fn feed(&mut self, data: &[u8]) -> Result<bool, ProbeError> {
+        if let Some(h) = &mut self.digest {
+            h.update(data);
+        }
+        if let Some(m) = &mut self.matcher
+            && !self.matched
+        {
+            match m.feed(data) {
+                Progress::Matched => self.matched = true,
+                Progress::Failed if self.digest.is_none() => {
+                    return Err(ProbeError::mismatch("the expected body", m.seen()));
+                }
+                _ => {}
+            }
+        }
+        Ok(self.digest.is_none() && self.matched)
+    }
+}
+
+/// Bounded reading of a response, with one deadline for all of it.
+struct Reader<'t, S> {
+    stream: S,
+    buf: Vec<u8>,
+    /// Start of unconsumed bytes in `buf`.
+    start: usize,
+    /// Body bytes consumed so far.
+    total: u64,
+    addr: SocketAddr,
+    deadline: Instant,
+    timeouts: &'t Timeouts,
+}
+
+impl<S: AsyncRead + Unpin> Reader<'_, S> {
+    /// Reads more into `buf`; 0 at end of stream.
+    async fn fill(&mut self) -> Result<usize, ProbeError> {
+        if self.start > 0 && self.start == self.buf.len() {
+            self.buf.clear();
+            self.start = 0;
+        }
+        let len = self.buf.len();
+        self.buf.resize(len + 4096, 0);
+        let read = timeout_at(self.deadline, self.stream.read(&mut self.buf[len..])).await;
+        let n = match read {
+            Ok(Ok(n)) => n,
+            Ok(Err(source)) => {
+                self.buf.truncate(len);
+                return Err(ProbeError::Read {
+                    addr: self.addr,
+                    source,
+                });
+            }
+            Err(_) => {
+                self.buf.truncate(len);
+                return Err(ProbeError::ReadTimeout {
+                    addr: self.addr,
+                    after: self.timeouts.read,
+                    got: len,
+                });
+            }
+        };
+        self.buf.truncate(len + n);
+        Ok(n)
+    }
+
+    /// Hands up to `max` unconsumed body bytes to `body`; true when it needs no more.
+    fn consume(&mut self, max: u64, body: &mut BodyCheck<'_>) -> Result<(u64, bool), ProbeError> {
+        let avail = (self.buf.len() - self.start) as u64;
+        let n = avail.min(max);
+        let end = self.start + n as usize;
+        self.total += n;
+        if self.total > self.timeouts.max_body {
+            return Err(bad(
+                self.addr,
+                format!("body larger than {} bytes", self.timeouts.max_body),
+            ));
+        }
+        let done = body.feed(&self.buf[self.start..end])?;
+        self.start = end;
+        Ok((n, done))
+    }
+
+    async fn body(&mut self, framing: Framing, body: &mut BodyCheck<'_>) -> Result<(), ProbeError> {
+        match framing {
+            Framing::None => Ok(()),
+            Framing::Length(mut left) => {
+                while left > 0 {
+                    let (n, done) = self.consume(left, body)?;
+                    left -= n;
+                    if done || left == 0 {
+                        return Ok(());
+                    }
+                    if self.fill().await? == 0 {
+                        return Err(bad(self.addr, "connection closed inside the body".into()));
+                    }
+                }
+                Ok(())
+            }
+            Framing::UntilClose => loop {
+                let (_, done) = self.consume(u64::MAX, body)?;
+                if done || self.fill().await? == 0 {
+                    return Ok(());
+                }
+            },
+            Framing::Chunked => loop {
+                let size = loop {
+                    match httparse::parse_chunk_size(&self.buf[self.start..]) {
+                        Ok(httparse::Status::Complete((used, size))) => {
+                            self.start += used;
+                            break size;
+                        }
+                        Ok(httparse::Status::Partial) => {
+                            if self.buf.len() - self.start > 1024 {
+                                return Err(bad(self.addr, "chunk size line too long".into()));
+                            }
+                            if self.fill().await? == 0 {
+                                return Err(bad(
+                                    self.addr,
+                                    "connection closed inside a chunk".into(),
+                                ));
+                            }
+                        }
+                        Err(_) => return Err(bad(self.addr, "invalid chunk size".into())),
+                    }
+                };
+                if size == 0 {
+                    return Ok(());
+                }
+                let mut left = size;
+                while left > 0 {
+                    let (n, done) = self.consume(left, body)?;
+                    left -= n;
+                    if done {
+                        return Ok(());
+                    }
+                    if left > 0 && self.fill().await? == 0 {
+                        return Err(bad(self.addr, "connection closed inside a chunk".into()));
+                    }
+                }
+                // The CRLF after the chunk's data.
+                while self.buf.len() - self.start < 2 {
+                    if self.fill().await? == 0 {
+                        return Err(bad(self.addr, "connection closed inside a chunk".into()));
+                    }
+                }
+                if &self.buf[self.start..self.start + 2] != b"\r\n" {
+                    return Err(bad(self.addr, "chunk not followed by CRLF".into()));
+                }
+                self.start += 2;
+            },
+        }
+    }
+}
+
+/// Accepted HTTP statuses: a union of ranges, written `200-299,301,302`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatusSet(Vec<(u16, u16)>);
+
+impl StatusSet {
+    /// Whether `code` is accepted.
+    pub fn contains(&self, code: u16) -> bool {
+        self.0.iter().any(|(lo, hi)| (*lo..=*hi).contains(&code))
+    }
+}
+
+impl Default for StatusSet {
+    /// 200–299.
+    fn default() -> Self {
+        StatusSet(vec![(200, 299)])
+    }
+}
+
+impl FromStr for StatusSet {
+    type Err = ConfigError;
+
+    /// ```
+    /// let s: healthcheck::StatusSet = "200-299, 301,302".parse().unwrap();
+    /// assert!(s.contains(204) && s.contains(302) && !s.contains(300));
+    /// ```
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || ConfigError::Http(format!("bad status list {s:?} (want e.g. 200-299,301)"));
+        let code = |t: &str| -> Result<u16, ConfigError> {
+            t.trim()
+                .parse::<u16>()
+                .ok()
+                .filter(|c| (100..=599).contains(c))
+                .ok_or_else(bad)
+        };
+        let mut ranges = Vec::new();
+        for part in s.split(',') {
+            let r = match part.split_once('-') {
+                Some((lo, hi)) => (code(lo)?, code(hi)?),
+                None => (code(part)?, code(part)?),
+            };
+            if r.0 > r.1 {
+                return Err(bad());
+            }
+            ranges.push(r);
+        }
+        Ok(StatusSet(ranges))
+    }
+}
+
+impl fmt::Display for StatusSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, (lo, hi)) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            if lo == hi {
+                write!(f, "{lo}")?;
+            } else {
+                write!(f, "{lo}-{hi}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A digest of the response body: MD5 (keepalived's `digest`, 32 hex digits) or SHA-256 (64).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyDigest {
+    /// MD5.
+    Md5([u8; 16]),
+    /// SHA-256.
+    Sha256([u8; 32]),
+}
+
+impl FromStr for BodyDigest {
+    type Err = ConfigError;
+
+    /// Hex; an optional `md5:` or `sha256:` prefix, otherwise the length decides.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || ConfigError::Http(format!("bad digest {s:?} (32 or 64 hex digits)"));
+        let hex = s
+            .strip_prefix("md5:")
+            .or_else(|| s.strip_prefix("sha256:"))
+            .unwrap_or(s);
+        let bytes: Vec<u8> = (0..hex.len())
+            .step_by(2)
+            .map(|i| {
+                hex.get(i..i + 2)
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+            })
+            .collect::<Option<_>>()
+            .ok_or_else(bad)?;
+        match (bytes.len(), s.starts_with("sha256:"), s.starts_with("md5:")) {
+            (16, false, _) => Ok(BodyDigest::Md5(bytes.try_into().map_err(|_| bad())?)),
+            (32, _, false) => Ok(BodyDigest::Sha256(bytes.try_into().map_err(|_| bad())?)),
+            _ => Err(bad()),
+        }
+    }
+}
+
+impl fmt::Display for BodyDigest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (name, bytes): (&str, &[u8]) = match self {
+            BodyDigest::Md5(b) => ("md5", b),
+            BodyDigest::Sha256(b) => ("sha256", b),
+        };
+        write!(f, "{name}:")?;
+        bytes.iter().try_for_each(|b| write!(f, "{b:02x}"))
+    }
+}
+
+enum BodyHasher {
+    Md5(Md5),
+    Sha256(Sha256),
+}
+
+impl BodyHasher {
+    fn new(kind: BodyDigest) -> Self {
+        match kind {
+            BodyDigest::Md5(_) => BodyHasher::Md5(Md5::new()),
+            BodyDigest::Sha256(_) => BodyHasher::Sha256(Sha256::new()),
+        }
+    }
+
+    fn update(&mut self, data: &[u8]) {
+        match self {
+            BodyHasher::Md5(h) => h.update(data),
+            BodyHasher::Sha256(h) => h.update(data),
+        }
+    }
+
+    fn finish(self) -> BodyDigest {
+        match self {
+            BodyHasher::Md5(h) => BodyDigest::Md5(h.finalize().into()),
+            BodyHasher::Sha256(h) => BodyDigest::Sha256(h.finalize().into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_sets() {
+        let s: StatusSet = "200,300-302".parse().unwrap();
+        assert!(s.contains(200) && s.contains(301) && !s.contains(201));
+        assert_eq!(s.to_string(), "200,300-302");
+        assert!("99".parse::<StatusSet>().is_err());
+        assert!("300-200".parse::<StatusSet>().is_err());
+        assert!("".parse::<StatusSet>().is_err());
+    }
+
+    #[test]
+    fn digests() {
+        let md5: BodyDigest = "d41d8cd98f00b204e9800998ecf8427e".parse().unwrap();
+        assert_eq!(md5.to_string(), "md5:d41d8cd98f00b204e9800998ecf8427e");
+        assert!(
+            "md5:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+                .parse::<BodyDigest>()
+                .is_err()
+        );
+        assert!("xyz".parse::<BodyDigest>().is_err());
+    }
+
+    #[test]
+    fn request_rendering() {
+        let mut c = HttpCheck::get("/health?x=1");
+        c.headers.push(("X-Probe".into(), "1".into()));
+        c.body = b"hi".to_vec();
+        c.method = "POST".into();
+        let p = c.prepare("10.0.0.1:8080".parse().unwrap()).unwrap();
+        let text = String::from_utf8(p.request.to_vec()).unwrap();
+        assert_eq!(
+            text,
+            concat!(
+                "POST /health?x=1 HTTP/1.1\r\nHost: 10.0.0.1:8080\r\nUser-Agent: lvs-healthcheck/",
+                env!("CARGO_PKG_VERSION"),
+                "\r\nConnection: close\r\nX-Probe: 1\r\nContent-Length: 2\r\n\r\nhi"
+            )
+        );
+        let p = HttpCheck::get("/")
+            .prepare("[::1]:80".parse().unwrap())
+            .unwrap();
+        assert!(p.request.starts_with(b"GET / HTTP/1.1\r\nHost: [::1]\r\n"));
+        let mut c = HttpCheck::get("/");
+        c.headers.push(("Bad\r\nName".into(), "x".into()));
+        assert!(c.prepare("10.0.0.1:80".parse().unwrap()).is_err());
+        assert!(
+            HttpCheck::get("/a b")
+                .prepare("10.0.0.1:80".parse().unwrap())
+                .is_err()
+        );
+    }
+}

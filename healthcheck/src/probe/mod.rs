@@ -1,0 +1,243 @@
+//! Probes: one check of one real server.
+
+mod error;
+pub(crate) mod http;
+pub(crate) mod program;
+mod socket;
+mod stream;
+pub(crate) mod tls;
+
+use std::{fmt, future::Future, net::SocketAddr, pin::Pin, sync::Arc, time::Duration};
+
+use tokio::time::Instant;
+
+pub use error::{ExitReason, ProbeError};
+pub use http::{BodyDigest, HttpCheck, StatusSet, Version};
+pub use program::{CommandTemplate, ProgramCheck};
+pub use socket::Binding;
+pub use stream::{TcpCheck, UdpCheck};
+pub use tls::Tls;
+
+use crate::ConfigError;
+
+/// How long a probe may take, and how much it may read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeouts {
+    /// From the start to an established connection.
+    pub connect: Duration,
+    /// From the connection to the verdict: TLS handshake, sending, and all reads. A program's
+    /// whole run.
+    pub read: Duration,
+    /// Most bytes of a reply kept for matching (stream probes, HTTP bodies).
+    pub max_bytes: usize,
+    /// Most HTTP body bytes read when a digest is checked.
+    pub max_body: u64,
+}
+
+impl Default for Timeouts {
+    /// 5 s to connect, 5 s to answer (keepalived's `connect_timeout`), 64 KiB kept, 16 MiB of
+    /// body at most.
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(5),
+            read: Duration::from_secs(5),
+            max_bytes: 64 * 1024,
+            max_body: 16 * 1024 * 1024,
+        }
+    }
+}
+
+impl Timeouts {
+    /// Both timeouts set to `t`: nanny used its interval for both.
+    pub fn both(t: Duration) -> Self {
+        Timeouts {
+            connect: t,
+            read: t,
+            ..Timeouts::default()
+        }
+    }
+
+    /// The longest a probe can take.
+    pub fn total(&self) -> Duration {
+        self.connect + self.read
+    }
+}
+
+/// What a healthy probe saw.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Pass {
+    /// The connection was established (and the send string written).
+    Connected,
+    /// The reply met the expectation.
+    Matched,
+    /// The HTTP status (and body checks, if any) were as expected.
+    Status(u16),
+    /// The program exited 0 (no expectation on its output).
+    Exited,
+    /// An application's own probe passed.
+    Custom,
+}
+
+impl fmt::Display for Pass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Pass::Connected => f.write_str("connected"),
+            Pass::Matched => f.write_str("reply matched"),
+            Pass::Status(s) => write!(f, "HTTP {s}"),
+            Pass::Exited => f.write_str("program exited 0"),
+            Pass::Custom => f.write_str("passed"),
+        }
+    }
+}
+
+/// A boxed probe future.
+pub type ProbeFuture<'a> = Pin<Box<dyn Future<Output = Result<Pass, ProbeError>> + Send + 'a>>;
+
+/// A check the [`Monitor`](crate::Monitor) can run: the built-in [`Probe`] implements it, and
+/// applications can add their own.
+pub trait Checker: Send + Sync + 'static {
+    /// Runs one check. It must finish by itself (apply its own timeouts); the monitor also drops
+    /// it after [`Checker::deadline`].
+    fn check(&self) -> ProbeFuture<'_>;
+
+    /// The longest one check may take before the monitor abandons it.
+    fn deadline(&self) -> Duration;
+}
+
+/// The kinds of check, as configured.
+// A configuration value built once per target: the size difference does not matter.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug)]
+pub enum Check {
+    /// TCP connect, optionally send/expect.
+    Tcp(TcpCheck),
+    /// UDP send/expect.
+    Udp(UdpCheck),
+    /// HTTP or HTTPS.
+    Http(HttpCheck),
+    /// An external program.
+    Program(ProgramCheck),
+}
+
+/// A probe of one real server, ready to run as often as needed: the request is rendered and the
+/// TLS configuration built once, by [`Probe::new`].
+///
+/// ```no_run
+/// use healthcheck::{Check, Probe, TcpCheck, Timeouts, Binding};
+/// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+/// let probe = Probe::new(
+///     "10.0.0.1:80".parse()?,
+///     Check::Tcp(TcpCheck::default()),
+///     Binding::default(),
+///     Timeouts::default(),
+/// )?;
+/// let outcome = probe.run().await;
+/// println!("{outcome}");
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Probe {
+    target: SocketAddr,
+    kind: Kind,
+    binding: Binding,
+    timeouts: Timeouts,
+}
+
+#[derive(Clone, Debug)]
+enum Kind {
+    Tcp(TcpCheck),
+    Udp(UdpCheck),
+    Http(Arc<http::PreparedHttp>),
+    Program(ProgramCheck),
+}
+
+impl Probe {
+    /// Prepares `check` against `target`.
+    pub fn new(
+        target: SocketAddr,
+        check: Check,
+        binding: Binding,
+        timeouts: Timeouts,
+    ) -> Result<Self, ConfigError> {
+        if timeouts.connect.is_zero() || timeouts.read.is_zero() {
+            return Err(ConfigError::Timeout);
+        }
+        let kind = match check {
+            Check::Tcp(c) => Kind::Tcp(c),
+            Check::Udp(c) => Kind::Udp(c),
+            Check::Http(c) => Kind::Http(Arc::new(c.prepare(target)?)),
+            Check::Program(c) => Kind::Program(c),
+        };
+        Ok(Probe {
+            target,
+            kind,
+            binding,
+            timeouts,
+        })
+    }
+
+    /// The real server probed.
+    pub fn target(&self) -> SocketAddr {
+        self.target
+    }
+
+    /// Runs the probe once and times it.
+    pub async fn run(&self) -> Outcome {
+        let start = Instant::now();
+        let result = self.check_once().await;
+        Outcome {
+            latency: start.elapsed(),
+            result,
+        }
+    }
+
+    async fn check_once(&self) -> Result<Pass, ProbeError> {
+        let (addr, b, t) = (self.target, &self.binding, &self.timeouts);
+        match &self.kind {
+            Kind::Tcp(c) => c.run(addr, b, t).await,
+            Kind::Udp(c) => c.run(addr, b, t).await,
+            Kind::Http(c) => c.run(addr, b, t).await,
+            // A program has one limit for its whole run: the read timeout.
+            Kind::Program(c) => c.run(addr, t.read).await,
+        }
+    }
+}
+
+impl Checker for Probe {
+    fn check(&self) -> ProbeFuture<'_> {
+        Box::pin(self.check_once())
+    }
+
+    fn deadline(&self) -> Duration {
+        // Every phase has its own timeout; the margin covers scheduling and reaping.
+        self.timeouts.total() + Duration::from_secs(1)
+    }
+}
+
+/// One probe's result and how long it took.
+#[derive(Debug)]
+pub struct Outcome {
+    /// From the start of the probe to the verdict.
+    pub latency: Duration,
+    /// The verdict.
+    pub result: Result<Pass, ProbeError>,
+}
+
+impl Outcome {
+    /// Whether the server passed.
+    pub fn is_ok(&self) -> bool {
+        self.result.is_ok()
+    }
+}
+
+impl fmt::Display for Outcome {
+    /// `OK <latency> <reason>` or `FAIL <latency> <reason>`, latency in milliseconds.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ms = self.latency.as_secs_f64() * 1000.0;
+        match &self.result {
+            Ok(pass) => write!(f, "OK {ms:.3}ms {pass}"),
+            Err(e) => write!(f, "FAIL {ms:.3}ms {e}"),
+        }
+    }
+}

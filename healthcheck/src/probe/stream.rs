@@ -1,0 +1,152 @@
+//! TCP and UDP send/expect.
+
+use std::net::SocketAddr;
+
+use tokio::{
+    io::{AsyncRead, AsyncReadExt, AsyncWriteExt},
+    time::{Instant, timeout, timeout_at},
+};
+
+use super::{Pass, ProbeError, Timeouts};
+use crate::expect::{Expect, Progress};
+use crate::probe::socket::Binding;
+
+/// A TCP probe: connect, then optionally send bytes and read until an expectation is met.
+#[derive(Clone, Debug, Default)]
+pub struct TcpCheck {
+    /// Bytes written once connected (already escape-decoded).
+    pub send: Option<Vec<u8>>,
+    /// What the reply must contain; with none, a completed connect (and send) is healthy.
+    pub expect: Option<Expect>,
+}
+
+/// A UDP probe: send a datagram and wait for a reply that meets the expectation.
+#[derive(Clone, Debug, Default)]
+pub struct UdpCheck {
+    /// The datagram sent (already escape-decoded); empty when `None`.
+    pub send: Option<Vec<u8>>,
+    /// What the replies must contain; with none, any reply is healthy. An ICMP port-unreachable
+    /// fails the probe.
+    pub expect: Option<Expect>,
+}
+
+pub(crate) async fn connect(
+    binding: &Binding,
+    addr: SocketAddr,
+    timeouts: &Timeouts,
+) -> Result<tokio::net::TcpStream, ProbeError> {
+    match timeout(timeouts.connect, binding.tcp(addr)?).await {
+        Ok(Ok(stream)) => Ok(stream),
+        Ok(Err(source)) => Err(ProbeError::Connect { addr, source }),
+        Err(_) => Err(ProbeError::ConnectTimeout {
+            addr,
+            after: timeouts.connect,
+        }),
+    }
+}
+
+impl TcpCheck {
+    pub(crate) async fn run(
+        &self,
+        addr: SocketAddr,
+        binding: &Binding,
+        timeouts: &Timeouts,
+    ) -> Result<Pass, ProbeError> {
+        let mut stream = connect(binding, addr, timeouts).await?;
+        let deadline = Instant::now() + timeouts.read;
+        if let Some(send) = &self.send {
+            match timeout_at(deadline, stream.write_all(send)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(source)) => return Err(ProbeError::Send { addr, source }),
+                Err(_) => {
+                    return Err(ProbeError::ReadTimeout {
+                        addr,
+                        after: timeouts.read,
+                        got: 0,
+                    });
+                }
+            }
+        }
+        match &self.expect {
+            None => Ok(Pass::Connected),
+            Some(expect) => read_expect(&mut stream, expect, addr, deadline, timeouts).await,
+        }
+    }
+}
+
+/// Reads until `expect` is met, the peer closes, the limit is reached or the deadline passes.
+pub(crate) async fn read_expect<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    expect: &Expect,
+    addr: SocketAddr,
+    deadline: Instant,
+    timeouts: &Timeouts,
+) -> Result<Pass, ProbeError> {
+    let mut matcher = expect.matcher(timeouts.max_bytes);
+    let mut buf = vec![0u8; 4096];
+    loop {
+        let want = matcher.read_size(buf.len());
+        let n = match timeout_at(deadline, reader.read(&mut buf[..want])).await {
+            Ok(Ok(n)) => n,
+            Ok(Err(source)) => return Err(ProbeError::Read { addr, source }),
+            Err(_) => {
+                return Err(ProbeError::ReadTimeout {
+                    addr,
+                    after: timeouts.read,
+                    got: matcher.seen().len(),
+                });
+            }
+        };
+        if n == 0 {
+            return if matcher.finish() {
+                Ok(Pass::Matched)
+            } else {
+                Err(ProbeError::mismatch(expect, matcher.seen()))
+            };
+        }
+        match matcher.feed(&buf[..n]) {
+            Progress::Matched => return Ok(Pass::Matched),
+            Progress::Failed => return Err(ProbeError::mismatch(expect, matcher.seen())),
+            Progress::NeedMore => {}
+        }
+    }
+}
+
+impl UdpCheck {
+    pub(crate) async fn run(
+        &self,
+        addr: SocketAddr,
+        binding: &Binding,
+        timeouts: &Timeouts,
+    ) -> Result<Pass, ProbeError> {
+        let socket = binding.udp(addr)?;
+        let deadline = Instant::now() + timeouts.read;
+        let payload = self.send.as_deref().unwrap_or_default();
+        socket
+            .send(payload)
+            .await
+            .map_err(|source| ProbeError::Send { addr, source })?;
+        let any = Expect::Any;
+        let expect = self.expect.as_ref().unwrap_or(&any);
+        let mut matcher = expect.matcher(timeouts.max_bytes);
+        let mut buf = vec![0u8; 65536];
+        loop {
+            let n = match timeout_at(deadline, socket.recv(&mut buf)).await {
+                Ok(Ok(n)) => n,
+                Ok(Err(source)) => return Err(ProbeError::Read { addr, source }),
+                Err(_) => {
+                    return Err(ProbeError::ReadTimeout {
+                        addr,
+                        after: timeouts.read,
+                        got: matcher.seen().len(),
+                    });
+                }
+            };
+            match matcher.feed(&buf[..n]) {
+                Progress::Matched => return Ok(Pass::Matched),
+                Progress::Failed => return Err(ProbeError::mismatch(expect, matcher.seen())),
+                Progress::NeedMore => {}
+            }
+        }
+    }
+}
