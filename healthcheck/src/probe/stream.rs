@@ -25,8 +25,9 @@ pub struct TcpCheck {
 pub struct UdpCheck {
     /// The datagram sent (already escape-decoded); empty when `None`.
     pub send: Option<Vec<u8>>,
-    /// What the replies must contain; with none, any reply is healthy. An ICMP port-unreachable
-    /// fails the probe.
+    /// What the reply datagram must contain; with none, any non-empty reply is healthy. A reply
+    /// that does not match, or an ICMP port-unreachable, fails the probe at once; with no reply the
+    /// read timeout does.
     pub expect: Option<Expect>,
 }
 
@@ -142,10 +143,12 @@ impl UdpCheck {
                     });
                 }
             };
-            match matcher.feed(&buf[..n]) {
-                Progress::Matched => return Ok(Pass::Matched),
-                Progress::Failed => return Err(ProbeError::mismatch(expect, matcher.seen())),
-                Progress::NeedMore => {}
+            // A datagram is a whole reply: judge it now.
+            if matcher.feed(&buf[..n]) == Progress::Matched || matcher.finish() {
+                return Ok(Pass::Matched);
+            }
+            if n > 0 {
+                return Err(ProbeError::mismatch(expect, matcher.seen()));
             }
         }
     }
