@@ -513,7 +513,8 @@ impl Task {
                         continue;
                     };
                     let address = slot.address;
-                    let limit = slot.interval.min(load.interval);
+                    // A reading must be over before the next one is due.
+                    let limit = load.interval;
                     self.running.spawn(async move {
                         (id, Done::Load(load.monitor.query(address, limit).await))
                     });

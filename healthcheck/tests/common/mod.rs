@@ -32,10 +32,22 @@ where
     let handle = Arc::new(handle);
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
-            tokio::spawn(handle(stream));
+            LIVE.fetch_add(1, Ordering::SeqCst);
+            let work = handle(stream);
+            tokio::spawn(async move {
+                work.await;
+                LIVE.fetch_sub(1, Ordering::SeqCst);
+            });
         }
     });
     addr
+}
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+/// Connections the test servers of this process still hold.
+pub fn live_connections() -> usize {
+    LIVE.load(Ordering::SeqCst)
 }
 
 /// A raw server that reads the request head, then writes `reply` and closes.

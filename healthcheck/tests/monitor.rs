@@ -1,0 +1,334 @@
+//! The monitor: real probes, schedules in virtual time, concurrency, descriptors, pools, load.
+
+mod common;
+
+use std::{
+    net::SocketAddr,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+use healthcheck::{
+    Binding, Check, Checker, CommandTemplate, EventKind, Health, LoadMonitor, LoadScaling, Monitor,
+    MonitorOptions, Override, Pass, PoolEvent, Probe, ProbeFuture, ProgramCheck, Reason,
+    ServerConfig, Target, TargetId, TcpCheck, Timeouts, Update,
+};
+use tokio::{sync::mpsc, time::Instant};
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn plain() -> ServerConfig {
+    ServerConfig {
+        reentry: Duration::ZERO,
+        slow_start: None,
+        ..ServerConfig::default()
+    }
+}
+
+/// The application's own check: records when it ran and how many ran at once.
+#[derive(Default)]
+struct Recorder {
+    calls: Mutex<Vec<Instant>>,
+    delay: Mutex<Duration>,
+    healthy: AtomicBool,
+    running: AtomicUsize,
+    peak: AtomicUsize,
+}
+
+impl Checker for Recorder {
+    fn check(&self) -> ProbeFuture<'_> {
+        Box::pin(async move {
+            self.calls.lock().unwrap().push(Instant::now());
+            let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+            self.peak.fetch_max(now, Ordering::SeqCst);
+            let delay = *self.delay.lock().unwrap();
+            tokio::time::sleep(delay).await;
+            self.running.fetch_sub(1, Ordering::SeqCst);
+            if self.healthy.load(Ordering::SeqCst) {
+                Ok(Pass::Custom)
+            } else {
+                Err(healthcheck::ProbeError::Custom("told to fail".into()))
+            }
+        })
+    }
+
+    fn deadline(&self) -> Duration {
+        Duration::from_secs(60)
+    }
+}
+
+fn recorder(healthy: bool, delay: Duration) -> Arc<Recorder> {
+    let r = Recorder::default();
+    r.healthy.store(healthy, Ordering::SeqCst);
+    *r.delay.lock().unwrap() = delay;
+    Arc::new(r)
+}
+
+fn addr(i: u32) -> SocketAddr {
+    SocketAddr::from(([10, 0, (i >> 8) as u8, i as u8], 80))
+}
+
+async fn next_server_event(updates: &mut mpsc::Receiver<Update>) -> (TargetId, EventKind, Reason) {
+    loop {
+        let u = tokio::time::timeout(Duration::from_secs(10), updates.recv())
+            .await
+            .expect("an update within 10 s")
+            .expect("the monitor is running");
+        if let Update::Server { target, event, .. } = u {
+            return (target, event.kind, event.reason);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_tcp_target_goes_up_and_down() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let target = listener.local_addr().unwrap();
+    let (monitor, mut updates) = Monitor::spawn(MonitorOptions::default());
+    let probe = Probe::new(target, Check::Tcp(TcpCheck::default()), Binding::default(), Timeouts::both(ms(500))).unwrap();
+    let id = monitor.add(Target::new(probe, plain(), ms(50))).await.unwrap().unwrap();
+    let (got, kind, reason) = next_server_event(&mut updates).await;
+    assert_eq!((got, kind), (id, EventKind::Up { weight: 1 }));
+    assert_eq!(reason, Reason::Passed("connected".into()));
+    drop(listener);
+    let (got, kind, reason) = next_server_event(&mut updates).await;
+    assert_eq!((got, kind), (id, EventKind::Down { quiesce: false }));
+    assert!(reason.to_string().contains("refused"), "{reason}");
+    let status = monitor.status().await.unwrap();
+    assert_eq!(status.len(), 1);
+    let state = &status[0].1.state;
+    assert_eq!(state.health, Health::Down);
+    assert!(state.checks >= 2 && state.failures >= 1);
+    assert!(!state.last.as_ref().unwrap().ok);
+    monitor.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn first_checks_are_spread_over_the_interval() {
+    let (monitor, _updates) = Monitor::spawn(MonitorOptions::default());
+    let interval = Duration::from_secs(10);
+    let start = Instant::now();
+    let mut all = Vec::new();
+    for i in 0..200 {
+        let r = recorder(true, Duration::ZERO);
+        monitor
+            .add(Target::custom(addr(i), r.clone(), plain(), interval))
+            .await
+            .unwrap()
+            .unwrap();
+        all.push(r);
+    }
+    tokio::time::sleep(interval).await;
+    let mut buckets = [0usize; 10];
+    for r in &all {
+        let calls = r.calls.lock().unwrap();
+        assert_eq!(calls.len(), 1, "one check in the first interval");
+        let frac = (calls[0] - start).as_secs_f64() / interval.as_secs_f64();
+        buckets[((frac * 10.0) as usize).min(9)] += 1;
+    }
+    // 200 first checks in 10 buckets: about 20 each, none empty, none a herd.
+    assert!(buckets.iter().all(|b| (5..=45).contains(b)), "{buckets:?}");
+    monitor.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn intervals_do_not_drift_and_long_checks_skip_ticks() {
+    let options = MonitorOptions { jitter: false, ..MonitorOptions::default() };
+    let (monitor, _updates) = Monitor::spawn(options);
+    let fast = recorder(true, ms(37));
+    let slow = recorder(true, ms(250));
+    let start = Instant::now();
+    monitor.add(Target::custom(addr(1), fast.clone(), plain(), ms(100))).await.unwrap().unwrap();
+    monitor.add(Target::custom(addr(2), slow.clone(), plain(), ms(100))).await.unwrap().unwrap();
+    tokio::time::sleep(ms(1050)).await;
+    let fast_calls: Vec<u128> = fast.calls.lock().unwrap().iter().map(|t| (*t - start).as_millis()).collect();
+    // Each check takes 37 ms, yet the checks start on the 100 ms grid: no drift.
+    assert_eq!(fast_calls, (0..=10).map(|k| k * 100).collect::<Vec<_>>());
+    // A 250 ms check over a 100 ms interval: ticks missed while it runs are skipped, and the
+    // next check starts on the grid.
+    let slow_calls: Vec<u128> = slow.calls.lock().unwrap().iter().map(|t| (*t - start).as_millis()).collect();
+    assert_eq!(slow_calls, [0, 300, 600, 900]);
+    monitor.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn concurrency_is_bounded() {
+    let options = MonitorOptions { max_concurrency: 5, ..MonitorOptions::default() };
+    let (monitor, _updates) = Monitor::spawn(options);
+    let r = recorder(true, ms(300));
+    for i in 0..50 {
+        monitor.add(Target::custom(addr(i), r.clone(), plain(), ms(1000))).await.unwrap().unwrap();
+    }
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(r.peak.load(Ordering::SeqCst), 5);
+    // 5 at a time, 300 ms each: about 16 checks a second, far below the 50 a second asked for.
+    let calls = r.calls.lock().unwrap().len();
+    assert!((70..=90).contains(&calls), "{calls}");
+    monitor.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn overrides_pools_and_removal() {
+    let (monitor, mut updates) = Monitor::spawn(MonitorOptions::default());
+    let a = recorder(false, Duration::ZERO);
+    let b = recorder(false, Duration::ZERO);
+    let ia = monitor.add(Target::custom(addr(1), a.clone(), plain(), ms(100)).group(7)).await.unwrap().unwrap();
+    let ib = monitor.add(Target::custom(addr(2), b.clone(), plain(), ms(100)).group(7)).await.unwrap().unwrap();
+    let mut pool = Vec::new();
+    let mut downs = 0;
+    while pool.is_empty() {
+        match updates.recv().await.unwrap() {
+            Update::Pool { group, event } => pool.push((group, event)),
+            Update::Server { event, .. } => {
+                assert_eq!(event.kind, EventKind::Down { quiesce: false });
+                downs += 1;
+            }
+        }
+    }
+    assert_eq!((downs, pool[0]), (2, (7, PoolEvent::AllDown)));
+    // The operator forces one in: the pool is restored.
+    assert!(monitor.set_override(ia, Override::ForceUp).await.unwrap());
+    let u1 = updates.recv().await.unwrap();
+    let u2 = updates.recv().await.unwrap();
+    assert!(matches!(u1, Update::Server { target, ref event, .. } if target == ia && event.kind == EventKind::Up { weight: 1 }), "{u1:?}");
+    assert_eq!(u2, Update::Pool { group: 7, event: PoolEvent::Restored });
+    let status = monitor.status().await.unwrap();
+    assert_eq!(status[0].1.state.frozen, Some(Override::ForceUp));
+    // b recovers by itself.
+    b.healthy.store(true, Ordering::SeqCst);
+    let (t, kind, _) = next_server_event(&mut updates).await;
+    assert_eq!((t, kind), (ib, EventKind::Up { weight: 1 }));
+    assert!(monitor.remove(ia).await.unwrap());
+    assert!(!monitor.remove(ia).await.unwrap());
+    assert!(!monitor.set_override(ia, Override::Resume).await.unwrap());
+    let calls = a.calls.lock().unwrap().len();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(a.calls.lock().unwrap().len(), calls, "a removed target is not checked");
+    monitor.shutdown().await;
+}
+
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn descriptors_are_released_on_every_path() {
+    let healthy = common::http_server().await.0;
+    let refused = common::closed_port();
+    let release = Arc::new(tokio::sync::Notify::new());
+    let held = release.clone();
+    let hanging = common::tcp_server(move |s| {
+        let held = held.clone();
+        async move {
+            held.notified().await;
+            drop(s);
+        }
+    })
+    .await;
+    let t = Timeouts::both(ms(150));
+    let http = |a| Probe::new(a, Check::Http(healthcheck::HttpCheck::get("/")), Binding::default(), t).unwrap();
+    let program = |cmd: &str| {
+        let check = Check::Program(ProgramCheck { command: CommandTemplate::parse(cmd).unwrap(), expect: None });
+        Probe::new(healthy, check, Binding::default(), t).unwrap()
+    };
+    // Warm up what the runtime allocates once (the child-process signal pipe, the pools).
+    assert!(program("true").run().await.is_ok());
+    assert!(http(healthy).run().await.is_ok());
+    let before = open_fds();
+
+    let (monitor, mut updates) = Monitor::spawn(MonitorOptions::default());
+    tokio::spawn(async move { while updates.recv().await.is_some() {} });
+    let probes = [
+        http(healthy),
+        http(refused),
+        http(hanging),
+        program("true"),
+        program("sh -c 'exit 1'"),
+        program("sleep 30"),
+        program("sh -c 'sleep 30 & echo started'"),
+    ];
+    let mut ids = Vec::new();
+    for p in probes {
+        for _ in 0..5 {
+            ids.push(monitor.add(Target::new(p.clone(), plain(), ms(50))).await.unwrap().unwrap());
+        }
+    }
+    // Let every path run several times: timeouts, refusals, kills, successes.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let status = monitor.status().await.unwrap();
+        if status.iter().all(|(_, s)| s.state.checks >= 3) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "checks did not run");
+        tokio::time::sleep(ms(50)).await;
+    }
+    assert!(open_fds() > before);
+    monitor.shutdown().await;
+    // The test's own servers run in this process: let them close their ends first.
+    release.notify_waiters();
+    common::eventually("the test servers to close", || common::live_connections() == 0).await;
+    assert_eq!(open_fds(), before, "descriptors left open after shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn load_monitoring_through_any_command() {
+    // Commands printing each style of output (the real server's address is appended).
+    let styles: [(&str, f64); 3] = [
+        ("echo ' 10:14:03 up 3 days,  2:01,  1 user,  load average: 0.00, 0.03, 0.01'", 0.0),
+        ("echo 'web1      up  3 days,  2:01,     load average: 0.50, 0.03, 0.01'", 0.5),
+        ("echo 'web1      up  3+02:01,     1 user,   load 3.00, 0.03, 0.01'", 3.0),
+    ];
+    for (cmd, load) in styles {
+        let config = ServerConfig {
+            weight: 100,
+            load: Some(LoadScaling {
+                monitor: LoadMonitor::Command(CommandTemplate::parse(cmd).unwrap()),
+                scale: 3,
+                interval: ms(200),
+            }),
+            ..plain()
+        };
+        let (monitor, mut updates) = Monitor::spawn(MonitorOptions::default());
+        let r = recorder(true, Duration::ZERO);
+        monitor.add(Target::custom(addr(1), r, config, ms(20))).await.unwrap().unwrap();
+        assert_eq!(next_server_event(&mut updates).await.1, EventKind::Up { weight: 100 });
+        if load > 1.0 {
+            // Overloaded at the configured weight: the weight never goes below it. Let several
+            // readings happen, then check nothing was emitted.
+            let deadline = Instant::now() + ms(1000);
+            while Instant::now() < deadline {
+                if let Ok(Some(u)) = tokio::time::timeout(ms(50), updates.recv()).await {
+                    panic!("unexpected update {u:?}");
+                }
+            }
+            let status = monitor.status().await.unwrap();
+            assert_eq!(status[0].1.state.weight, 100);
+        } else {
+            // nanny's formula: + (100 / 2) × cbrt(1 − load) per reading, capped at 3 × 100,
+            // applied only when it moves the weight by at least 100 / 4.
+            let mut expected = Vec::new();
+            let mut w = 100u32;
+            loop {
+                let next = ((f64::from(w) + 50.0 * (1.0 - load).cbrt()) as u32).min(300);
+                if next - w < 25 {
+                    break;
+                }
+                expected.push(next);
+                w = next;
+            }
+            assert!(expected.len() >= 4, "{expected:?}");
+            for want in expected {
+                let (_, kind, reason) = next_server_event(&mut updates).await;
+                assert_eq!(kind, EventKind::Weight(want));
+                assert_eq!(reason, Reason::Load(load));
+            }
+        }
+        monitor.shutdown().await;
+    }
+}
