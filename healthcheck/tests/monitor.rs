@@ -90,8 +90,18 @@ async fn real_tcp_target_goes_up_and_down() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let target = listener.local_addr().unwrap();
     let (monitor, mut updates) = Monitor::spawn(MonitorOptions::default());
-    let probe = Probe::new(target, Check::Tcp(TcpCheck::default()), Binding::default(), Timeouts::both(ms(500))).unwrap();
-    let id = monitor.add(Target::new(probe, plain(), ms(50))).await.unwrap().unwrap();
+    let probe = Probe::new(
+        target,
+        Check::Tcp(TcpCheck::default()),
+        Binding::default(),
+        Timeouts::both(ms(500)),
+    )
+    .unwrap();
+    let id = monitor
+        .add(Target::new(probe, plain(), ms(50)))
+        .await
+        .unwrap()
+        .unwrap();
     let (got, kind, reason) = next_server_event(&mut updates).await;
     assert_eq!((got, kind), (id, EventKind::Up { weight: 1 }));
     assert_eq!(reason, Reason::Passed("connected".into()));
@@ -138,31 +148,61 @@ async fn first_checks_are_spread_over_the_interval() {
 
 #[tokio::test(start_paused = true)]
 async fn intervals_do_not_drift_and_long_checks_skip_ticks() {
-    let options = MonitorOptions { jitter: false, ..MonitorOptions::default() };
+    let options = MonitorOptions {
+        jitter: false,
+        ..MonitorOptions::default()
+    };
     let (monitor, _updates) = Monitor::spawn(options);
     let fast = recorder(true, ms(37));
     let slow = recorder(true, ms(250));
     let start = Instant::now();
-    monitor.add(Target::custom(addr(1), fast.clone(), plain(), ms(100))).await.unwrap().unwrap();
-    monitor.add(Target::custom(addr(2), slow.clone(), plain(), ms(100))).await.unwrap().unwrap();
+    monitor
+        .add(Target::custom(addr(1), fast.clone(), plain(), ms(100)))
+        .await
+        .unwrap()
+        .unwrap();
+    monitor
+        .add(Target::custom(addr(2), slow.clone(), plain(), ms(100)))
+        .await
+        .unwrap()
+        .unwrap();
     tokio::time::sleep(ms(1050)).await;
-    let fast_calls: Vec<u128> = fast.calls.lock().unwrap().iter().map(|t| (*t - start).as_millis()).collect();
+    let fast_calls: Vec<u128> = fast
+        .calls
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|t| (*t - start).as_millis())
+        .collect();
     // Each check takes 37 ms, yet the checks start on the 100 ms grid: no drift.
     assert_eq!(fast_calls, (0..=10).map(|k| k * 100).collect::<Vec<_>>());
     // A 250 ms check over a 100 ms interval: ticks missed while it runs are skipped, and the
     // next check starts on the grid.
-    let slow_calls: Vec<u128> = slow.calls.lock().unwrap().iter().map(|t| (*t - start).as_millis()).collect();
+    let slow_calls: Vec<u128> = slow
+        .calls
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|t| (*t - start).as_millis())
+        .collect();
     assert_eq!(slow_calls, [0, 300, 600, 900]);
     monitor.shutdown().await;
 }
 
 #[tokio::test(start_paused = true)]
 async fn concurrency_is_bounded() {
-    let options = MonitorOptions { max_concurrency: 5, ..MonitorOptions::default() };
+    let options = MonitorOptions {
+        max_concurrency: 5,
+        ..MonitorOptions::default()
+    };
     let (monitor, _updates) = Monitor::spawn(options);
     let r = recorder(true, ms(300));
     for i in 0..50 {
-        monitor.add(Target::custom(addr(i), r.clone(), plain(), ms(1000))).await.unwrap().unwrap();
+        monitor
+            .add(Target::custom(addr(i), r.clone(), plain(), ms(1000)))
+            .await
+            .unwrap()
+            .unwrap();
     }
     tokio::time::sleep(Duration::from_secs(5)).await;
     assert_eq!(r.peak.load(Ordering::SeqCst), 5);
@@ -177,8 +217,16 @@ async fn overrides_pools_and_removal() {
     let (monitor, mut updates) = Monitor::spawn(MonitorOptions::default());
     let a = recorder(false, Duration::ZERO);
     let b = recorder(false, Duration::ZERO);
-    let ia = monitor.add(Target::custom(addr(1), a.clone(), plain(), ms(100)).group(7)).await.unwrap().unwrap();
-    let ib = monitor.add(Target::custom(addr(2), b.clone(), plain(), ms(100)).group(7)).await.unwrap().unwrap();
+    let ia = monitor
+        .add(Target::custom(addr(1), a.clone(), plain(), ms(100)).group(7))
+        .await
+        .unwrap()
+        .unwrap();
+    let ib = monitor
+        .add(Target::custom(addr(2), b.clone(), plain(), ms(100)).group(7))
+        .await
+        .unwrap()
+        .unwrap();
     let mut pool = Vec::new();
     let mut downs = 0;
     while pool.is_empty() {
@@ -195,8 +243,17 @@ async fn overrides_pools_and_removal() {
     assert!(monitor.set_override(ia, Override::ForceUp).await.unwrap());
     let u1 = updates.recv().await.unwrap();
     let u2 = updates.recv().await.unwrap();
-    assert!(matches!(u1, Update::Server { target, ref event, .. } if target == ia && event.kind == EventKind::Up { weight: 1 }), "{u1:?}");
-    assert_eq!(u2, Update::Pool { group: 7, event: PoolEvent::Restored });
+    assert!(
+        matches!(u1, Update::Server { target, ref event, .. } if target == ia && event.kind == EventKind::Up { weight: 1 }),
+        "{u1:?}"
+    );
+    assert_eq!(
+        u2,
+        Update::Pool {
+            group: 7,
+            event: PoolEvent::Restored
+        }
+    );
     let status = monitor.status().await.unwrap();
     assert_eq!(status[0].1.state.frozen, Some(Override::ForceUp));
     // b recovers by itself.
@@ -208,7 +265,11 @@ async fn overrides_pools_and_removal() {
     assert!(!monitor.set_override(ia, Override::Resume).await.unwrap());
     let calls = a.calls.lock().unwrap().len();
     tokio::time::sleep(Duration::from_secs(1)).await;
-    assert_eq!(a.calls.lock().unwrap().len(), calls, "a removed target is not checked");
+    assert_eq!(
+        a.calls.lock().unwrap().len(),
+        calls,
+        "a removed target is not checked"
+    );
     monitor.shutdown().await;
 }
 
@@ -231,9 +292,20 @@ async fn descriptors_are_released_on_every_path() {
     })
     .await;
     let t = Timeouts::both(ms(150));
-    let http = |a| Probe::new(a, Check::Http(healthcheck::HttpCheck::get("/")), Binding::default(), t).unwrap();
+    let http = |a| {
+        Probe::new(
+            a,
+            Check::Http(healthcheck::HttpCheck::get("/")),
+            Binding::default(),
+            t,
+        )
+        .unwrap()
+    };
     let program = |cmd: &str| {
-        let check = Check::Program(ProgramCheck { command: CommandTemplate::parse(cmd).unwrap(), expect: None });
+        let check = Check::Program(ProgramCheck {
+            command: CommandTemplate::parse(cmd).unwrap(),
+            expect: None,
+        });
         Probe::new(healthy, check, Binding::default(), t).unwrap()
     };
     // Warm up what the runtime allocates once (the child-process signal pipe, the pools).
@@ -255,7 +327,13 @@ async fn descriptors_are_released_on_every_path() {
     let mut ids = Vec::new();
     for p in probes {
         for _ in 0..5 {
-            ids.push(monitor.add(Target::new(p.clone(), plain(), ms(50))).await.unwrap().unwrap());
+            ids.push(
+                monitor
+                    .add(Target::new(p.clone(), plain(), ms(50)))
+                    .await
+                    .unwrap()
+                    .unwrap(),
+            );
         }
     }
     // Let every path run several times: timeouts, refusals, kills, successes.
@@ -272,7 +350,10 @@ async fn descriptors_are_released_on_every_path() {
     monitor.shutdown().await;
     // The test's own servers run in this process: let them close their ends first.
     release.notify_waiters();
-    common::eventually("the test servers to close", || common::live_connections() == 0).await;
+    common::eventually("the test servers to close", || {
+        common::live_connections() == 0
+    })
+    .await;
     assert_eq!(open_fds(), before, "descriptors left open after shutdown");
 }
 
@@ -280,9 +361,18 @@ async fn descriptors_are_released_on_every_path() {
 async fn load_monitoring_through_any_command() {
     // Commands printing each style of output (the real server's address is appended).
     let styles: [(&str, f64); 3] = [
-        ("echo ' 10:14:03 up 3 days,  2:01,  1 user,  load average: 0.00, 0.03, 0.01'", 0.0),
-        ("echo 'web1      up  3 days,  2:01,     load average: 0.50, 0.03, 0.01'", 0.5),
-        ("echo 'web1      up  3+02:01,     1 user,   load 3.00, 0.03, 0.01'", 3.0),
+        (
+            "echo ' 10:14:03 up 3 days,  2:01,  1 user,  load average: 0.00, 0.03, 0.01'",
+            0.0,
+        ),
+        (
+            "echo 'web1      up  3 days,  2:01,     load average: 0.50, 0.03, 0.01'",
+            0.5,
+        ),
+        (
+            "echo 'web1      up  3+02:01,     1 user,   load 3.00, 0.03, 0.01'",
+            3.0,
+        ),
     ];
     for (cmd, load) in styles {
         let config = ServerConfig {
@@ -296,8 +386,15 @@ async fn load_monitoring_through_any_command() {
         };
         let (monitor, mut updates) = Monitor::spawn(MonitorOptions::default());
         let r = recorder(true, Duration::ZERO);
-        monitor.add(Target::custom(addr(1), r, config, ms(20))).await.unwrap().unwrap();
-        assert_eq!(next_server_event(&mut updates).await.1, EventKind::Up { weight: 100 });
+        monitor
+            .add(Target::custom(addr(1), r, config, ms(20)))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            next_server_event(&mut updates).await.1,
+            EventKind::Up { weight: 100 }
+        );
         if load > 1.0 {
             // Overloaded at the configured weight: the weight never goes below it. Let several
             // readings happen, then check nothing was emitted.

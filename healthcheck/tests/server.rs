@@ -13,7 +13,9 @@ fn secs(s: u64) -> Duration {
 }
 
 fn kinds(server: &mut Server) -> Vec<EventKind> {
-    std::iter::from_fn(|| server.poll_event()).map(|e| e.kind).collect()
+    std::iter::from_fn(|| server.poll_event())
+        .map(|e| e.kind)
+        .collect()
 }
 
 fn load_config(weight: u32) -> ServerConfig {
@@ -31,7 +33,11 @@ fn load_config(weight: u32) -> ServerConfig {
 
 #[test]
 fn slow_start_follows_nanny() {
-    let mut s = Server::new(ServerConfig { weight: 100, ..ServerConfig::default() }).unwrap();
+    let mut s = Server::new(ServerConfig {
+        weight: 100,
+        ..ServerConfig::default()
+    })
+    .unwrap();
     let t0 = Instant::now();
     s.handle_check(t0, true, "ok");
     assert_eq!(kinds(&mut s), [EventKind::Up { weight: 3 }]);
@@ -50,7 +56,11 @@ fn slow_start_follows_nanny() {
 
 #[test]
 fn a_late_timeout_catches_up_in_one_step() {
-    let mut s = Server::new(ServerConfig { weight: 64, ..ServerConfig::default() }).unwrap();
+    let mut s = Server::new(ServerConfig {
+        weight: 64,
+        ..ServerConfig::default()
+    })
+    .unwrap();
     let t0 = Instant::now();
     s.handle_check(t0, true, "ok");
     assert_eq!(kinds(&mut s), [EventKind::Up { weight: 2 }]);
@@ -112,7 +122,15 @@ fn rise_fall_and_quiesce() {
     assert_eq!(e.reason, Reason::Failed("timeout".into()));
     assert_eq!(s.weight(), 0);
     let snap = s.snapshot();
-    assert_eq!((snap.checks, snap.failures, snap.transitions, snap.failures_in_a_row), (8, 5, 2, 3));
+    assert_eq!(
+        (
+            snap.checks,
+            snap.failures,
+            snap.transitions,
+            snap.failures_in_a_row
+        ),
+        (8, 5, 2, 3)
+    );
 }
 
 #[test]
@@ -181,10 +199,24 @@ fn overrides() {
 #[test]
 fn invalid_settings_are_refused() {
     for config in [
-        ServerConfig { rise: 0, ..ServerConfig::default() },
-        ServerConfig { fall: 0, ..ServerConfig::default() },
-        ServerConfig { weight: u32::MAX, ..ServerConfig::default() },
-        ServerConfig { slow_start: Some(SlowStart { step: Duration::ZERO }), ..ServerConfig::default() },
+        ServerConfig {
+            rise: 0,
+            ..ServerConfig::default()
+        },
+        ServerConfig {
+            fall: 0,
+            ..ServerConfig::default()
+        },
+        ServerConfig {
+            weight: u32::MAX,
+            ..ServerConfig::default()
+        },
+        ServerConfig {
+            slow_start: Some(SlowStart {
+                step: Duration::ZERO,
+            }),
+            ..ServerConfig::default()
+        },
     ] {
         assert!(Server::new(config).is_err());
     }
@@ -218,19 +250,23 @@ fn config() -> impl Strategy<Value = ServerConfig> {
         proptest::option::of(1u64..10_000),
         proptest::option::of(1u32..12),
     )
-        .prop_map(|(weight, rise, fall, reentry, quiesce, step, scale)| ServerConfig {
-            weight,
-            rise,
-            fall,
-            reentry: Duration::from_millis(reentry),
-            quiesce,
-            slow_start: step.map(|ms| SlowStart { step: Duration::from_millis(ms) }),
-            load: scale.map(|scale| LoadScaling {
-                monitor: LoadMonitor::Ruptime,
-                scale,
-                interval: secs(20),
-            }),
-        })
+        .prop_map(
+            |(weight, rise, fall, reentry, quiesce, step, scale)| ServerConfig {
+                weight,
+                rise,
+                fall,
+                reentry: Duration::from_millis(reentry),
+                quiesce,
+                slow_start: step.map(|ms| SlowStart {
+                    step: Duration::from_millis(ms),
+                }),
+                load: scale.map(|scale| LoadScaling {
+                    monitor: LoadMonitor::Ruptime,
+                    scale,
+                    interval: secs(20),
+                }),
+            },
+        )
 }
 
 proptest! {

@@ -1,0 +1,151 @@
+//! Kernel tests: a probe's fwmark, interface and source address change how the kernel routes it,
+//! across a veth pair between two namespaces the test creates.
+//!
+//! Run with `cargo xtask test` (root, in the rig).
+
+use std::{
+    net::{IpAddr, SocketAddr, TcpListener},
+    sync::mpsc,
+    time::Duration,
+};
+
+use healthcheck::{Binding, Check, Outcome, Probe, ProbeError, TcpCheck, Timeouts, UdpCheck};
+use testkit::NetNs;
+
+struct Setup {
+    a: NetNs,
+    _b: NetNs,
+    dev_a: String,
+    server: SocketAddr,
+    peers: mpsc::Receiver<IpAddr>,
+}
+
+fn setup() -> Setup {
+    let a = NetNs::new().expect("netns a");
+    let b = NetNs::new().expect("netns b");
+    let veth = a.veth("10.7.0.1/24", &b, "10.7.0.2/24").expect("veth");
+    a.ip(["address", "add", "10.7.0.11/24", "dev", veth.name()])
+        .expect("second address");
+    // Marked packets to the server are prohibited by policy routing.
+    a.ip(["rule", "add", "fwmark", "7", "lookup", "7", "pref", "10"])
+        .expect("rule");
+    a.ip(["route", "add", "prohibit", "10.7.0.2", "table", "7"])
+        .expect("route");
+    a.ip(["link", "add", "dummy0", "type", "dummy"])
+        .expect("dummy");
+    a.ip(["link", "set", "dummy0", "up"]).expect("dummy up");
+    let listener = b
+        .run(|| TcpListener::bind("10.7.0.2:8080"))
+        .expect("netns")
+        .expect("bind");
+    let server = listener.local_addr().expect("address");
+    let (tx, peers) = mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            if let Ok(peer) = stream.peer_addr() {
+                let _ = tx.send(peer.ip());
+            }
+        }
+    });
+    Setup {
+        dev_a: veth.name().to_owned(),
+        a,
+        _b: b,
+        server,
+        peers,
+    }
+}
+
+fn probe(s: &Setup, check: Check, binding: Binding) -> Outcome {
+    let probe = Probe::new(
+        s.server,
+        check,
+        binding,
+        Timeouts::both(Duration::from_secs(1)),
+    )
+    .expect("probe");
+    s.a.run(|| {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(probe.run())
+    })
+    .expect("netns")
+}
+
+fn tcp() -> Check {
+    Check::Tcp(TcpCheck::default())
+}
+
+#[test]
+#[ignore = "kernel test: run with `cargo xtask test`"]
+fn fwmark_is_on_the_probes_packets() {
+    let s = setup();
+    assert!(probe(&s, tcp(), Binding::default()).is_ok());
+    let marked = Binding {
+        fwmark: Some(7),
+        ..Binding::default()
+    };
+    let o = probe(&s, tcp(), marked.clone());
+    match o.result {
+        Err(ProbeError::Connect { source, .. }) => {
+            assert_eq!(source.raw_os_error(), Some(libc::EACCES), "{source}")
+        }
+        other => panic!("marked probe got through: {other:?}"),
+    }
+    let other = Binding {
+        fwmark: Some(8),
+        ..Binding::default()
+    };
+    assert!(probe(&s, tcp(), other).is_ok());
+    // UDP too: the datagram is refused by the routing policy.
+    let udp = Check::Udp(UdpCheck {
+        send: Some(b"x".to_vec()),
+        expect: None,
+    });
+    let o = probe(&s, udp, marked);
+    assert!(o.to_string().contains("ermission denied"), "{o}");
+}
+
+#[test]
+#[ignore = "kernel test: run with `cargo xtask test`"]
+fn interface_binding_picks_the_path() {
+    let s = setup();
+    let on_veth = Binding {
+        interface: Some(s.dev_a.clone()),
+        ..Binding::default()
+    };
+    assert!(probe(&s, tcp(), on_veth).is_ok());
+    let on_dummy = Binding {
+        interface: Some("dummy0".into()),
+        ..Binding::default()
+    };
+    let o = probe(&s, tcp(), on_dummy);
+    assert!(
+        !o.is_ok(),
+        "a probe bound to dummy0 reached the server: {o}"
+    );
+}
+
+#[test]
+#[ignore = "kernel test: run with `cargo xtask test`"]
+fn source_address_is_what_the_server_sees() {
+    let s = setup();
+    let from = Binding {
+        source: Some("10.7.0.11".parse().unwrap()),
+        ..Binding::default()
+    };
+    assert!(probe(&s, tcp(), from).is_ok());
+    let peer = s
+        .peers
+        .recv_timeout(Duration::from_secs(5))
+        .expect("the server saw a connection");
+    assert_eq!(peer.to_string(), "10.7.0.11");
+    assert!(probe(&s, tcp(), Binding::default()).is_ok());
+    let peer = s
+        .peers
+        .recv_timeout(Duration::from_secs(5))
+        .expect("the server saw a connection");
+    assert_eq!(peer.to_string(), "10.7.0.1");
+}
