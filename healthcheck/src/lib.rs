@@ -56,6 +56,6 @@ pub use probe::{
     Version,
 };
 pub use server::{
-    Event, EventKind, Health, LastCheck, LoadScaling, Override, Reason, Server, ServerConfig,
-    SlowStart, Snapshot,
+    Detail, Event, EventKind, Health, LastCheck, LoadScaling, Override, Reason, Server,
+    ServerConfig, SlowStart, Snapshot,
 };

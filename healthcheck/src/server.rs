@@ -4,7 +4,7 @@ use std::{collections::VecDeque, fmt, time::Duration};
 
 use tokio::time::Instant;
 
-use crate::{ConfigError, LoadMonitor, Outcome};
+use crate::{ConfigError, LoadMonitor, Outcome, Pass};
 
 /// Weights IPVS accepts (the kernel takes a non-negative `int`).
 const MAX_WEIGHT: u32 = i32::MAX as u32;
@@ -222,10 +222,28 @@ pub struct LastCheck {
     pub at: Instant,
     /// Whether it passed.
     pub ok: bool,
-    /// Its detail or error.
-    pub reason: String,
+    /// What it saw, or its error.
+    pub detail: Detail,
     /// How long it took.
     pub latency: Duration,
+}
+
+/// What a check saw: kept without formatting, so a passing check costs no allocation.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Detail {
+    /// A probe's pass.
+    Pass(Pass),
+    /// A probe's error, or a caller's text.
+    Text(String),
+}
+
+impl fmt::Display for Detail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Detail::Pass(p) => p.fmt(f),
+            Detail::Text(t) => f.write_str(t),
+        }
+    }
 }
 
 /// A server's current state, for status displays.
@@ -330,19 +348,19 @@ impl Server {
 
     /// A probe's outcome.
     pub fn handle_outcome(&mut self, now: Instant, outcome: &Outcome) {
-        let reason = match &outcome.result {
-            Ok(pass) => pass.to_string(),
-            Err(e) => e.to_string(),
+        let detail = match &outcome.result {
+            Ok(pass) => Detail::Pass(*pass),
+            Err(e) => Detail::Text(e.to_string()),
         };
-        self.record(now, outcome.is_ok(), reason, outcome.latency);
+        self.record(now, outcome.is_ok(), detail, outcome.latency);
     }
 
     /// A check's verdict with its reason, for checks that are not [`Probe`](crate::Probe)s.
     pub fn handle_check(&mut self, now: Instant, ok: bool, reason: &str) {
-        self.record(now, ok, reason.to_string(), Duration::ZERO);
+        self.record(now, ok, Detail::Text(reason.to_string()), Duration::ZERO);
     }
 
-    fn record(&mut self, now: Instant, ok: bool, reason: String, latency: Duration) {
+    fn record(&mut self, now: Instant, ok: bool, detail: Detail, latency: Duration) {
         self.checks += 1;
         if ok {
             self.successes = self.successes.saturating_add(1);
@@ -354,32 +372,31 @@ impl Server {
             self.successes = 0;
             self.streak_since = None;
         }
+        let reason = || detail.to_string();
+        let admit_now = match (self.health, ok) {
+            (Health::Unknown, true) => self.successes >= self.config.rise,
+            (Health::Down, true) if self.successes >= self.config.rise => {
+                let since = self.streak_since.unwrap_or(now);
+                self.reentry_waived || now.saturating_duration_since(since) >= self.config.reentry
+            }
+            _ => false,
+        };
+        let down_now = matches!(self.health, Health::Unknown | Health::Up)
+            && !ok
+            && self.failures >= self.config.fall;
+        if self.frozen.is_none() {
+            if admit_now {
+                self.admit(now, Reason::Passed(reason()));
+            } else if down_now {
+                self.take_down(Reason::Failed(reason()));
+            }
+        }
         self.last = Some(LastCheck {
             at: now,
             ok,
-            reason: reason.clone(),
+            detail,
             latency,
         });
-        if self.frozen.is_some() {
-            return;
-        }
-        match (self.health, ok) {
-            (Health::Unknown, true) if self.successes >= self.config.rise => {
-                self.admit(now, Reason::Passed(reason));
-            }
-            (Health::Down, true) if self.successes >= self.config.rise => {
-                let since = self.streak_since.unwrap_or(now);
-                if self.reentry_waived
-                    || now.saturating_duration_since(since) >= self.config.reentry
-                {
-                    self.admit(now, Reason::Passed(reason));
-                }
-            }
-            (Health::Unknown | Health::Up, false) if self.failures >= self.config.fall => {
-                self.take_down(Reason::Failed(reason));
-            }
-            _ => {}
-        }
     }
 
     fn admit(&mut self, now: Instant, reason: Reason) {

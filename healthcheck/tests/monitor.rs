@@ -315,7 +315,11 @@ async fn descriptors_are_released_on_every_path() {
 
     let (monitor, mut updates) = Monitor::spawn(MonitorOptions::default());
     tokio::spawn(async move { while updates.recv().await.is_some() {} });
+    let mut keep = healthcheck::HttpCheck::get("/");
+    keep.keep_alive = true;
+    let kept = Probe::new(healthy, Check::Http(keep), Binding::default(), t).unwrap();
     let probes = [
+        kept,
         http(healthy),
         http(refused),
         http(hanging),

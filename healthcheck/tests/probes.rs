@@ -212,14 +212,15 @@ async fn tcp_connect_timeout_is_its_own() {
 
 #[tokio::test]
 async fn tcp_source_address_and_interface() {
+    // The peer address as accept(2) reports it: the probe's reset may come before we look.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let addr = tcp_server(move |s| {
-        let tx = tx.clone();
-        async move {
-            let _ = tx.send(s.peer_addr().unwrap().ip());
+    tokio::spawn(async move {
+        while let Ok((_, peer)) = listener.accept().await {
+            let _ = tx.send(peer.ip());
         }
-    })
-    .await;
+    });
     let binding = Binding {
         source: Some("127.0.0.2".parse().unwrap()),
         ..Binding::default()
@@ -466,6 +467,56 @@ async fn http_every_probe_uses_a_fresh_connection() {
         assert!(probe.run().await.is_ok());
     }
     assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 5);
+}
+
+#[tokio::test]
+async fn http_keep_alive_reuses_one_connection_and_recovers_from_a_closed_one() {
+    let (addr, count) = http_server().await;
+    let mut c = http("/");
+    c.keep_alive = true;
+    c.body_expect = substring("healthy");
+    let probe = Probe::new(addr, Check::Http(c.clone()), Binding::default(), quick()).unwrap();
+    for _ in 0..5 {
+        let o = probe.run().await;
+        assert!(o.is_ok(), "{o}");
+    }
+    assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 1);
+
+    // A server that closes after each response: every check still passes, on a new connection.
+    let closes = canned(b"HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\nhello, healthy world").await;
+    let probe = Probe::new(closes, Check::Http(c.clone()), Binding::default(), quick()).unwrap();
+    for _ in 0..3 {
+        let o = probe.run().await;
+        assert!(o.is_ok(), "{o}");
+    }
+    // `Connection: close` and HTTP/1.0 responses are never reused.
+    for reply in [
+        &b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 7\r\n\r\nhealthy"[..],
+        b"HTTP/1.0 200 OK\r\nContent-Length: 7\r\n\r\nhealthy",
+    ] {
+        let served = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let n = served.clone();
+        let addr = tcp_server(move |mut s| {
+            n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            async move {
+                loop {
+                    if read_head(&mut s).await.is_empty() || s.write_all(reply).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        })
+        .await;
+        let probe = Probe::new(addr, Check::Http(c.clone()), Binding::default(), quick()).unwrap();
+        for _ in 0..3 {
+            let o = probe.run().await;
+            assert!(o.is_ok(), "{o}");
+        }
+        assert_eq!(served.load(std::sync::atomic::Ordering::SeqCst), 3);
+    }
+    let mut old = c;
+    old.version = healthcheck::Version::Http10;
+    assert!(Probe::new(addr, Check::Http(old), Binding::default(), quick()).is_err());
 }
 
 // ---- HTTPS ----

@@ -1,18 +1,23 @@
 //! HTTP/1.x and HTTPS probes.
 
-use std::{fmt, net::SocketAddr, str::FromStr, sync::Arc};
+use std::{
+    fmt,
+    net::SocketAddr,
+    str::FromStr,
+    sync::{Arc, Mutex},
+};
 
 use md5::Md5;
 use sha2::{Digest as _, Sha256};
 use tokio::{
-    io::{AsyncRead, AsyncReadExt, AsyncWriteExt},
+    io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt},
     time::{Instant, timeout_at},
 };
 
 use super::{Pass, ProbeError, Timeouts, stream::connect, tls::Tls};
 use crate::{
     ConfigError,
-    expect::{Expect, Matcher, Progress},
+    expect::{Expect, Matcher, Progress, Snippet},
     probe::socket::Binding,
 };
 
@@ -55,6 +60,11 @@ pub struct HttpCheck {
     pub digest: Option<BodyDigest>,
     /// TLS settings: `Some` for HTTPS.
     pub tls: Option<Tls>,
+    /// Keep the connection open between checks (an HTTP/1.1 persistent connection) and send
+    /// the next request on it. Much cheaper for thousands of targets, but a server that stops
+    /// accepting new connections still passes while the old one stays open. Off by default: a
+    /// fresh connection per check, as nanny and keepalived do.
+    pub keep_alive: bool,
 }
 
 impl HttpCheck {
@@ -71,6 +81,7 @@ impl HttpCheck {
             body_expect: None,
             digest: None,
             tls: None,
+            keep_alive: false,
         }
     }
 
@@ -113,7 +124,7 @@ impl HttpCheck {
                 concat!("lvs-healthcheck/", env!("CARGO_PKG_VERSION")),
             )?;
         }
-        if !has("connection") {
+        if !has("connection") && !self.keep_alive {
             header("Connection", "close")?;
         }
         for (k, v) in &self.headers {
@@ -128,7 +139,12 @@ impl HttpCheck {
             Some(tls) => Some(tls.prepare(&host, addr)?),
             None => None,
         };
+        if self.keep_alive && self.version == Version::Http10 {
+            return Err(bad("keep-alive needs HTTP/1.1"));
+        }
         Ok(PreparedHttp {
+            keep_alive: self.keep_alive,
+            idle: std::sync::Mutex::new(None),
             request: req.into(),
             head_only: self.method.eq_ignore_ascii_case("HEAD"),
             status: self.status.clone(),
@@ -152,8 +168,11 @@ fn default_host(addr: SocketAddr, tls: bool) -> String {
     }
 }
 
+/// A connection a probe can read and write.
+pub(crate) trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
 /// An HTTP check ready to run: request bytes rendered once, TLS configuration built once.
-#[derive(Clone, Debug)]
 pub(crate) struct PreparedHttp {
     request: Arc<[u8]>,
     head_only: bool,
@@ -161,6 +180,22 @@ pub(crate) struct PreparedHttp {
     body_expect: Option<Expect>,
     digest: Option<BodyDigest>,
     tls: Option<super::tls::PreparedTls>,
+    keep_alive: bool,
+    /// The connection kept from the last check, with `keep_alive`.
+    idle: Mutex<Option<Box<dyn Io>>>,
+}
+
+impl fmt::Debug for PreparedHttp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PreparedHttp")
+            .field("request", &Snippet(&self.request))
+            .field("status", &self.status)
+            .field("body_expect", &self.body_expect)
+            .field("digest", &self.digest)
+            .field("tls", &self.tls)
+            .field("keep_alive", &self.keep_alive)
+            .finish_non_exhaustive()
+    }
 }
 
 impl PreparedHttp {
@@ -170,45 +205,87 @@ impl PreparedHttp {
         binding: &Binding,
         timeouts: &Timeouts,
     ) -> Result<Pass, ProbeError> {
+        let kept = if self.keep_alive {
+            self.idle.lock().ok().and_then(|mut idle| idle.take())
+        } else {
+            None
+        };
+        if let Some(conn) = kept {
+            let deadline = Instant::now() + timeouts.read;
+            match self.exchange(conn, addr, deadline, timeouts).await {
+                // The server closed the kept connection in the meantime: try a new one.
+                Exchange::Stale => {}
+                Exchange::Done(result, conn) => return self.keep(result, conn),
+            }
+        }
         let stream = connect(binding, addr, timeouts).await?;
         let deadline = Instant::now() + timeouts.read;
-        match &self.tls {
-            None => self.exchange(stream, addr, deadline, timeouts).await,
-            Some(tls) => {
-                let stream = tls.handshake(stream, addr, deadline, timeouts).await?;
-                self.exchange(stream, addr, deadline, timeouts).await
-            }
+        let conn: Box<dyn Io> = match &self.tls {
+            None => Box::new(stream),
+            Some(tls) => Box::new(tls.handshake(stream, addr, deadline, timeouts).await?),
+        };
+        match self.exchange(conn, addr, deadline, timeouts).await {
+            Exchange::Stale => Err(bad(addr, "connection closed without a response".into())),
+            Exchange::Done(result, conn) => self.keep(result, conn),
         }
     }
 
-    async fn exchange<S: AsyncRead + tokio::io::AsyncWrite + Unpin>(
+    fn keep(
         &self,
-        mut stream: S,
+        result: Result<Pass, ProbeError>,
+        conn: Option<Box<dyn Io>>,
+    ) -> Result<Pass, ProbeError> {
+        if let (Ok(_), Some(conn)) = (&result, conn)
+            && let Ok(mut idle) = self.idle.lock()
+        {
+            *idle = Some(conn);
+        }
+        result
+    }
+
+    /// One request and response; the connection comes back when it can carry another.
+    async fn exchange(
+        &self,
+        stream: Box<dyn Io>,
         addr: SocketAddr,
         deadline: Instant,
         timeouts: &Timeouts,
-    ) -> Result<Pass, ProbeError> {
-        let timed_out = |got| ProbeError::ReadTimeout {
-            addr,
-            after: timeouts.read,
-            got,
-        };
-        match timeout_at(deadline, stream.write_all(&self.request)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(source)) => return Err(ProbeError::Send { addr, source }),
-            Err(_) => return Err(timed_out(0)),
-        }
+    ) -> Exchange {
         let mut reader = Reader {
             stream,
-            buf: Vec::with_capacity(4096),
+            buf: Vec::new(),
             start: 0,
             total: 0,
             addr,
             deadline,
             timeouts,
         };
+        let result = self.request(&mut reader).await;
+        match result {
+            Err(Failure::Stale) => Exchange::Stale,
+            Err(Failure::Error(e)) => Exchange::Done(Err(e), None),
+            Ok((pass, reusable)) => {
+                let reusable = reusable && self.keep_alive && reader.start == reader.buf.len();
+                Exchange::Done(Ok(pass), reusable.then_some(reader.stream))
+            }
+        }
+    }
+
+    async fn request(&self, reader: &mut Reader<'_, Box<dyn Io>>) -> Result<(Pass, bool), Failure> {
+        let (addr, deadline, timeouts) = (reader.addr, reader.deadline, reader.timeouts);
+        let timed_out = |got| ProbeError::ReadTimeout {
+            addr,
+            after: timeouts.read,
+            got,
+        };
+        match timeout_at(deadline, reader.stream.write_all(&self.request)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) if self.keep_alive => return Err(Failure::Stale),
+            Ok(Err(source)) => return Err(ProbeError::Send { addr, source }.into()),
+            Err(_) => return Err(timed_out(0).into()),
+        }
         // The head.
-        let (status, framing, head_len) = loop {
+        let (status, framing, reusable, head_len) = loop {
             let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
             let mut response = httparse::Response::new(&mut headers);
             match response.parse(&reader.buf) {
@@ -220,34 +297,56 @@ impl PreparedHttp {
                         continue;
                     }
                     let framing = framing(&response, code, self.head_only, addr)?;
-                    break (code, framing, len);
+                    let reusable = response.version == Some(1)
+                        && !response.headers.iter().any(|h| {
+                            h.name.eq_ignore_ascii_case("connection")
+                                && h.value.trim_ascii().eq_ignore_ascii_case(b"close")
+                        })
+                        && !matches!(framing, Framing::UntilClose);
+                    break (code, framing, reusable, len);
                 }
                 Ok(httparse::Status::Partial) => {
                     if reader.buf.len() >= MAX_HEAD {
                         return Err(bad(
                             addr,
                             format!("response head larger than {MAX_HEAD} bytes"),
-                        ));
+                        )
+                        .into());
                     }
-                    if reader.fill().await? == 0 {
-                        return Err(if reader.buf.is_empty() {
-                            bad(addr, "connection closed without a response".into())
-                        } else {
-                            bad(addr, "connection closed inside the response head".into())
-                        });
+                    let nothing_yet = reader.buf.is_empty();
+                    match reader.fill().await {
+                        Ok(0) | Err(ProbeError::Read { .. }) if nothing_yet && self.keep_alive => {
+                            return Err(Failure::Stale);
+                        }
+                        Ok(0) if nothing_yet => {
+                            return Err(
+                                bad(addr, "connection closed without a response".into()).into()
+                            );
+                        }
+                        Ok(0) => {
+                            return Err(bad(
+                                addr,
+                                "connection closed inside the response head".into(),
+                            )
+                            .into());
+                        }
+                        Ok(_) => {}
+                        Err(e) => return Err(e.into()),
                     }
                 }
-                Err(e) => return Err(bad(addr, format!("{e} in the response head"))),
+                Err(e) => return Err(bad(addr, format!("{e} in the response head")).into()),
             }
         };
         if !self.status.contains(status) {
             return Err(ProbeError::Status {
                 got: status,
                 expected: self.status.to_string(),
-            });
+            }
+            .into());
         }
-        if self.body_expect.is_none() && self.digest.is_none() {
-            return Ok(Pass::Status(status));
+        let keep = self.keep_alive && reusable;
+        if self.body_expect.is_none() && self.digest.is_none() && !keep {
+            return Ok((Pass::Status(status), false));
         }
         reader.start = head_len;
         let mut body = BodyCheck {
@@ -257,6 +356,7 @@ impl PreparedHttp {
                 .map(|e| e.matcher(timeouts.max_bytes)),
             matched: false,
             digest: self.digest.map(BodyHasher::new),
+            whole: keep,
         };
         reader.body(framing, &mut body).await?;
         if let Some(m) = &body.matcher
@@ -268,10 +368,7 @@ impl PreparedHttp {
                 .as_ref()
                 .map(ToString::to_string)
                 .unwrap_or_default();
-            return Err(ProbeError::mismatch(
-                format!("a body with {expect}"),
-                m.seen(),
-            ));
+            return Err(ProbeError::mismatch(format!("a body with {expect}"), m.seen()).into());
         }
         if let (Some(hasher), Some(want)) = (body.digest, self.digest) {
             let got = hasher.finish();
@@ -279,10 +376,30 @@ impl PreparedHttp {
                 return Err(ProbeError::Digest {
                     expected: want.to_string(),
                     got: got.to_string(),
-                });
+                }
+                .into());
             }
         }
-        Ok(Pass::Status(status))
+        Ok((Pass::Status(status), keep))
+    }
+}
+
+/// How one exchange ended.
+enum Exchange {
+    /// A kept connection turned out to be closed before any response byte: retry on a new one.
+    Stale,
+    /// The verdict, and the connection if it can carry another request.
+    Done(Result<Pass, ProbeError>, Option<Box<dyn Io>>),
+}
+
+enum Failure {
+    Stale,
+    Error(ProbeError),
+}
+
+impl From<ProbeError> for Failure {
+    fn from(e: ProbeError) -> Self {
+        Failure::Error(e)
     }
 }
 
@@ -339,6 +456,8 @@ struct BodyCheck<'a> {
     matcher: Option<Matcher<'a>>,
     matched: bool,
     digest: Option<BodyHasher>,
+    /// Read the whole body even when the checks are decided (to reuse the connection).
+    whole: bool,
 }
 
 impl BodyCheck<'_> {
@@ -352,13 +471,13 @@ impl BodyCheck<'_> {
         {
             match m.feed(data) {
                 Progress::Matched => self.matched = true,
-                Progress::Failed if self.digest.is_none() => {
+                Progress::Failed if self.digest.is_none() && !self.whole => {
                     return Err(ProbeError::mismatch("the expected body", m.seen()));
                 }
                 _ => {}
             }
         }
-        Ok(self.digest.is_none() && self.matched)
+        Ok(!self.whole && self.digest.is_none() && self.matched)
     }
 }
 
@@ -383,19 +502,18 @@ impl<S: AsyncRead + Unpin> Reader<'_, S> {
             self.start = 0;
         }
         let len = self.buf.len();
-        self.buf.resize(len + 4096, 0);
-        let read = timeout_at(self.deadline, self.stream.read(&mut self.buf[len..])).await;
+        self.buf.reserve(4096);
+        // Reads into the spare capacity: no zeroing.
+        let read = timeout_at(self.deadline, self.stream.read_buf(&mut self.buf)).await;
         let n = match read {
             Ok(Ok(n)) => n,
             Ok(Err(source)) => {
-                self.buf.truncate(len);
                 return Err(ProbeError::Read {
                     addr: self.addr,
                     source,
                 });
             }
             Err(_) => {
-                self.buf.truncate(len);
                 return Err(ProbeError::ReadTimeout {
                     addr: self.addr,
                     after: self.timeouts.read,
@@ -403,7 +521,6 @@ impl<S: AsyncRead + Unpin> Reader<'_, S> {
                 });
             }
         };
-        self.buf.truncate(len + n);
         Ok(n)
     }
 

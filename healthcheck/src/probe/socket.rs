@@ -48,6 +48,15 @@ impl Binding {
         addr: SocketAddr,
     ) -> Result<impl Future<Output = io::Result<TcpStream>> + use<>, ProbeError> {
         let socket = self.socket(addr, Type::STREAM, Protocol::TCP)?;
+        // Close with a reset once the verdict is in, as HAProxy's checks do: no TIME_WAIT
+        // left on the director for every check, and no FIN exchange to pay for.
+        socket
+            .set_linger(Some(std::time::Duration::ZERO))
+            .map_err(|source| ProbeError::Socket {
+                addr,
+                what: "SO_LINGER",
+                source,
+            })?;
         let socket = TcpSocket::from_std_stream(std::net::TcpStream::from(socket));
         Ok(socket.connect(addr))
     }
