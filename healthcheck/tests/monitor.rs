@@ -1,5 +1,7 @@
 //! The monitor: real probes, schedules in virtual time, concurrency, descriptors, pools, load.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
+
 mod common;
 
 use std::{

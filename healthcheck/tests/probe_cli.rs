@@ -29,7 +29,7 @@ fn assert_line(out: &str, verdict: &str, reason: &str) {
         .expect("milliseconds")
         .parse()
         .expect("a number");
-    assert!(ms >= 0.0 && ms < 5000.0, "{line}");
+    assert!((0.0..5000.0).contains(&ms), "{line}");
     let rest = parts.next().expect("a reason");
     assert!(rest.contains(reason), "{line} lacks {reason:?}");
 }

@@ -1,5 +1,7 @@
 //! Every probe against real servers on loopback.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
+
 mod common;
 
 use std::{net::SocketAddr, time::Duration};

@@ -1,5 +1,5 @@
 //! Real servers on loopback for the probe tests.
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
 use std::{
     convert::Infallible,
