@@ -45,6 +45,16 @@ mod probe;
 mod server;
 
 pub use config::ConfigError;
+
+/// Entry points for the fuzz targets in `healthcheck/fuzz`; not part of the API.
+#[doc(hidden)]
+pub mod fuzzing {
+    /// Reads `response` as an HTTP probe's reply; the first byte picks keep-alive, body match,
+    /// digest and HEAD. True when the probe would pass.
+    pub fn http_response(response: &[u8]) -> bool {
+        crate::probe::http::fuzz_response(response)
+    }
+}
 pub use escape::decode_escapes;
 pub use expect::{Expect, Matcher, Progress, Snippet};
 pub use load::{LoadMonitor, parse_load};
