@@ -752,6 +752,48 @@ impl BodyHasher {
     }
 }
 
+/// Runs the response reader over `response` as if a server had sent it (for the fuzz target).
+pub(crate) fn fuzz_response(response: &[u8]) -> bool {
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+    else {
+        return false;
+    };
+    let addr = SocketAddr::from(([127, 0, 0, 1], 80));
+    let selector = response.first().copied().unwrap_or(0);
+    let mut check = HttpCheck::get("/");
+    check.keep_alive = selector & 1 != 0;
+    if selector & 2 != 0 {
+        check.body_expect = Some(Expect::Substring(b"ok".to_vec()));
+    }
+    if selector & 4 != 0 {
+        check.digest = Some(BodyDigest::Md5([0; 16]));
+    }
+    if selector & 8 != 0 {
+        check.method = "HEAD".into();
+    }
+    let Ok(prepared) = check.prepare(addr) else {
+        return false;
+    };
+    let timeouts = Timeouts {
+        max_bytes: 256,
+        max_body: 4096,
+        ..Timeouts::default()
+    };
+    let stream: Box<dyn Io> = Box::new(tokio::io::join(
+        std::io::Cursor::new(response.to_vec()),
+        tokio::io::sink(),
+    ));
+    runtime.block_on(async {
+        let deadline = Instant::now() + timeouts.read;
+        matches!(
+            prepared.exchange(stream, addr, deadline, &timeouts).await,
+            Exchange::Done(Ok(_), _)
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -807,46 +849,4 @@ mod tests {
                 .is_err()
         );
     }
-}
-
-/// Runs the response reader over `response` as if a server had sent it (for the fuzz target).
-pub(crate) fn fuzz_response(response: &[u8]) -> bool {
-    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()
-    else {
-        return false;
-    };
-    let addr = SocketAddr::from(([127, 0, 0, 1], 80));
-    let selector = response.first().copied().unwrap_or(0);
-    let mut check = HttpCheck::get("/");
-    check.keep_alive = selector & 1 != 0;
-    if selector & 2 != 0 {
-        check.body_expect = Some(Expect::Substring(b"ok".to_vec()));
-    }
-    if selector & 4 != 0 {
-        check.digest = Some(BodyDigest::Md5([0; 16]));
-    }
-    if selector & 8 != 0 {
-        check.method = "HEAD".into();
-    }
-    let Ok(prepared) = check.prepare(addr) else {
-        return false;
-    };
-    let timeouts = Timeouts {
-        max_bytes: 256,
-        max_body: 4096,
-        ..Timeouts::default()
-    };
-    let stream: Box<dyn Io> = Box::new(tokio::io::join(
-        std::io::Cursor::new(response.to_vec()),
-        tokio::io::sink(),
-    ));
-    runtime.block_on(async {
-        let deadline = Instant::now() + timeouts.read;
-        matches!(
-            prepared.exchange(stream, addr, deadline, &timeouts).await,
-            Exchange::Done(Ok(_), _)
-        )
-    })
 }
