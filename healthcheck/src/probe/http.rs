@@ -36,8 +36,9 @@ pub enum Version {
     Http11,
 }
 
-/// An HTTP or HTTPS probe. Build it with [`HttpCheck::get`] and the setters, then
-/// [`HttpCheck::build`] it into a [`Check`](super::Check), which pre-renders the request.
+/// An HTTP or HTTPS probe. Start from [`HttpCheck::get`], set the fields, and give it to
+/// [`Probe::new`](super::Probe::new) as [`Check::Http`](super::Check::Http), which renders the
+/// request and builds the TLS configuration once.
 #[derive(Clone, Debug)]
 pub struct HttpCheck {
     /// Request method.
