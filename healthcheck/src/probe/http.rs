@@ -11,10 +11,12 @@ use md5::Md5;
 use sha2::{Digest as _, Sha256};
 use tokio::{
     io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt},
-    time::{Instant, timeout_at},
+    time::Instant,
 };
 
-use super::{Pass, ProbeError, Timeouts, stream::connect, tls::Tls};
+use super::{
+    Pass, ProbeError, Timeouts, before, read_error, send_error, stream::connect, tls::Tls,
+};
 use crate::{
     ConfigError,
     expect::{Expect, Matcher, Progress, Snippet},
@@ -274,16 +276,11 @@ impl PreparedHttp {
 
     async fn request(&self, reader: &mut Reader<'_, Box<dyn Io>>) -> Result<(Pass, bool), Failure> {
         let (addr, deadline, timeouts) = (reader.addr, reader.deadline, reader.timeouts);
-        let timed_out = |got| ProbeError::ReadTimeout {
-            addr,
-            after: timeouts.read,
-            got,
-        };
-        match timeout_at(deadline, reader.stream.write_all(&self.request)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(_)) if self.keep_alive => return Err(Failure::Stale),
-            Ok(Err(source)) => return Err(ProbeError::Send { addr, source }.into()),
-            Err(_) => return Err(timed_out(0).into()),
+        let write = reader.stream.write_all(&self.request);
+        match before(deadline, addr, timeouts, 0, send_error, write).await {
+            Ok(()) => {}
+            Err(ProbeError::Send { .. }) if self.keep_alive => return Err(Failure::Stale),
+            Err(e) => return Err(e.into()),
         }
         // The head.
         let (status, framing, reusable, head_len) = loop {
@@ -505,23 +502,16 @@ impl<S: AsyncRead + Unpin> Reader<'_, S> {
         let len = self.buf.len();
         self.buf.reserve(4096);
         // Reads into the spare capacity: no zeroing.
-        let read = timeout_at(self.deadline, self.stream.read_buf(&mut self.buf)).await;
-        let n = match read {
-            Ok(Ok(n)) => n,
-            Ok(Err(source)) => {
-                return Err(ProbeError::Read {
-                    addr: self.addr,
-                    source,
-                });
-            }
-            Err(_) => {
-                return Err(ProbeError::ReadTimeout {
-                    addr: self.addr,
-                    after: self.timeouts.read,
-                    got: len,
-                });
-            }
-        };
+        let read = self.stream.read_buf(&mut self.buf);
+        let n = before(
+            self.deadline,
+            self.addr,
+            self.timeouts,
+            len,
+            read_error,
+            read,
+        )
+        .await?;
         Ok(n)
     }
 

@@ -63,6 +63,35 @@ impl Timeouts {
     }
 }
 
+/// Runs one I/O step of a probe before `deadline`: its error goes through `fail`, the deadline
+/// becomes [`ProbeError::ReadTimeout`] with `got` bytes read so far.
+pub(crate) async fn before<T>(
+    deadline: Instant,
+    addr: SocketAddr,
+    timeouts: &Timeouts,
+    got: usize,
+    fail: fn(SocketAddr, std::io::Error) -> ProbeError,
+    step: impl Future<Output = std::io::Result<T>>,
+) -> Result<T, ProbeError> {
+    match tokio::time::timeout_at(deadline, step).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(fail(addr, e)),
+        Err(_) => Err(ProbeError::ReadTimeout {
+            addr,
+            after: timeouts.read,
+            got,
+        }),
+    }
+}
+
+pub(crate) fn read_error(addr: SocketAddr, source: std::io::Error) -> ProbeError {
+    ProbeError::Read { addr, source }
+}
+
+pub(crate) fn send_error(addr: SocketAddr, source: std::io::Error) -> ProbeError {
+    ProbeError::Send { addr, source }
+}
+
 /// What a healthy probe saw.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]

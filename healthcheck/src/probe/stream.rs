@@ -4,10 +4,10 @@ use std::net::SocketAddr;
 
 use tokio::{
     io::{AsyncRead, AsyncReadExt, AsyncWriteExt},
-    time::{Instant, timeout, timeout_at},
+    time::{Instant, timeout},
 };
 
-use super::{Pass, ProbeError, Timeouts};
+use super::{Pass, ProbeError, Timeouts, before, read_error, send_error};
 use crate::expect::{Expect, Progress};
 use crate::probe::socket::Binding;
 
@@ -56,17 +56,15 @@ impl TcpCheck {
         let mut stream = connect(binding, addr, timeouts).await?;
         let deadline = Instant::now() + timeouts.read;
         if let Some(send) = &self.send {
-            match timeout_at(deadline, stream.write_all(send)).await {
-                Ok(Ok(())) => {}
-                Ok(Err(source)) => return Err(ProbeError::Send { addr, source }),
-                Err(_) => {
-                    return Err(ProbeError::ReadTimeout {
-                        addr,
-                        after: timeouts.read,
-                        got: 0,
-                    });
-                }
-            }
+            before(
+                deadline,
+                addr,
+                timeouts,
+                0,
+                send_error,
+                stream.write_all(send),
+            )
+            .await?;
         }
         match &self.expect {
             None => Ok(Pass::Connected),
@@ -87,17 +85,16 @@ pub(crate) async fn read_expect<R: AsyncRead + Unpin>(
     let mut buf = vec![0u8; 4096];
     loop {
         let want = matcher.read_size(buf.len());
-        let n = match timeout_at(deadline, reader.read(&mut buf[..want])).await {
-            Ok(Ok(n)) => n,
-            Ok(Err(source)) => return Err(ProbeError::Read { addr, source }),
-            Err(_) => {
-                return Err(ProbeError::ReadTimeout {
-                    addr,
-                    after: timeouts.read,
-                    got: matcher.seen().len(),
-                });
-            }
-        };
+        let got = matcher.seen().len();
+        let n = before(
+            deadline,
+            addr,
+            timeouts,
+            got,
+            read_error,
+            reader.read(&mut buf[..want]),
+        )
+        .await?;
         if n == 0 {
             return if matcher.finish() {
                 Ok(Pass::Matched)
@@ -132,17 +129,16 @@ impl UdpCheck {
         let mut matcher = expect.matcher(timeouts.max_bytes);
         let mut buf = vec![0u8; 65536];
         loop {
-            let n = match timeout_at(deadline, socket.recv(&mut buf)).await {
-                Ok(Ok(n)) => n,
-                Ok(Err(source)) => return Err(ProbeError::Read { addr, source }),
-                Err(_) => {
-                    return Err(ProbeError::ReadTimeout {
-                        addr,
-                        after: timeouts.read,
-                        got: matcher.seen().len(),
-                    });
-                }
-            };
+            let got = matcher.seen().len();
+            let n = before(
+                deadline,
+                addr,
+                timeouts,
+                got,
+                read_error,
+                socket.recv(&mut buf),
+            )
+            .await?;
             // A datagram is a whole reply: judge it now.
             if matcher.feed(&buf[..n]) == Progress::Matched || matcher.finish() {
                 return Ok(Pass::Matched);

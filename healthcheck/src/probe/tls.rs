@@ -13,10 +13,10 @@ use rustls::{
     crypto::CryptoProvider,
     pki_types::{CertificateDer, ServerName, UnixTime, pem::PemObject},
 };
-use tokio::{net::TcpStream, time::Instant, time::timeout_at};
+use tokio::{net::TcpStream, time::Instant};
 use tokio_rustls::{TlsConnector, client::TlsStream};
 
-use super::{ProbeError, Timeouts};
+use super::{ProbeError, Timeouts, before};
 use crate::ConfigError;
 
 /// TLS settings of an HTTPS probe.
@@ -128,15 +128,9 @@ impl PreparedTls {
         deadline: Instant,
         timeouts: &Timeouts,
     ) -> Result<TlsStream<TcpStream>, ProbeError> {
-        match timeout_at(deadline, self.connector.connect(self.name.clone(), stream)).await {
-            Ok(Ok(s)) => Ok(s),
-            Ok(Err(source)) => Err(ProbeError::Tls { addr, source }),
-            Err(_) => Err(ProbeError::ReadTimeout {
-                addr,
-                after: timeouts.read,
-                got: 0,
-            }),
-        }
+        let handshake = self.connector.connect(self.name.clone(), stream);
+        let tls_error = |addr, source| ProbeError::Tls { addr, source };
+        before(deadline, addr, timeouts, 0, tls_error, handshake).await
     }
 }
 
