@@ -344,7 +344,7 @@ impl Heartbeat {
         };
         let paths = config.paths.len();
         let deadtime = config.timers.deadtime();
-        Ok(Heartbeat {
+        let mut machine = Heartbeat {
             config,
             auth,
             byte_order,
@@ -362,10 +362,12 @@ impl Heartbeat {
             stopped_grace: None,
             preempt_at: None,
             last_reannounce: None,
-            expected_wake: Some(now),
+            expected_wake: None,
             counters: Counters::default(),
             peer_byte_order: None,
-        })
+        };
+        machine.expected_wake = machine.poll_timeout();
+        Ok(machine)
     }
 
     /// The current role.
@@ -577,6 +579,10 @@ impl Heartbeat {
         };
         self.counters.accepted += 1;
         self.heard(now);
+        if says == PeerSays::Stopped && self.peer == Some(PeerSays::Running) {
+            // The master was active and has stepped down (shutdown, fault): no reason to wait.
+            self.stopped_grace = Some(now);
+        }
         self.peer = Some(says);
         if says == PeerSays::Running && self.auth.is_none() {
             // pulse clears CHILDFAIL when the partner is seen running: it has taken over, so

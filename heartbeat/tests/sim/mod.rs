@@ -31,7 +31,7 @@ pub enum Mode {
 }
 
 /// Node 0 is the primary (and in auth mode has the higher priority).
-pub fn config(mode: Mode, n: usize, epoch: u64) -> Config {
+pub fn config(mode: Mode, n: usize, epoch: u64, preempt_delay: Duration) -> Config {
     let paths = (0..PATHS)
         .map(|p| PathConfig {
             peer: addr(1 - n, p),
@@ -54,7 +54,7 @@ pub fn config(mode: Mode, n: usize, epoch: u64) -> Config {
             epoch,
             priority: if n == 0 { 200 } else { 100 },
             failback,
-            preempt_delay: Duration::ZERO,
+            preempt_delay,
         }),
     };
     Config {
@@ -130,6 +130,7 @@ pub struct Sim {
     queue: BinaryHeap<Reverse<Delivery>>,
     order: u64,
     epoch: u64,
+    pub preempt_delay: Duration,
     pub changes: Vec<Change>,
     pub reannounces: Vec<(Instant, usize)>,
 }
@@ -147,6 +148,7 @@ impl Sim {
             queue: BinaryHeap::new(),
             order: 0,
             epoch: 0,
+            preempt_delay: Duration::ZERO,
             changes: Vec::new(),
             reannounces: Vec::new(),
         };
@@ -167,7 +169,8 @@ impl Sim {
 
     pub fn start_node(&mut self, n: usize) {
         self.epoch += 1;
-        let node = Heartbeat::new(config(self.mode, n, self.epoch), self.now).expect("config");
+        let config = config(self.mode, n, self.epoch, self.preempt_delay);
+        let node = Heartbeat::new(config, self.now).expect("config");
         self.nodes[n] = Some(node);
         self.event(n, Event::Timer);
     }
@@ -234,7 +237,15 @@ impl Sim {
 
     /// Runs every event up to and including `until`.
     pub fn run_until(&mut self, until: Instant) {
+        let (mut last, mut same) = (self.now, 0u32);
         loop {
+            same = if self.now == last { same + 1 } else { 0 };
+            last = self.now;
+            assert!(
+                same < 10_000,
+                "no progress at {:?}: a timeout that does not advance",
+                self.now - self.start
+            );
             let timers = (0..2).filter_map(|n| {
                 self.nodes[n]
                     .as_ref()
