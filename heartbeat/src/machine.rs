@@ -442,17 +442,18 @@ impl Heartbeat {
         match event {
             Event::Packet { path, from, bytes } => self.on_packet(now, path, from, bytes, &mut out),
             Event::Timer => {}
-            Event::LinkUp(p) => {
-                if let Some(d) = self.link_down.get_mut(p.0) {
-                    *d = false;
+            Event::LinkUp(p) | Event::LinkDown(p) => {
+                let down = matches!(event, Event::LinkDown(_));
+                // Only a change is news (the driver reports the initial state too).
+                if let Some(d) = self.link_down.get_mut(p.0).filter(|d| **d != down) {
+                    *d = down;
+                    let reason = if down {
+                        Reason::LinkDown(p)
+                    } else {
+                        Reason::LinkUp
+                    };
+                    self.local_change(now, reason, &mut out);
                 }
-                self.local_change(now, Reason::LinkUp, &mut out);
-            }
-            Event::LinkDown(p) => {
-                if let Some(d) = self.link_down.get_mut(p.0) {
-                    *d = true;
-                }
-                self.local_change(now, Reason::LinkDown(p), &mut out);
             }
             Event::ServiceFailed => {
                 self.service_failed = true;
@@ -520,7 +521,12 @@ impl Heartbeat {
             self.evaluate(now, Reason::PeerInactive, out);
         }
         if !self.config.paths.is_empty() && now >= self.next_send {
+            let due = self.next_send;
             self.send_all(now, out);
+            // Keep the period, not the wake-up lateness (unless far behind).
+            if now < due + self.config.timers.keepalive() {
+                self.next_send = due + self.config.timers.keepalive();
+            }
         }
     }
 
