@@ -319,6 +319,10 @@ pub struct Heartbeat {
     /// What the peer said last (while it is alive).
     peer: Option<PeerSays>,
     peer_resigned: bool,
+    /// `peer` predates our last return to being able to take over.
+    peer_stale: bool,
+    /// `can_take_over()` at the last local change.
+    could_take_over: bool,
     replay: Option<ReplayWindow>,
     seq: u64,
     /// Piranha backup: a standby master keeps saying STOPPED; take over at this time.
@@ -357,6 +361,8 @@ impl Heartbeat {
             peer_dead_at: Some(now + deadtime),
             peer: None,
             peer_resigned: false,
+            peer_stale: false,
+            could_take_over: true,
             replay: None,
             seq: 0,
             stopped_grace: None,
@@ -623,6 +629,7 @@ impl Heartbeat {
     fn heard(&mut self, now: Instant) {
         self.peer_dead_at = Some(now + self.config.timers.deadtime());
         self.peer_resigned = false;
+        self.peer_stale = false;
     }
 
     fn accept_pulse(&mut self, bytes: &[u8]) -> Result<Option<PeerSays>, Reject> {
@@ -680,6 +687,9 @@ impl Heartbeat {
         }
         if self.forced == Some(Role::Active) {
             return (Role::Active, Reason::Operator);
+        }
+        if self.peer_stale && self.peer_alive() {
+            return keep;
         }
         let Some(peer) = self.peer.filter(|_| self.peer_alive()) else {
             if self.peer_dead_at.is_some() {
@@ -772,6 +782,13 @@ impl Heartbeat {
     /// Something local changed (link, service, operator): re-decide, and tell the peer at once
     /// what we are now.
     fn local_change(&mut self, now: Instant, trigger: Reason, out: &mut Vec<Action>) {
+        if self.can_take_over() && !self.could_take_over {
+            // Able again (link up, service back, released): what the peer said while we were
+            // not is stale (it may have taken over since, unheard on a down path). Decide on
+            // its next heartbeat, or on its death.
+            self.peer_stale = true;
+        }
+        self.could_take_over = self.can_take_over();
         if !self.evaluate(now, trigger, out) {
             self.send_all(now, out);
         }
@@ -804,13 +821,12 @@ impl Heartbeat {
         self.send_all(now, out);
     }
 
-    /// One heartbeat on every path whose link is up; the periodic timer restarts.
+    /// One heartbeat on every path; the periodic timer restarts. Paths whose link is reported
+    /// down are not skipped: the report may lag (the kernel debounces carrier changes), and a
+    /// datagram on a dead link costs nothing.
     fn send_all(&mut self, now: Instant, out: &mut Vec<Action>) {
         self.next_send = now + self.config.timers.keepalive();
         for i in 0..self.config.paths.len() {
-            if self.link_down.get(i).copied().unwrap_or(false) {
-                continue;
-            }
             let bytes = self.datagram();
             self.counters.sent += 1;
             out.push(Action::Send {

@@ -418,3 +418,45 @@ fn packets_after_shutdown_are_ignored() {
     assert!(a.is_empty());
     assert!(node.handle(sim.now, Event::ForceActive).is_empty());
 }
+
+/// Found by the kernel test: a node regaining its link must not act on what the peer said
+/// before (the peer may have taken over meanwhile, unheard).
+#[test]
+fn regaining_the_link_waits_for_fresh_news_of_the_peer() {
+    for mode in [Mode::Piranha, AUTH] {
+        let mut sim = clean(mode);
+        // Node 0's public link fails, and from now on nothing from node 1 reaches node 0: the
+        // last node 0 heard is "standby".
+        sim.net.loss = [0, 100];
+        let t = sim.now;
+        sim.event(0, Event::LinkDown(PathId(0)));
+        sim.run_for(KEEPALIVE / 2);
+        assert_eq!(
+            became(&sim, t, 1, Role::Active).map(|c| c.reason),
+            Some(Reason::PeerInactive)
+        );
+        // The link is back while node 1 is still unheard (but not yet for a deadtime): node 0
+        // waits.
+        sim.event(0, Event::LinkUp(PathId(0)));
+        sim.run_for(KEEPALIVE / 2);
+        assert_eq!(
+            sim.role(0),
+            Some(Role::Standby),
+            "{mode:?}: acted on stale news"
+        );
+        // Node 1 heard again: it is active, node 0 stays standby; nothing flips.
+        sim.net.loss = [0, 0];
+        sim.run_for(KEEPALIVE * 20);
+        assert_eq!(
+            [sim.role(0), sim.role(1)],
+            [Some(Role::Standby), Some(Role::Active)],
+            "{mode:?}"
+        );
+        assert_eq!(
+            became(&sim, t, 0, Role::Active),
+            None,
+            "{mode:?}: {:?}",
+            sim.changes
+        );
+    }
+}
