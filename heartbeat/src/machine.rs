@@ -118,7 +118,9 @@ pub enum Event<'a> {
     ServiceFailed,
     /// The service recovered.
     ServiceRecovered,
-    /// The operator wants this node active (it still steps down on a local fault).
+    /// The operator wants this node active (it still steps down on a local fault). In the
+    /// authenticated protocol it stays so (the peer yields) until released; in Piranha mode it
+    /// is pulse's `--forceactive`: active now, then the usual rules (a master still wins).
     ForceActive,
     /// The operator wants this node standby, and it does not take over until released.
     ForceStandby,
@@ -472,6 +474,12 @@ impl Heartbeat {
             Event::ForceActive => {
                 self.forced = Some(Role::Active);
                 self.local_change(now, Reason::Operator, &mut out);
+                if self.auth.is_none() {
+                    // pulse has no way to tell a master to step down: a forced backup that
+                    // stayed forced would mean a split brain for good. As pulse's
+                    // --forceactive: active now, then the usual rules (the master wins).
+                    self.forced = None;
+                }
             }
             Event::ForceStandby => {
                 self.forced = Some(Role::Standby);

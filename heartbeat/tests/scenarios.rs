@@ -345,17 +345,39 @@ fn operator_force_and_release() {
 }
 
 #[test]
-fn piranha_backup_forced_active_keeps_the_role() {
+fn piranha_force_active_is_pulses_one_shot() {
     let mut sim = clean(Mode::Piranha);
     let t = sim.now;
     sim.event(1, Event::ForceActive);
     sim.run_for(KEEPALIVE * 20);
-    // Both active: pulse has no "step down" for a master; the forced backup stays.
+    // The backup becomes active, the master's RUNNING sends it back: no lasting split brain,
+    // no flapping.
     assert_eq!(
         became(&sim, t, 1, Role::Active).map(|c| c.reason),
         Some(Reason::Operator)
     );
+    assert_eq!(
+        became(&sim, t, 1, Role::Standby).map(|c| c.reason),
+        Some(Reason::PeerActive)
+    );
+    assert_eq!(sim.changes_since(t).len(), 2, "{:?}", sim.changes);
+    assert_eq!(
+        [sim.role(0), sim.role(1)],
+        [Some(Role::Active), Some(Role::Standby)]
+    );
+    // Forced while the master is dead, it keeps the role when the master returns (no failback).
+    sim.crash(0);
+    sim.event(1, Event::ForceActive);
     assert_eq!(sim.role(1), Some(Role::Active));
+    sim.run_for(KEEPALIVE);
+    sim.start_node(0);
+    let t = sim.now + Duration::from_nanos(1);
+    sim.run_for(KEEPALIVE * 20);
+    assert!(sim.changes_since(t).is_empty(), "{:?}", sim.changes);
+    assert_eq!(
+        [sim.role(0), sim.role(1)],
+        [Some(Role::Standby), Some(Role::Active)]
+    );
 }
 
 /// A wake-up long after the scheduled one (the process was stopped, the VM paused) does not
