@@ -143,8 +143,24 @@ fn random_below(d: Duration) -> Duration {
 fn setup(mode: &str, keepalive: &str, deadtime: &str) -> Setup {
     let a = NetNs::new().expect("netns");
     let b = NetNs::new().expect("netns");
-    a.veth(&format!("{}/24", ADDR[0]), &b, &format!("{}/24", ADDR[1]))
+    let veth = a
+        .veth(&format!("{}/24", ADDR[0]), &b, &format!("{}/24", ADDR[1]))
         .expect("veth");
+    // The kernel reports a new veth's carrier with a delay (link watch, up to a second); until
+    // then a node sees its link down and cannot take over. Start once both ends are up.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    for (ns, dev) in [(&a, veth.name()), (&b, veth.peer_name())] {
+        while ns
+            .ip(["-brief", "link", "show", "dev", dev])
+            .expect("ip link")
+            .split_whitespace()
+            .nth(1)
+            .is_none_or(|state| state != "UP")
+        {
+            assert!(Instant::now() < deadline, "{dev} is not up");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
     let key = std::env::temp_dir().join(format!("takeover-bench-key-{}", std::process::id()));
     std::fs::write(&key, b"benchmark key, at least 16 bytes").expect("key");
     Setup {

@@ -504,7 +504,17 @@ impl Heartbeat {
             }
         }
         self.on_timers(now, &mut out);
+        // A deadline that has passed and was not acted on is moot in the current state (the
+        // node is forced, unable, or waiting for fresh news): drop it, or the caller would be
+        // woken again at once, forever.
+        if self.stopped_grace.is_some_and(|t| t <= now) {
+            self.stopped_grace = None;
+        }
+        if self.preempt_at.is_some_and(|t| t <= now) {
+            self.preempt_at = None;
+        }
         self.expected_wake = self.poll_timeout();
+        debug_assert!(self.expected_wake.is_none_or(|t| t > now));
         out
     }
 
