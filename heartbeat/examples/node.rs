@@ -197,7 +197,14 @@ fn print(change: &RoleChange) {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args = match Args::try_parse() {
+        Ok(a) => a,
+        Err(e) => {
+            // Usage errors exit 1 (clap's default is 2, which here means "cannot run").
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 1 } else { 0 });
+        }
+    };
     if args.mode == Mode::Piranha && args.key_file.is_some() {
         eprintln!("node: --key-file is for --mode auth (pulse heartbeats are not authenticated)");
         return ExitCode::from(1);
