@@ -27,7 +27,7 @@ use clap::{Parser, ValueEnum};
 use heartbeat::packet::ByteOrder;
 use heartbeat::{
     AuthConfig, Config, ConfigError, Driver, PathConfig, PathSocket, Protocol, Role, RoleChange,
-    Timers, parse_duration, unix_epoch_micros,
+    Timers, parse_duration, read_key, unix_epoch_micros,
 };
 use tokio::signal::unix::{SignalKind, signal};
 
@@ -160,10 +160,7 @@ fn config(args: &Args) -> Result<Config, ConfigError> {
                 path: PathBuf::from("(none)"),
                 message: "--mode auth needs --key-file".into(),
             })?;
-            let key = std::fs::read(&path).map_err(|e| ConfigError::KeyFile {
-                path: path.clone(),
-                message: e.to_string(),
-            })?;
+            let key = read_key(&path)?;
             Protocol::Auth(AuthConfig {
                 key,
                 node_id: args.node_id.unwrap_or_else(|| node_id(args.local.ip())),

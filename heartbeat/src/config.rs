@@ -159,6 +159,19 @@ impl Config {
     }
 }
 
+/// Reads a key file: its bytes are the key, as they are (a file of hex text is a key of those
+/// ASCII characters, not of the bytes they spell). At least [`MIN_KEY_LEN`] bytes.
+pub fn read_key(path: &std::path::Path) -> Result<Vec<u8>, ConfigError> {
+    let key = std::fs::read(path).map_err(|e| ConfigError::KeyFile {
+        path: path.to_owned(),
+        message: e.to_string(),
+    })?;
+    if key.len() < MIN_KEY_LEN {
+        return Err(ConfigError::KeyTooShort { len: key.len() });
+    }
+    Ok(key)
+}
+
 /// Parses a duration with a unit: `100ms`, `6s`, `1.5s`, `2m`, `250us`; a combination like
 /// `1m30s` too. A bare number is refused (the unit is not guessed).
 ///

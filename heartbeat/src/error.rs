@@ -103,13 +103,4 @@ pub enum Error {
         /// What tokio said.
         message: String,
     },
-    /// A heartbeat socket failed while receiving.
-    #[error("receiving on the heartbeat socket of path {path} failed")]
-    Receive {
-        /// The path.
-        path: usize,
-        /// The system error.
-        #[source]
-        source: io::Error,
-    },
 }

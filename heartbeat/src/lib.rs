@@ -54,7 +54,9 @@ mod link;
 mod machine;
 pub mod packet;
 
-pub use config::{AuthConfig, Config, MIN_KEY_LEN, PathConfig, Protocol, Timers, parse_duration};
+pub use config::{
+    AuthConfig, Config, MIN_KEY_LEN, PathConfig, Protocol, Timers, parse_duration, read_key,
+};
 pub use driver::{Command, Driver, DriverHandle, PathSocket, RoleChange, unix_epoch_micros};
 pub use error::{ConfigError, Error};
 pub use machine::{Action, Counters, Event, Heartbeat, PathId, Reason, Role};

@@ -440,7 +440,9 @@ impl Heartbeat {
             .min()
     }
 
-    /// Handles one event at `now` and returns what to do, in order.
+    /// Handles one event at `now` and returns what to do, in order. Due timers are handled
+    /// too, whatever the event.
+    #[must_use = "the actions must be carried out: datagrams sent, roles taken"]
     pub fn handle(&mut self, now: Instant, event: Event<'_>) -> Vec<Action> {
         let mut out = Vec::new();
         if self.shutdown {
