@@ -1,0 +1,291 @@
+//! What a node is told: protocol, timers, paths. Validated once, by [`Heartbeat::new`].
+//!
+//! [`Heartbeat::new`]: crate::Heartbeat::new
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use crate::error::ConfigError;
+use crate::packet::ByteOrder;
+
+/// The shortest key accepted for the authenticated protocol, in bytes.
+pub const MIN_KEY_LEN: usize = 16;
+
+/// How often to send, and how long the peer may stay silent before it is dead.
+///
+/// ```
+/// use std::time::Duration;
+/// use heartbeat::Timers;
+/// let t = Timers::new(Duration::from_millis(100), Duration::from_millis(300))?;
+/// assert_eq!(t.keepalive(), Duration::from_millis(100));
+/// assert!(Timers::new(Duration::from_millis(300), Duration::from_millis(300)).is_err());
+/// # Ok::<(), heartbeat::ConfigError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timers {
+    keepalive: Duration,
+    deadtime: Duration,
+}
+
+impl Timers {
+    /// Validated timers: `keepalive` at least 1 ms, `deadtime` greater than `keepalive`.
+    pub fn new(keepalive: Duration, deadtime: Duration) -> Result<Timers, ConfigError> {
+        if keepalive < Duration::from_millis(1) {
+            return Err(ConfigError::KeepaliveTooShort { keepalive });
+        }
+        if deadtime <= keepalive {
+            return Err(ConfigError::DeadtimeNotAboveKeepalive {
+                keepalive,
+                deadtime,
+            });
+        }
+        Ok(Timers {
+            keepalive,
+            deadtime,
+        })
+    }
+
+    /// Piranha's defaults: keepalive 2 s, deadtime 5 s.
+    pub fn piranha() -> Timers {
+        Timers {
+            keepalive: Duration::from_secs(2),
+            deadtime: Duration::from_secs(5),
+        }
+    }
+
+    /// Time between two heartbeats.
+    pub fn keepalive(&self) -> Duration {
+        self.keepalive
+    }
+
+    /// Silence after which the peer is dead.
+    pub fn deadtime(&self) -> Duration {
+        self.deadtime
+    }
+}
+
+/// One heartbeat path: a pair of addresses, ours and the peer's, usually on its own network.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathConfig {
+    /// The peer's address on this path. Datagrams are sent to it, and a datagram is accepted
+    /// only if it comes from the peer's address on one of the paths (any path, as pulse does).
+    pub peer: IpAddr,
+    /// The node cannot serve when this path's link is down (it steps down and does not take
+    /// over). Piranha's pulse treats every monitored link as critical; in the authenticated
+    /// protocol a dedicated heartbeat cable is usually not.
+    pub critical: bool,
+}
+
+/// Settings of the authenticated protocol.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AuthConfig {
+    /// The shared HMAC-SHA256 key, at least [`MIN_KEY_LEN`] bytes.
+    pub key: Vec<u8>,
+    /// Our node id. It must differ from the peer's; packets carrying any other id than
+    /// `peer_node_id` are rejected (this also rejects our own packets reflected back).
+    pub node_id: u32,
+    /// The peer's node id.
+    pub peer_node_id: u32,
+    /// Our epoch: a number that is larger every time the process starts (the driver uses the
+    /// wall clock in microseconds). The peer rejects packets of an older epoch than the newest it
+    /// has seen, and sequence numbers are per epoch.
+    pub epoch: u64,
+    /// Priority; the higher wins. Ties go to the primary, then to the higher node id.
+    pub priority: u8,
+    /// Take the active role back from a lower-precedence active peer (keepalived's preempt).
+    /// Off: like Piranha, a node that comes back stays standby.
+    pub failback: bool,
+    /// With `failback`, how long the lower-precedence peer must have been seen active before we
+    /// take over (a flapping node then does not drag the service with it).
+    pub preempt_delay: Duration,
+}
+
+impl std::fmt::Debug for AuthConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthConfig")
+            .field("key", &format_args!("<{} bytes>", self.key.len()))
+            .field("node_id", &self.node_id)
+            .field("peer_node_id", &self.peer_node_id)
+            .field("epoch", &self.epoch)
+            .field("priority", &self.priority)
+            .field("failback", &self.failback)
+            .field("preempt_delay", &self.preempt_delay)
+            .finish()
+    }
+}
+
+/// Which protocol is spoken on the wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Protocol {
+    /// Piranha's pulse: 4-byte magics, no authentication. Pairs with a real pulse peer.
+    Piranha {
+        /// The byte order our heartbeats are sent in (pulse sends its host's). Both orders are
+        /// accepted on receive.
+        byte_order: ByteOrder,
+    },
+    /// The authenticated protocol.
+    Auth(AuthConfig),
+}
+
+/// Everything a [`Heartbeat`](crate::Heartbeat) needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// The protocol.
+    pub protocol: Protocol,
+    /// Timers.
+    pub timers: Timers,
+    /// This node is the primary: in Piranha mode the LVS "master" (it wins when both are
+    /// active); in the authenticated protocol it wins ties of priority.
+    pub primary: bool,
+    /// The heartbeat paths, numbered by [`PathId`](crate::PathId) in this order. Path 0 is the
+    /// public one. No paths makes a standalone node: it sends nothing and becomes active one
+    /// deadtime after start.
+    pub paths: Vec<PathConfig>,
+}
+
+impl Config {
+    /// Validates what [`Timers::new`] cannot: the key length and the node ids.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        Timers::new(self.timers.keepalive, self.timers.deadtime)?;
+        if let Protocol::Auth(a) = &self.protocol {
+            if a.key.len() < MIN_KEY_LEN {
+                return Err(ConfigError::KeyTooShort { len: a.key.len() });
+            }
+            if a.node_id == a.peer_node_id {
+                return Err(ConfigError::SameNodeId { id: a.node_id });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Reads a key file: its bytes are the key, as they are (a file of hex text is a key of those
+/// ASCII characters, not of the bytes they spell). At least [`MIN_KEY_LEN`] bytes.
+pub fn read_key(path: &std::path::Path) -> Result<Vec<u8>, ConfigError> {
+    let key = std::fs::read(path).map_err(|e| ConfigError::KeyFile {
+        path: path.to_owned(),
+        message: e.to_string(),
+    })?;
+    if key.len() < MIN_KEY_LEN {
+        return Err(ConfigError::KeyTooShort { len: key.len() });
+    }
+    Ok(key)
+}
+
+/// Parses a duration with a unit: `100ms`, `6s`, `1.5s`, `2m`, `250us`; a combination like
+/// `1m30s` too. A bare number is refused (the unit is not guessed).
+///
+/// ```
+/// use std::time::Duration;
+/// use heartbeat::parse_duration;
+/// assert_eq!(parse_duration("100ms")?, Duration::from_millis(100));
+/// assert_eq!(parse_duration("1m30s")?, Duration::from_secs(90));
+/// assert!(parse_duration("100").is_err());
+/// # Ok::<(), heartbeat::ConfigError>(())
+/// ```
+pub fn parse_duration(text: &str) -> Result<Duration, ConfigError> {
+    let bad = || ConfigError::BadDuration {
+        text: text.to_owned(),
+    };
+    let mut rest = text.trim();
+    if rest.is_empty() {
+        return Err(bad());
+    }
+    let mut total = Duration::ZERO;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(bad)?;
+        let (number, tail) = rest.split_at(digits);
+        let unit_len = tail
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(tail.len());
+        let (unit, tail) = tail.split_at(unit_len);
+        let n: f64 = number.parse().map_err(|_| bad())?;
+        let scale = match unit {
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" | "min" => 60.0,
+            "h" => 3600.0,
+            _ => return Err(bad()),
+        };
+        total += Duration::try_from_secs_f64(n * scale).map_err(|_| bad())?;
+        rest = tail;
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        let ms = Duration::from_millis;
+        assert_eq!(parse_duration("100ms"), Ok(ms(100)));
+        assert_eq!(parse_duration("6s"), Ok(ms(6000)));
+        assert_eq!(parse_duration("1.5s"), Ok(ms(1500)));
+        assert_eq!(parse_duration("2m"), Ok(ms(120_000)));
+        assert_eq!(parse_duration("250us"), Ok(Duration::from_micros(250)));
+        assert_eq!(parse_duration("1m30s"), Ok(ms(90_000)));
+        for bad in ["", "100", "ms", "10x", "1..2s", "-1s", "s10"] {
+            assert_eq!(
+                parse_duration(bad),
+                Err(ConfigError::BadDuration { text: bad.into() }),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn timers_are_validated() {
+        let ms = Duration::from_millis;
+        assert!(Timers::new(ms(100), ms(300)).is_ok());
+        assert_eq!(
+            Timers::new(ms(0), ms(300)),
+            Err(ConfigError::KeepaliveTooShort { keepalive: ms(0) })
+        );
+        assert_eq!(
+            Timers::new(ms(300), ms(300)),
+            Err(ConfigError::DeadtimeNotAboveKeepalive {
+                keepalive: ms(300),
+                deadtime: ms(300)
+            })
+        );
+        assert_eq!(
+            Timers::new(ms(500), ms(300)),
+            Err(ConfigError::DeadtimeNotAboveKeepalive {
+                keepalive: ms(500),
+                deadtime: ms(300)
+            })
+        );
+    }
+
+    #[test]
+    fn auth_config_is_validated_and_the_key_is_not_printed() {
+        let auth = AuthConfig {
+            key: b"short".to_vec(),
+            node_id: 1,
+            peer_node_id: 2,
+            epoch: 1,
+            priority: 100,
+            failback: false,
+            preempt_delay: Duration::ZERO,
+        };
+        let mut c = Config {
+            protocol: Protocol::Auth(auth.clone()),
+            timers: Timers::piranha(),
+            primary: true,
+            paths: vec![],
+        };
+        assert_eq!(c.validate(), Err(ConfigError::KeyTooShort { len: 5 }));
+        assert!(!format!("{c:?}").contains("short"));
+        c.protocol = Protocol::Auth(AuthConfig {
+            key: vec![7; 16],
+            peer_node_id: 1,
+            ..auth
+        });
+        assert_eq!(c.validate(), Err(ConfigError::SameNodeId { id: 1 }));
+    }
+}

@@ -1,0 +1,347 @@
+//! The tokio driver: sockets, timers, link events and commands around one [`Heartbeat`].
+
+use std::future::poll_fn;
+use std::io;
+use std::net::SocketAddr;
+use std::task::Poll;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use tokio::io::ReadBuf;
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::config::Config;
+use crate::error::Error;
+use crate::link::{self, Which};
+use crate::machine::{Action, Counters, Event, Heartbeat, PathId, Reason, Role};
+
+/// The latest role, published on a [`watch`] channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoleChange {
+    /// The role.
+    pub role: Role,
+    /// Why.
+    pub reason: Reason,
+    /// When, on the wall clock.
+    pub at: SystemTime,
+    /// Counts every publication (role changes and re-announcements), so a reader can tell that
+    /// it missed one: a watch channel keeps only the latest value.
+    pub seq: u64,
+}
+
+/// What the application can tell a running driver.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Command {
+    /// The service failed: step down, do not take over ([`Event::ServiceFailed`]).
+    ServiceFailed,
+    /// The service recovered.
+    ServiceRecovered,
+    /// Operator: become active.
+    ForceActive,
+    /// Operator: become standby and stay so.
+    ForceStandby,
+    /// Operator: back to automatic.
+    Release,
+    /// Reply with the counters.
+    Counters(oneshot::Sender<Counters>),
+    /// Resign and stop.
+    Shutdown,
+}
+
+/// One path's socket: the local address to bind (the peer's address comes from
+/// [`PathConfig::peer`](crate::PathConfig::peer)), the peer's port, and optionally the device to
+/// bind to (`SO_BINDTODEVICE`) and to monitor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathSocket {
+    /// Our address and port on this path.
+    pub local: SocketAddr,
+    /// The peer's port (539 for pulse).
+    pub peer_port: u16,
+    /// Bind the socket to this device; its link is the one monitored for this path. Without
+    /// it, the interface holding `local`'s address is monitored.
+    pub device: Option<String>,
+}
+
+/// A [`Heartbeat`] with its sockets, ready to run on tokio.
+///
+/// Create it inside a tokio runtime with [`Driver::bind`], take a [`Driver::roles`] receiver if
+/// wanted, then [`Driver::spawn`] it (or `.await` [`Driver::run`]).
+#[derive(Debug)]
+pub struct Driver {
+    machine: Heartbeat,
+    sockets: Vec<UdpSocket>,
+    peers: Vec<SocketAddr>,
+    monitor: Option<Vec<(PathId, Which)>>,
+    roles: watch::Sender<RoleChange>,
+}
+
+/// The handle of a spawned driver.
+#[derive(Debug)]
+pub struct DriverHandle {
+    commands: mpsc::Sender<Command>,
+    roles: watch::Receiver<RoleChange>,
+    task: JoinHandle<Result<Counters, Error>>,
+}
+
+/// Microseconds since the Unix epoch, now: an epoch for [`AuthConfig`](crate::AuthConfig) that
+/// grows across restarts as long as the wall clock does not step back between them.
+pub fn unix_epoch_micros() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+}
+
+impl Driver {
+    /// Binds one UDP socket per path (`paths[i]` for `config.paths[i]`) and creates the state
+    /// machine. Link monitoring is on; see [`Driver::without_link_monitoring`]. Must be called
+    /// inside a tokio runtime.
+    pub fn bind(config: Config, paths: &[PathSocket]) -> Result<Driver, Error> {
+        if paths.len() != config.paths.len() {
+            return Err(Error::PathCount {
+                sockets: paths.len(),
+                paths: config.paths.len(),
+            });
+        }
+        let mut sockets = Vec::with_capacity(paths.len());
+        let mut peers = Vec::with_capacity(paths.len());
+        let mut monitor = Vec::with_capacity(paths.len());
+        for (i, (p, c)) in paths.iter().zip(&config.paths).enumerate() {
+            let bind = |source| Error::Bind {
+                path: i,
+                addr: p.local,
+                source,
+            };
+            let std = std::net::UdpSocket::bind(p.local).map_err(bind)?;
+            std.set_nonblocking(true).map_err(bind)?;
+            let socket = UdpSocket::from_std(std).map_err(bind)?;
+            if let Some(dev) = &p.device {
+                socket
+                    .bind_device(Some(dev.as_bytes()))
+                    .map_err(|source| Error::BindDevice {
+                        path: i,
+                        device: dev.clone(),
+                        source,
+                    })?;
+            }
+            sockets.push(socket);
+            peers.push(SocketAddr::new(c.peer, p.peer_port));
+            monitor.push((
+                PathId(i),
+                match &p.device {
+                    Some(d) => Which::Device(d.clone()),
+                    None => Which::Address(p.local.ip()),
+                },
+            ));
+        }
+        let machine = Heartbeat::new(config, Instant::now().into_std())?;
+        let (roles, _) = watch::channel(RoleChange {
+            role: machine.role(),
+            reason: Reason::Startup,
+            at: SystemTime::now(),
+            seq: 0,
+        });
+        Ok(Driver {
+            machine,
+            sockets,
+            peers,
+            monitor: Some(monitor),
+            roles,
+        })
+    }
+
+    /// Do not watch the links (no rtnetlink socket).
+    pub fn without_link_monitoring(mut self) -> Driver {
+        self.monitor = None;
+        self
+    }
+
+    /// The local addresses of the sockets (useful after binding port 0).
+    pub fn local_addrs(&self) -> io::Result<Vec<SocketAddr>> {
+        self.sockets.iter().map(UdpSocket::local_addr).collect()
+    }
+
+    /// A receiver of role changes; its first value is the initial role (standby, `startup`).
+    pub fn roles(&self) -> watch::Receiver<RoleChange> {
+        self.roles.subscribe()
+    }
+
+    /// Spawns the driver on the current runtime.
+    pub fn spawn(self) -> DriverHandle {
+        let (tx, rx) = mpsc::channel(16);
+        let roles = self.roles();
+        DriverHandle {
+            commands: tx,
+            roles,
+            task: tokio::spawn(self.run(rx)),
+        }
+    }
+
+    /// Runs until [`Command::Shutdown`] (or until every sender of `commands` is dropped, which
+    /// is a shutdown too), and returns the final counters.
+    pub async fn run(mut self, mut commands: mpsc::Receiver<Command>) -> Result<Counters, Error> {
+        let mut links = match self.monitor.take() {
+            Some(paths) => Some(link::monitor(paths).await?),
+            None => None,
+        };
+        let mut buf = vec![0u8; 2048];
+        let mut seq = 0u64;
+        let mut act = |machine: &mut Heartbeat, event: Event<'_>, sockets: &[UdpSocket]| {
+            let actions = machine.handle(Instant::now().into_std(), event);
+            execute(actions, sockets, &self.peers, &self.roles, &mut seq);
+        };
+        act(&mut self.machine, Event::Timer, &self.sockets);
+        loop {
+            let deadline = self.machine.poll_timeout().map(Instant::from_std);
+            tokio::select! {
+                // Datagrams first: after a stall, the queued heartbeats count before the timer.
+                biased;
+                (path, result) = poll_fn(|cx| poll_recv(&self.sockets, &mut buf, cx)) => {
+                    match result {
+                        Ok((len, from)) => {
+                            let bytes = buf.get(..len).unwrap_or_default();
+                            act(&mut self.machine, Event::Packet { path, from, bytes }, &self.sockets);
+                        }
+                        // An ICMP port unreachable for an earlier send: the peer is not
+                        // listening (yet). pulse ignores it too.
+                        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {}
+                        Err(e) => tracing::warn!(%path, error = %e, "receive failed"),
+                    }
+                }
+                Some((path, up)) = recv_link(&mut links) => {
+                    tracing::info!(%path, up, "link state");
+                    let event = if up { Event::LinkUp(path) } else { Event::LinkDown(path) };
+                    act(&mut self.machine, event, &self.sockets);
+                }
+                command = commands.recv() => {
+                    let event = match command {
+                        Some(Command::ServiceFailed) => Event::ServiceFailed,
+                        Some(Command::ServiceRecovered) => Event::ServiceRecovered,
+                        Some(Command::ForceActive) => Event::ForceActive,
+                        Some(Command::ForceStandby) => Event::ForceStandby,
+                        Some(Command::Release) => Event::Release,
+                        Some(Command::Counters(reply)) => {
+                            let _ = reply.send(self.machine.counters().clone());
+                            continue;
+                        }
+                        Some(Command::Shutdown) | None => {
+                            act(&mut self.machine, Event::Shutdown, &self.sockets);
+                            return Ok(self.machine.counters().clone());
+                        }
+                    };
+                    act(&mut self.machine, event, &self.sockets);
+                }
+                () = sleep_until(deadline) => {
+                    act(&mut self.machine, Event::Timer, &self.sockets);
+                }
+            }
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn recv_link(
+    links: &mut Option<mpsc::UnboundedReceiver<(PathId, bool)>>,
+) -> Option<(PathId, bool)> {
+    match links {
+        Some(rx) => match rx.recv().await {
+            Some(x) => Some(x),
+            None => {
+                // The monitor ended (its socket failed): carry on without it.
+                tracing::warn!("link monitoring stopped");
+                *links = None;
+                std::future::pending().await
+            }
+        },
+        None => std::future::pending().await,
+    }
+}
+
+fn poll_recv(
+    sockets: &[UdpSocket],
+    buf: &mut [u8],
+    cx: &mut std::task::Context<'_>,
+) -> Poll<(PathId, io::Result<(usize, SocketAddr)>)> {
+    for (i, socket) in sockets.iter().enumerate() {
+        let mut rb = ReadBuf::new(buf);
+        if let Poll::Ready(r) = socket.poll_recv_from(cx, &mut rb) {
+            let len = rb.filled().len();
+            return Poll::Ready((PathId(i), r.map(|from| (len, from))));
+        }
+    }
+    Poll::Pending
+}
+
+fn execute(
+    actions: Vec<Action>,
+    sockets: &[UdpSocket],
+    peers: &[SocketAddr],
+    roles: &watch::Sender<RoleChange>,
+    seq: &mut u64,
+) {
+    for action in actions {
+        let (role, reason) = match action {
+            Action::Send { path, bytes } => {
+                if let (Some(s), Some(peer)) = (sockets.get(path.0), peers.get(path.0)) {
+                    // Non-blocking: a full buffer or a down link loses this heartbeat, the
+                    // next one follows a keepalive later.
+                    if let Err(e) = s.try_send_to(&bytes, *peer) {
+                        tracing::debug!(%path, %peer, error = %e, "send failed");
+                    }
+                }
+                continue;
+            }
+            Action::BecomeActive { reason } => (Role::Active, reason),
+            Action::BecomeStandby { reason } => (Role::Standby, reason),
+            Action::Reannounce { reason } => (Role::Active, reason),
+        };
+        *seq += 1;
+        tracing::info!(%role, %reason, "role");
+        roles.send_replace(RoleChange {
+            role,
+            reason,
+            at: SystemTime::now(),
+            seq: *seq,
+        });
+    }
+}
+
+impl DriverHandle {
+    /// A receiver of role changes.
+    pub fn roles(&self) -> watch::Receiver<RoleChange> {
+        self.roles.clone()
+    }
+
+    /// Sends a command; false if the driver has stopped.
+    pub async fn command(&self, command: Command) -> bool {
+        self.commands.send(command).await.is_ok()
+    }
+
+    /// The driver's counters; `None` if it has stopped.
+    pub async fn counters(&self) -> Option<Counters> {
+        let (tx, rx) = oneshot::channel();
+        if !self.command(Command::Counters(tx)).await {
+            return None;
+        }
+        rx.await.ok()
+    }
+
+    /// Resigns (authenticated) or says STOPPED (Piranha), stops, and returns the final counters.
+    pub async fn shutdown(self) -> Result<Counters, Error> {
+        let _ = self.commands.send(Command::Shutdown).await;
+        match self.task.await {
+            Ok(r) => r,
+            Err(e) => Err(Error::Task {
+                message: e.to_string(),
+            }),
+        }
+    }
+}

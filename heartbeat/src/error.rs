@@ -1,0 +1,106 @@
+//! Typed errors: a configuration that cannot work, and what the driver could not do.
+
+use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A configuration that is refused before anything starts.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The keepalive is zero (or below the 1 ms resolution).
+    #[error("keepalive {keepalive:?} is too short: at least 1ms")]
+    KeepaliveTooShort {
+        /// The keepalive given.
+        keepalive: Duration,
+    },
+    /// The deadtime does not exceed the keepalive: every lost heartbeat would be a takeover.
+    #[error("deadtime {deadtime:?} must be greater than keepalive {keepalive:?}")]
+    DeadtimeNotAboveKeepalive {
+        /// The keepalive given.
+        keepalive: Duration,
+        /// The deadtime given.
+        deadtime: Duration,
+    },
+    /// The authentication key is shorter than [`MIN_KEY_LEN`](crate::MIN_KEY_LEN).
+    #[error("the key has {len} bytes: at least 16 are needed")]
+    KeyTooShort {
+        /// Its length.
+        len: usize,
+    },
+    /// Both nodes have the same node id: they could not tell their packets apart.
+    #[error("our node id and the peer's are both {id}: they must differ")]
+    SameNodeId {
+        /// The id.
+        id: u32,
+    },
+    /// A duration that does not parse.
+    #[error("bad duration {text:?}: expected a number with a unit (us, ms, s, m, h), e.g. 100ms")]
+    BadDuration {
+        /// The text given.
+        text: String,
+    },
+    /// The key file cannot be read.
+    #[error("cannot read the key file {path}: {message}")]
+    KeyFile {
+        /// The file.
+        path: PathBuf,
+        /// The system's message.
+        message: String,
+    },
+}
+
+/// What the tokio driver could not do.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The configuration was refused.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The driver was given a different number of sockets than the configuration has paths.
+    #[error("{sockets} sockets for {paths} paths: give one socket per path")]
+    PathCount {
+        /// Sockets given.
+        sockets: usize,
+        /// Paths configured.
+        paths: usize,
+    },
+    /// A heartbeat socket could not be bound.
+    #[error("cannot bind the heartbeat socket of path {path} to {addr}")]
+    Bind {
+        /// The path.
+        path: usize,
+        /// The local address.
+        addr: SocketAddr,
+        /// The system error.
+        #[source]
+        source: io::Error,
+    },
+    /// `SO_BINDTODEVICE` failed.
+    #[error("cannot bind the heartbeat socket of path {path} to device {device}")]
+    BindDevice {
+        /// The path.
+        path: usize,
+        /// The device.
+        device: String,
+        /// The system error.
+        #[source]
+        source: io::Error,
+    },
+    /// The rtnetlink socket for link monitoring could not be opened or queried.
+    #[error("link monitoring via rtnetlink failed: {what}")]
+    Netlink {
+        /// What was being done.
+        what: String,
+        /// The system error.
+        #[source]
+        source: io::Error,
+    },
+    /// The driver task panicked or was cancelled.
+    #[error("the heartbeat driver task ended abnormally: {message}")]
+    Task {
+        /// What tokio said.
+        message: String,
+    },
+}

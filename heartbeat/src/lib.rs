@@ -1,0 +1,62 @@
+//! Director failover: decides which of two directors is active.
+//!
+//! * [`Heartbeat`] is the state machine, sans I/O: it takes the time and [`Event`]s (a datagram
+//!   on a path, a timer, a link up or down, a failed or recovered service, an operator's
+//!   command, shutdown) and returns [`Action`]s (send these bytes on that path, become active,
+//!   become standby, re-announce) and its next wake-up ([`Heartbeat::poll_timeout`]). Same
+//!   inputs, same outputs.
+//! * [`packet`] holds the two wire formats as pure functions: Piranha's pulse heartbeats (4-byte
+//!   magics; pairs with a real `pulse`) and the authenticated format (HMAC-SHA256, epoch and
+//!   sequence number, replay window).
+//! * [`Driver`] runs a [`Heartbeat`] on tokio: one UDP socket per path (optionally bound to a
+//!   device), link monitoring from rtnetlink events, a [`watch`](tokio::sync::watch) channel of
+//!   role changes, and a clean shutdown that resigns.
+//!
+//! The two protocols differ in what they decide, not only in what they send:
+//!
+//! | | Piranha (`pulse`) | authenticated |
+//! |---|---|---|
+//! | both active | the master stays, the backup steps down | the higher precedence stays and re-announces |
+//! | a better node comes back | stays standby (pulse never fails back) | takes over after the preempt delay if `failback` |
+//! | clean shutdown | STOPPED: a pulse peer takes over at once | resign: the peer takes over at once |
+//! | precedence | master, then backup | operator-forced, priority, primary, node id |
+//!
+//! A late wake-up (the process or the machine stalled by more than a keepalive) never by
+//! itself makes the peer dead: the peer gets a fresh deadtime ([`Counters::stalls`]).
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use heartbeat::{Config, Driver, PathConfig, PathSocket, Protocol, Timers, packet::ByteOrder};
+//! # async fn f() -> Result<(), heartbeat::Error> {
+//! let config = Config {
+//!     protocol: Protocol::Piranha { byte_order: ByteOrder::Little },
+//!     timers: Timers::piranha(),
+//!     primary: true,
+//!     paths: vec![PathConfig { peer: "192.168.1.2".parse().unwrap(), critical: true }],
+//! };
+//! let local = PathSocket { local: "192.168.1.1:539".parse().unwrap(), peer_port: 539, device: None };
+//! let driver = Driver::bind(config, &[local])?;
+//! let mut roles = driver.roles();
+//! let handle = driver.spawn();
+//! while roles.changed().await.is_ok() {
+//!     let change = *roles.borrow();
+//!     println!("{} {}", change.role, change.reason);
+//! }
+//! # drop(handle); Ok(()) }
+//! ```
+
+#![warn(missing_docs, unreachable_pub)]
+
+mod config;
+mod driver;
+mod error;
+mod link;
+mod machine;
+pub mod packet;
+
+pub use config::{
+    AuthConfig, Config, MIN_KEY_LEN, PathConfig, Protocol, Timers, parse_duration, read_key,
+};
+pub use driver::{Command, Driver, DriverHandle, PathSocket, RoleChange, unix_epoch_micros};
+pub use error::{ConfigError, Error};
+pub use machine::{Action, Counters, Event, Heartbeat, PathId, Reason, Role};

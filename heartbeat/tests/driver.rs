@@ -1,0 +1,132 @@
+//! The tokio driver on the host, over loopback (127.0.0.1 and 127.0.0.2): two drivers find
+//! each other, one becomes active, commands reach the state machine, shutdown resigns and the
+//! other takes over at once. No root needed (link monitoring off).
+
+use std::net::{SocketAddr, UdpSocket};
+use std::time::Duration;
+
+use heartbeat::{
+    AuthConfig, Command, Config, Driver, DriverHandle, PathConfig, PathSocket, Protocol, Reason,
+    Role, RoleChange, Timers,
+};
+use tokio::sync::watch;
+use tokio::time::timeout;
+
+const A: &str = "127.0.0.1";
+const B: &str = "127.0.0.2";
+
+/// A free UDP port on `ip` (bound and released; another process could take it meanwhile, which
+/// would make the test fail loudly, not pass wrongly).
+fn free_port(ip: &str) -> u16 {
+    UdpSocket::bind((ip, 0))
+        .and_then(|s| s.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn config(me: usize, deadtime: Duration) -> Config {
+    Config {
+        protocol: Protocol::Auth(AuthConfig {
+            key: b"driver test key, 16+ bytes".to_vec(),
+            node_id: me as u32 + 1,
+            peer_node_id: 2 - me as u32,
+            epoch: heartbeat::unix_epoch_micros(),
+            priority: 100,
+            failback: false,
+            preempt_delay: Duration::ZERO,
+        }),
+        timers: Timers::new(Duration::from_millis(50), deadtime).expect("timers"),
+        primary: me == 0,
+        paths: vec![PathConfig {
+            peer: [B, A][me].parse().expect("ip"),
+            critical: true,
+        }],
+    }
+}
+
+fn start(
+    me: usize,
+    ports: [u16; 2],
+    deadtime: Duration,
+) -> (DriverHandle, watch::Receiver<RoleChange>) {
+    let ip = [A, B][me];
+    let local = SocketAddr::new(ip.parse().expect("ip"), ports[me]);
+    let socket = PathSocket {
+        local,
+        peer_port: ports[1 - me],
+        device: None,
+    };
+    let driver = Driver::bind(config(me, deadtime), &[socket])
+        .expect("bind")
+        .without_link_monitoring();
+    assert_eq!(driver.local_addrs().expect("addrs"), [local]);
+    let roles = driver.roles();
+    assert_eq!(roles.borrow().role, Role::Standby);
+    assert_eq!(roles.borrow().reason, Reason::Startup);
+    (driver.spawn(), roles)
+}
+
+async fn until(roles: &mut watch::Receiver<RoleChange>, role: Role) -> RoleChange {
+    timeout(Duration::from_secs(10), roles.wait_for(|c| c.role == role))
+        .await
+        .expect("in time")
+        .map(|c| *c)
+        .expect("driver running")
+}
+
+#[tokio::test]
+async fn two_drivers_elect_the_primary_and_hand_over_on_shutdown() {
+    let ports = [free_port(A), free_port(B)];
+    // A long deadtime: a takeover within it can only come from the resignation.
+    let deadtime = Duration::from_secs(30);
+    let (a, mut a_roles) = start(0, ports, deadtime);
+    let (b, mut b_roles) = start(1, ports, deadtime);
+    let active = until(&mut a_roles, Role::Active).await;
+    assert_eq!(active.reason, Reason::PeerInactive);
+
+    // Commands reach the machine: counters come back and show traffic both ways.
+    let counters = timeout(Duration::from_secs(10), async {
+        loop {
+            let c = b.counters().await.expect("b runs");
+            if c.accepted >= 3 {
+                break c;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("b hears a");
+    assert_eq!(counters.total_rejected(), 0);
+    assert_eq!(b_roles.borrow().role, Role::Standby);
+
+    let final_a = a.shutdown().await.expect("clean stop");
+    assert!(final_a.sent >= 2);
+    assert_eq!(
+        until(&mut a_roles, Role::Standby).await.reason,
+        Reason::Shutdown
+    );
+    let takeover = until(&mut b_roles, Role::Active).await;
+    assert_eq!(takeover.reason, Reason::PeerResigned);
+
+    // A failed service hands nothing over (no peer) but steps down; recovery brings it back.
+    assert!(b.command(Command::ServiceFailed).await);
+    assert_eq!(
+        until(&mut b_roles, Role::Standby).await.reason,
+        Reason::ServiceFailed
+    );
+    assert!(b.command(Command::ServiceRecovered).await);
+    assert_eq!(
+        until(&mut b_roles, Role::Active).await.reason,
+        Reason::ServiceRecovered
+    );
+    b.shutdown().await.expect("clean stop");
+}
+
+#[tokio::test]
+async fn a_socket_per_path_is_required() {
+    let err = Driver::bind(config(0, Duration::from_secs(1)), &[]).expect_err("no sockets");
+    assert_eq!(
+        err.to_string(),
+        "0 sockets for 1 paths: give one socket per path"
+    );
+}
