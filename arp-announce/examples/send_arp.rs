@@ -12,7 +12,6 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::process::ExitCode;
-use std::time::Duration;
 
 use arp_announce::{Announcer, ArpForm, Interface, Options, Schedule, frame, parse_mac};
 
@@ -105,9 +104,10 @@ fn modern(args: &[String]) -> Result<(), Failure> {
             }
             "--interval" => {
                 let v = value("--interval")?;
-                options.schedule.interval = parse_duration(&v).ok_or_else(|| {
-                    Failure::Usage(format!("bad interval {v:?} (e.g. 1s, 200ms)"))
-                })?;
+                options.schedule.interval =
+                    humantime::parse_duration(&v).ok().ok_or_else(|| {
+                        Failure::Usage(format!("bad interval {v:?} (e.g. 1s, 200ms)"))
+                    })?;
             }
             "--" => {
                 for a in it.by_ref() {
@@ -134,18 +134,4 @@ fn modern(args: &[String]) -> Result<(), Failure> {
 fn parse_addr(s: &str) -> Result<IpAddr, Failure> {
     s.parse()
         .map_err(|_| Failure::Usage(format!("bad address {s:?}")))
-}
-
-/// `1s`, `200ms`, `1.5s`, `2m`.
-fn parse_duration(s: &str) -> Option<Duration> {
-    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
-    let (num, unit) = s.split_at(split);
-    let n: f64 = num.parse().ok()?;
-    let secs = match unit {
-        "ms" => n / 1000.0,
-        "s" => n,
-        "m" => n * 60.0,
-        _ => return None,
-    };
-    Duration::try_from_secs_f64(secs).ok()
 }

@@ -27,7 +27,7 @@ use clap::{Parser, ValueEnum};
 use heartbeat::packet::ByteOrder;
 use heartbeat::{
     AuthConfig, Config, ConfigError, Driver, PathConfig, PathSocket, Protocol, Role, RoleChange,
-    Timers, parse_duration, read_key, unix_epoch_micros,
+    Timers, read_key, unix_epoch_micros,
 };
 use tokio::signal::unix::{SignalKind, signal};
 
@@ -121,7 +121,7 @@ fn addr_port(s: &str) -> Result<SocketAddr, String> {
 }
 
 fn duration(s: &str) -> Result<Duration, String> {
-    parse_duration(s).map_err(|e| e.to_string())
+    humantime::parse_duration(s).map_err(|e| format!("bad duration {s:?}: {e} (e.g. 100ms, 6s)"))
 }
 
 fn node_id(ip: IpAddr) -> u32 {

@@ -20,7 +20,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use heartbeat::parse_duration;
+use humantime::parse_duration;
 use testkit::NetNs;
 
 const ADDR: [&str; 2] = ["10.71.0.1", "10.71.0.2"];

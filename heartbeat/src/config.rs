@@ -172,71 +172,9 @@ pub fn read_key(path: &std::path::Path) -> Result<Vec<u8>, ConfigError> {
     Ok(key)
 }
 
-/// Parses a duration with a unit: `100ms`, `6s`, `1.5s`, `2m`, `250us`; a combination like
-/// `1m30s` too. A bare number is refused (the unit is not guessed).
-///
-/// ```
-/// use std::time::Duration;
-/// use heartbeat::parse_duration;
-/// assert_eq!(parse_duration("100ms")?, Duration::from_millis(100));
-/// assert_eq!(parse_duration("1m30s")?, Duration::from_secs(90));
-/// assert!(parse_duration("100").is_err());
-/// # Ok::<(), heartbeat::ConfigError>(())
-/// ```
-pub fn parse_duration(text: &str) -> Result<Duration, ConfigError> {
-    let bad = || ConfigError::BadDuration {
-        text: text.to_owned(),
-    };
-    let mut rest = text.trim();
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    let mut total = Duration::ZERO;
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(bad)?;
-        let (number, tail) = rest.split_at(digits);
-        let unit_len = tail
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(tail.len());
-        let (unit, tail) = tail.split_at(unit_len);
-        let n: f64 = number.parse().map_err(|_| bad())?;
-        let scale = match unit {
-            "us" | "µs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" | "min" => 60.0,
-            "h" => 3600.0,
-            _ => return Err(bad()),
-        };
-        total += Duration::try_from_secs_f64(n * scale).map_err(|_| bad())?;
-        rest = tail;
-    }
-    Ok(total)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations() {
-        let ms = Duration::from_millis;
-        assert_eq!(parse_duration("100ms"), Ok(ms(100)));
-        assert_eq!(parse_duration("6s"), Ok(ms(6000)));
-        assert_eq!(parse_duration("1.5s"), Ok(ms(1500)));
-        assert_eq!(parse_duration("2m"), Ok(ms(120_000)));
-        assert_eq!(parse_duration("250us"), Ok(Duration::from_micros(250)));
-        assert_eq!(parse_duration("1m30s"), Ok(ms(90_000)));
-        for bad in ["", "100", "ms", "10x", "1..2s", "-1s", "s10"] {
-            assert_eq!(
-                parse_duration(bad),
-                Err(ConfigError::BadDuration { text: bad.into() }),
-                "{bad:?}"
-            );
-        }
-    }
 
     #[test]
     fn timers_are_validated() {

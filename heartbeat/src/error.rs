@@ -35,12 +35,6 @@ pub enum ConfigError {
         /// The id.
         id: u32,
     },
-    /// A duration that does not parse.
-    #[error("bad duration {text:?}: expected a number with a unit (us, ms, s, m, h), e.g. 100ms")]
-    BadDuration {
-        /// The text given.
-        text: String,
-    },
     /// The key file cannot be read.
     #[error("cannot read the key file {path}: {message}")]
     KeyFile {

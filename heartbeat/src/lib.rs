@@ -54,9 +54,7 @@ mod link;
 mod machine;
 pub mod packet;
 
-pub use config::{
-    AuthConfig, Config, MIN_KEY_LEN, PathConfig, Protocol, Timers, parse_duration, read_key,
-};
+pub use config::{AuthConfig, Config, MIN_KEY_LEN, PathConfig, Protocol, Timers, read_key};
 pub use driver::{Command, Driver, DriverHandle, PathSocket, RoleChange, unix_epoch_micros};
 pub use error::{ConfigError, Error};
 pub use machine::{Action, Counters, Event, Heartbeat, PathId, Reason, Role};
