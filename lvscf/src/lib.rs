@@ -57,7 +57,7 @@ pub use keywords::{Key, Scope};
 pub use lexer::Eol;
 pub use model::{
     AddressOnDevice, Config, ConflictAction, FailoverService, Globals, Host, HostError, Network,
-    Protocol, RealServer, Scheduler, Seconds, ServiceType, VirtualServer, decode_escapes,
+    Protocol, RealServer, Scheduler, Seconds, ServiceType, VirtualServer,
 };
 pub use value::{SERVICE_NAMES, service_port};
 pub use write::WriteError;

@@ -379,8 +379,8 @@ pub struct VirtualServer {
     pub client_monitor: String,
     /// `send_program`: an external check (`%h` = real server address); replaces `send`.
     pub send_program: Option<String>,
-    /// `send`: what the check sends (escapes such as `\r\n` as written, see
-    /// [`decode_escapes`](crate::decode_escapes)).
+    /// `send`: what the check sends, with its escapes such as `\r\n` as written (nanny decodes
+    /// them; `healthcheck::decode_escapes` does the same).
     pub send: Option<String>,
     /// `expect`: what the check expects back (`*` = any reply).
     pub expect: Option<String>,
@@ -468,37 +468,4 @@ impl Default for RealServer {
             port: 80,
         }
     }
-}
-
-/// Decodes the escapes Piranha's nanny decodes in `send` and `expect`: `\\`, `\r`, `\n`, `\t`,
-/// `\'` and `\"`. Any other backslash sequence is kept as written (so a regular expression such
-/// as `^HTTP/1\.[01]` survives).
-///
-/// ```
-/// assert_eq!(lvscf::decode_escapes(r"GET / HTTP/1.0\r\n\r\n"), "GET / HTTP/1.0\r\n\r\n");
-/// assert_eq!(lvscf::decode_escapes(r"1\.[01]"), r"1\.[01]");
-/// ```
-pub fn decode_escapes(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('\\') => out.push('\\'),
-            Some('r') => out.push('\r'),
-            Some('n') => out.push('\n'),
-            Some('t') => out.push('\t'),
-            Some('\'') => out.push('\''),
-            Some('"') => out.push('"'),
-            Some(other) => {
-                out.push('\\');
-                out.push(other);
-            }
-            None => out.push('\\'),
-        }
-    }
-    out
 }

@@ -149,10 +149,6 @@ virtual web {
     assert_eq!(v.client_monitor, "/usr/sbin/nanny");
     assert_eq!(v.send_program.as_deref(), Some("/bin/check %h"));
     assert_eq!(v.send.as_deref(), Some("GET / HTTP/1.0\\r\\n\\r\\n"));
-    assert_eq!(
-        lvscf::decode_escapes(v.send.as_deref().unwrap_or("")),
-        "GET / HTTP/1.0\r\n\r\n"
-    );
     assert_eq!(v.expect.as_deref(), Some("HTTP"));
     assert!(v.use_regex && v.quiesce_server);
     assert_eq!((v.timeout, v.reentry), (Seconds(6), Seconds(15)));
