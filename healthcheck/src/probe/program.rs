@@ -80,7 +80,21 @@ impl CommandTemplate {
 
 impl fmt::Display for CommandTemplate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&shlex::try_join(self.words.iter().map(String::as_str)).unwrap_or_default())
+        for (i, w) in self.words.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" ")?;
+            }
+            let plain = !w.is_empty()
+                && !w
+                    .chars()
+                    .any(|c| c.is_whitespace() || "'\"\\$`;&|<>()*?#~".contains(c));
+            if plain {
+                f.write_str(w)?;
+            } else {
+                f.write_str(&shlex::try_quote(w).map_err(|_| fmt::Error)?)?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -226,6 +240,11 @@ mod tests {
             ["/bin/check", "::1:53", "100%", "%x"]
         );
         assert!(CommandTemplate::parse("a 'b").is_err());
+        let shown = CommandTemplate::parse(r#"check %h:%p "a b" ''"#)
+            .unwrap()
+            .to_string();
+        assert_eq!(shown, "check %h:%p 'a b' ''");
+        assert_eq!(CommandTemplate::parse(&shown).unwrap().to_string(), shown);
         assert!(CommandTemplate::parse("  ").is_err());
     }
 }

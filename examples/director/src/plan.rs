@@ -1,0 +1,537 @@
+//! From `lvs.cf` to what the director does, mapping each key as Piranha's lvsd and nanny did.
+//!
+//! | `lvs.cf` | becomes |
+//! |---|---|
+//! | `network = nat / direct / tunnel` | the forwarding method of every real server: masquerading, direct routing, IP-in-IP |
+//! | `virtual { address = VIP DEV[:LABEL]; vip_nmask }` | an IPVS service on VIP, and the VIP added to DEV with that label when active (a mask of 0 or none: /32, where Piranha's bare `ifconfig` took the classful mask) |
+//! | `port`, `protocol` / `fwmark` | the service key: protocol, VIP and port, or the firewall mark |
+//! | `scheduler`, `persistent`, `pmask` | scheduler, persistence timeout, persistence netmask |
+//! | `server { address; port; weight; active }` | a destination (port defaults to the virtual port) with its weight; inactive ones are left out |
+//! | `timeout` | nanny's `-t`: the check interval **and** its connect and read timeouts |
+//! | `send`, `expect`, `use_regex` | a TCP (or UDP) send/expect probe; escapes decoded as nanny does; `expect` matched as a substring, or as a regex |
+//! | `send_program`, `expect` | a program probe (`%h`, `%p`); its output must equal `expect` |
+//! | none of these, port 80 | nanny's implicit `GET / HTTP/1.0\r\n\r\n`, expecting `HTTP` |
+//! | `reentry`, `quiesce_server`, `weight` | the health state machine's reentry, quiesce and weight (with nanny's slow start) |
+//! | `load_monitor` | load-based weights; `uptime` runs over `rsh_command` (rsh or ssh) |
+//! | `sorry_server` | a destination put in when every real server is down |
+//! | `nat_router = ADDR DEV[:LABEL]`, `nat_nmask` | an address taken over when active |
+//! | `primary`, `backup`, `*_private`, `heartbeat_port`, `keepalive`, `deadtime` | the heartbeat (Piranha-compatible) |
+//! | `syncdaemon`, `syncd_iface`, `syncd_id` | the IPVS connection sync daemon |
+//! | `tcp_timeout`, `tcpfin_timeout`, `udp_timeout` | the IPVS timeouts (0: unchanged) |
+
+use std::{
+    fmt,
+    net::{IpAddr, Ipv4Addr, SocketAddr},
+    time::Duration,
+};
+
+use healthcheck::{
+    Binding, Check, CommandTemplate, Expect, LoadMonitor, LoadScaling, Probe, ProgramCheck,
+    ServerConfig, SlowStart, TcpCheck, Timeouts, UdpCheck, decode_escapes,
+};
+use ipvs::{Destination, Family, Forwarding, Scheduler, Service, ServiceKey};
+use lvscf::{AddressOnDevice, Config, Host, Network, Protocol, VirtualServer};
+
+/// What a configuration cannot be turned into, with the virtual and real server it concerns.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PlanError {
+    /// A host name that does not resolve to an IPv4 address.
+    #[error("{place}: host name `{name}` does not resolve to an IPv4 address")]
+    Unresolved {
+        /// Where it is used.
+        place: String,
+        /// The name.
+        name: String,
+    },
+    /// A setting that cannot work.
+    #[error("{place}: {message}")]
+    Invalid {
+        /// Where.
+        place: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// An address taken over while this director is active.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddressPlan {
+    /// The address.
+    pub address: Ipv4Addr,
+    /// Its prefix length.
+    pub prefix: u8,
+    /// The interface it goes on (`eth0` for `eth0:1`).
+    pub device: String,
+    /// The address label, when `lvs.cf` gave one (`eth0:1`).
+    pub label: Option<String>,
+    /// What it is for (`virtual HTTP`, `nat_router`).
+    pub purpose: String,
+}
+
+/// One real server and how it is checked.
+#[derive(Debug, Clone)]
+pub struct ServerPlan {
+    /// The `server` block's name.
+    pub name: String,
+    /// The destination with its configured weight.
+    pub destination: Destination,
+    /// The probe.
+    pub probe: Probe,
+    /// How results become weights.
+    pub health: ServerConfig,
+    /// Time between checks.
+    pub interval: Duration,
+    /// The probe, described for people.
+    pub check: String,
+}
+
+/// One virtual server: its IPVS service, its real servers and its sorry server.
+#[derive(Debug, Clone)]
+pub struct ServicePlan {
+    /// The `virtual` block's name.
+    pub name: String,
+    /// The IPVS service.
+    pub service: Service,
+    /// The real servers (the active ones).
+    pub servers: Vec<ServerPlan>,
+    /// Put in when every real server is down.
+    pub sorry: Option<Destination>,
+}
+
+/// The heartbeat settings (Piranha-compatible).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeartbeatPlan {
+    /// Whether `heartbeat = 1`.
+    pub enabled: bool,
+    /// The primary's public address.
+    pub primary: Option<Ipv4Addr>,
+    /// The primary's private address.
+    pub primary_private: Option<Ipv4Addr>,
+    /// The backup's public address (none when absent or `0.0.0.0`).
+    pub backup: Option<Ipv4Addr>,
+    /// The backup's private address.
+    pub backup_private: Option<Ipv4Addr>,
+    /// Whether the backup runs at all (`backup_active`).
+    pub backup_active: bool,
+    /// UDP port.
+    pub port: u16,
+    /// Time between heartbeats.
+    pub keepalive: Duration,
+    /// Silence after which the peer is dead.
+    pub deadtime: Duration,
+}
+
+/// Everything the director does for one `lvs.cf`.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The services, in file order (inactive virtual servers left out).
+    pub services: Vec<ServicePlan>,
+    /// The addresses taken over when active.
+    pub addresses: Vec<AddressPlan>,
+    /// The heartbeat.
+    pub heartbeat: HeartbeatPlan,
+    /// The sync daemon's interface and id, when `syncdaemon = 1`.
+    pub sync_daemon: Option<(String, u8)>,
+    /// IPVS timeouts (TCP, TCP FIN, UDP); 0 leaves one unchanged.
+    pub timeouts: (Duration, Duration, Duration),
+    /// Commands run on becoming active and standby.
+    pub commands: (Option<String>, Option<String>),
+}
+
+impl Plan {
+    /// Builds the plan; `resolve` turns host names into addresses (the director uses the
+    /// system's resolver; tests pass their own). Every problem is reported, not only the first.
+    pub fn build(
+        config: &Config,
+        resolve: &dyn Fn(&str) -> Option<Ipv4Addr>,
+    ) -> Result<Plan, Vec<PlanError>> {
+        let mut errors = Vec::new();
+        let mut unresolved = Vec::new();
+        let mut ip = |host: &Host, place: &str| -> Option<Ipv4Addr> {
+            match host {
+                Host::Ip(ip) => Some(*ip),
+                Host::Name(name) => {
+                    let found = resolve(name);
+                    let reported = unresolved
+                        .iter()
+                        .any(|e| matches!(e, PlanError::Unresolved { name: n, .. } if n == name));
+                    if found.is_none() && !reported {
+                        unresolved.push(PlanError::Unresolved {
+                            place: place.to_string(),
+                            name: name.clone(),
+                        });
+                    }
+                    found
+                }
+            }
+        };
+        let g = &config.globals;
+        let mut addresses = Vec::new();
+        let nonzero = |a: Option<Ipv4Addr>| a.filter(|a| !a.is_unspecified());
+        let heartbeat = HeartbeatPlan {
+            enabled: g.heartbeat,
+            primary: nonzero(g.primary.as_ref().and_then(|h| ip(h, "primary"))),
+            primary_private: nonzero(
+                g.effective_primary_private()
+                    .and_then(|h| ip(h, "primary_private")),
+            ),
+            backup: nonzero(g.backup.as_ref().and_then(|h| ip(h, "backup"))),
+            backup_private: nonzero(
+                g.effective_backup_private()
+                    .and_then(|h| ip(h, "backup_private")),
+            ),
+            backup_active: g.backup_active,
+            port: g.heartbeat_port,
+            keepalive: g.keepalive.as_duration(),
+            deadtime: g.deadtime.as_duration(),
+        };
+        if let Some(router) = &g.nat_router
+            && let Some(addr) = ip(&router.address, "nat_router")
+        {
+            addresses.push(address(addr, g.nat_nmask, router, "nat_router".into()));
+        }
+        let forwarding = match g.network {
+            Network::Nat => Forwarding::Masquerade,
+            Network::Direct => Forwarding::DirectRoute,
+            Network::Tunnel => Forwarding::Tunnel {
+                tun_type: Default::default(),
+                tun_port: 0,
+                csum: false,
+                remcsum: false,
+            },
+        };
+        let mut services = Vec::new();
+        for vs in config.virtual_servers.iter().filter(|v| v.active) {
+            let place = format!("virtual {}", vs.name);
+            let Some(on) = &vs.address else {
+                errors.push(PlanError::Invalid {
+                    place,
+                    message: "no `address`".into(),
+                });
+                continue;
+            };
+            let Some(vip) = ip(&on.address, &place) else {
+                continue;
+            };
+            addresses.push(address(vip, vs.vip_nmask, on, place.clone()));
+            match service(vs, vip, forwarding, g, &mut ip) {
+                Ok(s) => services.push(s),
+                Err(e) => errors.extend(e),
+            }
+        }
+        errors.extend(unresolved);
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let secs = |s: lvscf::Seconds| s.as_duration();
+        Ok(Plan {
+            services,
+            addresses,
+            heartbeat,
+            sync_daemon: g.syncdaemon.then(|| (g.syncd_iface.clone(), g.syncd_id)),
+            timeouts: (
+                secs(g.tcp_timeout),
+                secs(g.tcpfin_timeout),
+                secs(g.udp_timeout),
+            ),
+            commands: (g.active_cmd.clone(), g.inactive_cmd.clone()),
+        })
+    }
+
+    /// The whole IPVS table with every active real server at its configured weight (what the
+    /// table is when every check passes and slow start is over).
+    pub fn full_table(&self) -> ipvs::Table {
+        ipvs::Table {
+            services: self
+                .services
+                .iter()
+                .map(|s| ipvs::VirtualServer {
+                    service: s.service.clone(),
+                    destinations: s.servers.iter().map(|r| r.destination.clone()).collect(),
+                })
+                .collect(),
+        }
+    }
+}
+
+fn prefix(mask: Ipv4Addr) -> Option<u8> {
+    let bits = u32::from(mask);
+    let ones = bits.leading_ones();
+    (bits.checked_shl(ones).unwrap_or(0) == 0).then_some(ones as u8)
+}
+
+fn address(addr: Ipv4Addr, mask: Ipv4Addr, on: &AddressOnDevice, purpose: String) -> AddressPlan {
+    let (device, label) = match on.device.split_once(':') {
+        Some((dev, _)) => (dev.to_string(), Some(on.device.clone())),
+        None => (on.device.clone(), None),
+    };
+    AddressPlan {
+        address: addr,
+        // A mask of 0 (unset) made Piranha run a bare `ifconfig DEV IP up`, which picks the
+        // classful mask and adds its route; a /32 adds the address and nothing else.
+        prefix: prefix(mask).filter(|p| *p > 0).unwrap_or(32),
+        device,
+        label,
+        purpose,
+    }
+}
+
+fn service(
+    vs: &VirtualServer,
+    vip: Ipv4Addr,
+    forwarding: Forwarding,
+    g: &lvscf::Globals,
+    ip: &mut dyn FnMut(&Host, &str) -> Option<Ipv4Addr>,
+) -> Result<ServicePlan, Vec<PlanError>> {
+    let place = format!("virtual {}", vs.name);
+    let mut errors = Vec::new();
+    let key = if vs.fwmark != 0 {
+        ServiceKey::fwmark(Family::Inet, vs.fwmark)
+    } else {
+        match vs.protocol {
+            Protocol::Tcp => ServiceKey::tcp(IpAddr::V4(vip), vs.port),
+            Protocol::Udp => ServiceKey::udp(IpAddr::V4(vip), vs.port),
+        }
+    };
+    let mut service = Service::new(key).with_scheduler(Scheduler::from_name(vs.scheduler.as_str()));
+    if vs.persistent.0 > 0 {
+        service = service.persistent(vs.persistent.0);
+        if let Some(mask) = vs.pmask {
+            match prefix(mask) {
+                Some(p) => service.netmask = Some(p),
+                None => errors.push(PlanError::Invalid {
+                    place: place.clone(),
+                    message: format!("pmask {mask} is not a contiguous netmask"),
+                }),
+            }
+        }
+    }
+    if vs.timeout.0 == 0 {
+        errors.push(PlanError::Invalid {
+            place: place.clone(),
+            message: "timeout must be at least 1 second (it is the check interval)".into(),
+        });
+        return Err(errors);
+    }
+    let interval = vs.timeout.as_duration();
+    let (check, described) = check_for(vs);
+    let load = match vs.load_monitor.as_deref() {
+        None => None,
+        // lvsd replaces `uptime` with the `rsh_command` (rsh or ssh).
+        Some("uptime") => Some(if g.rsh_command == "ssh" {
+            LoadMonitor::Ssh
+        } else {
+            LoadMonitor::Rsh
+        }),
+        Some(other) => LoadMonitor::piranha(other).unwrap_or_else(|e| {
+            errors.push(PlanError::Invalid {
+                place: place.clone(),
+                message: format!("load_monitor: {e}"),
+            });
+            None
+        }),
+    };
+    let mut servers = Vec::new();
+    for rs in vs.servers.iter().filter(|r| r.active) {
+        let place = format!("virtual {} server {}", vs.name, rs.name);
+        let Some(rip) = ip(&rs.address, &place) else {
+            continue;
+        };
+        let destination = Destination::new(IpAddr::V4(rip), rs.port)
+            .with_forwarding(forwarding)
+            .with_weight(rs.weight);
+        let target = SocketAddr::new(IpAddr::V4(rip), rs.port);
+        let probe = match Probe::new(
+            target,
+            check.clone(),
+            Binding::default(),
+            Timeouts::both(interval),
+        ) {
+            Ok(p) => p,
+            Err(e) => {
+                errors.push(PlanError::Invalid {
+                    place,
+                    message: e.to_string(),
+                });
+                continue;
+            }
+        };
+        let health = ServerConfig {
+            weight: rs.weight,
+            rise: 1,
+            fall: 1,
+            reentry: vs.reentry.as_duration(),
+            quiesce: vs.quiesce_server,
+            slow_start: Some(SlowStart::default()),
+            load: load.clone().map(|monitor| LoadScaling {
+                monitor,
+                scale: 10,
+                interval: Duration::from_secs(20),
+            }),
+        };
+        servers.push(ServerPlan {
+            name: rs.name.clone(),
+            destination,
+            probe,
+            health,
+            interval,
+            check: described.clone(),
+        });
+    }
+    let sorry = vs.sorry_server.map(|addr| {
+        Destination::new(IpAddr::V4(addr), vs.port)
+            .with_forwarding(forwarding)
+            .with_weight(1)
+    });
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(ServicePlan {
+        name: vs.name.clone(),
+        service,
+        servers,
+        sorry,
+    })
+}
+
+/// nanny's choice of check for a virtual server, and its description.
+fn check_for(vs: &VirtualServer) -> (Check, String) {
+    let expect = vs.expect.as_deref().map(|e| {
+        if vs.use_regex {
+            Expect::regex(e).unwrap_or_else(|_| Expect::Substring(decode_escapes(e)))
+        } else {
+            Expect::nanny(decode_escapes(e))
+        }
+    });
+    if let Some(program) = &vs.send_program
+        && let Ok(command) = CommandTemplate::parse(program)
+    {
+        let expect = vs
+            .expect
+            .as_deref()
+            .map(|e| Expect::Exact(decode_escapes(e)));
+        let text = format!("program `{command}`{}", describe_expect(&expect));
+        return (Check::Program(ProgramCheck { command, expect }), text);
+    }
+    let (send, expect) = match (&vs.send, expect) {
+        // nanny: no monitor configured on port 80 is a web server.
+        (None, None) if vs.port == 80 && vs.send_program.is_none() => (
+            Some(decode_escapes(r"GET / HTTP/1.0\r\n\r\n")),
+            Some(Expect::Substring(b"HTTP".to_vec())),
+        ),
+        (send, expect) => (send.as_deref().map(decode_escapes), expect),
+    };
+    let shown = send
+        .as_deref()
+        .map(|s| format!(" send {:?}", healthcheck::Snippet(s)))
+        .unwrap_or_default();
+    match vs.protocol {
+        Protocol::Udp => {
+            let text = format!("udp{shown}{}", describe_expect(&expect));
+            (Check::Udp(UdpCheck { send, expect }), text)
+        }
+        Protocol::Tcp => {
+            let text = format!("tcp{shown}{}", describe_expect(&expect));
+            (Check::Tcp(TcpCheck { send, expect }), text)
+        }
+    }
+}
+
+fn describe_expect(e: &Option<Expect>) -> String {
+    e.as_ref()
+        .map(|e| format!(" expect {e}"))
+        .unwrap_or_default()
+}
+
+impl fmt::Display for Plan {
+    /// The plan for people: heartbeat, addresses, IPVS table with probes.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let h = &self.heartbeat;
+        let show = |a: Option<Ipv4Addr>| a.map_or("none".to_string(), |a| a.to_string());
+        writeln!(
+            f,
+            "heartbeat: {}, Piranha-compatible, UDP port {}, keepalive {:?}, deadtime {:?}",
+            if h.enabled { "on" } else { "off" },
+            h.port,
+            h.keepalive,
+            h.deadtime
+        )?;
+        writeln!(
+            f,
+            "  primary {} (private {}), backup {} (private {}){}",
+            show(h.primary),
+            show(h.primary_private),
+            show(h.backup),
+            show(h.backup_private),
+            if h.backup_active {
+                ""
+            } else {
+                ", backup inactive"
+            }
+        )?;
+        writeln!(f, "addresses taken over when active:")?;
+        for a in &self.addresses {
+            write!(f, "  {}/{} dev {}", a.address, a.prefix, a.device)?;
+            if let Some(label) = &a.label {
+                write!(f, " label {label}")?;
+            }
+            writeln!(f, "  ({})", a.purpose)?;
+        }
+        if let Some((iface, id)) = &self.sync_daemon {
+            writeln!(
+                f,
+                "sync daemon: master when active, backup when standby, on {iface}, id {id}"
+            )?;
+        }
+        let (tcp, fin, udp) = self.timeouts;
+        if !(tcp.is_zero() && fin.is_zero() && udp.is_zero()) {
+            writeln!(
+                f,
+                "IPVS timeouts: tcp {tcp:?}, tcpfin {fin:?}, udp {udp:?} (0: unchanged)"
+            )?;
+        }
+        writeln!(f, "IPVS table (every real server healthy):")?;
+        for s in &self.services {
+            write!(f, "  {} {}", s.service.key, s.service.scheduler)?;
+            if s.service.flags.persistent {
+                write!(f, " persistent {}", s.service.timeout)?;
+                if let Some(mask) = s.service.netmask {
+                    write!(f, " mask /{mask}")?;
+                }
+            }
+            writeln!(f, "  (virtual {})", s.name)?;
+            for r in &s.servers {
+                writeln!(
+                    f,
+                    "    -> {}:{} {} weight {}  (server {}; {} every {:?}, reentry {:?}{})",
+                    r.destination.addr,
+                    r.destination.port,
+                    r.destination.forwarding.name(),
+                    r.destination.weight,
+                    r.name,
+                    r.check,
+                    r.interval,
+                    r.health.reentry,
+                    if r.health.quiesce { ", quiesce" } else { "" }
+                )?;
+            }
+            if let Some(sorry) = &s.sorry {
+                writeln!(
+                    f,
+                    "    sorry server {}:{} when all are down",
+                    sorry.addr, sorry.port
+                )?;
+            }
+        }
+        if self.commands.0.is_some() || self.commands.1.is_some() {
+            writeln!(
+                f,
+                "commands: active `{}`, inactive `{}`",
+                self.commands.0.as_deref().unwrap_or("-"),
+                self.commands.1.as_deref().unwrap_or("-")
+            )?;
+        }
+        Ok(())
+    }
+}
