@@ -4,7 +4,13 @@
 //! [`plan`] turns a parsed `lvs.cf` into what the director will do: the IPVS table it owns, the
 //! addresses it takes over when active, one health probe per real server, the heartbeat
 //! settings, the sync daemon and the IPVS timeouts. `director check FILE` prints it.
+//!
+//! [`Desired`] is the IPVS table the director wants at each moment: the plan's services, each
+//! real server as its health events put it (in, weighted, quiesced or out), and the sorry server
+//! while every real server is down. The `ipvs` reconciler applies it.
 
+mod desired;
 pub mod plan;
 
+pub use desired::{Desired, Entry};
 pub use plan::{AddressPlan, HeartbeatPlan, Plan, PlanError, ServerPlan, ServicePlan};

@@ -1,0 +1,258 @@
+//! The IPVS table the director wants, from the plan and the health of each real server.
+
+use healthcheck::{EventKind, Health, Pool, PoolEvent};
+use ipvs::{Table, VirtualServer};
+
+use crate::Plan;
+
+/// Where one real server stands in the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entry {
+    /// Not in the table (never admitted, or removed after a failure).
+    Out,
+    /// In the table with this weight.
+    In(u32),
+    /// Kept in the table with weight 0 (`quiesce_server`).
+    Quiesced,
+}
+
+/// The desired table: every service of the plan, each real server as its health events put it,
+/// and the sorry server while every real server is down. Like Piranha, a real server enters the
+/// table after its first successful check, not before.
+///
+/// ```
+/// # use director::{Plan, Desired};
+/// # let doc = lvscf::Document::parse("virtual WEB {\n active = 1\n address = 10.0.0.1 eth0\n server a {\n  address = 10.0.1.1\n  active = 1\n  weight = 5\n }\n}\n").unwrap();
+/// # let plan = Plan::build(doc.config(), &|_| None).unwrap();
+/// use healthcheck::EventKind;
+/// let mut desired = Desired::new(&plan);
+/// assert!(desired.table().services[0].destinations.is_empty());
+/// desired.apply(0, 0, EventKind::Up { weight: 5 });
+/// assert_eq!(desired.table().services[0].destinations[0].weight, 5);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Desired {
+    services: Vec<ServiceState>,
+}
+
+#[derive(Debug, Clone)]
+struct ServiceState {
+    base: VirtualServer,
+    servers: Vec<(ipvs::Destination, Entry)>,
+    sorry: Option<ipvs::Destination>,
+    pool: Pool<usize>,
+}
+
+impl Desired {
+    /// Every service of the plan, no real server in yet.
+    pub fn new(plan: &Plan) -> Self {
+        let services = plan
+            .services
+            .iter()
+            .map(|s| {
+                let mut pool = Pool::new();
+                for i in 0..s.servers.len() {
+                    pool.insert(i);
+                }
+                ServiceState {
+                    base: VirtualServer {
+                        service: s.service.clone(),
+                        destinations: Vec::new(),
+                    },
+                    servers: s
+                        .servers
+                        .iter()
+                        .map(|r| (r.destination.clone(), Entry::Out))
+                        .collect(),
+                    sorry: s.sorry.clone(),
+                    pool,
+                }
+            })
+            .collect();
+        Desired { services }
+    }
+
+    /// Applies a health event of real server `server` of service `service` (indices in the plan);
+    /// true when the table changed. Indices out of range change nothing.
+    pub fn apply(&mut self, service: usize, server: usize, event: EventKind) -> bool {
+        let Some(s) = self.services.get_mut(service) else {
+            return false;
+        };
+        let Some((_, entry)) = s.servers.get_mut(server) else {
+            return false;
+        };
+        let before = *entry;
+        let (next, health) = match event {
+            EventKind::Up { weight } => (Entry::In(weight), Health::Up),
+            EventKind::Weight(w) => match before {
+                Entry::In(_) => (Entry::In(w), Health::Up),
+                other => (other, Health::Down),
+            },
+            // Quiesce keeps an entry that is in; one that never was stays out.
+            EventKind::Down { quiesce: true } if before != Entry::Out => {
+                (Entry::Quiesced, Health::Down)
+            }
+            EventKind::Down { .. } => (Entry::Out, Health::Down),
+        };
+        *entry = next;
+        let sorry_before = s.pool.all_down();
+        let _: Option<PoolEvent> = s.pool.update(server, health);
+        before != next || (s.sorry.is_some() && sorry_before != s.pool.all_down())
+    }
+
+    /// Where a real server stands.
+    pub fn entry(&self, service: usize, server: usize) -> Option<Entry> {
+        Some(self.services.get(service)?.servers.get(server)?.1)
+    }
+
+    /// Whether a service's sorry server is in.
+    pub fn sorry_in(&self, service: usize) -> bool {
+        self.services
+            .get(service)
+            .is_some_and(|s| s.sorry.is_some() && s.pool.all_down())
+    }
+
+    /// The table to reconcile the kernel with.
+    pub fn table(&self) -> Table {
+        Table {
+            services: self
+                .services
+                .iter()
+                .map(|s| {
+                    let mut vs = s.base.clone();
+                    for (dest, entry) in &s.servers {
+                        let weight = match entry {
+                            Entry::Out => continue,
+                            Entry::In(w) => *w,
+                            Entry::Quiesced => 0,
+                        };
+                        vs.destinations.push(dest.clone().with_weight(weight));
+                    }
+                    if let Some(sorry) = &s.sorry
+                        && s.pool.all_down()
+                    {
+                        vs.destinations.push(sorry.clone());
+                    }
+                    vs
+                })
+                .collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(extra: &str) -> Plan {
+        let text = format!(
+            "virtual WEB {{\n active = 1\n address = 10.0.0.1 eth0\n{extra}\n server a {{\n  address = 10.0.1.1\n  active = 1\n  weight = 5\n }}\n server b {{\n  address = 10.0.1.2\n  active = 1\n  weight = 7\n }}\n}}\n"
+        );
+        let doc = lvscf::Document::parse(&text).unwrap();
+        Plan::build(doc.config(), &|_| None).unwrap()
+    }
+
+    fn weights(d: &Desired) -> Vec<(String, u32)> {
+        d.table().services[0]
+            .destinations
+            .iter()
+            .map(|d| (d.addr.to_string(), d.weight))
+            .collect()
+    }
+
+    #[test]
+    fn servers_follow_their_events() {
+        let mut d = Desired::new(&plan(""));
+        assert!(weights(&d).is_empty());
+        assert!(d.apply(0, 0, EventKind::Up { weight: 1 }));
+        assert!(d.apply(0, 0, EventKind::Weight(5)));
+        assert!(!d.apply(0, 0, EventKind::Weight(5)));
+        assert!(d.apply(0, 1, EventKind::Up { weight: 7 }));
+        assert_eq!(
+            weights(&d),
+            [("10.0.1.1".into(), 5), ("10.0.1.2".into(), 7)]
+        );
+        assert!(d.apply(0, 0, EventKind::Down { quiesce: false }));
+        assert_eq!(weights(&d), [("10.0.1.2".into(), 7)]);
+        assert!(!d.apply(3, 0, EventKind::Up { weight: 1 }));
+        assert!(!d.apply(0, 9, EventKind::Up { weight: 1 }));
+    }
+
+    #[test]
+    fn quiesce_keeps_admitted_servers_at_zero() {
+        let mut d = Desired::new(&plan(" quiesce_server = 1"));
+        // Never admitted: a quiesced failure keeps it out.
+        assert!(!d.apply(0, 1, EventKind::Down { quiesce: true }));
+        assert_eq!(d.entry(0, 1), Some(Entry::Out));
+        d.apply(0, 0, EventKind::Up { weight: 5 });
+        assert!(d.apply(0, 0, EventKind::Down { quiesce: true }));
+        assert_eq!(weights(&d), [("10.0.1.1".into(), 0)]);
+        d.apply(0, 0, EventKind::Up { weight: 5 });
+        assert_eq!(weights(&d), [("10.0.1.1".into(), 5)]);
+    }
+
+    #[test]
+    fn sorry_server_only_when_every_server_is_judged_down() {
+        let mut d = Desired::new(&plan(" sorry_server = 10.9.9.9"));
+        assert!(!d.sorry_in(0), "not at start: nothing judged yet");
+        d.apply(0, 0, EventKind::Down { quiesce: false });
+        assert!(!d.sorry_in(0), "b not judged yet");
+        assert!(d.apply(0, 1, EventKind::Down { quiesce: false }));
+        assert!(d.sorry_in(0));
+        assert_eq!(weights(&d), [("10.9.9.9".into(), 1)]);
+        assert!(d.apply(0, 1, EventKind::Up { weight: 7 }));
+        assert_eq!(weights(&d), [("10.0.1.2".into(), 7)]);
+    }
+
+    fn event() -> impl proptest::strategy::Strategy<Value = (usize, EventKind)> {
+        use proptest::prelude::*;
+        (
+            0usize..2,
+            prop_oneof![
+                (0u32..100).prop_map(|weight| EventKind::Up { weight }),
+                (0u32..100).prop_map(EventKind::Weight),
+                any::<bool>().prop_map(|quiesce| EventKind::Down { quiesce }),
+            ],
+        )
+    }
+
+    proptest::proptest! {
+        /// After any events, the table holds exactly what the last events say: admitted servers
+        /// with their last weight, quiesced ones at 0, and the sorry server iff both were judged
+        /// and neither is in service.
+        #[test]
+        fn the_table_matches_the_last_events(
+            events in proptest::collection::vec(event(), 0..40),
+        ) {
+            let mut d = Desired::new(&plan(" sorry_server = 10.9.9.9"));
+            let mut model = [None::<Entry>; 2];
+            for (server, e) in events {
+                d.apply(0, server, e);
+                let before = model[server].unwrap_or(Entry::Out);
+                model[server] = Some(match (e, before) {
+                    (EventKind::Up { weight }, _) => Entry::In(weight),
+                    (EventKind::Weight(w), Entry::In(_)) => Entry::In(w),
+                    (EventKind::Weight(_), other) => other,
+                    (EventKind::Down { quiesce: true }, Entry::Out) => Entry::Out,
+                    (EventKind::Down { quiesce: true }, _) => Entry::Quiesced,
+                    (EventKind::Down { quiesce: false }, _) => Entry::Out,
+                });
+            }
+            let mut want = Vec::new();
+            for (i, m) in model.iter().enumerate() {
+                let addr = format!("10.0.1.{}", i + 1);
+                match m {
+                    Some(Entry::In(w)) => want.push((addr, *w)),
+                    Some(Entry::Quiesced) => want.push((addr, 0)),
+                    _ => {}
+                }
+            }
+            let judged = model.iter().all(Option::is_some);
+            let none_in = !model.iter().any(|m| matches!(m, Some(Entry::In(_))));
+            if judged && none_in {
+                want.push(("10.9.9.9".into(), 1));
+            }
+            proptest::prop_assert_eq!(weights(&d), want);
+        }
+    }
+}
