@@ -8,9 +8,14 @@
 //! [`Desired`] is the IPVS table the director wants at each moment: the plan's services, each
 //! real server as its health events put it (in, weighted, quiesced or out), and the sorry server
 //! while every real server is down. The `ipvs` reconciler applies it.
+//!
+//! [`Addresses`] adds and removes the taken-over addresses with their labels through rtnetlink,
+//! touching nothing else, and lists the node's addresses (secondary ones too) to find its role.
 
+mod addresses;
 mod desired;
 pub mod plan;
 
+pub use addresses::{AddressError, Addresses};
 pub use desired::{Desired, Entry};
 pub use plan::{AddressPlan, HeartbeatPlan, Plan, PlanError, ServerPlan, ServicePlan};

@@ -1,0 +1,112 @@
+//! Kernel tests: the taken-over addresses are added with their labels, found among secondary
+//! addresses, and removed without touching anything else.
+//!
+//! Run with `cargo xtask test` (root, in the rig).
+
+use std::net::Ipv4Addr;
+
+use director::{AddressError, AddressPlan, Addresses};
+use testkit::NetNs;
+
+fn plan(address: [u8; 4], prefix: u8, device: &str, label: Option<&str>) -> AddressPlan {
+    AddressPlan {
+        address: Ipv4Addr::from(address),
+        prefix,
+        device: device.into(),
+        label: label.map(Into::into),
+        purpose: "test".into(),
+    }
+}
+
+fn in_ns<T: Send>(ns: &NetNs, f: impl AsyncFnOnce(Addresses) -> T + Send) -> T {
+    ns.run(|| {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let a = Addresses::new().expect("rtnetlink");
+            f(a).await
+        })
+    })
+    .expect("netns")
+}
+
+#[test]
+#[ignore = "kernel test: run with `cargo xtask test`"]
+fn vip_with_label_added_found_and_removed_alone() {
+    let ns = NetNs::new().expect("netns");
+    ns.ip(["link", "add", "dummy0", "type", "dummy"])
+        .expect("dummy");
+    ns.ip(["link", "set", "dummy0", "up"]).expect("up");
+    ns.ip(["address", "add", "10.50.0.1/24", "dev", "dummy0"])
+        .expect("primary address");
+    let vip = plan([10, 50, 0, 100], 24, "dummy0", Some("dummy0:1"));
+
+    let (added, again, local) = in_ns(&ns, async |a: Addresses| {
+        let added = a.add(&vip).await.expect("add");
+        let again = a.add(&vip).await.expect("add again");
+        (added, again, a.local_ipv4().await.expect("list"))
+    });
+    assert!(added && !again, "the second add finds it there");
+    let shown = ns
+        .ip(["-4", "-o", "address", "show", "dev", "dummy0"])
+        .expect("ip addr");
+    assert!(
+        shown.contains("inet 10.50.0.100/24") && shown.contains("dummy0:1"),
+        "{shown}"
+    );
+    assert!(shown.contains("secondary"), "a secondary address: {shown}");
+    // Secondary addresses count for the role (pulse saw only primary ones).
+    assert!(
+        local.contains(&Ipv4Addr::new(10, 50, 0, 1))
+            && local.contains(&Ipv4Addr::new(10, 50, 0, 100))
+    );
+
+    let (removed, again) = in_ns(&ns, async |a: Addresses| {
+        (
+            a.remove(&vip).await.expect("remove"),
+            a.remove(&vip).await.expect("remove again"),
+        )
+    });
+    assert!(removed && !again);
+    let shown = ns
+        .ip(["-4", "-o", "address", "show", "dev", "dummy0"])
+        .expect("ip addr");
+    assert!(!shown.contains("10.50.0.100"), "{shown}");
+    assert!(
+        shown.contains("inet 10.50.0.1/24"),
+        "the other address stays: {shown}"
+    );
+    let link = ns
+        .ip(["-o", "link", "show", "dev", "dummy0"])
+        .expect("ip link");
+    assert!(link.contains("UP"), "the interface stays up: {link}");
+}
+
+#[test]
+#[ignore = "kernel test: run with `cargo xtask test`"]
+fn an_address_that_was_there_is_not_ours_and_a_missing_interface_is_named() {
+    let ns = NetNs::new().expect("netns");
+    ns.ip(["link", "add", "dummy0", "type", "dummy"])
+        .expect("dummy");
+    ns.ip(["address", "add", "10.51.0.7/32", "dev", "dummy0"])
+        .expect("address");
+    let there = plan([10, 51, 0, 7], 32, "dummy0", None);
+    let missing = plan([10, 51, 0, 8], 32, "nosuch0", Some("nosuch0:1"));
+    let (added, err) = in_ns(&ns, async |a: Addresses| {
+        (
+            a.add(&there).await.expect("add"),
+            a.add(&missing).await.unwrap_err(),
+        )
+    });
+    assert!(
+        !added,
+        "an address already present is reported as not added"
+    );
+    assert!(matches!(err, AddressError::NoInterface { .. }), "{err}");
+    assert_eq!(
+        err.to_string(),
+        "interface nosuch0 (for 10.51.0.8) does not exist"
+    );
+}
