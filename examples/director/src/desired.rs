@@ -72,6 +72,39 @@ impl Desired {
         Desired { services }
     }
 
+    /// Takes the real servers the kernel already has (a restart): each one present in `observed`
+    /// is in with its current weight (0: quiesced) until a check says otherwise.
+    pub fn adopt(&mut self, observed: &Table) {
+        for s in &mut self.services {
+            let Some(vs) = observed
+                .services
+                .iter()
+                .find(|v| v.service.key == s.base.service.key)
+            else {
+                continue;
+            };
+            for (i, (dest, entry)) in s.servers.iter_mut().enumerate() {
+                if let Some(found) = vs
+                    .destinations
+                    .iter()
+                    .find(|d| d.addr == dest.addr && d.port == dest.port)
+                {
+                    *entry = if found.weight == 0 {
+                        Entry::Quiesced
+                    } else {
+                        Entry::In(found.weight)
+                    };
+                    let health = if found.weight == 0 {
+                        Health::Down
+                    } else {
+                        Health::Up
+                    };
+                    s.pool.update(i, health);
+                }
+            }
+        }
+    }
+
     /// Applies a health event of real server `server` of service `service` (indices in the plan);
     /// true when the table changed. Indices out of range change nothing.
     pub fn apply(&mut self, service: usize, server: usize, event: EventKind) -> bool {
@@ -189,6 +222,24 @@ mod tests {
         assert_eq!(weights(&d), [("10.0.1.1".into(), 0)]);
         d.apply(0, 0, EventKind::Up { weight: 5 });
         assert_eq!(weights(&d), [("10.0.1.1".into(), 5)]);
+    }
+
+    #[test]
+    fn a_restart_adopts_the_kernels_servers() {
+        let p = plan("");
+        let mut observed = p.full_table();
+        observed.services[0].destinations[1].weight = 0;
+        let mut d = Desired::new(&p);
+        d.adopt(&observed);
+        assert_eq!(
+            weights(&d),
+            [("10.0.1.1".into(), 5), ("10.0.1.2".into(), 0)]
+        );
+        assert_eq!(d.entry(0, 1), Some(Entry::Quiesced));
+        // An empty kernel adopts nothing.
+        let mut fresh = Desired::new(&p);
+        fresh.adopt(&Table::default());
+        assert!(weights(&fresh).is_empty());
     }
 
     #[test]

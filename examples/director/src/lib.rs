@@ -11,11 +11,17 @@
 //!
 //! [`Addresses`] adds and removes the taken-over addresses with their labels through rtnetlink,
 //! touching nothing else, and lists the node's addresses (secondary ones too) to find its role.
+//!
+//! [`run`] joins them: the monitor's events update [`Desired`], which the `ipvs` reconciler
+//! applies to the services the plan owns; the heartbeat's role changes add or remove the
+//! addresses (announced with gratuitous ARP) and run `active_cmd` / `inactive_cmd`.
 
 mod addresses;
 mod desired;
 pub mod plan;
+mod run;
 
 pub use addresses::{AddressError, Addresses};
 pub use desired::{Desired, Entry};
 pub use plan::{AddressPlan, HeartbeatPlan, Plan, PlanError, ServerPlan, ServicePlan};
+pub use run::{RunError, RunOptions, is_primary, run};

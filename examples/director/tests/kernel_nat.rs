@@ -1,0 +1,201 @@
+//! Kernel test, end to end: the seed's NAT deployment (one router) in namespaces. A client reaches
+//! a real server through the VIP; the director adds the VIP and the NAT router address with their
+//! labels and programs IPVS from its checks; SIGTERM leaves nothing of its own behind.
+//!
+//! Run with `cargo xtask test` (root, in the rig).
+
+use std::{
+    io::{BufRead, BufReader, Read, Write},
+    net::{TcpListener, TcpStream},
+    process::{Child, Command, Stdio},
+    sync::mpsc,
+    time::Duration,
+};
+
+use testkit::NetNs;
+
+struct Director {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Director {
+    /// Waits until a line of the director's log contains `text`.
+    fn wait_for(&self, text: &str) -> String {
+        loop {
+            match self.lines.recv_timeout(Duration::from_secs(20)) {
+                Ok(line) if line.contains(text) => return line,
+                Ok(_) => {}
+                Err(e) => panic!("no line with {text:?} from the director: {e}"),
+            }
+        }
+    }
+}
+
+impl Drop for Director {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(listener: TcpListener, body: &'static str) {
+    std::thread::spawn(move || {
+        for mut s in listener.incoming().flatten() {
+            let mut buf = [0u8; 1024];
+            let _ = s.read(&mut buf);
+            let reply = format!(
+                "HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = s.write_all(reply.as_bytes());
+        }
+    });
+}
+
+fn get(client: &NetNs, addr: &str) -> std::io::Result<String> {
+    client
+        .run(|| {
+            let mut s = TcpStream::connect_timeout(
+                &addr.parse().expect("address"),
+                Duration::from_secs(3),
+            )?;
+            s.set_read_timeout(Some(Duration::from_secs(3)))?;
+            s.write_all(b"GET / HTTP/1.0\r\n\r\n")?;
+            let mut out = String::new();
+            s.read_to_string(&mut out)?;
+            Ok(out)
+        })
+        .expect("netns")
+}
+
+#[test]
+#[ignore = "kernel test: run with `cargo xtask test`"]
+fn nat_router_end_to_end() {
+    let client = NetNs::new().expect("client");
+    let dir = NetNs::new().expect("director");
+    let rs = NetNs::new().expect("real server");
+    let public = client
+        .veth("192.168.1.1/24", &dir, "192.168.1.10/24")
+        .expect("public veth");
+    let private = dir
+        .veth("10.0.0.10/24", &rs, "10.0.0.100/24")
+        .expect("private veth");
+    rs.ip(["route", "add", "default", "via", "10.0.0.254"])
+        .expect("route");
+    dir.exec("sysctl", ["-qw", "net.ipv4.ip_forward=1"])
+        .expect("forwarding");
+    let listener = rs
+        .run(|| TcpListener::bind("10.0.0.100:80"))
+        .expect("netns")
+        .expect("bind");
+    serve(listener, "rs1");
+
+    let config = format!(
+        r#"serial_no = 1
+primary = 192.168.1.10
+service = lvs
+backup_active = 0
+backup = 0.0.0.0
+heartbeat_port = 539
+keepalive = 1
+deadtime = 2
+network = nat
+nat_router = 10.0.0.254 {private}:1
+nat_nmask = 255.255.255.0
+virtual HTTP {{
+     active = 1
+     address = 192.168.1.250 {public}:1
+     vip_nmask = 255.255.255.0
+     port = 80
+     send = "GET / HTTP/1.0\r\n\r\n"
+     expect = "HTTP"
+     scheduler = wlc
+     protocol = tcp
+     timeout = 1
+     reentry = 1
+     server rs1 {{
+         address = 10.0.0.100
+         active = 1
+         weight = 1
+     }}
+}}
+"#,
+        private = private.name(),
+        public = public.peer_name(),
+    );
+    let file = std::env::temp_dir().join(format!("director-nat-{}.cf", std::process::id()));
+    std::fs::write(&file, config).expect("config");
+
+    let mut child = dir
+        .command(env!("CARGO_BIN_EXE_director"))
+        .args(["run", "--config"])
+        .arg(&file)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the director starts");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            eprintln!("  | {line}");
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let director = Director { child, lines };
+    director.wait_for("this node is the primary");
+    director.wait_for("[ active ] 10.0.0.100:80 up");
+    director.wait_for("ACTIVE");
+
+    // The addresses with their labels, the IPVS table as ipvsadm lists it.
+    let vip = dir
+        .ip(["-4", "-o", "address", "show", "dev", public.peer_name()])
+        .expect("ip");
+    assert!(
+        vip.contains("192.168.1.250/24") && vip.contains(&format!("{}:1", public.peer_name())),
+        "{vip}"
+    );
+    let router = dir
+        .ip(["-4", "-o", "address", "show", "dev", private.name()])
+        .expect("ip");
+    assert!(router.contains("10.0.0.254/24"), "{router}");
+    let table = dir.exec("ipvsadm", ["-Ln"]).expect("ipvsadm");
+    assert!(table.contains("TCP  192.168.1.250:80 wlc"), "{table}");
+    assert!(table.contains("-> 10.0.0.100:80"), "{table}");
+    assert!(table.contains("Masq"), "{table}");
+
+    // A client reaches the real server through the VIP.
+    let reply = get(&client, "192.168.1.250:80").expect("a reply through the VIP");
+    assert!(reply.ends_with("rs1"), "{reply}");
+
+    // SIGTERM: no VIP, no router address, no owned service left.
+    let pid = director.child.id().to_string();
+    Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    let mut director = director;
+    let status = director.child.wait().expect("wait");
+    assert!(status.success(), "{status}");
+    let vip = dir
+        .ip(["-4", "-o", "address", "show", "dev", public.peer_name()])
+        .expect("ip");
+    assert!(
+        !vip.contains("192.168.1.250") && vip.contains("192.168.1.10"),
+        "{vip}"
+    );
+    let router = dir
+        .ip(["-4", "-o", "address", "show", "dev", private.name()])
+        .expect("ip");
+    assert!(
+        !router.contains("10.0.0.254") && router.contains("10.0.0.10"),
+        "{router}"
+    );
+    let table = dir.exec("ipvsadm", ["-Ln"]).expect("ipvsadm");
+    assert!(!table.contains("192.168.1.250"), "{table}");
+    std::fs::remove_file(&file).expect("cleanup");
+}
