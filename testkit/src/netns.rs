@@ -137,6 +137,41 @@ impl NetNs {
         })
     }
 
+    /// Creates a bridge named `name` here and brings it up: a switch for several namespaces
+    /// ([`NetNs::attach`]).
+    pub fn bridge(&self, name: &str) -> Result<(), Error> {
+        self.ip(["link", "add", name, "type", "bridge"])?;
+        self.ip(["link", "set", name, "up"])?;
+        Ok(())
+    }
+
+    /// Plugs this namespace into `bridge` of `switch` (made with [`NetNs::bridge`]): a veth pair
+    /// with one end here (address `addr`, CIDR notation, up) and the other end a port of the
+    /// bridge. [`Veth::name`] is the end here.
+    pub fn attach(&self, switch: &NetNs, bridge: &str, addr: &str) -> Result<Veth, Error> {
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        let veth = Veth {
+            name: format!("veth{id}a"),
+            peer_name: format!("veth{id}b"),
+        };
+        self.ip([
+            "link",
+            "add",
+            &veth.name,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &veth.peer_name,
+            "netns",
+            &switch.name,
+        ])?;
+        self.ip(["address", "add", addr, "dev", &veth.name])?;
+        self.ip(["link", "set", &veth.name, "up"])?;
+        switch.ip(["link", "set", &veth.peer_name, "master", bridge, "up"])?;
+        Ok(veth)
+    }
+
     /// Creates a veth pair with one end here (address `addr`, CIDR notation such as `10.0.0.1/24`)
     /// and the other end in `peer` (address `peer_addr`), and brings both ends up.
     pub fn veth(&self, addr: &str, peer: &NetNs, peer_addr: &str) -> Result<Veth, Error> {

@@ -15,7 +15,7 @@
 //! | `load_monitor` | load-based weights; `uptime` runs over `rsh_command` (rsh or ssh) |
 //! | `sorry_server` | a destination put in when every real server is down |
 //! | `nat_router = ADDR DEV[:LABEL]`, `nat_nmask` | an address taken over when active |
-//! | `primary`, `backup`, `*_private`, `heartbeat_port`, `keepalive`, `deadtime` | the heartbeat (Piranha-compatible) |
+//! | `primary`, `backup`, `*_private`, `heartbeat_port`, `keepalive`, `deadtime` | the heartbeat (Piranha-compatible); like pulse, it runs whenever there is a backup, whatever `heartbeat` says |
 //! | `syncdaemon`, `syncd_iface`, `syncd_id` | the IPVS connection sync daemon |
 //! | `tcp_timeout`, `tcpfin_timeout`, `udp_timeout` | the IPVS timeouts (0: unchanged) |
 
@@ -102,8 +102,6 @@ pub struct ServicePlan {
 /// The heartbeat settings (Piranha-compatible).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HeartbeatPlan {
-    /// Whether `heartbeat = 1`.
-    pub enabled: bool,
     /// The primary's public address.
     pub primary: Option<Ipv4Addr>,
     /// The primary's private address.
@@ -170,7 +168,6 @@ impl Plan {
         let mut addresses = Vec::new();
         let nonzero = |a: Option<Ipv4Addr>| a.filter(|a| !a.is_unspecified());
         let heartbeat = HeartbeatPlan {
-            enabled: g.heartbeat,
             primary: nonzero(g.primary.as_ref().and_then(|h| ip(h, "primary"))),
             primary_private: nonzero(
                 g.effective_primary_private()
@@ -451,11 +448,8 @@ impl fmt::Display for Plan {
         let show = |a: Option<Ipv4Addr>| a.map_or("none".to_string(), |a| a.to_string());
         writeln!(
             f,
-            "heartbeat: {}, Piranha-compatible, UDP port {}, keepalive {:?}, deadtime {:?}",
-            if h.enabled { "on" } else { "off" },
-            h.port,
-            h.keepalive,
-            h.deadtime
+            "heartbeat: Piranha-compatible, UDP port {}, keepalive {:?}, deadtime {:?}",
+            h.port, h.keepalive, h.deadtime
         )?;
         writeln!(
             f,

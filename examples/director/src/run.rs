@@ -73,8 +73,7 @@ fn heartbeat_config(plan: &Plan, primary: bool) -> Result<(Config, Vec<PathSocke
     let mut sockets = Vec::new();
     // A peer only when there is one and it is another node (the published backup file names
     // the same address twice).
-    if h.enabled
-        && let (Some(me), Some(peer)) = (me, peer)
+    if let (Some(me), Some(peer)) = (me, peer)
         && me != peer
         && (primary || h.backup_active)
     {

@@ -20,6 +20,30 @@ struct Director {
 }
 
 impl Director {
+    /// Starts `director run --config FILE` in `ns`, its log lines echoed with `tag`.
+    fn start(ns: &NetNs, config: &std::path::Path, tag: &'static str) -> Director {
+        let mut child = ns
+            .command(env!("CARGO_BIN_EXE_director"))
+            .args(["run", "--config"])
+            .arg(config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the director starts");
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                eprintln!("  {tag} | {line}");
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Director { child, lines }
+    }
+
     /// Waits until a line of the director's log contains `text`.
     fn wait_for(&self, text: &str) -> String {
         loop {
@@ -127,26 +151,7 @@ virtual HTTP {{
     let file = std::env::temp_dir().join(format!("director-nat-{}.cf", std::process::id()));
     std::fs::write(&file, config).expect("config");
 
-    let mut child = dir
-        .command(env!("CARGO_BIN_EXE_director"))
-        .args(["run", "--config"])
-        .arg(&file)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the director starts");
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            eprintln!("  | {line}");
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    let director = Director { child, lines };
+    let director = Director::start(&dir, &file, "d");
     director.wait_for("this node is the primary");
     director.wait_for("[ active ] 10.0.0.100:80 up");
     director.wait_for("ACTIVE");
@@ -197,5 +202,116 @@ virtual HTTP {{
     );
     let table = dir.exec("ipvsadm", ["-Ln"]).expect("ipvsadm");
     assert!(!table.contains("192.168.1.250"), "{table}");
+    std::fs::remove_file(&file).expect("cleanup");
+}
+
+/// Renames an interface (the same lvs.cf serves both directors, so their devices must be named
+/// alike, as on real machines).
+fn rename(ns: &NetNs, from: &str, to: &str) {
+    ns.ip(["link", "set", from, "down"]).expect("down");
+    ns.ip(["link", "set", from, "name", to]).expect("rename");
+    ns.ip(["link", "set", to, "up"]).expect("up");
+}
+
+#[test]
+#[ignore = "kernel test: run with `cargo xtask test`"]
+fn the_backup_takes_over_when_the_primary_dies() {
+    let switch = NetNs::new().expect("switch");
+    switch.bridge("lan").expect("public LAN");
+    switch.bridge("dmz").expect("private LAN");
+    let client = NetNs::new().expect("client");
+    client
+        .attach(&switch, "lan", "192.168.1.1/24")
+        .expect("client");
+    let rs = NetNs::new().expect("real server");
+    rs.attach(&switch, "dmz", "10.0.0.100/24")
+        .expect("real server");
+    rs.ip(["route", "add", "default", "via", "10.0.0.254"])
+        .expect("route");
+    let listener = rs
+        .run(|| TcpListener::bind("10.0.0.100:80"))
+        .expect("netns")
+        .expect("bind");
+    serve(listener, "rs1");
+    let mut nodes = Vec::new();
+    for n in [10, 20] {
+        let ns = NetNs::new().expect("director");
+        let public = ns
+            .attach(&switch, "lan", &format!("192.168.1.{n}/24"))
+            .expect("public");
+        let private = ns
+            .attach(&switch, "dmz", &format!("10.0.0.{n}/24"))
+            .expect("private");
+        rename(&ns, public.name(), "eth0");
+        rename(&ns, private.name(), "eth1");
+        ns.exec("sysctl", ["-qw", "net.ipv4.ip_forward=1"])
+            .expect("forwarding");
+        nodes.push(ns);
+    }
+    let config = r#"serial_no = 2
+primary = 192.168.1.10
+service = lvs
+backup_active = 1
+backup = 192.168.1.20
+heartbeat = 1
+heartbeat_port = 539
+keepalive = 1
+deadtime = 3
+network = nat
+nat_router = 10.0.0.254 eth1:1
+nat_nmask = 255.255.255.0
+virtual HTTP {
+     active = 1
+     address = 192.168.1.250 eth0:1
+     vip_nmask = 255.255.255.0
+     port = 80
+     scheduler = wlc
+     protocol = tcp
+     timeout = 1
+     reentry = 1
+     server rs1 {
+         address = 10.0.0.100
+         active = 1
+         weight = 1
+     }
+}
+"#;
+    let file = std::env::temp_dir().join(format!("director-pair-{}.cf", std::process::id()));
+    std::fs::write(&file, config).expect("config");
+    let primary = Director::start(&nodes[0], &file, "primary");
+    let backup = Director::start(&nodes[1], &file, "backup");
+    primary.wait_for("this node is the primary");
+    backup.wait_for("this node is the backup");
+    // nanny's implicit web check on port 80, on both nodes: the table is ready on the backup too.
+    primary.wait_for("[ active ] 10.0.0.100:80 up");
+    backup.wait_for("[ active ] 10.0.0.100:80 up");
+    primary.wait_for("ACTIVE");
+    let reply = get(&client, "192.168.1.250:80").expect("a reply through the primary");
+    assert!(reply.ends_with("rs1"), "{reply}");
+    let on_backup = nodes[1]
+        .ip(["-4", "-o", "address", "show", "dev", "eth0"])
+        .expect("ip");
+    assert!(
+        !on_backup.contains("192.168.1.250"),
+        "the standby holds no VIP: {on_backup}"
+    );
+
+    // The primary dies: its process is killed and its links go with the machine.
+    let mut primary = primary;
+    primary.child.kill().expect("kill");
+    primary.child.wait().expect("reaped");
+    nodes[0].ip(["link", "set", "eth0", "down"]).expect("down");
+    nodes[0].ip(["link", "set", "eth1", "down"]).expect("down");
+    backup.wait_for("ACTIVE");
+    let vip = nodes[1]
+        .ip(["-4", "-o", "address", "show", "dev", "eth0"])
+        .expect("ip");
+    assert!(
+        vip.contains("192.168.1.250/24") && vip.contains("eth0:1"),
+        "{vip}"
+    );
+    // The client and the real server learned the new MACs from the gratuitous ARPs.
+    let reply = get(&client, "192.168.1.250:80").expect("a reply through the backup");
+    assert!(reply.ends_with("rs1"), "{reply}");
     std::fs::remove_file(&file).expect("cleanup");
 }
