@@ -149,32 +149,15 @@ impl NetNs {
     /// with one end here (address `addr`, CIDR notation, up) and the other end a port of the
     /// bridge. [`Veth::name`] is the end here.
     pub fn attach(&self, switch: &NetNs, bridge: &str, addr: &str) -> Result<Veth, Error> {
-        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-        let veth = Veth {
-            name: format!("veth{id}a"),
-            peer_name: format!("veth{id}b"),
-        };
-        self.ip([
-            "link",
-            "add",
-            &veth.name,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            &veth.peer_name,
-            "netns",
-            &switch.name,
-        ])?;
+        let veth = self.pair(switch)?;
         self.ip(["address", "add", addr, "dev", &veth.name])?;
         self.ip(["link", "set", &veth.name, "up"])?;
         switch.ip(["link", "set", &veth.peer_name, "master", bridge, "up"])?;
         Ok(veth)
     }
 
-    /// Creates a veth pair with one end here (address `addr`, CIDR notation such as `10.0.0.1/24`)
-    /// and the other end in `peer` (address `peer_addr`), and brings both ends up.
-    pub fn veth(&self, addr: &str, peer: &NetNs, peer_addr: &str) -> Result<Veth, Error> {
+    /// A veth pair with one end here and the other in `peer`, both down and without addresses.
+    fn pair(&self, peer: &NetNs) -> Result<Veth, Error> {
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         let veth = Veth {
             name: format!("veth{id}a"),
@@ -192,6 +175,13 @@ impl NetNs {
             "netns",
             &peer.name,
         ])?;
+        Ok(veth)
+    }
+
+    /// Creates a veth pair with one end here (address `addr`, CIDR notation such as `10.0.0.1/24`)
+    /// and the other end in `peer` (address `peer_addr`), and brings both ends up.
+    pub fn veth(&self, addr: &str, peer: &NetNs, peer_addr: &str) -> Result<Veth, Error> {
+        let veth = self.pair(peer)?;
         for (ns, dev, addr) in [(self, &veth.name, addr), (peer, &veth.peer_name, peer_addr)] {
             ns.ip(["address", "add", addr, "dev", dev])?;
             ns.ip(["link", "set", dev, "up"])?;
