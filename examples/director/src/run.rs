@@ -216,6 +216,7 @@ pub async fn run(
                                 Err(e) => eprintln!("director: announcing {}: {e}", a.address),
                             }
                         }
+                        eprintln!("director: took over {} addresses", taken.len());
                         run_command("active_cmd", plan.commands.0.as_deref());
                     }
                     (Role::Standby, true) => {
@@ -226,6 +227,7 @@ pub async fn run(
                                 eprintln!("director: {e}");
                             }
                         }
+                        eprintln!("director: released the addresses");
                         run_command("inactive_cmd", plan.commands.1.as_deref());
                     }
                     _ => {}

@@ -17,6 +17,9 @@ use testkit::NetNs;
 struct Director {
     child: Child,
     lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+    /// Lines before this index no longer count.
+    from: usize,
 }
 
 impl Director {
@@ -41,18 +44,39 @@ impl Director {
                 }
             }
         });
-        Director { child, lines }
+        Director {
+            child,
+            lines,
+            seen: Vec::new(),
+            from: 0,
+        }
     }
 
-    /// Waits until a line of the director's log contains `text`.
-    fn wait_for(&self, text: &str) -> String {
+    /// Waits until a line of the director's log contains `text` (in whatever order the lines
+    /// came: earlier lines count too).
+    fn wait_for(&mut self, text: &str) -> String {
+        if let Some(line) = self.seen[self.from..].iter().find(|l| l.contains(text)) {
+            return line.clone();
+        }
         loop {
             match self.lines.recv_timeout(Duration::from_secs(20)) {
-                Ok(line) if line.contains(text) => return line,
-                Ok(_) => {}
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.contains(text) {
+                        return line;
+                    }
+                }
                 Err(e) => panic!("no line with {text:?} from the director: {e}"),
             }
         }
+    }
+
+    /// From now on, only new lines count; returns the lines that stop counting.
+    fn forget(&mut self) -> Vec<String> {
+        self.seen.extend(self.lines.try_iter());
+        let old = self.seen[self.from..].to_vec();
+        self.from = self.seen.len();
+        old
     }
 }
 
@@ -151,10 +175,11 @@ virtual HTTP {{
     let file = std::env::temp_dir().join(format!("director-nat-{}.cf", std::process::id()));
     std::fs::write(&file, config).expect("config");
 
-    let director = Director::start(&dir, &file, "d");
+    let mut director = Director::start(&dir, &file, "d");
     director.wait_for("this node is the primary");
     director.wait_for("[ active ] 10.0.0.100:80 up");
     director.wait_for("ACTIVE");
+    director.wait_for("took over 2 addresses");
 
     // The addresses with their labels, the IPVS table as ipvsadm lists it.
     let vip = dir
@@ -183,7 +208,6 @@ virtual HTTP {{
         .args(["-TERM", &pid])
         .status()
         .expect("kill");
-    let mut director = director;
     let status = director.child.wait().expect("wait");
     assert!(status.success(), "{status}");
     let vip = dir
@@ -278,14 +302,15 @@ virtual HTTP {
 "#;
     let file = std::env::temp_dir().join(format!("director-pair-{}.cf", std::process::id()));
     std::fs::write(&file, config).expect("config");
-    let primary = Director::start(&nodes[0], &file, "primary");
-    let backup = Director::start(&nodes[1], &file, "backup");
+    let mut primary = Director::start(&nodes[0], &file, "primary");
+    let mut backup = Director::start(&nodes[1], &file, "backup");
     primary.wait_for("this node is the primary");
     backup.wait_for("this node is the backup");
     // nanny's implicit web check on port 80, on both nodes: the table is ready on the backup too.
     primary.wait_for("[ active ] 10.0.0.100:80 up");
     backup.wait_for("[ active ] 10.0.0.100:80 up");
     primary.wait_for("ACTIVE");
+    primary.wait_for("took over 2 addresses");
     let reply = get(&client, "192.168.1.250:80").expect("a reply through the primary");
     assert!(reply.ends_with("rs1"), "{reply}");
     let on_backup = nodes[1]
@@ -296,13 +321,18 @@ virtual HTTP {
         "the standby holds no VIP: {on_backup}"
     );
 
+    let before = backup.forget();
+    assert!(
+        !before.iter().any(|l| l.contains("ACTIVE")),
+        "the backup was active: {before:?}"
+    );
     // The primary dies: its process is killed and its links go with the machine.
-    let mut primary = primary;
     primary.child.kill().expect("kill");
     primary.child.wait().expect("reaped");
     nodes[0].ip(["link", "set", "eth0", "down"]).expect("down");
     nodes[0].ip(["link", "set", "eth1", "down"]).expect("down");
     backup.wait_for("ACTIVE");
+    backup.wait_for("took over 2 addresses");
     let vip = nodes[1]
         .ip(["-4", "-o", "address", "show", "dev", "eth0"])
         .expect("ip");
