@@ -5,9 +5,7 @@
 //! Run with `cargo xtask test` (root, in the rig). Packets only cross veth pairs between
 //! namespaces the tests create.
 
-use std::io::{BufRead, BufReader};
 use std::net::IpAddr;
-use std::process::Stdio;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use arp_announce::{Announcer, ArpForm, Burst, Error, FrameKind, Options, Schedule, announce_once};
@@ -147,22 +145,7 @@ fn frames_are_byte_exact_and_decoded_by_tcpdump_and_tshark() {
     let p = pair();
     let pcap = std::env::temp_dir().join(format!("garp-{}.pcap", std::process::id()));
     let mut file_capture =
-        p.b.command("timeout")
-            .args(["60", "tcpdump", "-i", &p.dev_b, "-U", "-c", "3", "-w"])
-            .arg(&pcap)
-            .arg(FILTER)
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("tcpdump");
-    let mut err = BufReader::new(file_capture.stderr.take().expect("stderr"));
-    let mut line = String::new();
-    while !line.contains("listening on") {
-        line.clear();
-        assert!(
-            err.read_line(&mut line).expect("stderr") > 0,
-            "tcpdump ended early"
-        );
-    }
+        Capture::to_file(&p.b, &p.dev_b, FILTER, 3, &pcap, LIMIT).expect("tcpdump to a file");
     let mut live = Capture::start(&p.b, &p.dev_b, FILTER, LIMIT).expect("capture");
 
     let dev = p.dev_a.clone();

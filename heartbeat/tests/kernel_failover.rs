@@ -366,23 +366,15 @@ fn pulse_heartbeats_on_the_wire_are_piranhas_and_tshark_decodes_them() {
     let mut capture =
         Capture::start(&n.b, &n.b_pub, "udp port 539", Duration::from_secs(60)).expect("capture");
     let _ = std::fs::remove_file(&pcap);
-    let mut file =
-        n.b.command("timeout")
-            .args(["60", "tcpdump", "-i", &n.b_pub, "-U", "-c", "12", "-w"])
-            .arg(&pcap)
-            .arg("udp port 539")
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("tcpdump");
-    let mut err = BufReader::new(file.stderr.take().expect("stderr"));
-    let mut line = String::new();
-    while !line.contains("listening on") {
-        line.clear();
-        assert!(
-            err.read_line(&mut line).expect("stderr") > 0,
-            "tcpdump ended early"
-        );
-    }
+    let mut file = Capture::to_file(
+        &n.b,
+        &n.b_pub,
+        "udp port 539",
+        12,
+        &pcap,
+        Duration::from_secs(60),
+    )
+    .expect("tcpdump to a file");
 
     // A sends little-endian (as on x86), B big-endian (as an s390x pulse would).
     let (a, b) = pair_with(

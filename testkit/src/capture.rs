@@ -40,6 +40,38 @@ pub struct Frame {
     pub data: Vec<u8>,
 }
 
+/// Spawns `timeout ARGS…` (a tcpdump) in `ns` and waits until it says it is listening. Its stderr
+/// keeps being drained by a thread, so tcpdump never blocks on it.
+fn listening(ns: &NetNs, args: &[&str], stdout: Stdio) -> Result<Child, Error> {
+    let command = format!("timeout {}", args.join(" "));
+    let mut child = ns
+        .command("timeout")
+        .args(args)
+        .stdout(stdout)
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|source| Error::Spawn {
+            command: command.clone(),
+            source,
+        })?;
+    let broken = |what: &str| Error::Capture {
+        command: command.clone(),
+        what: what.to_owned(),
+    };
+    let mut err = BufReader::new(child.stderr.take().ok_or_else(|| broken("no stderr"))?);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        match err.read_line(&mut line) {
+            Ok(0) | Err(_) => return Err(broken("tcpdump ended before it was listening")),
+            Ok(_) if line.contains("listening on") => break,
+            Ok(_) => {}
+        }
+    }
+    std::thread::spawn(move || io::copy(&mut err, &mut io::sink()));
+    Ok(child)
+}
+
 impl Capture {
     /// Starts tcpdump on `dev` in `ns` with a pcap `filter`, and returns once it is listening.
     pub fn start(ns: &NetNs, dev: &str, filter: &str, limit: Duration) -> Result<Capture, Error> {
@@ -56,32 +88,11 @@ impl Capture {
             filter,
         ];
         let command = format!("timeout {}", args.join(" "));
-        let mut child = ns
-            .command("timeout")
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|source| Error::Spawn {
-                command: command.clone(),
-                source,
-            })?;
+        let mut child = listening(ns, &args, Stdio::piped())?;
         let broken = |what: &str| Error::Capture {
             command: command.clone(),
             what: what.to_owned(),
         };
-        let mut err = BufReader::new(child.stderr.take().ok_or_else(|| broken("no stderr"))?);
-        let mut line = String::new();
-        loop {
-            line.clear();
-            match err.read_line(&mut line) {
-                Ok(0) | Err(_) => return Err(broken("tcpdump ended before it was listening")),
-                Ok(_) if line.contains("listening on") => break,
-                Ok(_) => {}
-            }
-        }
-        // Keep draining stderr so that tcpdump never blocks on it.
-        std::thread::spawn(move || io::copy(&mut err, &mut io::sink()));
         let mut out = BufReader::new(child.stdout.take().ok_or_else(|| broken("no stdout"))?);
         let mut header = [0u8; 24];
         out.read_exact(&mut header)
@@ -92,6 +103,35 @@ impl Capture {
             _ => return Err(broken("not a little-endian pcap stream")),
         };
         Ok(Capture { child, out, nanos })
+    }
+
+    /// Starts `tcpdump -w FILE -c COUNT` on `dev` in `ns` and returns once it is listening; the
+    /// child exits (status 0) after `count` packets, or is stopped by `timeout` after `limit`.
+    /// For files that other tools (tshark) read afterwards.
+    pub fn to_file(
+        ns: &NetNs,
+        dev: &str,
+        filter: &str,
+        count: u32,
+        path: &std::path::Path,
+        limit: Duration,
+    ) -> Result<Child, Error> {
+        let secs = limit.as_secs().max(1).to_string();
+        let count = count.to_string();
+        let path = path.to_string_lossy();
+        let args = [
+            secs.as_str(),
+            "tcpdump",
+            "-i",
+            dev,
+            "-U",
+            "-c",
+            &count,
+            "-w",
+            &path,
+            filter,
+        ];
+        listening(ns, &args, Stdio::null())
     }
 
     /// The next captured frame; waits for it (up to the capture's time limit).
