@@ -12,6 +12,7 @@
 //! * [`NetNs::run`] runs a closure inside the namespace, on a dedicated thread, so the caller's
 //!   thread never changes namespace. Sockets created there stay in that namespace.
 //! * [`NetNs::command`] and [`NetNs::exec`] run a program inside the namespace (`ip netns exec`).
+//! * [`Logged`] runs a program (a daemon under test) and waits on its log lines.
 //!
 //! ```no_run
 //! use std::net::{TcpListener, TcpStream};
@@ -33,8 +34,10 @@ mod capture;
 mod error;
 mod example;
 mod netns;
+mod process;
 
 pub use capture::{Capture, Frame};
 pub use error::Error;
 pub use example::example;
 pub use netns::{NetNs, Veth};
+pub use process::{Line, Logged};

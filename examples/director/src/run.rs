@@ -185,13 +185,14 @@ pub async fn run(
                 let Some(Update::Server { target, address, event }) = update else { continue };
                 let Some(&(si, ri)) = targets.get(&target) else { continue };
                 let tag = if matches!(event.kind, healthcheck::EventKind::Down { .. }) { "[inactive]" } else { "[ active ]" };
-                eprintln!("director: {tag} {address} {event}");
                 if desired.apply(si, ri, event.kind) {
                     let report = apply(&ipvs, &desired.table(), &ownership).await?;
                     if let Some(e) = report.first_error() {
                         eprintln!("director: IPVS: {e}");
                     }
                 }
+                // Logged once the table has it, so that whoever reads the log can rely on it.
+                eprintln!("director: {tag} {address} {event}");
             }
             changed = roles.changed() => {
                 if changed.is_err() {

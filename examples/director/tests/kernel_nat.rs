@@ -5,86 +5,18 @@
 //! Run with `cargo xtask test` (root, in the rig).
 
 use std::{
-    io::{BufRead, BufReader, Read, Write},
+    io::{Read, Write},
     net::{TcpListener, TcpStream},
-    process::{Child, Command, Stdio},
-    sync::mpsc,
     time::Duration,
 };
 
-use testkit::NetNs;
+use testkit::{Logged, NetNs};
 
-struct Director {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    seen: Vec<String>,
-    /// Lines before this index no longer count.
-    from: usize,
-}
-
-impl Director {
-    /// Starts `director run --config FILE` in `ns`, its log lines echoed with `tag`.
-    fn start(ns: &NetNs, config: &std::path::Path, tag: &'static str) -> Director {
-        let mut child = ns
-            .command(env!("CARGO_BIN_EXE_director"))
-            .args(["run", "--config"])
-            .arg(config)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the director starts");
-        let stderr = child.stderr.take().expect("stderr");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                eprintln!("  {tag} | {line}");
-                if tx.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-        Director {
-            child,
-            lines,
-            seen: Vec::new(),
-            from: 0,
-        }
-    }
-
-    /// Waits until a line of the director's log contains `text` (in whatever order the lines
-    /// came: earlier lines count too).
-    fn wait_for(&mut self, text: &str) -> String {
-        if let Some(line) = self.seen[self.from..].iter().find(|l| l.contains(text)) {
-            return line.clone();
-        }
-        loop {
-            match self.lines.recv_timeout(Duration::from_secs(20)) {
-                Ok(line) => {
-                    self.seen.push(line.clone());
-                    if line.contains(text) {
-                        return line;
-                    }
-                }
-                Err(e) => panic!("no line with {text:?} from the director: {e}"),
-            }
-        }
-    }
-
-    /// From now on, only new lines count; returns the lines that stop counting.
-    fn forget(&mut self) -> Vec<String> {
-        self.seen.extend(self.lines.try_iter());
-        let old = self.seen[self.from..].to_vec();
-        self.from = self.seen.len();
-        old
-    }
-}
-
-impl Drop for Director {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Starts `director run --config FILE` in `ns`, its log lines echoed with `tag`.
+fn director(ns: &NetNs, config: &std::path::Path, tag: &str) -> Logged {
+    let mut cmd = ns.command(env!("CARGO_BIN_EXE_director"));
+    cmd.args(["run", "--config"]).arg(config);
+    Logged::spawn(cmd, tag).expect("the director starts")
 }
 
 fn serve(listener: TcpListener, body: &'static str) {
@@ -175,7 +107,7 @@ virtual HTTP {{
     let file = std::env::temp_dir().join(format!("director-nat-{}.cf", std::process::id()));
     std::fs::write(&file, config).expect("config");
 
-    let mut director = Director::start(&dir, &file, "d");
+    let mut director = director(&dir, &file, "d");
     director.wait_for("this node is the primary");
     director.wait_for("[ active ] 10.0.0.100:80 up");
     director.wait_for("ACTIVE");
@@ -203,11 +135,7 @@ virtual HTTP {{
     assert!(reply.ends_with("rs1"), "{reply}");
 
     // SIGTERM: no VIP, no router address, no owned service left.
-    let pid = director.child.id().to_string();
-    Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .expect("kill");
+    director.signal(libc::SIGTERM).expect("SIGTERM");
     let status = director.child.wait().expect("wait");
     assert!(status.success(), "{status}");
     let vip = dir
@@ -302,8 +230,8 @@ virtual HTTP {
 "#;
     let file = std::env::temp_dir().join(format!("director-pair-{}.cf", std::process::id()));
     std::fs::write(&file, config).expect("config");
-    let mut primary = Director::start(&nodes[0], &file, "primary");
-    let mut backup = Director::start(&nodes[1], &file, "backup");
+    let mut primary = director(&nodes[0], &file, "primary");
+    let mut backup = director(&nodes[1], &file, "backup");
     primary.wait_for("this node is the primary");
     backup.wait_for("this node is the backup");
     // nanny's implicit web check on port 80, on both nodes: the table is ready on the backup too.
