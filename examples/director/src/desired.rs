@@ -1,7 +1,9 @@
 //! The IPVS table the director wants, from the plan and the health of each real server.
 
+use std::{net::IpAddr, time::Instant};
+
 use healthcheck::{EventKind, Health, Pool, PoolEvent};
-use ipvs::{Table, VirtualServer};
+use ipvs::{Destination, Service, ServiceKey, Table, VirtualServer};
 
 use crate::Plan;
 
@@ -33,14 +35,63 @@ pub enum Entry {
 #[derive(Debug, Clone)]
 pub struct Desired {
     services: Vec<ServiceState>,
+    draining: Vec<Draining>,
 }
 
 #[derive(Debug, Clone)]
 struct ServiceState {
     base: VirtualServer,
-    servers: Vec<(ipvs::Destination, Entry)>,
-    sorry: Option<ipvs::Destination>,
+    servers: Vec<ServerState>,
+    sorry: Option<Destination>,
     pool: Pool<usize>,
+}
+
+#[derive(Debug, Clone)]
+struct ServerState {
+    destination: Destination,
+    entry: Entry,
+    /// The last verdict (`None`: not judged yet).
+    health: Option<Health>,
+}
+
+/// A real server's identity across reloads: its service and its address and port (as lvsd).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ServerKey {
+    /// The virtual service.
+    pub service: ServiceKey,
+    /// The real server's address.
+    pub addr: IpAddr,
+    /// The real server's port.
+    pub port: u16,
+}
+
+impl ServerKey {
+    fn of(service: &ServiceKey, d: &Destination) -> Self {
+        ServerKey {
+            service: *service,
+            addr: d.addr,
+            port: d.port,
+        }
+    }
+}
+
+/// A real server that left the configuration while in the table: kept at weight 0 until its
+/// connections are gone (or the drain timeout), then deleted.
+#[derive(Debug, Clone)]
+pub struct Draining {
+    /// Its service as it was configured (kept while a removed service drains).
+    pub service: Service,
+    /// The real server, weight 0.
+    pub destination: Destination,
+    /// When draining began.
+    pub since: Instant,
+}
+
+impl Draining {
+    /// The server's identity.
+    pub fn key(&self) -> ServerKey {
+        ServerKey::of(&self.service.key, &self.destination)
+    }
 }
 
 impl Desired {
@@ -62,14 +113,96 @@ impl Desired {
                     servers: s
                         .servers
                         .iter()
-                        .map(|r| (r.destination.clone(), Entry::Out))
+                        .map(|r| ServerState {
+                            destination: r.destination.clone(),
+                            entry: Entry::Out,
+                            health: None,
+                        })
                         .collect(),
                     sorry: s.sorry.clone(),
                     pool,
                 }
             })
             .collect();
-        Desired { services }
+        Desired {
+            services,
+            draining: Vec::new(),
+        }
+    }
+
+    /// The desired table for a new plan (a reload), carrying over what is known: a real server
+    /// kept by the new plan (same service, address and port) keeps its place and its last
+    /// verdict; one the new plan drops, if it was in the table, starts draining at `now`; one
+    /// that was draining and is back is kept at weight 0 until its next verdict.
+    pub fn reload(&self, plan: &Plan, now: Instant) -> Desired {
+        let mut next = Desired::new(plan);
+        let mut kept = std::collections::HashSet::new();
+        for s in &mut next.services {
+            let key = s.base.service.key;
+            let old = self.services.iter().find(|o| o.base.service.key == key);
+            for (i, server) in s.servers.iter_mut().enumerate() {
+                let id = ServerKey::of(&key, &server.destination);
+                if let Some(o) = old.and_then(|o| {
+                    o.servers
+                        .iter()
+                        .find(|r| ServerKey::of(&key, &r.destination) == id)
+                }) {
+                    server.entry = o.entry;
+                    server.health = o.health;
+                } else if self.draining.iter().any(|d| d.key() == id) {
+                    server.entry = Entry::Quiesced;
+                }
+                if let Some(h) = server.health {
+                    s.pool.update(i, h);
+                }
+                kept.insert(id);
+            }
+        }
+        for o in &self.services {
+            for r in &o.servers {
+                let id = ServerKey::of(&o.base.service.key, &r.destination);
+                if r.entry != Entry::Out && !kept.contains(&id) {
+                    next.draining.push(Draining {
+                        service: o.base.service.clone(),
+                        destination: r.destination.clone().with_weight(0),
+                        since: now,
+                    });
+                }
+            }
+        }
+        for d in &self.draining {
+            if !kept.contains(&d.key()) && !next.draining.iter().any(|n| n.key() == d.key()) {
+                next.draining.push(d.clone());
+            }
+        }
+        next
+    }
+
+    /// The real servers being drained.
+    pub fn draining(&self) -> &[Draining] {
+        &self.draining
+    }
+
+    /// Ends the drain of `key`: it leaves the table (and its service too, if the configuration
+    /// no longer has it and nothing else of it drains). True if it was draining.
+    pub fn drained(&mut self, key: &ServerKey) -> bool {
+        let before = self.draining.len();
+        self.draining.retain(|d| d.key() != *key);
+        before != self.draining.len()
+    }
+
+    /// Where the real server `key` is, as (service, server) indices in the plan.
+    pub fn position(&self, key: &ServerKey) -> Option<(usize, usize)> {
+        self.services.iter().enumerate().find_map(|(si, s)| {
+            (s.base.service.key == key.service)
+                .then(|| {
+                    s.servers
+                        .iter()
+                        .position(|r| ServerKey::of(&key.service, &r.destination) == *key)
+                        .map(|ri| (si, ri))
+                })
+                .flatten()
+        })
     }
 
     /// Takes the real servers the kernel already has (a restart): each one present in `observed`
@@ -83,13 +216,14 @@ impl Desired {
             else {
                 continue;
             };
-            for (i, (dest, entry)) in s.servers.iter_mut().enumerate() {
+            for (i, server) in s.servers.iter_mut().enumerate() {
+                let dest = &server.destination;
                 if let Some(found) = vs
                     .destinations
                     .iter()
                     .find(|d| d.addr == dest.addr && d.port == dest.port)
                 {
-                    *entry = if found.weight == 0 {
+                    server.entry = if found.weight == 0 {
                         Entry::Quiesced
                     } else {
                         Entry::In(found.weight)
@@ -99,6 +233,7 @@ impl Desired {
                     } else {
                         Health::Up
                     };
+                    server.health = Some(health);
                     s.pool.update(i, health);
                 }
             }
@@ -111,10 +246,10 @@ impl Desired {
         let Some(s) = self.services.get_mut(service) else {
             return false;
         };
-        let Some((_, entry)) = s.servers.get_mut(server) else {
+        let Some(state) = s.servers.get_mut(server) else {
             return false;
         };
-        let before = *entry;
+        let before = state.entry;
         let (next, health) = match event {
             EventKind::Up { weight } => (Entry::In(weight), Health::Up),
             EventKind::Weight(w) => match before {
@@ -127,7 +262,8 @@ impl Desired {
             }
             EventKind::Down { .. } => (Entry::Out, Health::Down),
         };
-        *entry = next;
+        state.entry = next;
+        state.health = Some(health);
         let sorry_before = s.pool.all_down();
         let _: Option<PoolEvent> = s.pool.update(server, health);
         before != next || (s.sorry.is_some() && sorry_before != s.pool.all_down())
@@ -135,7 +271,7 @@ impl Desired {
 
     /// Where a real server stands.
     pub fn entry(&self, service: usize, server: usize) -> Option<Entry> {
-        Some(self.services.get(service)?.servers.get(server)?.1)
+        Some(self.services.get(service)?.servers.get(server)?.entry)
     }
 
     /// Whether a service's sorry server is in.
@@ -147,19 +283,20 @@ impl Desired {
 
     /// The table to reconcile the kernel with.
     pub fn table(&self) -> Table {
-        Table {
+        let mut table = Table {
             services: self
                 .services
                 .iter()
                 .map(|s| {
                     let mut vs = s.base.clone();
-                    for (dest, entry) in &s.servers {
-                        let weight = match entry {
+                    for r in &s.servers {
+                        let weight = match r.entry {
                             Entry::Out => continue,
-                            Entry::In(w) => *w,
+                            Entry::In(w) => w,
                             Entry::Quiesced => 0,
                         };
-                        vs.destinations.push(dest.clone().with_weight(weight));
+                        vs.destinations
+                            .push(r.destination.clone().with_weight(weight));
                     }
                     if let Some(sorry) = &s.sorry
                         && s.pool.all_down()
@@ -169,7 +306,21 @@ impl Desired {
                     vs
                 })
                 .collect(),
+        };
+        for d in &self.draining {
+            match table
+                .services
+                .iter_mut()
+                .find(|vs| vs.service.key == d.service.key)
+            {
+                Some(vs) => vs.destinations.push(d.destination.clone()),
+                None => table.services.push(VirtualServer {
+                    service: d.service.clone(),
+                    destinations: vec![d.destination.clone()],
+                }),
+            }
         }
+        table
     }
 }
 
@@ -253,6 +404,103 @@ mod tests {
         assert_eq!(weights(&d), [("10.9.9.9".into(), 1)]);
         assert!(d.apply(0, 1, EventKind::Up { weight: 7 }));
         assert_eq!(weights(&d), [("10.0.1.2".into(), 7)]);
+    }
+
+    fn plan_of(text: &str) -> Plan {
+        let doc = lvscf::Document::parse(text).unwrap();
+        Plan::build(doc.config(), &|_| None).unwrap()
+    }
+
+    fn virt(name: &str, vip: &str, servers: &[&str]) -> String {
+        let mut out = format!("virtual {name} {{\n active = 1\n address = {vip} eth0\n");
+        for (i, s) in servers.iter().enumerate() {
+            out += &format!(" server s{i} {{\n  address = {s}\n  active = 1\n  weight = 3\n }}\n");
+        }
+        out + "}\n"
+    }
+
+    fn table_of(d: &Desired) -> Vec<(String, Vec<(String, u32)>)> {
+        d.table()
+            .services
+            .iter()
+            .map(|vs| {
+                (
+                    vs.service.key.to_string(),
+                    vs.destinations
+                        .iter()
+                        .map(|d| (d.addr.to_string(), d.weight))
+                        .collect(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_reload_keeps_known_servers_and_drains_removed_ones() {
+        let now = Instant::now();
+        let old = plan_of(
+            &(virt("A", "10.0.0.1", &["10.0.1.1", "10.0.1.2", "10.0.1.3"])
+                + &virt("B", "10.0.0.2", &["10.0.2.1"])),
+        );
+        let mut d = Desired::new(&old);
+        d.apply(0, 0, EventKind::Up { weight: 3 });
+        d.apply(0, 1, EventKind::Up { weight: 3 });
+        d.apply(1, 0, EventKind::Up { weight: 3 });
+        // 10.0.1.3 was never admitted: it just goes. 10.0.1.2 and the whole of B drain.
+        let new = plan_of(
+            &(virt("A2", "10.0.0.1", &["10.0.1.4", "10.0.1.1"])
+                + &virt("C", "10.0.0.3", &["10.0.3.1"])),
+        );
+        let mut r = d.reload(&new, now);
+        assert_eq!(
+            table_of(&r),
+            [
+                (
+                    "TCP 10.0.0.1:80".into(),
+                    vec![("10.0.1.1".into(), 3), ("10.0.1.2".into(), 0)]
+                ),
+                ("TCP 10.0.0.3:80".into(), vec![]),
+                ("TCP 10.0.0.2:80".into(), vec![("10.0.2.1".into(), 0)]),
+            ]
+        );
+        assert_eq!(r.position(&r.draining()[0].key()), None);
+        assert_eq!(
+            r.entry(0, 1),
+            Some(Entry::In(3)),
+            "kept by address, not by name"
+        );
+        assert_eq!(
+            r.entry(0, 0),
+            Some(Entry::Out),
+            "new: in after its first check"
+        );
+        // A drained server leaves; its removed service goes with its last server.
+        let b = r.draining()[1].key();
+        assert!(r.drained(&b));
+        assert!(!r.drained(&b));
+        assert_eq!(table_of(&r).len(), 2);
+        // Back in the next reload while still draining: kept at 0 until its next verdict.
+        let back = plan_of(&virt("A", "10.0.0.1", &["10.0.1.1", "10.0.1.2"]));
+        let r2 = r.reload(&back, now);
+        assert!(r2.draining().is_empty(), "{:?}", r2.draining());
+        assert_eq!(r2.entry(0, 1), Some(Entry::Quiesced));
+        assert_eq!(
+            table_of(&r2),
+            [(
+                "TCP 10.0.0.1:80".into(),
+                vec![("10.0.1.1".into(), 3), ("10.0.1.2".into(), 0)]
+            )]
+        );
+    }
+
+    #[test]
+    fn a_reload_keeps_the_sorry_servers_judgement() {
+        let text = "virtual A {\n active = 1\n address = 10.0.0.1 eth0\n sorry_server = 10.9.9.9\n server a {\n  address = 10.0.1.1\n  active = 1\n }\n}\n";
+        let mut d = Desired::new(&plan_of(text));
+        d.apply(0, 0, EventKind::Down { quiesce: false });
+        assert!(d.sorry_in(0));
+        let r = d.reload(&plan_of(text), Instant::now());
+        assert!(r.sorry_in(0), "the verdict carries over");
     }
 
     fn event() -> impl proptest::strategy::Strategy<Value = (usize, EventKind)> {

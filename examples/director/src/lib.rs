@@ -22,6 +22,6 @@ pub mod plan;
 mod run;
 
 pub use addresses::{AddressError, Addresses};
-pub use desired::{Desired, Entry};
+pub use desired::{Desired, Draining, Entry, ServerKey};
 pub use plan::{AddressPlan, HeartbeatPlan, Plan, PlanError, ServerPlan, ServicePlan};
-pub use run::{RunError, RunOptions, is_primary, run};
+pub use run::{Control, RunError, RunOptions, TableMode, is_primary, run};

@@ -1,7 +1,8 @@
 //! `director`: a highly available LVS director from an unchanged Piranha `lvs.cf`.
 //!
 //! ```text
-//! director run [--config FILE] [--keep-table]    run (FILE default /etc/sysconfig/ha/lvs.cf)
+//! director run [--config FILE] [--keep-table] [--table-when-active] [--drain-timeout DURATION]
+//!     run (FILE default /etc/sysconfig/ha/lvs.cf); SIGHUP re-reads FILE, SIGTERM stops
 //! director check [FILE]    validate FILE (default /etc/sysconfig/ha/lvs.cf) and print the plan
 //! ```
 //! Exit status: 0 valid, 1 errors in the file, 2 usage or I/O errors.
@@ -32,6 +33,14 @@ enum Command {
         /// Keep the IPVS services on exit (a restart adopts them).
         #[arg(long)]
         keep_table: bool,
+        /// Program the IPVS table only while active, as Piranha (default: on both nodes, so
+        /// that a takeover only moves addresses).
+        #[arg(long)]
+        table_when_active: bool,
+        /// How long a real server removed by a reload drains (weight 0) before it is deleted
+        /// even with active connections, e.g. 30s, 5m.
+        #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
+        drain_timeout: std::time::Duration,
     },
     /// Validate an lvs.cf and print what the director would do with it.
     Check {
@@ -72,7 +81,7 @@ fn load(file: &std::path::Path) -> Result<Plan, ExitCode> {
     })
 }
 
-fn run(config: &std::path::Path, keep_table: bool) -> ExitCode {
+fn run(config: &std::path::Path, options: director::RunOptions) -> ExitCode {
     let plan = match load(config) {
         Ok(p) => p,
         Err(code) => return code,
@@ -87,32 +96,53 @@ fn run(config: &std::path::Path, keep_table: bool) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let options = director::RunOptions {
-        keep_table_on_exit: keep_table,
-    };
     let result = runtime.block_on(async {
-        let shutdown = async {
-            use tokio::signal::unix::{SignalKind, signal};
-            match (
-                signal(SignalKind::terminate()),
-                signal(SignalKind::interrupt()),
-            ) {
-                (Ok(mut term), Ok(mut int)) => {
-                    tokio::select! {
-                        _ = term.recv() => {}
-                        _ = int.recv() => {}
-                    }
-                }
-                _ => std::future::pending().await,
-            }
-        };
-        director::run(plan, options, shutdown).await
+        let (control, commands) = tokio::sync::mpsc::channel(4);
+        let config = config.to_path_buf();
+        tokio::spawn(signals(config, control));
+        director::run(plan, options, commands).await
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("director: {e}");
             ExitCode::from(1)
+        }
+    }
+}
+
+/// SIGTERM and SIGINT stop the director; SIGHUP re-reads `config` and, when it is valid, hands
+/// the new plan over (an invalid file is reported and changes nothing).
+async fn signals(config: PathBuf, control: tokio::sync::mpsc::Sender<director::Control>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::hangup()),
+    ) else {
+        eprintln!("director: cannot handle signals");
+        return;
+    };
+    loop {
+        let command = tokio::select! {
+            _ = term.recv() => director::Control::Stop,
+            _ = int.recv() => director::Control::Stop,
+            _ = hup.recv() => {
+                let file = config.clone();
+                match tokio::task::spawn_blocking(move || load(&file)).await {
+                    Ok(Ok(plan)) => director::Control::Reload(Box::new(plan)),
+                    _ => {
+                        eprintln!(
+                            "director: reload: {} is not valid; the running configuration is kept",
+                            config.display()
+                        );
+                        continue;
+                    }
+                }
+            }
+        };
+        if control.send(command).await.is_err() {
+            return;
         }
     }
 }
@@ -130,6 +160,23 @@ fn check(file: &std::path::Path) -> ExitCode {
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Check { file } => check(&file),
-        Command::Run { config, keep_table } => run(&config, keep_table),
+        Command::Run {
+            config,
+            keep_table,
+            table_when_active,
+            drain_timeout,
+        } => {
+            let table = if table_when_active {
+                director::TableMode::WhenActive
+            } else {
+                director::TableMode::Always
+            };
+            let options = director::RunOptions {
+                keep_table_on_exit: keep_table,
+                table,
+                drain_timeout,
+            };
+            run(&config, options)
+        }
     }
 }

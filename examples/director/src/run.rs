@@ -4,13 +4,18 @@ use std::{
     collections::{BTreeSet, HashMap},
     net::{IpAddr, Ipv4Addr, SocketAddr},
     process::Stdio,
+    time::{Duration, Instant},
 };
 
 use healthcheck::{Monitor, MonitorOptions, Target, TargetId, Update};
 use heartbeat::{Config, Driver, PathConfig, PathSocket, Protocol, Role, Timers};
 use ipvs::reconcile::{Ownership, apply, observe};
+use ipvs::{Daemon, DaemonState, ServiceKey, Table, Timeouts};
+use tokio::sync::mpsc;
 
-use crate::{AddressError, AddressPlan, Addresses, Desired, Plan};
+use crate::{
+    AddressError, AddressPlan, Addresses, Desired, Plan, ServerKey, ServerPlan, ServicePlan,
+};
 
 /// Why the director cannot run.
 #[derive(Debug, thiserror::Error)]
@@ -36,10 +41,43 @@ pub enum RunError {
 }
 
 /// How the director runs.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct RunOptions {
     /// Keep the owned IPVS services when stopping (for a restart that adopts them).
     pub keep_table_on_exit: bool,
+    /// When the IPVS table is programmed.
+    pub table: TableMode,
+    /// How long a real server removed by a reload may drain before it is deleted anyway.
+    pub drain_timeout: Duration,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            keep_table_on_exit: false,
+            table: TableMode::Always,
+            drain_timeout: Duration::from_secs(300),
+        }
+    }
+}
+
+/// When the director programs its IPVS table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TableMode {
+    /// On both nodes, so that a takeover only moves addresses (the default).
+    #[default]
+    Always,
+    /// Only while active, as Piranha (lvsd ran only on the active router).
+    WhenActive,
+}
+
+/// What the director is told while it runs.
+#[derive(Debug)]
+pub enum Control {
+    /// Apply a new, already validated plan as a diff (SIGHUP).
+    Reload(Box<Plan>),
+    /// Stop (SIGTERM): resign, release the addresses, remove the owned entries.
+    Stop,
 }
 
 /// Whether this node is the primary (true) or the backup, from its addresses. As pulse: the
@@ -127,11 +165,397 @@ fn run_command(what: &str, command: Option<&str>) {
     }
 }
 
-/// Runs the director until `shutdown` completes.
+/// Whether two plans check a real server the same way (then its running check is kept).
+/// `Probe` has no equality (a regex inside); its debug form stands for it.
+fn same_check(a: &ServerPlan, b: &ServerPlan) -> bool {
+    a.interval == b.interval
+        && a.health == b.health
+        && format!("{:?}", a.probe) == format!("{:?}", b.probe)
+}
+
+fn server_key(s: &ServicePlan, r: &ServerPlan) -> ServerKey {
+    ServerKey {
+        service: s.service.key,
+        addr: r.destination.addr,
+        port: r.destination.port,
+    }
+}
+
+/// Every real server of `plan` with its identity and its service.
+fn servers(plan: &Plan) -> impl Iterator<Item = (ServerKey, &ServicePlan, &ServerPlan)> {
+    plan.services
+        .iter()
+        .flat_map(|s| s.servers.iter().map(move |r| (server_key(s, r), s, r)))
+}
+
+fn ipvs_timeouts(plan: &Plan) -> Timeouts {
+    let secs = |d: Duration| u32::try_from(d.as_secs()).unwrap_or(u32::MAX);
+    let (tcp, fin, udp) = plan.timeouts;
+    Timeouts {
+        tcp: secs(tcp),
+        tcp_fin: secs(fin),
+        udp: secs(udp),
+    }
+}
+
+/// The director's running state, between events.
+struct Director {
+    plan: Plan,
+    options: RunOptions,
+    ipvs: ipvs::Handle,
+    /// The services this director may touch: those of its plan, and those it still has in the
+    /// kernel from an earlier plan.
+    owned: BTreeSet<ServiceKey>,
+    desired: Desired,
+    monitor: Monitor,
+    /// Each check's real server, and back.
+    targets: HashMap<TargetId, ServerKey>,
+    checks: HashMap<ServerKey, TargetId>,
+    addresses: Addresses,
+    taken: Vec<AddressPlan>,
+    /// The announcements running, by address.
+    announcers: Vec<(Ipv4Addr, arp_announce::AnnounceHandle)>,
+    active: bool,
+    /// The sync daemon this director started, if any.
+    sync_daemon: Option<Daemon>,
+}
+
+impl Director {
+    /// The table as it should be now.
+    fn table(&self) -> Table {
+        if self.options.table == TableMode::WhenActive && !self.active {
+            Table::default()
+        } else {
+            self.desired.table()
+        }
+    }
+
+    /// Reconciles the kernel with [`Director::table`]. Errors are reported, never fatal: what
+    /// runs keeps running.
+    async fn sync_table(&mut self) {
+        let table = self.table();
+        self.owned
+            .extend(table.services.iter().map(|s| s.service.key));
+        match apply(&self.ipvs, &table, &Ownership::Keys(self.owned.clone())).await {
+            Ok(report) => {
+                for (op, result) in &report.results {
+                    if let Err(e) = result {
+                        eprintln!("director: IPVS: {op}: {e}");
+                    }
+                }
+                if report.is_ok() {
+                    // What is gone from the kernel and from the plan is no longer ours.
+                    self.owned = table
+                        .services
+                        .iter()
+                        .map(|s| s.service.key)
+                        .chain(self.plan.services.iter().map(|s| s.service.key))
+                        .collect();
+                }
+            }
+            Err(e) => eprintln!("director: IPVS: {e}"),
+        }
+    }
+
+    /// One check per real server of the plan: checks whose settings did not change since `old`
+    /// keep running (and keep their state); the others are replaced or stopped.
+    async fn sync_checks(&mut self, old: Option<&Plan>) -> Result<(), RunError> {
+        let mut keep = HashMap::new();
+        if let Some(old) = old {
+            let before: HashMap<_, _> = servers(old).map(|(k, _, r)| (k, r)).collect();
+            for (key, _, server) in servers(&self.plan) {
+                if let (Some(was), Some(id)) = (before.get(&key), self.checks.get(&key))
+                    && same_check(was, server)
+                {
+                    keep.insert(key, *id);
+                }
+            }
+        }
+        for (key, id) in std::mem::take(&mut self.checks) {
+            if !keep.contains_key(&key) {
+                self.monitor.remove(id).await.map_err(monitor_gone)?;
+            }
+        }
+        self.targets.clear();
+        let mut added = Vec::new();
+        for (key, s, r) in servers(&self.plan) {
+            match keep.get(&key) {
+                Some(id) => added.push((key, *id)),
+                None => {
+                    let target = Target::new(r.probe.clone(), r.health.clone(), r.interval);
+                    match self.monitor.add(target).await.map_err(monitor_gone)? {
+                        Ok(id) => added.push((key, id)),
+                        Err(e) => eprintln!("director: virtual {} server {}: {e}", s.name, r.name),
+                    }
+                }
+            }
+        }
+        for (key, id) in added {
+            self.targets.insert(id, key);
+            self.checks.insert(key, id);
+        }
+        Ok(())
+    }
+
+    /// Applies one health update to the desired table; the log line to print once the kernel
+    /// has it.
+    fn health(&mut self, update: Update) -> Option<String> {
+        let Update::Server {
+            target,
+            address,
+            event,
+        } = update
+        else {
+            return None;
+        };
+        let (si, ri) = self.desired.position(self.targets.get(&target)?)?;
+        self.desired.apply(si, ri, event.kind);
+        let tag = if matches!(event.kind, healthcheck::EventKind::Down { .. }) {
+            "[inactive]"
+        } else {
+            "[ active ]"
+        };
+        Some(format!("director: {tag} {address} {event}"))
+    }
+
+    /// Runs the sync daemon in `state` (as pulse: the other one stopped first), when the plan
+    /// asks for one; stops ours when it does not.
+    async fn sync_daemon(&mut self, state: DaemonState) {
+        let want = self
+            .plan
+            .sync_daemon
+            .as_ref()
+            .map(|(iface, id)| Daemon::new(state, iface.clone(), u32::from(*id)));
+        if want == self.sync_daemon {
+            return;
+        }
+        if let Some(old) = self.sync_daemon.take()
+            && let Err(e) = self.ipvs.del_daemon(old.state).await
+        {
+            eprintln!("director: stopping the {} sync daemon: {e}", old.state);
+        }
+        let Some(want) = want else { return };
+        // A daemon in the same state left by someone else (or an earlier run) is replaced.
+        if let Ok(running) = self.ipvs.daemons().await
+            && running.iter().any(|d| d.state == want.state)
+            && let Err(e) = self.ipvs.del_daemon(want.state).await
+        {
+            eprintln!("director: stopping the {} sync daemon: {e}", want.state);
+        }
+        match self.ipvs.add_daemon(&want).await {
+            Ok(()) => {
+                eprintln!(
+                    "director: {} sync daemon on {} (syncid {})",
+                    want.state, want.interface, want.sync_id
+                );
+                self.sync_daemon = Some(want);
+            }
+            Err(e) => eprintln!("director: starting the {} sync daemon: {e}", want.state),
+        }
+    }
+
+    /// Sets the IPVS timeouts the plan has (0 keeps a value).
+    async fn set_timeouts(&self) {
+        let t = ipvs_timeouts(&self.plan);
+        if t != Timeouts::default()
+            && let Err(e) = self.ipvs.set_timeouts(&t).await
+        {
+            eprintln!("director: IPVS timeouts: {e}");
+        }
+    }
+
+    /// Takes over the plan's addresses not taken yet: added, then announced.
+    async fn take_addresses(&mut self) {
+        let wanted: Vec<AddressPlan> = (self.plan.addresses.iter())
+            .filter(|a| !self.taken.contains(a))
+            .cloned()
+            .collect();
+        for a in &wanted {
+            match self.addresses.add(a).await {
+                Ok(true) => self.taken.push(a.clone()),
+                Ok(false) => {}
+                Err(e) => eprintln!("director: {e}"),
+            }
+            let options = arp_announce::Options::default();
+            match arp_announce::Announcer::new(&a.device, &[IpAddr::V4(a.address)], options)
+                .and_then(|an| an.spawn())
+            {
+                Ok(handle) => self.announcers.push((a.address, handle)),
+                Err(e) => eprintln!("director: announcing {}: {e}", a.address),
+            }
+        }
+    }
+
+    /// Releases the taken addresses that `keep` does not name.
+    async fn release_addresses(&mut self, keep: &[AddressPlan]) {
+        let mut left = Vec::new();
+        for a in std::mem::take(&mut self.taken) {
+            if keep.contains(&a) {
+                left.push(a);
+            } else {
+                self.announcers.retain(|(address, _)| *address != a.address);
+                if let Err(e) = self.addresses.remove(&a).await {
+                    eprintln!("director: {e}");
+                }
+            }
+        }
+        self.taken = left;
+    }
+
+    async fn become_active(&mut self) {
+        self.active = true;
+        if self.options.table == TableMode::WhenActive {
+            self.sync_table().await;
+        }
+        self.take_addresses().await;
+        eprintln!("director: took over {} addresses", self.taken.len());
+        self.sync_daemon(DaemonState::Master).await;
+        run_command("active_cmd", self.plan.commands.0.as_deref());
+    }
+
+    async fn become_standby(&mut self) {
+        self.active = false;
+        self.announcers.clear();
+        self.release_addresses(&[]).await;
+        eprintln!("director: released the addresses");
+        self.sync_daemon(DaemonState::Backup).await;
+        if self.options.table == TableMode::WhenActive {
+            self.sync_table().await;
+        }
+        run_command("inactive_cmd", self.plan.commands.1.as_deref());
+    }
+
+    /// Applies a new plan as a diff.
+    async fn reload(&mut self, plan: Plan) -> Result<(), RunError> {
+        let start = Instant::now();
+        let old = std::mem::replace(&mut self.plan, plan);
+        if old.heartbeat != self.plan.heartbeat {
+            eprintln!(
+                "director: warning: the heartbeat settings changed; they apply when the director restarts"
+            );
+        }
+        self.desired = self.desired.reload(&self.plan, start);
+        self.sync_checks(Some(&old)).await?;
+        self.sync_table().await;
+        if self.active {
+            let keep = self.plan.addresses.clone();
+            self.release_addresses(&keep).await;
+            self.take_addresses().await;
+        }
+        if old.sync_daemon != self.plan.sync_daemon {
+            let state = if self.active {
+                DaemonState::Master
+            } else {
+                DaemonState::Backup
+            };
+            self.sync_daemon(state).await;
+        }
+        if old.timeouts != self.plan.timeouts {
+            self.set_timeouts().await;
+        }
+        let before: BTreeSet<_> = old.services.iter().map(|s| s.service.key).collect();
+        let after: BTreeSet<_> = self.plan.services.iter().map(|s| s.service.key).collect();
+        eprintln!(
+            "director: reloaded: {} services ({} added, {} removed), {} real servers draining; applied in {:.1} ms",
+            after.len(),
+            after.difference(&before).count(),
+            before.difference(&after).count(),
+            self.desired.draining().len(),
+            start.elapsed().as_secs_f64() * 1000.0
+        );
+        Ok(())
+    }
+
+    /// Ends the drains that are over: no active connection left, or the drain timeout passed.
+    async fn check_drains(&mut self) {
+        let now = Instant::now();
+        let mut done = Vec::new();
+        for d in self.desired.draining() {
+            let over = now.duration_since(d.since) >= self.options.drain_timeout;
+            let conns = match self.ipvs.destinations(&d.service.key).await {
+                Ok(list) => list
+                    .iter()
+                    .find(|e| {
+                        e.destination.addr == d.destination.addr
+                            && e.destination.port == d.destination.port
+                    })
+                    .map_or(0, |e| e.active_conns),
+                Err(ipvs::Error::NotFound { .. }) => 0,
+                Err(e) => {
+                    eprintln!("director: IPVS: {e}");
+                    continue;
+                }
+            };
+            if conns == 0 || over {
+                let why = if conns == 0 {
+                    "no active connection left".to_string()
+                } else {
+                    format!("drain timeout, {conns} active connections dropped")
+                };
+                done.push((d.key(), why));
+            }
+        }
+        if done.is_empty() {
+            return;
+        }
+        for (key, _) in &done {
+            self.desired.drained(key);
+        }
+        self.sync_table().await;
+        for (key, why) in done {
+            eprintln!(
+                "director: drained {} ({why})",
+                SocketAddr::new(key.addr, key.port)
+            );
+        }
+    }
+
+    /// Stops: resign, give the addresses back, remove what we own, stop our sync daemon.
+    async fn stop(mut self, heartbeat: heartbeat::DriverHandle) {
+        let _ = heartbeat.shutdown().await;
+        self.announcers.clear();
+        self.release_addresses(&[]).await;
+        if let Some(d) = self.sync_daemon.take()
+            && let Err(e) = self.ipvs.del_daemon(d.state).await
+        {
+            eprintln!("director: stopping the {} sync daemon: {e}", d.state);
+        }
+        if !self.options.keep_table_on_exit {
+            // Everything owned goes, drains included: an empty table under the same ownership.
+            self.owned
+                .extend(self.desired.table().services.iter().map(|s| s.service.key));
+            match apply(
+                &self.ipvs,
+                &Table::default(),
+                &Ownership::Keys(self.owned.clone()),
+            )
+            .await
+            {
+                Ok(report) => {
+                    if let Some(e) = report.first_error() {
+                        eprintln!("director: IPVS: {e}");
+                    }
+                }
+                Err(e) => eprintln!("director: IPVS: {e}"),
+            }
+        }
+        self.monitor.shutdown().await;
+    }
+}
+
+fn monitor_gone(e: healthcheck::MonitorError) -> RunError {
+    RunError::Heartbeat(format!("the health monitor stopped: {e}"))
+}
+
+/// Runs the director until told to stop (or until `control` closes).
+///
+/// A reload ([`Control::Reload`]) is applied as a diff: checks whose settings did not change keep
+/// running, the IPVS table is reconciled, a real server that left the configuration drains
+/// (weight 0) until its active connections are gone or [`RunOptions::drain_timeout`] passed.
 pub async fn run(
     plan: Plan,
     options: RunOptions,
-    shutdown: impl Future<Output = ()>,
+    mut control: mpsc::Receiver<Control>,
 ) -> Result<(), RunError> {
     let addresses = Addresses::new()?;
     let local = addresses.local_ipv4().await?;
@@ -143,56 +567,55 @@ pub async fn run(
 
     let (conn, ipvs) = ipvs::new_connection()?;
     tokio::spawn(conn);
-    let owned: BTreeSet<_> = plan.services.iter().map(|s| s.service.key).collect();
-    let ownership = Ownership::Keys(owned);
     let mut desired = Desired::new(&plan);
     // A restart adopts what the kernel has: real servers already in stay in until a check fails.
     desired.adopt(&observe(&ipvs).await?);
-    let report = apply(&ipvs, &desired.table(), &ownership).await?;
-    if let Some(e) = report.first_error() {
-        eprintln!("director: IPVS: {e}");
-    }
-
     let (monitor, mut updates) = Monitor::spawn(MonitorOptions::default());
-    let mut targets: HashMap<TargetId, (usize, usize)> = HashMap::new();
-    for (si, s) in plan.services.iter().enumerate() {
-        for (ri, r) in s.servers.iter().enumerate() {
-            let target =
-                Target::new(r.probe.clone(), r.health.clone(), r.interval).group(si as u64);
-            match monitor.add(target).await {
-                Ok(Ok(id)) => {
-                    targets.insert(id, (si, ri));
-                }
-                Ok(Err(e)) => eprintln!("director: virtual {} server {}: {e}", s.name, r.name),
-                Err(e) => return Err(RunError::Heartbeat(e.to_string())),
-            }
-        }
-    }
-
     let (config, sockets) = heartbeat_config(&plan, primary)?;
+    let mut d = Director {
+        owned: plan.services.iter().map(|s| s.service.key).collect(),
+        plan,
+        options,
+        ipvs,
+        desired,
+        monitor,
+        targets: HashMap::new(),
+        checks: HashMap::new(),
+        addresses,
+        taken: Vec::new(),
+        announcers: Vec::new(),
+        active: false,
+        sync_daemon: None,
+    };
+    d.set_timeouts().await;
+    d.sync_table().await;
+    d.sync_daemon(DaemonState::Backup).await;
+    d.sync_checks(None).await?;
+
     let driver = Driver::bind(config, &sockets).map_err(|e| RunError::Heartbeat(e.to_string()))?;
     let mut roles = driver.roles();
     let heartbeat = driver.spawn();
+    let mut drains = tokio::time::interval(Duration::from_secs(1));
+    drains.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
 
-    let mut taken: Vec<AddressPlan> = Vec::new();
-    let mut announcers = Vec::new();
-    let mut active = false;
-    tokio::pin!(shutdown);
     loop {
         tokio::select! {
-            () = &mut shutdown => break,
+            command = control.recv() => match command {
+                Some(Control::Reload(plan)) => d.reload(*plan).await?,
+                Some(Control::Stop) | None => break,
+            },
             update = updates.recv() => {
-                let Some(Update::Server { target, address, event }) = update else { continue };
-                let Some(&(si, ri)) = targets.get(&target) else { continue };
-                let tag = if matches!(event.kind, healthcheck::EventKind::Down { .. }) { "[inactive]" } else { "[ active ]" };
-                if desired.apply(si, ri, event.kind) {
-                    let report = apply(&ipvs, &desired.table(), &ownership).await?;
-                    if let Some(e) = report.first_error() {
-                        eprintln!("director: IPVS: {e}");
-                    }
+                let Some(update) = update else { break };
+                // Every update already queued goes into one reconcile.
+                let mut lines: Vec<String> = d.health(update).into_iter().collect();
+                while let Ok(update) = updates.try_recv() {
+                    lines.extend(d.health(update));
                 }
-                // Logged once the table has it, so that whoever reads the log can rely on it.
-                eprintln!("director: {tag} {address} {event}");
+                d.sync_table().await;
+                // Logged once the kernel has it, so that whoever reads the log can rely on it.
+                for line in lines {
+                    eprintln!("{line}");
+                }
             }
             changed = roles.changed() => {
                 if changed.is_err() {
@@ -200,57 +623,15 @@ pub async fn run(
                 }
                 let change = *roles.borrow_and_update();
                 eprintln!("director: {} ({})", change.role, change.reason);
-                match (change.role, active) {
-                    (Role::Active, false) => {
-                        active = true;
-                        for a in &plan.addresses {
-                            match addresses.add(a).await {
-                                Ok(true) => taken.push(a.clone()),
-                                Ok(false) => {}
-                                Err(e) => eprintln!("director: {e}"),
-                            }
-                            let options = arp_announce::Options::default();
-                            match arp_announce::Announcer::new(&a.device, &[IpAddr::V4(a.address)], options)
-                                .and_then(|an| an.spawn())
-                            {
-                                Ok(handle) => announcers.push(handle),
-                                Err(e) => eprintln!("director: announcing {}: {e}", a.address),
-                            }
-                        }
-                        eprintln!("director: took over {} addresses", taken.len());
-                        run_command("active_cmd", plan.commands.0.as_deref());
-                    }
-                    (Role::Standby, true) => {
-                        active = false;
-                        announcers.clear();
-                        for a in taken.drain(..) {
-                            if let Err(e) = addresses.remove(&a).await {
-                                eprintln!("director: {e}");
-                            }
-                        }
-                        eprintln!("director: released the addresses");
-                        run_command("inactive_cmd", plan.commands.1.as_deref());
-                    }
+                match (change.role, d.active) {
+                    (Role::Active, false) => d.become_active().await,
+                    (Role::Standby, true) => d.become_standby().await,
                     _ => {}
                 }
             }
+            _ = drains.tick(), if !d.desired.draining().is_empty() => d.check_drains().await,
         }
     }
-
-    // Stopping: resign, give the addresses back, remove what we own.
-    let _ = heartbeat.shutdown().await;
-    announcers.clear();
-    for a in taken.drain(..) {
-        if let Err(e) = addresses.remove(&a).await {
-            eprintln!("director: {e}");
-        }
-    }
-    monitor.shutdown().await;
-    if !options.keep_table_on_exit {
-        let report = apply(&ipvs, &ipvs::Table::default(), &ownership).await?;
-        if let Some(e) = report.first_error() {
-            eprintln!("director: IPVS: {e}");
-        }
-    }
+    d.stop(heartbeat).await;
     Ok(())
 }

@@ -4,50 +4,10 @@
 //!
 //! Run with `cargo xtask test` (root, in the rig).
 
-use std::{
-    io::{Read, Write},
-    net::{TcpListener, TcpStream},
-    time::Duration,
-};
+mod common;
 
-use testkit::{Logged, NetNs};
-
-/// Starts `director run --config FILE` in `ns`, its log lines echoed with `tag`.
-fn director(ns: &NetNs, config: &std::path::Path, tag: &str) -> Logged {
-    let mut cmd = ns.command(env!("CARGO_BIN_EXE_director"));
-    cmd.args(["run", "--config"]).arg(config);
-    Logged::spawn(cmd, tag).expect("the director starts")
-}
-
-fn serve(listener: TcpListener, body: &'static str) {
-    std::thread::spawn(move || {
-        for mut s in listener.incoming().flatten() {
-            let mut buf = [0u8; 1024];
-            let _ = s.read(&mut buf);
-            let reply = format!(
-                "HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = s.write_all(reply.as_bytes());
-        }
-    });
-}
-
-fn get(client: &NetNs, addr: &str) -> std::io::Result<String> {
-    client
-        .run(|| {
-            let mut s = TcpStream::connect_timeout(
-                &addr.parse().expect("address"),
-                Duration::from_secs(3),
-            )?;
-            s.set_read_timeout(Some(Duration::from_secs(3)))?;
-            s.write_all(b"GET / HTTP/1.0\r\n\r\n")?;
-            let mut out = String::new();
-            s.read_to_string(&mut out)?;
-            Ok(out)
-        })
-        .expect("netns")
-}
+use common::{Httpd, director, get, rename};
+use testkit::NetNs;
 
 #[test]
 #[ignore = "kernel test: run with `cargo xtask test`"]
@@ -65,11 +25,7 @@ fn nat_router_end_to_end() {
         .expect("route");
     dir.exec("sysctl", ["-qw", "net.ipv4.ip_forward=1"])
         .expect("forwarding");
-    let listener = rs
-        .run(|| TcpListener::bind("10.0.0.100:80"))
-        .expect("netns")
-        .expect("bind");
-    serve(listener, "rs1");
+    let _httpd = Httpd::start(&rs, "10.0.0.100:80", "rs1");
 
     let config = format!(
         r#"serial_no = 1
@@ -107,7 +63,7 @@ virtual HTTP {{
     let file = std::env::temp_dir().join(format!("director-nat-{}.cf", std::process::id()));
     std::fs::write(&file, config).expect("config");
 
-    let mut director = director(&dir, &file, "d");
+    let mut director = director(&dir, &file, "d", &[]);
     director.wait_for("this node is the primary");
     director.wait_for("[ active ] 10.0.0.100:80 up");
     director.wait_for("ACTIVE");
@@ -157,14 +113,6 @@ virtual HTTP {{
     std::fs::remove_file(&file).expect("cleanup");
 }
 
-/// Renames an interface (the same lvs.cf serves both directors, so their devices must be named
-/// alike, as on real machines).
-fn rename(ns: &NetNs, from: &str, to: &str) {
-    ns.ip(["link", "set", from, "down"]).expect("down");
-    ns.ip(["link", "set", from, "name", to]).expect("rename");
-    ns.ip(["link", "set", to, "up"]).expect("up");
-}
-
 #[test]
 #[ignore = "kernel test: run with `cargo xtask test`"]
 fn the_backup_takes_over_when_the_primary_dies() {
@@ -180,11 +128,7 @@ fn the_backup_takes_over_when_the_primary_dies() {
         .expect("real server");
     rs.ip(["route", "add", "default", "via", "10.0.0.254"])
         .expect("route");
-    let listener = rs
-        .run(|| TcpListener::bind("10.0.0.100:80"))
-        .expect("netns")
-        .expect("bind");
-    serve(listener, "rs1");
+    let _httpd = Httpd::start(&rs, "10.0.0.100:80", "rs1");
     let mut nodes = Vec::new();
     for n in [10, 20] {
         let ns = NetNs::new().expect("director");
@@ -230,8 +174,8 @@ virtual HTTP {
 "#;
     let file = std::env::temp_dir().join(format!("director-pair-{}.cf", std::process::id()));
     std::fs::write(&file, config).expect("config");
-    let mut primary = director(&nodes[0], &file, "primary");
-    let mut backup = director(&nodes[1], &file, "backup");
+    let mut primary = director(&nodes[0], &file, "primary", &[]);
+    let mut backup = director(&nodes[1], &file, "backup", &[]);
     primary.wait_for("this node is the primary");
     backup.wait_for("this node is the backup");
     // nanny's implicit web check on port 80, on both nodes: the table is ready on the backup too.
