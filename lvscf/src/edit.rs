@@ -174,7 +174,12 @@ impl Document {
         self.invalidate();
     }
 
-    fn find_block(&self, within: Range<usize>, scope: Scope, name: &str) -> Option<usize> {
+    pub(crate) fn find_block(
+        &self,
+        within: Range<usize>,
+        scope: Scope,
+        name: &str,
+    ) -> Option<usize> {
         children(&self.lines, within).find(|&i| {
             self.lines[i].kind == Kind::Open(scope)
                 && block_name(self.lines[i].get(&self.src)) == name
@@ -189,7 +194,7 @@ impl Document {
         Some(toks.iter().skip(2).map(|t| t.value(text)).collect())
     }
 
-    fn last_stmt(&self, within: Range<usize>, key: Key) -> Option<usize> {
+    pub(crate) fn last_stmt(&self, within: Range<usize>, key: Key) -> Option<usize> {
         children(&self.lines, within)
             .filter(|&i| self.lines[i].kind == Kind::Stmt(Some(key)))
             .last()

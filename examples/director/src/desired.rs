@@ -24,7 +24,7 @@ pub enum Entry {
 ///
 /// ```
 /// # use director::{Plan, Desired};
-/// # let doc = lvscf::Document::parse("virtual WEB {\n active = 1\n address = 10.0.0.1 eth0\n server a {\n  address = 10.0.1.1\n  active = 1\n  weight = 5\n }\n}\n").unwrap();
+/// # let doc = lvscf::Document::parse("primary = 10.0.0.9\nvirtual WEB {\n active = 1\n address = 10.0.0.1 eth0\n server a {\n  address = 10.0.1.1\n  active = 1\n  weight = 5\n }\n}\n").unwrap();
 /// # let plan = Plan::build(doc.config(), &|_| None).unwrap();
 /// use healthcheck::EventKind;
 /// let mut desired = Desired::new(&plan);
@@ -330,7 +330,7 @@ mod tests {
 
     fn plan(extra: &str) -> Plan {
         let text = format!(
-            "virtual WEB {{\n active = 1\n address = 10.0.0.1 eth0\n{extra}\n server a {{\n  address = 10.0.1.1\n  active = 1\n  weight = 5\n }}\n server b {{\n  address = 10.0.1.2\n  active = 1\n  weight = 7\n }}\n}}\n"
+            "primary = 10.0.0.9\nvirtual WEB {{\n active = 1\n address = 10.0.0.1 eth0\n{extra}\n server a {{\n  address = 10.0.1.1\n  active = 1\n  weight = 5\n }}\n server b {{\n  address = 10.0.1.2\n  active = 1\n  weight = 7\n }}\n}}\n"
         );
         let doc = lvscf::Document::parse(&text).unwrap();
         Plan::build(doc.config(), &|_| None).unwrap()
@@ -407,7 +407,7 @@ mod tests {
     }
 
     fn plan_of(text: &str) -> Plan {
-        let doc = lvscf::Document::parse(text).unwrap();
+        let doc = lvscf::Document::parse(&format!("primary = 10.0.0.9\n{text}")).unwrap();
         Plan::build(doc.config(), &|_| None).unwrap()
     }
 

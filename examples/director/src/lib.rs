@@ -23,5 +23,7 @@ mod run;
 
 pub use addresses::{AddressError, Addresses};
 pub use desired::{Desired, Draining, Entry, ServerKey};
-pub use plan::{AddressPlan, HeartbeatPlan, Plan, PlanError, ServerPlan, ServicePlan};
+pub use plan::{
+    AddressPlan, HeartbeatPlan, Place, Plan, PlanError, PlanWarning, ServerPlan, ServicePlan,
+};
 pub use run::{Control, RunError, RunOptions, TableMode, is_primary, run};

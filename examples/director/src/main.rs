@@ -57,7 +57,15 @@ fn resolve(name: &str) -> Option<Ipv4Addr> {
     })
 }
 
-/// Reads and plans `file`, printing diagnostics; `Err` is the exit code.
+/// `file:line:column` of `place` in `doc` (or just the file, for a place it does not have).
+fn position(shown: &str, doc: &lvscf::Document, place: &director::Place) -> String {
+    match place.locate(doc) {
+        Some(at) => format!("{shown}:{}:{}", at.line, at.column),
+        None => shown.to_string(),
+    }
+}
+
+/// Reads and plans `file`, printing diagnostics and warnings; `Err` is the exit code.
 fn load(file: &std::path::Path) -> Result<Plan, ExitCode> {
     let shown = file.display().to_string();
     let bytes = std::fs::read(file).map_err(|e| {
@@ -73,9 +81,12 @@ fn load(file: &std::path::Path) -> Result<Plan, ExitCode> {
     for d in doc.diagnostics() {
         eprintln!("{}", d.clone().with_file(&shown));
     }
+    for w in Plan::warnings(doc.config()) {
+        eprintln!("{}: warning: {w}", position(&shown, &doc, &w.place));
+    }
     Plan::build(doc.config(), &resolve).map_err(|errors| {
         for e in errors {
-            eprintln!("{shown}: error: {e}");
+            eprintln!("{}: error: {e}", position(&shown, &doc, e.place()));
         }
         ExitCode::from(1)
     })

@@ -32,7 +32,78 @@ use healthcheck::{
 use ipvs::{Destination, Family, Forwarding, Scheduler, Service, ServiceKey};
 use lvscf::{AddressOnDevice, Config, Host, Network, Protocol, VirtualServer};
 
-/// What a configuration cannot be turned into, with the virtual and real server it concerns.
+/// Where in `lvs.cf` something is: a virtual server, a real server in it, and a keyword.
+/// [`Place::locate`] turns it into a line and column of the file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Place {
+    /// The `virtual` block's name.
+    pub virtual_server: Option<String>,
+    /// The `server` block's name (inside the virtual server).
+    pub server: Option<String>,
+    /// The keyword.
+    pub key: Option<&'static str>,
+}
+
+impl Place {
+    /// A global keyword.
+    pub fn global(key: &'static str) -> Place {
+        Place {
+            key: Some(key),
+            ..Place::default()
+        }
+    }
+
+    /// A keyword of a virtual server (`None`: the block itself).
+    pub fn virtual_server(name: &str, key: Option<&'static str>) -> Place {
+        Place {
+            virtual_server: Some(name.to_owned()),
+            server: None,
+            key,
+        }
+    }
+
+    /// A keyword of a real server (`None`: the block itself).
+    pub fn server(virtual_server: &str, server: &str, key: Option<&'static str>) -> Place {
+        Place {
+            virtual_server: Some(virtual_server.to_owned()),
+            server: Some(server.to_owned()),
+            key,
+        }
+    }
+
+    /// Where it is written in `doc`: the keyword's value, or the block when the keyword is not
+    /// written (a default), or `None` for a place the file does not have.
+    pub fn locate(&self, doc: &lvscf::Document) -> Option<lvscf::Location> {
+        let (v, s) = (self.virtual_server.as_deref(), self.server.as_deref());
+        self.key
+            .and_then(|k| doc.locate(v, s, Some(k)))
+            .or_else(|| doc.locate(v, s, None))
+            .filter(|_| v.is_some() || self.key.is_some())
+    }
+}
+
+impl fmt::Display for Place {
+    /// `virtual WEB server web1: address`, `primary`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut sep = "";
+        if let Some(v) = &self.virtual_server {
+            write!(f, "virtual {v}")?;
+            sep = " ";
+        }
+        if let Some(s) = &self.server {
+            write!(f, "{sep}server {s}")?;
+            sep = ": ";
+        } else if !sep.is_empty() {
+            sep = ": ";
+        }
+        if let Some(k) = self.key {
+            write!(f, "{sep}{k}")?;
+        }
+        Ok(())
+    }
+}
+
+/// What a configuration cannot be turned into, with where it is.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum PlanError {
@@ -40,7 +111,7 @@ pub enum PlanError {
     #[error("{place}: host name `{name}` does not resolve to an IPv4 address")]
     Unresolved {
         /// Where it is used.
-        place: String,
+        place: Place,
         /// The name.
         name: String,
     },
@@ -48,10 +119,34 @@ pub enum PlanError {
     #[error("{place}: {message}")]
     Invalid {
         /// Where.
-        place: String,
+        place: Place,
         /// What is wrong.
         message: String,
     },
+}
+
+impl PlanError {
+    /// Where the problem is.
+    pub fn place(&self) -> &Place {
+        match self {
+            PlanError::Unresolved { place, .. } | PlanError::Invalid { place, .. } => place,
+        }
+    }
+}
+
+/// A configuration that works, but probably not as its operator meant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanWarning {
+    /// Where.
+    pub place: Place,
+    /// What is probably wrong.
+    pub message: String,
+}
+
+impl fmt::Display for PlanWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.place, self.message)
+    }
 }
 
 /// An address taken over while this director is active.
@@ -118,6 +213,8 @@ pub struct HeartbeatPlan {
     pub keepalive: Duration,
     /// Silence after which the peer is dead.
     pub deadtime: Duration,
+    /// Whether a link down on a heartbeat path makes this node step down (`monitor_links`).
+    pub monitor_links: bool,
 }
 
 /// Everything the director does for one `lvs.cf`.
@@ -146,7 +243,7 @@ impl Plan {
     ) -> Result<Plan, Vec<PlanError>> {
         let mut errors = Vec::new();
         let mut unresolved = Vec::new();
-        let mut ip = |host: &Host, place: &str| -> Option<Ipv4Addr> {
+        let mut ip = |host: &Host, place: Place| -> Option<Ipv4Addr> {
             match host {
                 Host::Ip(ip) => Some(*ip),
                 Host::Name(name) => {
@@ -156,7 +253,7 @@ impl Plan {
                         .any(|e| matches!(e, PlanError::Unresolved { name: n, .. } if n == name));
                     if found.is_none() && !reported {
                         unresolved.push(PlanError::Unresolved {
-                            place: place.to_string(),
+                            place,
                             name: name.clone(),
                         });
                     }
@@ -168,23 +265,46 @@ impl Plan {
         let mut addresses = Vec::new();
         let nonzero = |a: Option<Ipv4Addr>| a.filter(|a| !a.is_unspecified());
         let heartbeat = HeartbeatPlan {
-            primary: nonzero(g.primary.as_ref().and_then(|h| ip(h, "primary"))),
+            primary: nonzero(
+                g.primary
+                    .as_ref()
+                    .and_then(|h| ip(h, Place::global("primary"))),
+            ),
             primary_private: nonzero(
                 g.effective_primary_private()
-                    .and_then(|h| ip(h, "primary_private")),
+                    .and_then(|h| ip(h, Place::global("primary_private"))),
             ),
-            backup: nonzero(g.backup.as_ref().and_then(|h| ip(h, "backup"))),
+            backup: nonzero(
+                g.backup
+                    .as_ref()
+                    .and_then(|h| ip(h, Place::global("backup"))),
+            ),
             backup_private: nonzero(
                 g.effective_backup_private()
-                    .and_then(|h| ip(h, "backup_private")),
+                    .and_then(|h| ip(h, Place::global("backup_private"))),
             ),
             backup_active: g.backup_active,
             port: g.heartbeat_port,
             keepalive: g.keepalive.as_duration(),
             deadtime: g.deadtime.as_duration(),
+            monitor_links: g.monitor_links,
         };
+        if g.primary.is_none() {
+            errors.push(PlanError::Invalid {
+                place: Place::global("primary"),
+                message: "not set: a director finds its role by holding the primary's or the \
+                          backup's address"
+                    .into(),
+            });
+        }
+        if let Err(e) = heartbeat::Timers::new(heartbeat.keepalive, heartbeat.deadtime) {
+            errors.push(PlanError::Invalid {
+                place: Place::global("deadtime"),
+                message: format!("the heartbeat cannot run: {e}"),
+            });
+        }
         if let Some(router) = &g.nat_router
-            && let Some(addr) = ip(&router.address, "nat_router")
+            && let Some(addr) = ip(&router.address, Place::global("nat_router"))
         {
             addresses.push(address(addr, g.nat_nmask, router, "nat_router".into()));
         }
@@ -198,25 +318,50 @@ impl Plan {
                 remcsum: false,
             },
         };
-        let mut services = Vec::new();
+        let mut services: Vec<ServicePlan> = Vec::new();
         for vs in config.virtual_servers.iter().filter(|v| v.active) {
-            let place = format!("virtual {}", vs.name);
             let Some(on) = &vs.address else {
                 errors.push(PlanError::Invalid {
-                    place,
-                    message: "no `address`".into(),
+                    place: Place::virtual_server(&vs.name, Some("address")),
+                    message: "not set: a virtual server needs its address and interface".into(),
                 });
                 continue;
             };
-            let Some(vip) = ip(&on.address, &place) else {
+            let Some(vip) = ip(
+                &on.address,
+                Place::virtual_server(&vs.name, Some("address")),
+            ) else {
                 continue;
             };
-            addresses.push(address(vip, vs.vip_nmask, on, place.clone()));
+            addresses.push(address(
+                vip,
+                vs.vip_nmask,
+                on,
+                format!("virtual {}", vs.name),
+            ));
             match service(vs, vip, forwarding, g, &mut ip) {
-                Ok(s) => services.push(s),
+                Ok(s) => {
+                    if let Some(first) = services.iter().find(|o| o.service.key == s.service.key) {
+                        errors.push(PlanError::Invalid {
+                            place: Place::virtual_server(&vs.name, None),
+                            message: format!(
+                                "the same IPVS service ({}) as virtual {}",
+                                s.service.key, first.name
+                            ),
+                        });
+                    }
+                    services.push(s);
+                }
                 Err(e) => errors.extend(e),
             }
         }
+        // One address, one interface: the same VIP for two services is taken over once.
+        let mut seen = Vec::new();
+        addresses.retain(|a: &AddressPlan| {
+            let fresh = !seen.contains(&a.address);
+            seen.push(a.address);
+            fresh
+        });
         errors.extend(unresolved);
         if !errors.is_empty() {
             return Err(errors);
@@ -234,6 +379,63 @@ impl Plan {
             ),
             commands: (g.active_cmd.clone(), g.inactive_cmd.clone()),
         })
+    }
+
+    /// What in `config` works but is probably not what its operator meant: to print beside
+    /// lvscf's own warnings (`director check`, and `director run` at start).
+    pub fn warnings(config: &Config) -> Vec<PlanWarning> {
+        let g = &config.globals;
+        let mut out = Vec::new();
+        let unset = |h: &Option<Host>| {
+            h.as_ref()
+                .is_none_or(|h| h == &Host::Ip(Ipv4Addr::UNSPECIFIED))
+        };
+        if g.backup_active && unset(&g.backup) {
+            out.push(PlanWarning {
+                place: Place::global("backup_active"),
+                message: "a backup is marked active but `backup` names none: this node runs alone"
+                    .into(),
+            });
+        }
+        if g.network == Network::Nat && g.nat_router.is_none() {
+            out.push(PlanWarning {
+                place: Place::global("network"),
+                message: "NAT without a `nat_router`: the real servers' replies must reach the \
+                          active director some other way (their default gateway)"
+                    .into(),
+            });
+        }
+        for vs in config.virtual_servers.iter().filter(|v| v.active) {
+            if !vs.servers.iter().any(|r| r.active) && vs.sorry_server.is_none() {
+                out.push(PlanWarning {
+                    place: Place::virtual_server(&vs.name, None),
+                    message: "no active real server and no sorry server: the service accepts \
+                              nothing"
+                        .into(),
+                });
+            }
+            if vs.pmask.is_some() && vs.persistent.0 == 0 {
+                out.push(PlanWarning {
+                    place: Place::virtual_server(&vs.name, Some("pmask")),
+                    message: "has no effect without `persistent`".into(),
+                });
+            }
+            let mut seen: Vec<(&Host, u16)> = Vec::new();
+            for rs in vs.servers.iter().filter(|r| r.active) {
+                if seen.contains(&(&rs.address, rs.port)) {
+                    out.push(PlanWarning {
+                        place: Place::server(&vs.name, &rs.name, Some("address")),
+                        message: format!(
+                            "the same address and port as another real server of virtual {}: \
+                             only the first is used",
+                            vs.name
+                        ),
+                    });
+                }
+                seen.push((&rs.address, rs.port));
+            }
+        }
+        out
     }
 
     /// The whole IPVS table with every active real server at its configured weight (what the
@@ -279,9 +481,9 @@ fn service(
     vip: Ipv4Addr,
     forwarding: Forwarding,
     g: &lvscf::Globals,
-    ip: &mut dyn FnMut(&Host, &str) -> Option<Ipv4Addr>,
+    ip: &mut dyn FnMut(&Host, Place) -> Option<Ipv4Addr>,
 ) -> Result<ServicePlan, Vec<PlanError>> {
-    let place = format!("virtual {}", vs.name);
+    let at = |key| Place::virtual_server(&vs.name, key);
     let mut errors = Vec::new();
     let key = if vs.fwmark != 0 {
         ServiceKey::fwmark(Family::Inet, vs.fwmark)
@@ -298,21 +500,27 @@ fn service(
             match prefix(mask) {
                 Some(p) => service.netmask = Some(p),
                 None => errors.push(PlanError::Invalid {
-                    place: place.clone(),
-                    message: format!("pmask {mask} is not a contiguous netmask"),
+                    place: at(Some("pmask")),
+                    message: format!("{mask} is not a contiguous netmask"),
                 }),
             }
         }
     }
     if vs.timeout.0 == 0 {
         errors.push(PlanError::Invalid {
-            place: place.clone(),
-            message: "timeout must be at least 1 second (it is the check interval)".into(),
+            place: at(Some("timeout")),
+            message: "must be at least 1 second (it is the check interval)".into(),
         });
         return Err(errors);
     }
     let interval = vs.timeout.as_duration();
-    let (check, described) = check_for(vs);
+    let (check, described) = match check_for(vs) {
+        Ok(c) => c,
+        Err(e) => {
+            errors.push(e);
+            return Err(errors);
+        }
+    };
     let load = match vs.load_monitor.as_deref() {
         None => None,
         // lvsd replaces `uptime` with the `rsh_command` (rsh or ssh).
@@ -323,21 +531,28 @@ fn service(
         }),
         Some(other) => LoadMonitor::piranha(other).unwrap_or_else(|e| {
             errors.push(PlanError::Invalid {
-                place: place.clone(),
-                message: format!("load_monitor: {e}"),
+                place: at(Some("load_monitor")),
+                message: e.to_string(),
             });
             None
         }),
     };
-    let mut servers = Vec::new();
+    let mut servers: Vec<ServerPlan> = Vec::new();
     for rs in vs.servers.iter().filter(|r| r.active) {
-        let place = format!("virtual {} server {}", vs.name, rs.name);
-        let Some(rip) = ip(&rs.address, &place) else {
+        let place = |key| Place::server(&vs.name, &rs.name, key);
+        let Some(rip) = ip(&rs.address, place(Some("address"))) else {
             continue;
         };
         let destination = Destination::new(IpAddr::V4(rip), rs.port)
             .with_forwarding(forwarding)
             .with_weight(rs.weight);
+        // The kernel refuses a second destination with the same address and port; the first
+        // one is used (`Plan::warnings` reports the others).
+        if servers.iter().any(|s| {
+            s.destination.addr == destination.addr && s.destination.port == destination.port
+        }) {
+            continue;
+        }
         let target = SocketAddr::new(IpAddr::V4(rip), rs.port);
         let probe = match Probe::new(
             target,
@@ -348,7 +563,7 @@ fn service(
             Ok(p) => p,
             Err(e) => {
                 errors.push(PlanError::Invalid {
-                    place,
+                    place: place(None),
                     message: e.to_string(),
                 });
                 continue;
@@ -393,27 +608,41 @@ fn service(
 }
 
 /// nanny's choice of check for a virtual server, and its description.
-fn check_for(vs: &VirtualServer) -> (Check, String) {
-    let expect = vs.expect.as_deref().map(|e| {
-        if vs.use_regex {
-            Expect::regex(e).unwrap_or_else(|_| Expect::Substring(decode_escapes(e)))
-        } else {
-            Expect::nanny(decode_escapes(e))
+fn check_for(vs: &VirtualServer) -> Result<(Check, String), PlanError> {
+    let expect = match vs.expect.as_deref() {
+        None => None,
+        Some(e) if vs.use_regex => {
+            Some(Expect::regex(e).map_err(|e| PlanError::Invalid {
+                place: Place::virtual_server(&vs.name, Some("expect")),
+                // The regex crate's message draws the pattern over several lines; its last
+                // line says what is wrong.
+                message: format!(
+                    "not a regular expression (use_regex = 1): {}",
+                    e.to_string()
+                        .lines()
+                        .last()
+                        .unwrap_or_default()
+                        .trim_start_matches("error: ")
+                ),
+            })?)
         }
-    });
-    if let Some(program) = &vs.send_program
-        && let Ok(command) = CommandTemplate::parse(program)
-    {
+        Some(e) => Some(Expect::nanny(decode_escapes(e))),
+    };
+    if let Some(program) = &vs.send_program {
+        let command = CommandTemplate::parse(program).map_err(|e| PlanError::Invalid {
+            place: Place::virtual_server(&vs.name, Some("send_program")),
+            message: e.to_string(),
+        })?;
         let expect = vs
             .expect
             .as_deref()
             .map(|e| Expect::Exact(decode_escapes(e)));
         let text = format!("program `{command}`{}", describe_expect(&expect));
-        return (Check::Program(ProgramCheck { command, expect }), text);
+        return Ok((Check::Program(ProgramCheck { command, expect }), text));
     }
     let (send, expect) = match (&vs.send, expect) {
         // nanny: no monitor configured on port 80 is a web server.
-        (None, None) if vs.port == 80 && vs.send_program.is_none() => (
+        (None, None) if vs.port == 80 => (
             Some(decode_escapes(r"GET / HTTP/1.0\r\n\r\n")),
             Some(Expect::Substring(b"HTTP".to_vec())),
         ),
@@ -423,7 +652,7 @@ fn check_for(vs: &VirtualServer) -> (Check, String) {
         .as_deref()
         .map(|s| format!(" send {:?}", healthcheck::Snippet(s)))
         .unwrap_or_default();
-    match vs.protocol {
+    Ok(match vs.protocol {
         Protocol::Udp => {
             let text = format!("udp{shown}{}", describe_expect(&expect));
             (Check::Udp(UdpCheck { send, expect }), text)
@@ -432,7 +661,7 @@ fn check_for(vs: &VirtualServer) -> (Check, String) {
             let text = format!("tcp{shown}{}", describe_expect(&expect));
             (Check::Tcp(TcpCheck { send, expect }), text)
         }
-    }
+    })
 }
 
 fn describe_expect(e: &Option<Expect>) -> String {

@@ -250,7 +250,7 @@ fn names_resolve_or_are_reported_with_their_place() {
         shown,
         [
             "primary: host name `lb1` does not resolve to an IPv4 address",
-            "virtual WEB server web1: host name `web1.example` does not resolve to an IPv4 address",
+            "virtual WEB server web1: address: host name `web1.example` does not resolve to an IPv4 address",
         ]
     );
     let doc = lvscf::Document::parse(text).unwrap();
@@ -270,13 +270,13 @@ fn names_resolve_or_are_reported_with_their_place() {
 fn a_zero_timeout_is_an_error_not_a_crash() {
     // nanny divided by it (SIGFPE). lvscf refuses it in a file (E021); a model built in code is
     // checked here.
-    let text = "virtual WEB {\n active = 1\n address = 10.0.0.1 eth0\n}\n";
+    let text = "primary = 10.0.0.9\nvirtual WEB {\n active = 1\n address = 10.0.0.1 eth0\n}\n";
     let mut config = lvscf::Document::parse(text).unwrap().config().clone();
     config.virtual_servers[0].timeout = lvscf::Seconds(0);
     let errors = Plan::build(&config, &no_names).unwrap_err();
     assert_eq!(
         errors[0].to_string(),
-        "virtual WEB: timeout must be at least 1 second (it is the check interval)"
+        "virtual WEB: timeout: must be at least 1 second (it is the check interval)"
     );
 }
 
@@ -332,4 +332,61 @@ fn check_prints_the_plan_and_exits_by_validity() {
     assert_eq!(code, Some(2), "{err}");
     let (code, _, _) = director(&["frobnicate"]);
     assert_eq!(code, Some(2));
+}
+
+#[test]
+fn monitor_links_makes_the_heartbeat_paths_critical() {
+    let dr = plan(&std::fs::read_to_string(format!("{SEED}03-dr-primary.cf")).unwrap()).unwrap();
+    assert!(dr.heartbeat.monitor_links);
+    let nat =
+        plan(&std::fs::read_to_string(format!("{SEED}01-nat-single-router.cf")).unwrap()).unwrap();
+    assert!(!nat.heartbeat.monitor_links);
+}
+
+/// Runs `director check` on `text`; exit code and stderr.
+fn check_text(name: &str, text: &str) -> (Option<i32>, String) {
+    let file = std::env::temp_dir().join(format!("director-{name}-{}.cf", std::process::id()));
+    std::fs::write(&file, text).unwrap();
+    let (code, _, err) = director(&["check", file.to_str().unwrap()]);
+    std::fs::remove_file(&file).unwrap();
+    (code, err.replace(file.to_str().unwrap(), "FILE"))
+}
+
+#[test]
+fn plan_errors_name_their_line_and_column() {
+    let (code, err) = check_text(
+        "errors",
+        "backup = 10.0.0.2\nkeepalive = 5\ndeadtime = 5\nvirtual A {\n     active = 1\n     address = 10.0.0.1 eth0\n     use_regex = 1\n     expect = \"(\"\n     server a {\n         address = nosuch.invalid\n         active = 1\n     }\n}\nvirtual B {\n     active = 1\n     address = 10.0.0.1 eth0:1\n     persistent = 10\n     pmask = 255.0.255.0\n}\nvirtual C {\n     active = 1\n     address = 10.0.0.1 eth0:2\n}\nvirtual D {\n     active = 1\n     address = 10.0.0.1 eth0:3\n}\n",
+    );
+    assert_eq!(code, Some(1), "{err}");
+    for line in [
+        "FILE: error: primary: not set",
+        "FILE:3:12: error: deadtime: the heartbeat cannot run",
+        "FILE:8:15: error: virtual A: expect: not a regular expression (use_regex = 1): unclosed group\n",
+        "FILE:18:14: error: virtual B: pmask: 255.0.255.0 is not a contiguous netmask",
+        "FILE:24:9: error: virtual D: the same IPVS service (TCP 10.0.0.1:80) as virtual C",
+        "FILE:3:1: warning[W003]",
+    ] {
+        assert!(err.contains(line), "no {line:?} in:\n{err}");
+    }
+    // The regex error stops virtual A's plan before its servers: no name lookup for them.
+    assert!(!err.contains("nosuch.invalid"), "{err}");
+}
+
+#[test]
+fn operator_mistakes_are_warnings_with_their_place() {
+    let (code, err) = check_text(
+        "warnings",
+        "primary = 10.0.0.9\nbackup_active = 1\nbackup = 0.0.0.0\nnetwork = nat\nvirtual A {\n     active = 1\n     address = 10.0.0.1 eth0\n     pmask = 255.255.255.0\n     server a {\n         address = 10.0.1.1\n         active = 1\n     }\n     server b {\n         address = 10.0.1.1\n         active = 1\n     }\n}\nvirtual EMPTY {\n     active = 1\n     address = 10.0.0.2 eth0\n}\n",
+    );
+    assert_eq!(code, Some(0), "{err}");
+    for line in [
+        "FILE:2:17: warning: backup_active: a backup is marked active but `backup` names none",
+        "FILE:4:11: warning: network: NAT without a `nat_router`",
+        "FILE:8:14: warning: virtual A: pmask: has no effect without `persistent`",
+        "FILE:14:20: warning: virtual A server b: address: the same address and port as another real server",
+        "FILE:18:9: warning: virtual EMPTY: no active real server and no sorry server",
+    ] {
+        assert!(err.contains(line), "no {line:?} in:\n{err}");
+    }
 }
