@@ -346,10 +346,11 @@ fn monitor_links_makes_the_heartbeat_paths_critical() {
 /// Runs `director check` on `text`; exit code and stderr.
 fn check_text(name: &str, text: &str) -> (Option<i32>, String) {
     let file = std::env::temp_dir().join(format!("director-{name}-{}.cf", std::process::id()));
-    std::fs::write(&file, text).unwrap();
-    let (code, _, err) = director(&["check", file.to_str().unwrap()]);
-    std::fs::remove_file(&file).unwrap();
-    (code, err.replace(file.to_str().unwrap(), "FILE"))
+    std::fs::write(&file, text).expect("write the file");
+    let shown = file.to_str().expect("a UTF-8 path");
+    let (code, _, err) = director(&["check", shown]);
+    std::fs::remove_file(&file).expect("remove the file");
+    (code, err.replace(shown, "FILE"))
 }
 
 #[test]
