@@ -137,6 +137,47 @@ impl NetNs {
         })
     }
 
+    /// Starts `f` on a new thread inside this namespace and returns at once: a background
+    /// worker (a client that keeps sending, a server) whose sockets all belong here. Join the
+    /// handle for its result; the namespace must outlive the thread's use of the network.
+    pub fn spawn<F, T>(&self, f: F) -> Result<std::thread::JoinHandle<T>, Error>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let path = self.path();
+        let file = File::open(&path).map_err(|source| Error::Open {
+            path: path.clone(),
+            source,
+        })?;
+        // Entered here, before the thread is handed out: a failure is the caller's error,
+        // not a panic inside the worker.
+        let (entered, result) = std::sync::mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name(format!("netns {}", self.name))
+            .spawn(move || {
+                if let Err(e) = enter(&file) {
+                    let _ = entered.send(Err(e));
+                    // Never run `f` outside the namespace; the caller has the error.
+                    panic!("cannot enter the network namespace");
+                }
+                let _ = entered.send(Ok(()));
+                f()
+            })
+            .map_err(|source| Error::Thread {
+                name: self.name.clone(),
+                source,
+            })?;
+        match result.recv() {
+            Ok(Ok(())) => Ok(thread),
+            Ok(Err(source)) => Err(Error::Setns { path, source }),
+            Err(_) => Err(Error::Thread {
+                name: self.name.clone(),
+                source: io::Error::other("the thread ended before entering the namespace"),
+            }),
+        }
+    }
+
     /// Creates a bridge named `name` here and brings it up: a switch for several namespaces
     /// ([`NetNs::attach`]).
     pub fn bridge(&self, name: &str) -> Result<(), Error> {

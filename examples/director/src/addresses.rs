@@ -3,7 +3,7 @@
 use std::{io, net::IpAddr, net::Ipv4Addr};
 
 use futures::TryStreamExt;
-use netlink_packet_route::address::{AddressAttribute, AddressMessage};
+use netlink_packet_route::address::{AddressAttribute, AddressMessage, AddressProtocol};
 
 use crate::AddressPlan;
 
@@ -36,6 +36,23 @@ pub enum AddressError {
         /// The kernel's answer.
         message: String,
     },
+}
+
+/// The address protocol (`IFA_PROTO`, Linux 5.18 and later) that marks the addresses a director
+/// added, so that a restarted director knows them from the operator's own (`ip address show`
+/// prints it as `proto 76`). Older kernels ignore the mark: every address found at start is then
+/// the operator's.
+pub const ADDRESS_PROTOCOL: u8 = 76;
+
+/// What [`Addresses::add`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Added {
+    /// It was not there; it is now, marked as ours.
+    Added,
+    /// It was there with our mark: a director put it there (an earlier run). It is ours.
+    Adopted,
+    /// It was there without our mark: the operator's. It is not ours to remove.
+    Foreign,
 }
 
 /// Adds and removes addresses in the calling thread's network namespace. Only whole addresses
@@ -94,28 +111,69 @@ impl Addresses {
         Ok(hit)
     }
 
-    /// Adds the address with its label; false when it was already there (then it is not ours,
-    /// and [`Addresses::remove`] should not be called for it).
-    pub async fn add(&self, a: &AddressPlan) -> Result<bool, AddressError> {
+    /// Adds the address with its label and our mark ([`ADDRESS_PROTOCOL`]), unless it is there.
+    pub async fn add(&self, a: &AddressPlan) -> Result<Added, AddressError> {
         let index = self.index(a).await?;
-        if self.find(index, a).await?.is_some() {
-            return Ok(false);
+        if let Some(found) = self.find(index, a).await? {
+            return Ok(if marked(&found) {
+                Added::Adopted
+            } else {
+                Added::Foreign
+            });
         }
         let mut request = self
             .handle
             .address()
             .add(index, IpAddr::V4(a.address), a.prefix);
+        let attributes = &mut request.message_mut().attributes;
         if let Some(label) = &a.label {
-            request
-                .message_mut()
-                .attributes
-                .push(AddressAttribute::Label(label.clone()));
+            attributes.push(AddressAttribute::Label(label.clone()));
         }
+        attributes.push(AddressAttribute::Protocol(AddressProtocol::from(
+            ADDRESS_PROTOCOL,
+        )));
         request
             .execute()
             .await
             .map_err(|e| kernel("adding", a, e))?;
-        Ok(true)
+        Ok(Added::Added)
+    }
+
+    /// The addresses carrying our mark: those a director added and did not remove (it was
+    /// killed, or stopped while keeping them), as (interface, address, prefix).
+    pub async fn marked(&self) -> Result<Vec<(String, Ipv4Addr, u8)>, AddressError> {
+        let mut names = std::collections::HashMap::new();
+        let mut links = self.handle.link().get().execute();
+        while let Some(link) = links
+            .try_next()
+            .await
+            .map_err(|e| kernel("listing", &any(), e))?
+        {
+            for attr in link.attributes {
+                if let netlink_packet_route::link::LinkAttribute::IfName(name) = attr {
+                    names.insert(link.header.index, name);
+                }
+            }
+        }
+        let mut all = self.handle.address().get().execute();
+        let mut out = Vec::new();
+        while let Some(msg) = all
+            .try_next()
+            .await
+            .map_err(|e| kernel("listing", &any(), e))?
+        {
+            if !marked(&msg) {
+                continue;
+            }
+            let local = msg.attributes.iter().find_map(|a| match a {
+                AddressAttribute::Local(IpAddr::V4(ip)) => Some(*ip),
+                _ => None,
+            });
+            if let (Some(ip), Some(name)) = (local, names.get(&msg.header.index)) {
+                out.push((name.clone(), ip, msg.header.prefix_len));
+            }
+        }
+        Ok(out)
     }
 
     /// Removes the address; false when it was not there.
@@ -138,17 +196,10 @@ impl Addresses {
     pub async fn local_ipv4(&self) -> Result<Vec<Ipv4Addr>, AddressError> {
         let mut all = self.handle.address().get().execute();
         let mut out = Vec::new();
-        let any = AddressPlan {
-            address: Ipv4Addr::UNSPECIFIED,
-            prefix: 0,
-            device: "any".into(),
-            label: None,
-            purpose: String::new(),
-        };
         while let Some(msg) = all
             .try_next()
             .await
-            .map_err(|e| kernel("listing", &any, e))?
+            .map_err(|e| kernel("listing", &any(), e))?
         {
             for attr in &msg.attributes {
                 if let AddressAttribute::Local(IpAddr::V4(ip))
@@ -160,6 +211,23 @@ impl Addresses {
             }
         }
         Ok(out)
+    }
+}
+
+fn marked(msg: &AddressMessage) -> bool {
+    msg.attributes
+        .iter()
+        .any(|a| matches!(a, AddressAttribute::Protocol(p) if u8::from(*p) == ADDRESS_PROTOCOL))
+}
+
+/// What a listing of every address is about, for its error.
+fn any() -> AddressPlan {
+    AddressPlan {
+        address: Ipv4Addr::UNSPECIFIED,
+        prefix: 0,
+        device: "any".into(),
+        label: None,
+        purpose: String::new(),
     }
 }
 

@@ -21,9 +21,10 @@ mod desired;
 pub mod plan;
 mod run;
 
-pub use addresses::{AddressError, Addresses};
+pub use addresses::{ADDRESS_PROTOCOL, Added, AddressError, Addresses};
 pub use desired::{Desired, Draining, Entry, ServerKey};
 pub use plan::{
-    AddressPlan, HeartbeatPlan, Place, Plan, PlanError, PlanWarning, ServerPlan, ServicePlan,
+    AddressPlan, Commands, HeartbeatPlan, Place, Plan, PlanError, PlanWarning, ServerPlan,
+    ServicePlan,
 };
 pub use run::{Control, RunError, RunOptions, TableMode, is_primary, run};

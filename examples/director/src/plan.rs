@@ -217,6 +217,17 @@ pub struct HeartbeatPlan {
     pub monitor_links: bool,
 }
 
+/// `active_cmd` and `inactive_cmd`, split into words as a shell would split them (quotes, no
+/// expansion): they run without a shell, as pulse ran them (it split on spaces and `execv`ed
+/// the result), except that the program is looked up in `PATH`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Commands {
+    /// Run on becoming active.
+    pub active: Option<Vec<String>>,
+    /// Run on becoming standby, and at start.
+    pub inactive: Option<Vec<String>>,
+}
+
 /// Everything the director does for one `lvs.cf`.
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -231,7 +242,7 @@ pub struct Plan {
     /// IPVS timeouts (TCP, TCP FIN, UDP); 0 leaves one unchanged.
     pub timeouts: (Duration, Duration, Duration),
     /// Commands run on becoming active and standby.
-    pub commands: (Option<String>, Option<String>),
+    pub commands: Commands,
 }
 
 impl Plan {
@@ -362,6 +373,25 @@ impl Plan {
             seen.push(a.address);
             fresh
         });
+        let mut argv = |line: &Option<String>, key| {
+            let line = line.as_deref()?;
+            match shlex::split(line) {
+                Some(words) if !words.is_empty() => Some(words),
+                _ => {
+                    errors.push(PlanError::Invalid {
+                        place: Place::global(key),
+                        message: format!(
+                            "cannot split {line:?} into words (empty, or a quote left open)"
+                        ),
+                    });
+                    None
+                }
+            }
+        };
+        let commands = Commands {
+            active: argv(&g.active_cmd, "active_cmd"),
+            inactive: argv(&g.inactive_cmd, "inactive_cmd"),
+        };
         errors.extend(unresolved);
         if !errors.is_empty() {
             return Err(errors);
@@ -377,7 +407,7 @@ impl Plan {
                 secs(g.tcpfin_timeout),
                 secs(g.udp_timeout),
             ),
-            commands: (g.active_cmd.clone(), g.inactive_cmd.clone()),
+            commands,
         })
     }
 
@@ -747,12 +777,17 @@ impl fmt::Display for Plan {
                 )?;
             }
         }
-        if self.commands.0.is_some() || self.commands.1.is_some() {
+        let shown = |argv: &Option<Vec<String>>| {
+            argv.as_ref().map_or("-".to_string(), |a| {
+                shlex::try_join(a.iter().map(String::as_str)).unwrap_or_else(|_| a.join(" "))
+            })
+        };
+        if self.commands != Commands::default() {
             writeln!(
                 f,
                 "commands: active `{}`, inactive `{}`",
-                self.commands.0.as_deref().unwrap_or("-"),
-                self.commands.1.as_deref().unwrap_or("-")
+                shown(&self.commands.active),
+                shown(&self.commands.inactive)
             )?;
         }
         Ok(())

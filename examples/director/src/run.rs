@@ -8,13 +8,15 @@ use std::{
 };
 
 use healthcheck::{Monitor, MonitorOptions, Target, TargetId, Update};
-use heartbeat::{Config, Driver, PathConfig, PathSocket, Protocol, Role, Timers};
+use heartbeat::{
+    Config, Driver, PathConfig, PathSocket, Protocol, Reason, Role, RoleChange, Timers,
+};
 use ipvs::reconcile::{Ownership, apply, observe};
 use ipvs::{Daemon, DaemonState, ServiceKey, Table, Timeouts};
 use tokio::sync::mpsc;
 
 use crate::{
-    AddressError, AddressPlan, Addresses, Desired, Plan, ServerKey, ServerPlan, ServicePlan,
+    Added, AddressError, AddressPlan, Addresses, Desired, Plan, ServerKey, ServerPlan, ServicePlan,
 };
 
 /// Why the director cannot run.
@@ -117,7 +119,7 @@ fn heartbeat_config(plan: &Plan, primary: bool) -> Result<(Config, Vec<PathSocke
     {
         paths.push(PathConfig {
             peer: IpAddr::V4(peer),
-            critical: true,
+            critical: h.monitor_links,
         });
         sockets.push(PathSocket {
             local: SocketAddr::new(IpAddr::V4(me), h.port),
@@ -130,7 +132,7 @@ fn heartbeat_config(plan: &Plan, primary: bool) -> Result<(Config, Vec<PathSocke
         {
             paths.push(PathConfig {
                 peer: IpAddr::V4(theirs),
-                critical: true,
+                critical: h.monitor_links,
             });
             sockets.push(PathSocket {
                 local: SocketAddr::new(IpAddr::V4(mine), h.port),
@@ -150,18 +152,20 @@ fn heartbeat_config(plan: &Plan, primary: bool) -> Result<(Config, Vec<PathSocke
     Ok((config, sockets))
 }
 
-fn run_command(what: &str, command: Option<&str>) {
-    let Some(command) = command else { return };
-    match std::process::Command::new("/bin/sh")
-        .args(["-c", command])
+/// Runs `active_cmd` or `inactive_cmd` without waiting for it (as pulse); tokio reaps it.
+fn run_command(what: &str, argv: Option<&[String]>) {
+    let Some([program, args @ ..]) = argv else {
+        return;
+    };
+    let spawned = tokio::process::Command::new(program)
+        .args(args)
         .stdin(Stdio::null())
-        .spawn()
-    {
-        // Reaped by a thread so that a slow command never holds the director up.
-        Ok(mut child) => {
-            std::thread::spawn(move || child.wait());
-        }
-        Err(e) => eprintln!("director: cannot run {what} `{command}`: {e}"),
+        .spawn();
+    if let Err(e) = spawned {
+        eprintln!(
+            "director: cannot run {what} `{}`: {e}",
+            argv.unwrap_or_default().join(" ")
+        );
     }
 }
 
@@ -364,7 +368,8 @@ impl Director {
         }
     }
 
-    /// Takes over the plan's addresses not taken yet: added, then announced.
+    /// Takes over the plan's addresses not taken yet, then announces every one of them (those
+    /// adopted from an earlier run too: a neighbour may have aged our MAC out meanwhile).
     async fn take_addresses(&mut self) {
         let wanted: Vec<AddressPlan> = (self.plan.addresses.iter())
             .filter(|a| !self.taken.contains(a))
@@ -372,18 +377,72 @@ impl Director {
             .collect();
         for a in &wanted {
             match self.addresses.add(a).await {
-                Ok(true) => self.taken.push(a.clone()),
-                Ok(false) => {}
+                Ok(Added::Added | Added::Adopted) => self.taken.push(a.clone()),
+                Ok(Added::Foreign) => eprintln!(
+                    "director: {}/{} on {} was already there (not ours: it stays when we stand down)",
+                    a.address, a.prefix, a.device
+                ),
                 Err(e) => eprintln!("director: {e}"),
             }
-            let options = arp_announce::Options::default();
-            match arp_announce::Announcer::new(&a.device, &[IpAddr::V4(a.address)], options)
-                .and_then(|an| an.spawn())
-            {
-                Ok(handle) => self.announcers.push((a.address, handle)),
-                Err(e) => eprintln!("director: announcing {}: {e}", a.address),
+        }
+        for a in self.plan.addresses.clone() {
+            self.announce(&a);
+        }
+    }
+
+    /// Starts the gratuitous ARPs for `a` (replacing any still running for it).
+    fn announce(&mut self, a: &AddressPlan) {
+        self.announcers.retain(|(address, _)| *address != a.address);
+        let options = arp_announce::Options::default();
+        match arp_announce::Announcer::new(&a.device, &[IpAddr::V4(a.address)], options)
+            .and_then(|an| an.spawn())
+        {
+            Ok(handle) => self.announcers.push((a.address, handle)),
+            Err(e) => eprintln!("director: announcing {}: {e}", a.address),
+        }
+    }
+
+    /// The peer is active too and we stay (pulse: "partner active: resending arps"): the
+    /// addresses are added if they went missing and announced again, and `active_cmd` runs
+    /// again.
+    async fn reannounce(&mut self) {
+        self.take_addresses().await;
+        run_command("active_cmd", self.plan.commands.active.as_deref());
+    }
+
+    /// The addresses an earlier run left marked as ours (it was killed, or it stopped while
+    /// keeping them). A standalone router adopts those of its plan (no peer can hold them; it
+    /// is about to be active). Otherwise, and for addresses no longer in the plan, they are
+    /// removed: with a peer, the peer may be active, and a takeover adds them again.
+    async fn leftover_addresses(&mut self, standalone: bool) -> Result<(), RunError> {
+        for (device, address, prefix) in self.addresses.marked().await? {
+            let planned = (self.plan.addresses.iter())
+                .find(|a| a.device == device && a.address == address && a.prefix == prefix);
+            match planned {
+                Some(a) if standalone => {
+                    eprintln!(
+                        "director: adopted {address}/{prefix} on {device} from an earlier run"
+                    );
+                    self.taken.push(a.clone());
+                }
+                _ => {
+                    let left = AddressPlan {
+                        address,
+                        prefix,
+                        device: device.clone(),
+                        label: None,
+                        purpose: "left by an earlier run".into(),
+                    };
+                    match self.addresses.remove(&left).await {
+                        Ok(_) => eprintln!(
+                            "director: removed {address}/{prefix} on {device}, left by an earlier run"
+                        ),
+                        Err(e) => eprintln!("director: {e}"),
+                    }
+                }
             }
         }
+        Ok(())
     }
 
     /// Releases the taken addresses that `keep` does not name.
@@ -410,7 +469,7 @@ impl Director {
         self.take_addresses().await;
         eprintln!("director: took over {} addresses", self.taken.len());
         self.sync_daemon(DaemonState::Master).await;
-        run_command("active_cmd", self.plan.commands.0.as_deref());
+        run_command("active_cmd", self.plan.commands.active.as_deref());
     }
 
     async fn become_standby(&mut self) {
@@ -422,7 +481,7 @@ impl Director {
         if self.options.table == TableMode::WhenActive {
             self.sync_table().await;
         }
-        run_command("inactive_cmd", self.plan.commands.1.as_deref());
+        run_command("inactive_cmd", self.plan.commands.inactive.as_deref());
     }
 
     /// Applies a new plan as a diff.
@@ -511,8 +570,10 @@ impl Director {
     }
 
     /// Stops: resign, give the addresses back, remove what we own, stop our sync daemon.
-    async fn stop(mut self, heartbeat: heartbeat::DriverHandle) {
-        let _ = heartbeat.shutdown().await;
+    async fn stop(mut self, heartbeat: Option<heartbeat::DriverHandle>) {
+        if let Some(heartbeat) = heartbeat {
+            let _ = heartbeat.shutdown().await;
+        }
         self.announcers.clear();
         self.release_addresses(&[]).await;
         if let Some(d) = self.sync_daemon.take()
@@ -572,6 +633,7 @@ pub async fn run(
     desired.adopt(&observe(&ipvs).await?);
     let (monitor, mut updates) = Monitor::spawn(MonitorOptions::default());
     let (config, sockets) = heartbeat_config(&plan, primary)?;
+    let standalone = config.paths.is_empty();
     let mut d = Director {
         owned: plan.services.iter().map(|s| s.service.key).collect(),
         plan,
@@ -587,14 +649,32 @@ pub async fn run(
         active: false,
         sync_daemon: None,
     };
+    d.leftover_addresses(standalone).await?;
     d.set_timeouts().await;
     d.sync_table().await;
+    // As pulse: a node starts inactive, with `inactive_cmd` and a backup sync daemon.
+    run_command("inactive_cmd", d.plan.commands.inactive.as_deref());
     d.sync_daemon(DaemonState::Backup).await;
     d.sync_checks(None).await?;
 
-    let driver = Driver::bind(config, &sockets).map_err(|e| RunError::Heartbeat(e.to_string()))?;
-    let mut roles = driver.roles();
-    let heartbeat = driver.spawn();
+    // With a peer, the heartbeat decides. A router alone (no backup, or `backup_active = 0`)
+    // is active at once: pulse waited a deadtime for a peer it would never hear.
+    let (heartbeat, mut roles, _alone) = if standalone {
+        let (tx, rx) = tokio::sync::watch::channel(RoleChange {
+            role: Role::Active,
+            reason: Reason::Startup,
+            at: std::time::SystemTime::now(),
+            seq: 0,
+        });
+        eprintln!("director: ACTIVE (standalone: no backup to hear from)");
+        d.become_active().await;
+        (None, rx, Some(tx))
+    } else {
+        let driver =
+            Driver::bind(config, &sockets).map_err(|e| RunError::Heartbeat(e.to_string()))?;
+        let roles = driver.roles();
+        (Some(driver.spawn()), roles, None)
+    };
     let mut drains = tokio::time::interval(Duration::from_secs(1));
     drains.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
 
@@ -626,7 +706,8 @@ pub async fn run(
                 match (change.role, d.active) {
                     (Role::Active, false) => d.become_active().await,
                     (Role::Standby, true) => d.become_standby().await,
-                    _ => {}
+                    (Role::Active, true) => d.reannounce().await,
+                    (Role::Standby, false) => {}
                 }
             }
             _ = drains.tick(), if !d.desired.draining().is_empty() => d.check_drains().await,

@@ -5,7 +5,7 @@
 
 use std::net::Ipv4Addr;
 
-use director::{AddressError, AddressPlan, Addresses};
+use director::{Added, AddressError, AddressPlan, Addresses};
 use testkit::NetNs;
 
 fn plan(address: [u8; 4], prefix: u8, device: &str, label: Option<&str>) -> AddressPlan {
@@ -43,12 +43,19 @@ fn vip_with_label_added_found_and_removed_alone() {
         .expect("primary address");
     let vip = plan([10, 50, 0, 100], 24, "dummy0", Some("dummy0:1"));
 
-    let (added, again, local) = in_ns(&ns, async |a: Addresses| {
+    let (added, again, local, marked) = in_ns(&ns, async |a: Addresses| {
         let added = a.add(&vip).await.expect("add");
         let again = a.add(&vip).await.expect("add again");
-        (added, again, a.local_ipv4().await.expect("list"))
+        let local = a.local_ipv4().await.expect("list");
+        (added, again, local, a.marked().await.expect("marked"))
     });
-    assert!(added && !again, "the second add finds it there");
+    assert_eq!(added, Added::Added);
+    assert_eq!(again, Added::Adopted, "the second add finds it there, ours");
+    // The mark is how a restarted director tells its addresses from the operator's.
+    assert_eq!(
+        marked,
+        [("dummy0".to_string(), Ipv4Addr::new(10, 50, 0, 100), 24)]
+    );
     let shown = ns
         .ip(["-4", "-o", "address", "show", "dev", "dummy0"])
         .expect("ip addr");
@@ -100,9 +107,10 @@ fn an_address_that_was_there_is_not_ours_and_a_missing_interface_is_named() {
             a.add(&missing).await.unwrap_err(),
         )
     });
-    assert!(
-        !added,
-        "an address already present is reported as not added"
+    assert_eq!(
+        added,
+        Added::Foreign,
+        "an address already there without our mark is the operator's"
     );
     assert!(matches!(err, AddressError::NoInterface { .. }), "{err}");
     assert_eq!(

@@ -1,219 +1,382 @@
-//! Kernel test, end to end: the seed's NAT deployment (one router) in namespaces. A client reaches
-//! a real server through the VIP; the director adds the VIP and the NAT router address with their
-//! labels and programs IPVS from its checks; SIGTERM leaves nothing of its own behind.
+//! Kernel tests, end to end: the seed's NAT router (`01-nat-single-router.cf`, with a one-second
+//! check interval so that the suite stays fast) in namespaces, with two busybox httpd real
+//! servers and a client. What the director adds and removes is read back with `ip` and
+//! `ipvsadm`; what a client sees is tested with real requests through the VIP.
 //!
 //! Run with `cargo xtask test` (root, in the rig).
 
 mod common;
 
-use common::{Httpd, director, get, rename};
-use testkit::NetNs;
+use std::{
+    io::{Read, Write},
+    net::TcpStream,
+    time::{Duration, Instant},
+};
 
-#[test]
-#[ignore = "kernel test: run with `cargo xtask test`"]
-fn nat_router_end_to_end() {
-    let client = NetNs::new().expect("client");
-    let dir = NetNs::new().expect("director");
-    let rs = NetNs::new().expect("real server");
-    let public = client
-        .veth("192.168.1.1/24", &dir, "192.168.1.10/24")
-        .expect("public veth");
-    let private = dir
-        .veth("10.0.0.10/24", &rs, "10.0.0.100/24")
-        .expect("private veth");
-    rs.ip(["route", "add", "default", "via", "10.0.0.254"])
-        .expect("route");
-    dir.exec("sysctl", ["-qw", "net.ipv4.ip_forward=1"])
-        .expect("forwarding");
-    let _httpd = Httpd::start(&rs, "10.0.0.100:80", "rs1");
+use common::{ConfigFile, NatLab, VIP, director, get, seed_config};
 
-    let config = format!(
-        r#"serial_no = 1
-primary = 192.168.1.10
-service = lvs
-backup_active = 0
-backup = 0.0.0.0
-heartbeat_port = 539
-keepalive = 1
-deadtime = 2
-network = nat
-nat_router = 10.0.0.254 {private}:1
-nat_nmask = 255.255.255.0
-virtual HTTP {{
-     active = 1
-     address = 192.168.1.250 {public}:1
-     vip_nmask = 255.255.255.0
-     port = 80
-     send = "GET / HTTP/1.0\r\n\r\n"
-     expect = "HTTP"
-     scheduler = wlc
-     protocol = tcp
-     timeout = 1
-     reentry = 1
-     server rs1 {{
-         address = 10.0.0.100
-         active = 1
-         weight = 1
-     }}
-}}
-"#,
-        private = private.name(),
-        public = public.peer_name(),
-    );
-    let file = std::env::temp_dir().join(format!("director-nat-{}.cf", std::process::id()));
-    std::fs::write(&file, config).expect("config");
-
-    let mut director = director(&dir, &file, "d", &[]);
-    director.wait_for("this node is the primary");
-    director.wait_for("[ active ] 10.0.0.100:80 up");
-    director.wait_for("ACTIVE");
-    director.wait_for("took over 2 addresses");
-
-    // The addresses with their labels, the IPVS table as ipvsadm lists it.
-    let vip = dir
-        .ip(["-4", "-o", "address", "show", "dev", public.peer_name()])
-        .expect("ip");
-    assert!(
-        vip.contains("192.168.1.250/24") && vip.contains(&format!("{}:1", public.peer_name())),
-        "{vip}"
-    );
-    let router = dir
-        .ip(["-4", "-o", "address", "show", "dev", private.name()])
-        .expect("ip");
-    assert!(router.contains("10.0.0.254/24"), "{router}");
-    let table = dir.exec("ipvsadm", ["-Ln"]).expect("ipvsadm");
-    assert!(table.contains("TCP  192.168.1.250:80 wlc"), "{table}");
-    assert!(table.contains("-> 10.0.0.100:80"), "{table}");
-    assert!(table.contains("Masq"), "{table}");
-
-    // A client reaches the real server through the VIP.
-    let reply = get(&client, "192.168.1.250:80").expect("a reply through the VIP");
-    assert!(reply.ends_with("rs1"), "{reply}");
-
-    // SIGTERM: no VIP, no router address, no owned service left.
-    director.signal(libc::SIGTERM).expect("SIGTERM");
-    let status = director.child.wait().expect("wait");
-    assert!(status.success(), "{status}");
-    let vip = dir
-        .ip(["-4", "-o", "address", "show", "dev", public.peer_name()])
-        .expect("ip");
-    assert!(
-        !vip.contains("192.168.1.250") && vip.contains("192.168.1.10"),
-        "{vip}"
-    );
-    let router = dir
-        .ip(["-4", "-o", "address", "show", "dev", private.name()])
-        .expect("ip");
-    assert!(
-        !router.contains("10.0.0.254") && router.contains("10.0.0.10"),
-        "{router}"
-    );
-    let table = dir.exec("ipvsadm", ["-Ln"]).expect("ipvsadm");
-    assert!(!table.contains("192.168.1.250"), "{table}");
-    std::fs::remove_file(&file).expect("cleanup");
+/// The seed with a one-second check interval and `reentry`; `http` changes more of `virtual HTTP`.
+fn seed(http: &[(&str, &str)]) -> String {
+    let mut all = vec![("timeout", "1"), ("reentry", "2")];
+    all.extend_from_slice(http);
+    seed_config(&[], &all)
 }
 
-#[test]
-#[ignore = "kernel test: run with `cargo xtask test`"]
-fn the_backup_takes_over_when_the_primary_dies() {
-    let switch = NetNs::new().expect("switch");
-    switch.bridge("lan").expect("public LAN");
-    switch.bridge("dmz").expect("private LAN");
-    let client = NetNs::new().expect("client");
-    client
-        .attach(&switch, "lan", "192.168.1.1/24")
-        .expect("client");
-    let rs = NetNs::new().expect("real server");
-    rs.attach(&switch, "dmz", "10.0.0.100/24")
-        .expect("real server");
-    rs.ip(["route", "add", "default", "via", "10.0.0.254"])
-        .expect("route");
-    let _httpd = Httpd::start(&rs, "10.0.0.100:80", "rs1");
-    let mut nodes = Vec::new();
-    for n in [10, 20] {
-        let ns = NetNs::new().expect("director");
-        let public = ns
-            .attach(&switch, "lan", &format!("192.168.1.{n}/24"))
-            .expect("public");
-        let private = ns
-            .attach(&switch, "dmz", &format!("10.0.0.{n}/24"))
-            .expect("private");
-        rename(&ns, public.name(), "eth0");
-        rename(&ns, private.name(), "eth1");
-        ns.exec("sysctl", ["-qw", "net.ipv4.ip_forward=1"])
-            .expect("forwarding");
-        nodes.push(ns);
+/// The seed with its two real servers named `rs1` and `rs2` (the published file names both
+/// `localhost.localdomain`), so that one can be removed.
+fn named_seed() -> lvscf::Document {
+    let mut doc = lvscf::Document::parse(&seed(&[])).expect("parses");
+    let mut http = doc.virtual_mut("HTTP").expect("HTTP");
+    for name in ["rs1", "rs2"] {
+        http.server_mut("localhost.localdomain")
+            .expect("a server")
+            .rename(name)
+            .expect("rename");
     }
-    let config = r#"serial_no = 2
-primary = 192.168.1.10
-service = lvs
-backup_active = 1
-backup = 192.168.1.20
-heartbeat = 1
-heartbeat_port = 539
-keepalive = 1
-deadtime = 3
-network = nat
-nat_router = 10.0.0.254 eth1:1
-nat_nmask = 255.255.255.0
-virtual HTTP {
-     active = 1
-     address = 192.168.1.250 eth0:1
-     vip_nmask = 255.255.255.0
-     port = 80
-     scheduler = wlc
-     protocol = tcp
-     timeout = 1
-     reentry = 1
-     server rs1 {
-         address = 10.0.0.100
-         active = 1
-         weight = 1
-     }
+    doc
 }
-"#;
-    let file = std::env::temp_dir().join(format!("director-pair-{}.cf", std::process::id()));
-    std::fs::write(&file, config).expect("config");
-    let mut primary = director(&nodes[0], &file, "primary", &[]);
-    let mut backup = director(&nodes[1], &file, "backup", &[]);
-    primary.wait_for("this node is the primary");
-    backup.wait_for("this node is the backup");
-    // nanny's implicit web check on port 80, on both nodes: the table is ready on the backup too.
-    primary.wait_for("[ active ] 10.0.0.100:80 up");
-    backup.wait_for("[ active ] 10.0.0.100:80 up");
-    primary.wait_for("ACTIVE");
-    primary.wait_for("took over 2 addresses");
-    let reply = get(&client, "192.168.1.250:80").expect("a reply through the primary");
-    assert!(reply.ends_with("rs1"), "{reply}");
-    let on_backup = nodes[1]
-        .ip(["-4", "-o", "address", "show", "dev", "eth0"])
-        .expect("ip");
+
+/// The real servers of `TCP 192.168.1.250:80` as `ipvsadm -Ln` lists them: (address, forwarding,
+/// weight).
+fn real_servers(lab: &NatLab) -> Vec<(String, String, u32)> {
+    let table = lab.ipvsadm(0, &["-Ln", "-t", VIP]);
+    table
+        .lines()
+        .filter_map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            (w.first() == Some(&"->") && w.len() >= 4 && w[1] != "RemoteAddress:Port").then(|| {
+                (
+                    w[1].to_string(),
+                    w[2].to_string(),
+                    w[3].parse().expect("weight"),
+                )
+            })
+        })
+        .collect()
+}
+
+fn servers_answering(lab: &NatLab, requests: usize) -> std::collections::BTreeSet<String> {
+    (0..requests)
+        .map(|_| get(&lab.client, VIP).expect("a reply through the VIP"))
+        .collect()
+}
+
+/// A connection through the VIP that has not sent its request yet: an established IPVS
+/// connection (ActiveConn 1) that stays until it is used or closed.
+struct Idle {
+    stream: TcpStream,
+}
+
+impl Idle {
+    fn open(lab: &NatLab) -> Idle {
+        let addr = VIP.parse().expect("address");
+        let stream = lab
+            .client
+            .run(move || TcpStream::connect_timeout(&addr, Duration::from_secs(3)))
+            .expect("netns")
+            .expect("connect through the VIP");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        Idle { stream }
+    }
+
+    /// The real server IPVS sent it to, from the connection table (`ipvsadm -Lnc`).
+    fn real_server(&self, lab: &NatLab) -> String {
+        let port = self.stream.local_addr().expect("local").port();
+        let table = lab.ipvsadm(0, &["-Lnc"]);
+        table
+            .lines()
+            .find(|l| l.contains(&format!("192.168.1.1:{port} ")))
+            .and_then(|l| l.split_whitespace().nth(5))
+            .unwrap_or_else(|| panic!("no IPVS connection from port {port}:\n{table}"))
+            .trim_end_matches(":80")
+            .to_string()
+    }
+
+    /// Sends the request now: the page of the server that answers.
+    fn request(mut self) -> String {
+        self.stream
+            .write_all(b"GET / HTTP/1.0\r\n\r\n")
+            .expect("send");
+        let mut out = String::new();
+        self.stream.read_to_string(&mut out).expect("the reply");
+        out.split("\r\n\r\n").nth(1).unwrap_or_default().to_string()
+    }
+}
+
+#[test]
+#[ignore = "kernel test: run with `cargo xtask test`"]
+fn the_seed_router_serves_both_real_servers_and_leaves_nothing_on_sigterm() {
+    let lab = NatLab::new(1);
+    // Someone else's service on the same machine: never ours to touch.
+    lab.ipvsadm(0, &["-A", "-t", "192.168.1.10:22", "-s", "rr"]);
+    let file = ConfigFile::new("seed-nat", &seed(&[]));
+    let mut d = director(&lab.routers[0], &file.0, "director", &[]);
+    d.wait_for("this node is the primary");
+    d.wait_for("ACTIVE (standalone");
+    d.wait_for("took over 2 addresses");
+    d.wait_for("[ active ] 10.0.0.100:80 up");
+    d.wait_for("[ active ] 10.0.0.200:80 up");
+
+    // The addresses with the seed's labels and masks, marked as the director's.
+    let eth0 = lab.addresses(0, "eth0");
     assert!(
-        !on_backup.contains("192.168.1.250"),
-        "the standby holds no VIP: {on_backup}"
+        eth0.contains("inet 192.168.1.250/24") && eth0.contains("eth0:1"),
+        "{eth0}"
+    );
+    let eth1 = lab.addresses(0, "eth1");
+    assert!(
+        eth1.contains("inet 10.0.0.254/16") && eth1.contains("eth1:1"),
+        "{eth1}"
+    );
+    // The table as ipvsadm lists it: `TCP 192.168.1.250:80 wlc`, both servers `Masq 1`.
+    let table = lab.ipvsadm(0, &["-Ln"]);
+    assert!(table.contains("TCP  192.168.1.250:80 wlc"), "{table}");
+    assert_eq!(
+        real_servers(&lab),
+        [
+            ("10.0.0.100:80".into(), "Masq".into(), 1),
+            ("10.0.0.200:80".into(), "Masq".into(), 1)
+        ]
+    );
+    // Requests through the VIP reach both real servers.
+    assert_eq!(
+        servers_answering(&lab, 10),
+        ["rs1".to_string(), "rs2".to_string()].into()
     );
 
-    let before = backup.forget();
+    // SIGTERM: no VIP, no router address, no service of ours; the others' service stays.
+    d.signal(libc::SIGTERM).expect("SIGTERM");
+    let status = d.child.wait().expect("wait");
+    assert!(status.success(), "{status}");
+    let eth0 = lab.addresses(0, "eth0");
     assert!(
-        !before.iter().any(|l| l.contains("ACTIVE")),
-        "the backup was active: {before:?}"
+        !eth0.contains("192.168.1.250") && eth0.contains("192.168.1.10/24"),
+        "{eth0}"
     );
-    // The primary dies: its process is killed and its links go with the machine.
-    primary.child.kill().expect("kill");
-    primary.child.wait().expect("reaped");
-    nodes[0].ip(["link", "set", "eth0", "down"]).expect("down");
-    nodes[0].ip(["link", "set", "eth1", "down"]).expect("down");
-    backup.wait_for("ACTIVE");
-    backup.wait_for("took over 2 addresses");
-    let vip = nodes[1]
-        .ip(["-4", "-o", "address", "show", "dev", "eth0"])
-        .expect("ip");
+    let eth1 = lab.addresses(0, "eth1");
     assert!(
-        vip.contains("192.168.1.250/24") && vip.contains("eth0:1"),
-        "{vip}"
+        !eth1.contains("10.0.0.254") && eth1.contains("10.0.0.10/16"),
+        "{eth1}"
     );
-    // The client and the real server learned the new MACs from the gratuitous ARPs.
-    let reply = get(&client, "192.168.1.250:80").expect("a reply through the backup");
-    assert!(reply.ends_with("rs1"), "{reply}");
-    std::fs::remove_file(&file).expect("cleanup");
+    let table = lab.ipvsadm(0, &["-Ln"]);
+    assert!(!table.contains("192.168.1.250"), "{table}");
+    assert!(table.contains("TCP  192.168.1.10:22 rr"), "{table}");
+    let links = lab.routers[0].ip(["-o", "link", "show", "up"]).expect("ip");
+    assert!(
+        links.contains("eth0") && links.contains("eth1"),
+        "no interface is taken down: {links}"
+    );
+}
+
+#[test]
+#[ignore = "kernel test: run with `cargo xtask test`"]
+fn a_stopped_server_leaves_within_its_timeout_and_returns_after_reentry() {
+    let mut lab = NatLab::new(1);
+    let file = ConfigFile::new("reentry", &seed(&[("reentry", "3")]));
+    let mut d = director(&lab.routers[0], &file.0, "director", &[]);
+    d.wait_for("[ active ] 10.0.0.100:80 up");
+    d.wait_for("[ active ] 10.0.0.200:80 up");
+    d.wait_for("took over 2 addresses");
+
+    d.forget();
+    let stopped = Instant::now();
+    lab.stop_server(0);
+    let removed = d.wait_for("[inactive] 10.0.0.100:80 down").at;
+    // Checked once a second (timeout = 1): removed by the next check, which fails at once
+    // (connection refused).
+    let took = removed - stopped;
+    assert!(
+        took <= Duration::from_millis(2500),
+        "removed after {took:?}"
+    );
+    assert_eq!(
+        real_servers(&lab),
+        [("10.0.0.200:80".into(), "Masq".into(), 1)]
+    );
+    assert_eq!(servers_answering(&lab, 4), ["rs2".to_string()].into());
+
+    let started = Instant::now();
+    lab.start_server(0);
+    let back = d.wait_for("[ active ] 10.0.0.100:80 up").at;
+    // Back after `reentry` (3 s) of passing checks, the first of which comes within a second.
+    let took = back - started;
+    assert!(
+        took >= Duration::from_secs(3) && took <= Duration::from_secs(6),
+        "back after {took:?}"
+    );
+    assert_eq!(real_servers(&lab).len(), 2);
+    assert_eq!(
+        servers_answering(&lab, 10),
+        ["rs1".to_string(), "rs2".to_string()].into()
+    );
+}
+
+#[test]
+#[ignore = "kernel test: run with `cargo xtask test`"]
+fn quiesce_keeps_a_failed_server_at_weight_zero() {
+    let mut lab = NatLab::new(1);
+    let file = ConfigFile::new("quiesce", &seed(&[("quiesce_server", "1")]));
+    let mut d = director(&lab.routers[0], &file.0, "director", &[]);
+    d.wait_for("[ active ] 10.0.0.100:80 up");
+    d.wait_for("[ active ] 10.0.0.200:80 up");
+    d.wait_for("took over 2 addresses");
+
+    d.forget();
+    lab.stop_server(0);
+    d.wait_for("[inactive] 10.0.0.100:80 down");
+    assert_eq!(
+        real_servers(&lab),
+        [
+            ("10.0.0.100:80".into(), "Masq".into(), 0),
+            ("10.0.0.200:80".into(), "Masq".into(), 1)
+        ],
+        "kept at weight 0: its persistent clients finish, no new ones come"
+    );
+    assert_eq!(servers_answering(&lab, 4), ["rs2".to_string()].into());
+    lab.start_server(0);
+    d.wait_for("[ active ] 10.0.0.100:80 up");
+    assert_eq!(
+        real_servers(&lab)[0],
+        ("10.0.0.100:80".into(), "Masq".into(), 1)
+    );
+}
+
+#[test]
+#[ignore = "kernel test: run with `cargo xtask test`"]
+fn an_invalid_reload_changes_nothing_and_a_removed_server_drains() {
+    let lab = NatLab::new(1);
+    let doc = named_seed();
+    let file = ConfigFile::new("reload", &doc.to_string());
+    let mut d = director(
+        &lab.routers[0],
+        &file.0,
+        "director",
+        &["--drain-timeout", "30s"],
+    );
+    d.wait_for("[ active ] 10.0.0.100:80 up");
+    d.wait_for("[ active ] 10.0.0.200:80 up");
+    d.wait_for("took over 2 addresses");
+    let table = lab.ipvsadm(0, &["-Ln"]);
+    let addresses = lab.addresses(0, "eth0");
+
+    // A file with a syntax error, then one with a netmask that is not one: both refused.
+    for broken in [
+        doc.to_string().replace("weight = 1", "weight = heavy"),
+        doc.to_string().replace(
+            "scheduler = wlc",
+            "scheduler = wlc\n     persistent = 60\n     pmask = 255.0.255.0",
+        ),
+    ] {
+        d.forget();
+        file.write(&broken);
+        d.signal(libc::SIGHUP).expect("SIGHUP");
+        d.wait_for("is not valid; the running configuration is kept");
+        assert_eq!(lab.ipvsadm(0, &["-Ln"]), table);
+        assert_eq!(lab.addresses(0, "eth0"), addresses);
+    }
+    assert_eq!(servers_answering(&lab, 6).len(), 2, "both still serve");
+
+    // A client in the middle of a connection to one server; that server leaves the file.
+    let idle = Idle::open(&lab);
+    let busy = idle.real_server(&lab);
+    let (busy_name, other) = if busy == "10.0.0.100" {
+        ("rs1", "10.0.0.200")
+    } else {
+        ("rs2", "10.0.0.100")
+    };
+    let mut removed = doc.clone();
+    assert!(
+        removed
+            .virtual_mut("HTTP")
+            .expect("HTTP")
+            .remove_server(busy_name)
+    );
+    d.forget();
+    file.write(&removed.to_string());
+    d.signal(libc::SIGHUP).expect("SIGHUP");
+    d.wait_for("reloaded: 1 services (0 added, 0 removed), 1 real servers draining");
+    // Draining: weight 0, so new clients go to the other server; the connection goes on.
+    assert_eq!(
+        real_servers(&lab),
+        if busy == "10.0.0.100" {
+            vec![
+                ("10.0.0.100:80".to_string(), "Masq".to_string(), 0),
+                ("10.0.0.200:80".to_string(), "Masq".to_string(), 1),
+            ]
+        } else {
+            vec![
+                ("10.0.0.100:80".to_string(), "Masq".to_string(), 1),
+                ("10.0.0.200:80".to_string(), "Masq".to_string(), 0),
+            ]
+        }
+    );
+    let other_name = if busy_name == "rs1" { "rs2" } else { "rs1" };
+    assert_eq!(servers_answering(&lab, 4), [other_name.to_string()].into());
+    assert!(
+        d.try_wait_for("drained", Duration::from_secs(2)).is_none(),
+        "drained while its connection was open"
+    );
+    assert_eq!(idle.request(), busy_name, "the open connection was served");
+    // Its last connection closed: deleted at the next drain check.
+    d.wait_for(&format!("drained {busy}:80 (no active connection left)"));
+    assert_eq!(
+        real_servers(&lab),
+        [(format!("{other}:80"), "Masq".to_string(), 1)]
+    );
+}
+
+#[test]
+#[ignore = "kernel test: run with `cargo xtask test`"]
+fn a_restart_adopts_the_table_without_dropping_connections() {
+    let lab = NatLab::new(1);
+    let file = ConfigFile::new("restart", &seed(&[]));
+    let keep = ["--keep-table"];
+    let mut d = director(&lab.routers[0], &file.0, "first", &keep);
+    d.wait_for("[ active ] 10.0.0.100:80 up");
+    d.wait_for("[ active ] 10.0.0.200:80 up");
+    d.wait_for("took over 2 addresses");
+
+    // A restart with SIGTERM and --keep-table: the table stays; the VIP goes and comes back.
+    let idle = Idle::open(&lab);
+    let busy = idle.real_server(&lab);
+    d.signal(libc::SIGTERM).expect("SIGTERM");
+    assert!(d.child.wait().expect("wait").success());
+    assert_eq!(real_servers(&lab).len(), 2, "the table is kept");
+    assert!(!lab.addresses(0, "eth0").contains("192.168.1.250"));
+    let mut d = director(&lab.routers[0], &file.0, "second", &keep);
+    d.wait_for("took over 2 addresses");
+    assert_eq!(
+        idle.real_server(&lab),
+        busy,
+        "the connection entry is the same"
+    );
+    let conns = lab.ipvsadm(0, &["-Ln", "-t", VIP]);
+    assert!(
+        conns
+            .lines()
+            .any(|l| l.contains(&format!("{busy}:80")) && l.split_whitespace().nth(4) == Some("1")),
+        "one active connection on {busy}, not re-created:\n{conns}"
+    );
+    let page = idle.request();
+    assert_eq!(page, if busy == "10.0.0.100" { "rs1" } else { "rs2" });
+
+    // A crash: the VIP stays where it was (marked as ours); the next run adopts it, with the
+    // table, and a connection opened before the crash goes on.
+    let idle = Idle::open(&lab);
+    d.child.kill().expect("SIGKILL");
+    d.child.wait().expect("reaped");
+    assert!(lab.addresses(0, "eth0").contains("192.168.1.250/24"));
+    let mut d = director(&lab.routers[0], &file.0, "third", &[]);
+    d.wait_for("adopted 192.168.1.250/24 on eth0 from an earlier run");
+    d.wait_for("adopted 10.0.0.254/16 on eth1 from an earlier run");
+    d.wait_for("took over 2 addresses");
+    assert!(!idle.request().is_empty());
+    // Adopted addresses are ours: SIGTERM removes them, and the table (no --keep-table).
+    d.signal(libc::SIGTERM).expect("SIGTERM");
+    assert!(d.child.wait().expect("wait").success());
+    assert!(!lab.addresses(0, "eth0").contains("192.168.1.250"));
+    assert!(!lab.addresses(0, "eth1").contains("10.0.0.254"));
+    assert!(!lab.ipvsadm(0, &["-Ln"]).contains("192.168.1.250"));
 }

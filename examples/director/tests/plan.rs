@@ -177,7 +177,10 @@ fn every_mapped_key() {
             Duration::from_secs(300)
         )
     );
-    assert_eq!(p.commands.0.as_deref(), Some("/usr/local/bin/up"));
+    assert_eq!(
+        p.commands.active.as_deref(),
+        Some(&["/usr/local/bin/up".to_string()][..])
+    );
     assert_eq!(p.heartbeat.port, 1539);
     assert_eq!(p.services.len(), 2, "inactive virtual servers are left out");
 

@@ -1,0 +1,363 @@
+//! The seed's NAT deployment (`lvscf/tests/fixtures/seed/README.md`, topology 1) in network
+//! namespaces, shared by the kernel tests and by `examples/demo.rs` (`cargo xtask demo`):
+//!
+//! ```text
+//!   client 192.168.1.1 ──┐ lan (bridge)               dmz (bridge) ┌── rs1 10.0.0.100 (httpd)
+//!                        ├── eth0 192.168.1.10  router1  eth1 10.0.0.10 ──┤
+//!                        └── eth0 192.168.1.20  router2  eth1 10.0.0.20 ──┴── rs2 10.0.0.200 (httpd)
+//! ```
+//! The VIP 192.168.1.250 goes on the active router's `eth0:1` and the real servers' gateway
+//! 10.0.0.254 on its `eth1:1`. Packets only travel between these namespaces.
+
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
+
+use std::{
+    io::{Read, Write},
+    net::{SocketAddr, TcpStream},
+    path::{Path, PathBuf},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    thread::JoinHandle,
+    time::{Duration, Instant},
+};
+
+use testkit::{Logged, NetNs};
+
+/// The seed's virtual server.
+pub const VIP: &str = "192.168.1.250:80";
+
+/// The seed's single-router `lvs.cf`, unchanged.
+pub const SEED_NAT: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../lvscf/tests/fixtures/seed/01-nat-single-router.cf"
+));
+
+/// The seed's lvs.cf with some values changed through lvscf's layout-keeping edits: `globals`
+/// at the top level, `http` in `virtual HTTP`. Everything else stays byte for byte.
+pub fn seed_config(globals: &[(&str, &str)], http: &[(&str, &str)]) -> String {
+    let mut doc = lvscf::Document::parse(SEED_NAT).expect("the seed parses");
+    for (key, value) in globals {
+        doc.globals_mut().set(key, value).expect("a valid global");
+    }
+    let mut virt = doc.virtual_mut("HTTP").expect("the seed's virtual server");
+    for (key, value) in http {
+        virt.set(key, value)
+            .expect("a valid virtual server setting");
+    }
+    doc.to_string()
+}
+
+/// The seed pair's file: the single router's, with the backup router named.
+pub fn seed_pair_config(globals: &[(&str, &str)], http: &[(&str, &str)]) -> String {
+    let mut all = vec![("backup", "192.168.1.20"), ("backup_private", "10.0.0.20")];
+    all.extend_from_slice(globals);
+    seed_config(&all, http)
+}
+
+/// An lvs.cf in a temporary file, removed on drop.
+pub struct ConfigFile(pub PathBuf);
+
+impl ConfigFile {
+    /// Writes `text` to a file named after `name` and this process.
+    pub fn new(name: &str, text: &str) -> ConfigFile {
+        let path = std::env::temp_dir().join(format!("director-{name}-{}.cf", std::process::id()));
+        std::fs::write(&path, text).expect("config");
+        ConfigFile(path)
+    }
+
+    /// Replaces the file's text.
+    pub fn write(&self, text: &str) {
+        std::fs::write(&self.0, text).expect("config");
+    }
+}
+
+impl Drop for ConfigFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Starts `BIN run --config FILE ARGS…` in `ns`, its log lines echoed with `tag`.
+pub fn start_director(bin: &Path, ns: &NetNs, config: &Path, tag: &str, args: &[&str]) -> Logged {
+    let mut cmd = ns.command(bin);
+    cmd.args(["run", "--config"]).arg(config).args(args);
+    Logged::spawn(cmd, tag).expect("the director starts")
+}
+
+/// A real HTTP server we did not write: busybox httpd, serving `name` as its index page.
+pub struct Httpd {
+    /// The server process.
+    pub process: Logged,
+    root: PathBuf,
+}
+
+impl Httpd {
+    /// Starts busybox httpd in `ns` bound to `bind` (e.g. `10.0.0.100:80`).
+    pub fn start(ns: &NetNs, bind: &str, name: &str) -> Httpd {
+        let root = std::env::temp_dir().join(format!(
+            "director-httpd-{}-{}",
+            std::process::id(),
+            bind.replace([':', '.'], "_")
+        ));
+        std::fs::create_dir_all(&root).expect("docroot");
+        std::fs::write(root.join("index.html"), name).expect("index");
+        let mut cmd = ns.command("busybox");
+        cmd.args(["httpd", "-f", "-v", "-p", bind, "-h"]).arg(&root);
+        let process = Logged::spawn(cmd, name).expect("busybox httpd");
+        Httpd { process, root }
+    }
+}
+
+impl Drop for Httpd {
+    fn drop(&mut self) {
+        let _ = self.process.child.kill();
+        let _ = self.process.child.wait();
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+/// One HTTP/1.0 GET from `client` to `addr`: the body.
+pub fn get(client: &NetNs, addr: &str) -> std::io::Result<String> {
+    let addr: SocketAddr = addr.parse().expect("address");
+    client
+        .run(move || fetch(addr, Duration::from_secs(3)))
+        .expect("netns")
+}
+
+/// A GET on a socket of the calling thread's namespace: the body.
+fn fetch(addr: SocketAddr, limit: Duration) -> std::io::Result<String> {
+    let mut s = TcpStream::connect_timeout(&addr, limit)?;
+    s.set_read_timeout(Some(limit))?;
+    s.write_all(b"GET / HTTP/1.0\r\n\r\n")?;
+    let mut out = String::new();
+    s.read_to_string(&mut out)?;
+    match out.split_once("\r\n\r\n") {
+        Some((head, body)) if head.starts_with("HTTP/1.") => Ok(body.to_string()),
+        _ => Err(std::io::Error::other(format!("not an HTTP reply: {out:?}"))),
+    }
+}
+
+/// Renames an interface (the same lvs.cf serves both routers, so their devices are named alike,
+/// as on real machines).
+pub fn rename(ns: &NetNs, from: &str, to: &str) {
+    ns.ip(["link", "set", from, "down"]).expect("down");
+    ns.ip(["link", "set", from, "name", to]).expect("rename");
+    ns.ip(["link", "set", to, "up"]).expect("up");
+}
+
+/// The seed's NAT network with one or two routers and two real servers serving `rs1`, `rs2`.
+pub struct NatLab {
+    /// The real servers' httpd (`None` while stopped); dropped before the namespaces.
+    pub httpd: Vec<Option<Httpd>>,
+    /// The client, on the public LAN.
+    pub client: NetNs,
+    /// The routers: 192.168.1.10 (the primary), then 192.168.1.20.
+    pub routers: Vec<NetNs>,
+    /// The real servers 10.0.0.100 and 10.0.0.200.
+    pub servers: Vec<NetNs>,
+    switch: NetNs,
+}
+
+/// The real servers' addresses in the seed.
+pub const REAL_SERVERS: [&str; 2] = ["10.0.0.100", "10.0.0.200"];
+
+impl NatLab {
+    /// Builds the network with `routers` routers (1 or 2), their `eth0` and `eth1` named as in
+    /// the seed and `ip_forward` on, and starts the real servers.
+    pub fn new(routers: usize) -> NatLab {
+        let switch = NetNs::new().expect("switch");
+        switch.bridge("lan").expect("public LAN");
+        switch.bridge("dmz").expect("private LAN");
+        let client = NetNs::new().expect("client");
+        client
+            .attach(&switch, "lan", "192.168.1.1/24")
+            .expect("client");
+        let mut servers = Vec::new();
+        for addr in REAL_SERVERS {
+            let ns = NetNs::new().expect("real server");
+            ns.attach(&switch, "dmz", &format!("{addr}/16"))
+                .expect("real server");
+            ns.ip(["route", "add", "default", "via", "10.0.0.254"])
+                .expect("route");
+            servers.push(ns);
+        }
+        let mut nodes = Vec::new();
+        for n in [10, 20].into_iter().take(routers) {
+            let ns = NetNs::new().expect("router");
+            let public = ns
+                .attach(&switch, "lan", &format!("192.168.1.{n}/24"))
+                .expect("public");
+            let private = ns
+                .attach(&switch, "dmz", &format!("10.0.0.{n}/16"))
+                .expect("private");
+            rename(&ns, public.name(), "eth0");
+            rename(&ns, private.name(), "eth1");
+            ns.exec("sysctl", ["-qw", "net.ipv4.ip_forward=1"])
+                .expect("forwarding");
+            nodes.push(ns);
+        }
+        let mut lab = NatLab {
+            httpd: vec![None, None],
+            client,
+            routers: nodes,
+            servers,
+            switch,
+        };
+        lab.start_server(0);
+        lab.start_server(1);
+        lab
+    }
+
+    /// Starts real server `i`'s httpd (it serves `rs1` or `rs2`).
+    pub fn start_server(&mut self, i: usize) {
+        let bind = format!("{}:80", REAL_SERVERS[i]);
+        let httpd = Httpd::start(&self.servers[i], &bind, &format!("rs{}", i + 1));
+        self.httpd[i] = Some(httpd);
+    }
+
+    /// Stops real server `i`'s httpd: connections to it are refused.
+    pub fn stop_server(&mut self, i: usize) {
+        self.httpd[i] = None;
+    }
+
+    /// Takes router `i` off both LANs, as when the machine dies.
+    pub fn unplug(&self, i: usize) {
+        for dev in ["eth0", "eth1"] {
+            self.routers[i]
+                .ip(["link", "set", dev, "down"])
+                .expect("link down");
+        }
+    }
+
+    /// Puts router `i` back on both LANs.
+    pub fn plug(&self, i: usize) {
+        for dev in ["eth0", "eth1"] {
+            self.routers[i]
+                .ip(["link", "set", dev, "up"])
+                .expect("link up");
+        }
+    }
+
+    /// Router `i`'s IPv4 addresses on `dev`, as `ip -4 -o address show` prints them.
+    pub fn addresses(&self, i: usize, dev: &str) -> String {
+        self.routers[i]
+            .ip(["-4", "-o", "address", "show", "dev", dev])
+            .expect("ip address")
+    }
+
+    /// `ipvsadm ARGS` on router `i`.
+    pub fn ipvsadm(&self, i: usize, args: &[&str]) -> String {
+        self.routers[i].exec("ipvsadm", args).expect("ipvsadm")
+    }
+}
+
+/// One request of a [`Prober`]: when it was sent, and which server answered (`None`: failed).
+#[derive(Debug, Clone)]
+pub struct Sample {
+    /// When the request started.
+    pub at: Instant,
+    /// When the reply (or the failure) came.
+    pub done: Instant,
+    /// The body (the real server's name), or `None` when the request failed.
+    pub server: Option<String>,
+}
+
+/// A client that keeps sending requests to the VIP, one every `every`, each with its own
+/// connection (as a browser would after a failure), and records what happened.
+pub struct Prober {
+    stop: Arc<AtomicBool>,
+    thread: JoinHandle<Vec<Sample>>,
+}
+
+impl Prober {
+    /// Starts probing `addr` from `client`; each request may take up to `limit`.
+    pub fn start(client: &NetNs, addr: &str, every: Duration, limit: Duration) -> Prober {
+        let addr: SocketAddr = addr.parse().expect("address");
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopping = Arc::clone(&stop);
+        let thread = client
+            .spawn(move || {
+                let mut samples = Vec::new();
+                let mut next = Instant::now();
+                while !stopping.load(Ordering::Relaxed) {
+                    let at = Instant::now();
+                    let server = fetch(addr, limit).ok();
+                    samples.push(Sample {
+                        at,
+                        done: Instant::now(),
+                        server,
+                    });
+                    next += every;
+                    let now = Instant::now();
+                    if next > now {
+                        std::thread::sleep(next - now);
+                    } else {
+                        next = now;
+                    }
+                }
+                samples
+            })
+            .expect("the prober starts");
+        Prober { stop, thread }
+    }
+
+    /// Stops and returns what was seen.
+    pub fn finish(self) -> Timeline {
+        self.stop.store(true, Ordering::Relaxed);
+        Timeline {
+            samples: self.thread.join().expect("the prober ran"),
+        }
+    }
+}
+
+/// What a [`Prober`] saw.
+#[derive(Debug)]
+pub struct Timeline {
+    /// Every request, in order.
+    pub samples: Vec<Sample>,
+}
+
+impl Timeline {
+    /// The outage a client saw around `event`: from the reply of the last request that
+    /// succeeded before it to the reply of the first that succeeded after it. `None` when
+    /// no request succeeded after `event`.
+    pub fn outage(&self, event: Instant) -> Option<Duration> {
+        let before = self
+            .samples
+            .iter()
+            .rev()
+            .find(|s| s.at <= event && s.server.is_some())
+            .map_or(event, |s| s.done);
+        let after = self
+            .samples
+            .iter()
+            .find(|s| s.at > event && s.server.is_some())?;
+        Some(after.done.saturating_duration_since(before))
+    }
+
+    /// The requests sent between `from` and `to` that failed.
+    pub fn failures(&self, from: Instant, to: Instant) -> usize {
+        self.samples
+            .iter()
+            .filter(|s| s.at >= from && s.at < to && s.server.is_none())
+            .count()
+    }
+
+    /// The requests sent between `from` and `to` that succeeded.
+    pub fn successes(&self, from: Instant, to: Instant) -> usize {
+        self.samples
+            .iter()
+            .filter(|s| s.at >= from && s.at < to && s.server.is_some())
+            .count()
+    }
+
+    /// The servers that answered.
+    pub fn servers(&self) -> std::collections::BTreeSet<String> {
+        self.samples
+            .iter()
+            .filter_map(|s| s.server.clone())
+            .collect()
+    }
+}
