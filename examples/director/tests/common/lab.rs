@@ -97,7 +97,7 @@ impl Httpd {
     /// Starts busybox httpd in `ns` bound to `bind` (e.g. `10.0.0.100:80`).
     pub fn start(ns: &NetNs, bind: &str, name: &str) -> Httpd {
         let root = std::env::temp_dir().join(format!(
-            "director-httpd-{}-{}",
+            "director-httpd-{}-{name}-{}",
             std::process::id(),
             bind.replace([':', '.'], "_")
         ));
