@@ -320,6 +320,10 @@ pub struct Heartbeat {
     peer_dead_at: Option<Instant>,
     /// What the peer said last (while it is alive).
     peer: Option<PeerSays>,
+    /// What the peer said last on each path. Datagrams on different paths can overtake each
+    /// other (one waits for ARP, the other does not), so a STOPPED says "the active master
+    /// stepped down" only when the same path carried its RUNNING before.
+    said: Vec<Option<PeerSays>>,
     peer_resigned: bool,
     /// `peer` predates our last return to being able to take over.
     peer_stale: bool,
@@ -362,6 +366,7 @@ impl Heartbeat {
             next_send: now,
             peer_dead_at: Some(now + deadtime),
             peer: None,
+            said: vec![None; paths],
             peer_resigned: false,
             peer_stale: false,
             could_take_over: true,
@@ -538,6 +543,7 @@ impl Heartbeat {
         if self.peer_dead_at.is_some_and(|t| now >= t) {
             self.peer_dead_at = None;
             self.peer = None;
+            self.said.fill(None);
             self.stopped_grace = None;
             self.preempt_at = None;
             self.evaluate(now, Reason::PeerDead, out);
@@ -559,7 +565,7 @@ impl Heartbeat {
     fn on_packet(
         &mut self,
         now: Instant,
-        _path: PathId,
+        path: PathId,
         from: SocketAddr,
         bytes: &[u8],
         out: &mut Vec<Action>,
@@ -611,9 +617,16 @@ impl Heartbeat {
         };
         self.counters.accepted += 1;
         self.heard(now);
-        if says == PeerSays::Stopped && self.peer == Some(PeerSays::Running) {
+        let said = self.said.get_mut(path.0);
+        if says == PeerSays::Stopped
+            && self.peer == Some(PeerSays::Running)
+            && said.as_deref() == Some(&Some(PeerSays::Running))
+        {
             // The master was active and has stepped down (shutdown, fault): no reason to wait.
             self.stopped_grace = Some(now);
+        }
+        if let Some(said) = said {
+            *said = Some(says);
         }
         self.peer = Some(says);
         if says == PeerSays::Running && self.auth.is_none() {

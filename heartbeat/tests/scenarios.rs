@@ -482,3 +482,60 @@ fn regaining_the_link_waits_for_fresh_news_of_the_peer() {
         );
     }
 }
+
+/// Found by the director's failover test: at start the master's first STOPPED waited for ARP on
+/// the public path while its RUNNING came over the private one; the backup read the late STOPPED
+/// as "the active master stepped down" and took over at once, a split brain. A STOPPED means
+/// that only after a RUNNING on the same path.
+#[test]
+fn a_stopped_overtaken_on_another_path_is_not_a_step_down() {
+    let start = Instant::now();
+    let backup = Config {
+        primary: false,
+        paths: vec![
+            heartbeat::PathConfig {
+                peer: "192.168.1.10".parse().expect("ip"),
+                critical: false,
+            },
+            heartbeat::PathConfig {
+                peer: "10.0.0.10".parse().expect("ip"),
+                critical: false,
+            },
+        ],
+        ..standalone()
+    };
+    let mut node = Heartbeat::new(backup, start).expect("config");
+    let _ = node.handle(start, Event::Timer);
+    let running = [0xda, 0xdb, 0xad, 0xbd];
+    let stopped = [0xbd, 0xda, 0xbd, 0xad];
+    let public: SocketAddr = "192.168.1.10:539".parse().expect("addr");
+    let private: SocketAddr = "10.0.0.10:539".parse().expect("addr");
+    let at = |ms| start + Duration::from_millis(ms);
+    let packet = |node: &mut Heartbeat, t, path, from, bytes: &[u8]| {
+        node.handle(
+            t,
+            Event::Packet {
+                path: PathId(path),
+                from,
+                bytes,
+            },
+        )
+    };
+    assert!(packet(&mut node, at(10), 1, private, &running).is_empty());
+    // The master's first datagram on the public path, sent before it took over, arrives late.
+    let a = packet(&mut node, at(20), 0, public, &stopped);
+    assert!(
+        !a.iter().any(|a| matches!(a, Action::BecomeActive { .. })),
+        "{a:?}"
+    );
+    assert!(packet(&mut node, at(30), 0, public, &running).is_empty());
+    // A real step-down: STOPPED after RUNNING on the same path: at once.
+    let a = packet(&mut node, at(1000), 0, public, &stopped);
+    assert_eq!(
+        a.iter().find(|a| matches!(a, Action::BecomeActive { .. })),
+        Some(&Action::BecomeActive {
+            reason: Reason::PeerInactive
+        }),
+        "{a:?}"
+    );
+}

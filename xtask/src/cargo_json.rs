@@ -25,6 +25,13 @@ impl TestExecutable {
     pub(crate) fn is_kernel_test(&self) -> bool {
         self.integration && self.target.starts_with("kernel")
     }
+
+    /// A kernel test whose assertions are about time (failover, client-visible downtime): it
+    /// runs under qemu with several CPUs, whatever the backend, because UML's one CPU (shared by
+    /// every process of the test) distorts what it measures.
+    pub(crate) fn is_timing_test(&self) -> bool {
+        self.is_kernel_test() && self.target.starts_with("kernel_timing")
+    }
 }
 
 /// Every test executable announced in `output` (one JSON message per line; other lines and other

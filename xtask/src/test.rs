@@ -7,7 +7,7 @@
 //! 5. prepare the rig and boot it once (`true`)
 //! 6. the rig's self-check (`xtask/tests/rig_selfcheck.rs`, on the host: it boots VMs itself)
 //! 7. every kernel test binary (integration tests named `kernel*`) in ONE VM each:
-//!    `EXE --ignored --test-threads=1`
+//!    `EXE --ignored --test-threads=1`; those named `kernel_timing*` under qemu with 2 CPUs
 //!
 //! Under `CI=true`, a rig that cannot start is a failure. Elsewhere it is reported loudly, with
 //! the tests that could not run, and is a failure unless `--allow-skip` is given.
@@ -21,12 +21,14 @@ use anyhow::{Context, Result, bail};
 
 use crate::cargo_json::{self, TestExecutable};
 use crate::flags::TestFlags;
-use crate::vm::{self, Outcome, Rig, RunSpec};
+use crate::vm::{self, Backend, Outcome, Rig, RunSpec};
 
 /// The test target of the rig's own tests (in the xtask package).
 const SELF_CHECK: &str = "rig_selfcheck";
 /// How long one kernel test binary may take in the rig.
 const KERNEL_BINARY_TIMEOUT: Duration = Duration::from_secs(20 * 60);
+/// vCPUs for timing-sensitive kernel tests (`kernel_timing*`, run under qemu).
+const TIMING_CPUS: u32 = 2;
 /// libtest arguments for kernel test binaries: only the ignored (kernel) tests, one at a time
 /// (they share kernel state).
 const KERNEL_TEST_ARGS: [&str; 2] = ["--ignored", "--test-threads=1"];
@@ -65,11 +67,28 @@ pub(crate) fn run(flags: &TestFlags) -> Result<()> {
         }
     }
 
-    let rig = match start_rig(flags) {
+    let rig = match start_rig(flags.backend) {
         Ok(rig) => rig,
         Err(e) => {
             rig_unavailable(&e, self_check, &kernel, ci, flags.allow_skip)?;
             return verdict(&failures);
+        }
+    };
+    // The timing tests' rig: qemu, also when the others run under UML.
+    let timing: Vec<&TestExecutable> = kernel
+        .iter()
+        .copied()
+        .filter(|t| t.is_timing_test())
+        .collect();
+    let qemu = if flags.backend == Backend::Qemu || timing.is_empty() {
+        None
+    } else {
+        match start_rig(Backend::Qemu) {
+            Ok(rig) => Some(rig),
+            Err(e) => {
+                rig_unavailable(&e, self_check, &timing, ci, flags.allow_skip)?;
+                None
+            }
         }
     };
 
@@ -91,11 +110,25 @@ pub(crate) fn run(flags: &TestFlags) -> Result<()> {
     }
 
     let mut binaries_passed = 0;
+    let mut skipped = 0;
     for test in &kernel {
         let spec = kernel_spec(test);
+        let (backend, rig) = match (&qemu, test.is_timing_test()) {
+            (Some(qemu), true) => (Backend::Qemu, qemu),
+            // No qemu rig for them (it could not start, and skipping was allowed).
+            (None, true) if flags.backend != Backend::Qemu => {
+                skipped += 1;
+                continue;
+            }
+            _ => (flags.backend, &rig),
+        };
         let line = format!(
-            "cargo xtask vm --backend {} --timeout {}s --cwd {} -- {}",
-            flags.backend,
+            "cargo xtask vm --backend {backend}{} --timeout {}s --cwd {} -- {}",
+            if spec.cpus > 1 {
+                format!(" --cpus {}", spec.cpus)
+            } else {
+                String::new()
+            },
             KERNEL_BINARY_TIMEOUT.as_secs(),
             test.package_dir.display(),
             words(&spec.command)
@@ -125,8 +158,8 @@ pub(crate) fn run(flags: &TestFlags) -> Result<()> {
         }
     }
     eprintln!(
-        "xtask: kernel test binaries: {binaries_passed} passed, {} failed; {} failure(s) in all; {:.0?} overall",
-        kernel.len() - binaries_passed,
+        "xtask: kernel test binaries: {binaries_passed} passed, {} failed, {skipped} not run; {} failure(s) in all; {:.0?} overall",
+        kernel.len() - binaries_passed - skipped,
         failures.len(),
         started.elapsed()
     );
@@ -176,8 +209,8 @@ fn build_test_executables() -> Result<Vec<TestExecutable>> {
 
 /// Prepares the rig and boots it once with `true`, to tell "the rig cannot start" apart from
 /// failing tests.
-fn start_rig(flags: &TestFlags) -> Result<Rig> {
-    let rig = vm::prepare(flags.backend)?;
+fn start_rig(backend: Backend) -> Result<Rig> {
+    let rig = vm::prepare(backend)?;
     let probe = RunSpec {
         command: vec!["true".into()],
         env: vm::guest_env(std::env::vars_os(), &[]),
@@ -191,8 +224,7 @@ fn start_rig(flags: &TestFlags) -> Result<Rig> {
     match rig.run(&probe)? {
         (Outcome::Exited(0), timings) => {
             eprintln!(
-                "xtask: the rig ({}) boots: `true` took {:.2?} (command started {:.2?} after boot)",
-                flags.backend,
+                "xtask: the rig ({backend}) boots: `true` took {:.2?} (command started {:.2?} after boot)",
                 timings.total,
                 timings.boot_to_command.unwrap_or_default()
             );
@@ -216,7 +248,11 @@ fn kernel_spec(test: &TestExecutable) -> RunSpec {
         cwd: test.package_dir.clone(),
         timeout: KERNEL_BINARY_TIMEOUT,
         mem_mib: 1024,
-        cpus: 1,
+        cpus: if test.is_timing_test() {
+            TIMING_CPUS
+        } else {
+            1
+        },
         verbose: false,
         instance: None,
     }
@@ -340,5 +376,18 @@ mod tests {
             spec.env
                 .contains(&("CARGO_MANIFEST_DIR".into(), "/w/testkit".into()))
         );
+        assert_eq!(spec.cpus, 1);
+    }
+
+    #[test]
+    fn timing_tests_get_several_cpus() {
+        let test = TestExecutable {
+            target: "kernel_timing_failover".into(),
+            integration: true,
+            executable: "/t/kernel_timing_failover-1".into(),
+            package_dir: "/w/director".into(),
+        };
+        assert!(test.is_timing_test());
+        assert_eq!(kernel_spec(&test).cpus, TIMING_CPUS);
     }
 }

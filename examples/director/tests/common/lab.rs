@@ -320,21 +320,24 @@ pub struct Timeline {
 }
 
 impl Timeline {
-    /// The outage a client saw around `event`: from the reply of the last request that
-    /// succeeded before it to the reply of the first that succeeded after it. `None` when
-    /// no request succeeded after `event`.
-    pub fn outage(&self, event: Instant) -> Option<Duration> {
-        let before = self
+    /// The outage a client saw around an event at `from`: the longest time between two
+    /// successive successful replies, of those that came after `from` (the first of them
+    /// measured from the last success before). `None` when nothing succeeded after `from`.
+    /// Measured between replies, so it does not depend on exactly when the event took effect.
+    pub fn outage(&self, from: Instant) -> Option<Duration> {
+        let ok: Vec<Instant> = self
             .samples
             .iter()
-            .rev()
-            .find(|s| s.at <= event && s.server.is_some())
-            .map_or(event, |s| s.done);
-        let after = self
-            .samples
-            .iter()
-            .find(|s| s.at > event && s.server.is_some())?;
-        Some(after.done.saturating_duration_since(before))
+            .filter(|s| s.server.is_some())
+            .map(|s| s.done)
+            .collect();
+        let first_after = ok.iter().position(|t| *t > from)?;
+        let since = first_after.saturating_sub(1);
+        ok[since..]
+            .windows(2)
+            .map(|w| w[1] - w[0])
+            .max()
+            .or(Some(Duration::ZERO))
     }
 
     /// The requests sent between `from` and `to` that failed.

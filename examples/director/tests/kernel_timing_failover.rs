@@ -1,0 +1,179 @@
+//! Kernel tests of failover timing, on the seed's NAT pair (`01-nat-single-router.cf` with the
+//! backup router named, keepalive 1 s): a continuous client measures what a user sees when the
+//! primary dies, when it comes back, and when it is stopped cleanly.
+//!
+//! `cargo xtask test` runs this binary under qemu with 2 CPUs (`kernel_timing*`): UML's single
+//! CPU, shared by both directors, the servers and the client, would distort the timings.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{ConfigFile, NatLab, Prober, VIP, director, get, seed_pair_config};
+use testkit::Logged;
+
+const EVERY: Duration = Duration::from_millis(50);
+const LIMIT: Duration = Duration::from_millis(300);
+
+/// Both routers started with `deadtime`; the primary active, both tables ready.
+fn pair(lab: &NatLab, file: &ConfigFile) -> (Logged, Logged) {
+    let mut primary = director(&lab.routers[0], &file.0, "primary", &[]);
+    let mut backup = director(&lab.routers[1], &file.0, "backup", &[]);
+    primary.wait_for("this node is the primary");
+    backup.wait_for("this node is the backup");
+    primary.wait_for("took over 2 addresses");
+    assert!(
+        backup.try_wait_for("ACTIVE", Duration::ZERO).is_none(),
+        "the backup was active at start"
+    );
+    // The table is programmed on both nodes: a takeover only moves the addresses.
+    for d in [&mut primary, &mut backup] {
+        d.wait_for("[ active ] 10.0.0.100:80 up");
+        d.wait_for("[ active ] 10.0.0.200:80 up");
+    }
+    assert!(get(&lab.client, VIP).is_ok(), "served by the primary");
+    assert!(
+        !lab.addresses(1, "eth0").contains("192.168.1.250"),
+        "the standby holds no VIP"
+    );
+    (primary, backup)
+}
+
+fn config(deadtime: &str) -> ConfigFile {
+    ConfigFile::new(
+        &format!("pair-{deadtime}"),
+        &seed_pair_config(
+            &[("keepalive", "1"), ("deadtime", deadtime)],
+            &[("timeout", "1"), ("reentry", "2")],
+        ),
+    )
+}
+
+#[test]
+#[ignore = "kernel test: run with `cargo xtask test`"]
+fn the_backup_serves_when_the_primary_dies_and_keeps_serving_when_it_returns() {
+    let lab = NatLab::new(2);
+    let file = config("3");
+    let (mut primary, mut backup) = pair(&lab, &file);
+    let prober = Prober::start(&lab.client, VIP, EVERY, LIMIT);
+    std::thread::sleep(Duration::from_millis(500)); // traffic before the event, to measure from
+
+    // The primary dies: its links go with the machine, and its process.
+    backup.forget();
+    let died = Instant::now();
+    lab.unplug(0);
+    primary.child.kill().expect("SIGKILL");
+    primary.child.wait().expect("reaped");
+    let active = backup.wait_for("ACTIVE (peer-dead)").at;
+    backup.wait_for("took over 2 addresses");
+    // The backup serves: the client and the real servers follow its gratuitous ARPs.
+    let served = get(&lab.client, VIP).expect("served by the backup");
+    assert!(served.starts_with("rs"), "{served}");
+    let took = active - died;
+    assert!(
+        took >= Duration::from_secs(2) && took <= Duration::from_millis(4500),
+        "declared dead after {took:?} (deadtime 3 s, heartbeats every 1 s)"
+    );
+
+    // The primary comes back: as pulse, it stays standby while the backup serves (no failback
+    // in Piranha mode), and clients notice nothing.
+    lab.plug(0);
+    let returned = Instant::now();
+    let mut primary = director(&lab.routers[0], &file.0, "primary again", &[]);
+    primary.wait_for("this node is the primary");
+    primary.wait_for("[ active ] 10.0.0.100:80 up");
+    assert!(
+        primary
+            .try_wait_for("ACTIVE", Duration::from_secs(5))
+            .is_none(),
+        "the returning primary took over from a serving backup"
+    );
+    assert!(!lab.addresses(0, "eth0").contains("192.168.1.250"));
+    assert!(backup.try_wait_for("STANDBY", Duration::ZERO).is_none());
+    let timeline = prober.finish();
+    let end = Instant::now();
+
+    let outage = timeline.outage(died).expect("served again after the death");
+    eprintln!(
+        "client-visible downtime when the primary died: {outage:?} (declared dead after {took:?})"
+    );
+    // The takeover, then the addresses and the gratuitous ARPs: the client follows at once.
+    // (Measured between replies: the last reply before may come a little after `died`.)
+    assert!(
+        outage + Duration::from_millis(500) >= took && outage <= took + Duration::from_secs(1),
+        "downtime {outage:?}, takeover after {took:?}"
+    );
+    assert_eq!(
+        timeline.failures(returned, end),
+        0,
+        "requests failed while the primary returned"
+    );
+    assert!(timeline.successes(returned, end) > 50);
+    assert_eq!(timeline.servers().len(), 2, "both real servers answered");
+}
+
+#[test]
+#[ignore = "kernel test: run with `cargo xtask test`"]
+fn a_primary_stopped_cleanly_hands_over_at_once() {
+    let lab = NatLab::new(2);
+    // A long deadtime: a handover that waited for it would show.
+    let file = config("10");
+    let (mut primary, mut backup) = pair(&lab, &file);
+    let prober = Prober::start(&lab.client, VIP, EVERY, LIMIT);
+    std::thread::sleep(Duration::from_millis(500)); // traffic before the event, to measure from
+
+    backup.forget();
+    let stopped = Instant::now();
+    primary.signal(libc::SIGTERM).expect("SIGTERM");
+    assert!(primary.child.wait().expect("wait").success());
+    let active = backup.wait_for("ACTIVE (peer-inactive)").at;
+    backup.wait_for("took over 2 addresses");
+    assert!(get(&lab.client, VIP).is_ok(), "served by the backup");
+    let timeline = prober.finish();
+    let outage = timeline.outage(stopped).expect("served again");
+    eprintln!(
+        "client-visible downtime on a clean stop: {outage:?} (backup active after {:?})",
+        active - stopped
+    );
+    assert!(
+        active - stopped < Duration::from_secs(1),
+        "the backup waited {:?}",
+        active - stopped
+    );
+    assert!(outage < Duration::from_secs(2), "downtime {outage:?}");
+    assert!(!lab.addresses(0, "eth0").contains("192.168.1.250"));
+}
+
+#[test]
+#[ignore = "kernel test: run with `cargo xtask test`"]
+fn a_link_failure_on_the_active_router_hands_over_with_monitor_links() {
+    let lab = NatLab::new(2);
+    let file = ConfigFile::new(
+        "links",
+        &seed_pair_config(
+            &[
+                ("keepalive", "1"),
+                ("deadtime", "10"),
+                ("monitor_links", "1"),
+            ],
+            &[("timeout", "1"), ("reentry", "2")],
+        ),
+    );
+    let (mut primary, mut backup) = pair(&lab, &file);
+    backup.forget();
+    // The public link of the active router fails (its process lives on).
+    let failed = Instant::now();
+    lab.routers[0]
+        .ip(["link", "set", "eth0", "down"])
+        .expect("link down");
+    primary.wait_for("STANDBY (link-down");
+    let active = backup.wait_for("ACTIVE").at;
+    backup.wait_for("took over 2 addresses");
+    assert!(
+        active - failed < Duration::from_secs(10),
+        "the backup took over after {:?}, not after the deadtime",
+        active - failed
+    );
+    assert!(get(&lab.client, VIP).is_ok(), "served by the backup");
+    assert!(!lab.addresses(0, "eth0").contains("192.168.1.250"));
+}
