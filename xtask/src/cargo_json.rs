@@ -48,6 +48,24 @@ pub(crate) fn test_executables(output: &str) -> Result<Vec<TestExecutable>> {
     Ok(found)
 }
 
+/// The program (`kind` `bin` or `example`) named `name` that `output` announces being built (not
+/// its test build).
+pub(crate) fn program(output: &str, kind: &str, name: &str) -> Option<PathBuf> {
+    output
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find_map(|m| {
+            let target = m.get("target")?;
+            let wanted = m.get("reason")?.as_str()? == "compiler-artifact"
+                && !m.pointer("/profile/test")?.as_bool()?
+                && target.get("name")?.as_str()? == name
+                && target.get("kind")?.as_array()?.iter().any(|k| k == kind);
+            let exe = m.get("executable")?.as_str()?;
+            wanted.then(|| PathBuf::from(exe))
+        })
+}
+
 /// The test executable a `compiler-artifact` message announces, if it announces one.
 fn test_executable(message: &Value) -> Option<TestExecutable> {
     if message.get("reason")?.as_str()? != "compiler-artifact" {
@@ -85,6 +103,20 @@ mod tests {
 {"reason":"compiler-artifact","package_id":"path+file:///w/ipvs#0.1.0","manifest_path":"/w/ipvs/Cargo.toml","target":{"kind":["bench"],"crate_types":["bin"],"name":"kernel_bench","src_path":"/w/ipvs/benches/kernel_bench.rs","edition":"2024","doc":false,"doctest":false,"test":true},"profile":{"opt_level":"0","debuginfo":2,"debug_assertions":true,"overflow_checks":true,"test":true},"features":[],"filenames":["/w/target/debug/deps/kernel_bench-5"],"executable":"/w/target/debug/deps/kernel_bench-5","fresh":true}
 {"reason":"build-finished","success":true}
 "#;
+
+    #[test]
+    fn finds_a_program_by_kind_and_name() {
+        assert_eq!(
+            program(OUTPUT, "bin", "xtask"),
+            Some(PathBuf::from("/w/target/debug/xtask"))
+        );
+        assert_eq!(program(OUTPUT, "example", "xtask"), None);
+        assert_eq!(
+            program(OUTPUT, "test", "kernel_rig"),
+            None,
+            "test builds are not programs"
+        );
+    }
 
     #[test]
     fn finds_test_executables_only() {

@@ -26,6 +26,10 @@ usage:
         --verbose              stream the guest console to stderr and print timings
         --prepare              only install packages and prepare the cache, run nothing
         --instance NAME        name the VM (each of its processes has lvsrig_instance=NAME)
+  cargo xtask demo [--backend uml|qemu] [-- DEMO ARGS...]
+      the director's demo in the rig (qemu with 2 CPUs unless --backend uml): the seed's NAT
+      deployment with a backup router, its IPVS table, a failover and the downtime a client saw;
+      DEMO ARGS: --fast (1 s/3 s timers instead of the seed's 6 s/18 s), --runs N
   cargo xtask kernel-test [--backend uml|qemu] [CARGO TEST ARGS...]
       `cargo test CARGO TEST ARGS...` with the rig as cargo's target runner: every test binary
       boots one VM, e.g. cargo xtask kernel-test -p testkit --test kernel_rig -- --ignored;
@@ -44,6 +48,13 @@ pub(crate) enum Task {
         backend: Backend,
         /// Arguments for `cargo test`.
         cargo_args: Vec<OsString>,
+    },
+    /// `cargo xtask demo`
+    Demo {
+        /// Kernel to boot.
+        backend: Backend,
+        /// Arguments for the demo program.
+        args: Vec<OsString>,
     },
     /// `cargo xtask help`
     Help,
@@ -141,6 +152,23 @@ pub(crate) fn parse(args: Vec<OsString>, default_backend: Backend) -> Result<Tas
             Ok(Task::KernelTest {
                 backend,
                 cargo_args,
+            })
+        }
+        Some("demo") => {
+            let mut backend = Backend::Qemu;
+            let mut demo_args = Vec::new();
+            while let Some(arg) = args.0.next() {
+                match arg.to_str() {
+                    Some("--backend") => backend = args.value("--backend")?.parse()?,
+                    Some("--") => {
+                        demo_args.extend(args.0.by_ref());
+                    }
+                    _ => bail!("unknown option {} for `demo`", arg.to_string_lossy()),
+                }
+            }
+            Ok(Task::Demo {
+                backend,
+                args: demo_args,
             })
         }
         Some("help" | "--help" | "-h") => Ok(Task::Help),

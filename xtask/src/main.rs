@@ -61,6 +61,10 @@ fn main() -> ExitCode {
             eprintln!("xtask vm: {e:#}");
             ExitCode::from(RIG_FAILED)
         }),
+        Task::Demo { backend, args } => demo(backend, &args).unwrap_or_else(|e| {
+            eprintln!("xtask demo: {e:#}");
+            ExitCode::FAILURE
+        }),
         Task::KernelTest {
             backend,
             cargo_args,
@@ -125,6 +129,51 @@ fn vm_task(flags: &VmFlags) -> Result<ExitCode> {
             eprintln!("xtask vm: {console}");
             ExitCode::from(RIG_FAILED)
         }
+    })
+}
+
+/// `cargo xtask demo`: builds the director and its demo, then runs the demo in the rig (as
+/// root in a kernel with IPVS, which the demo needs), with 2 CPUs under qemu.
+fn demo(backend: Backend, args: &[OsString]) -> Result<ExitCode> {
+    let mut build = cargo();
+    build.args([
+        "build",
+        "-p",
+        "director",
+        "--bin",
+        "director",
+        "--example",
+        "demo",
+        "--message-format=json-render-diagnostics",
+    ]);
+    build.stderr(std::process::Stdio::inherit());
+    eprintln!("xtask: building the director and its demo");
+    let output = build.output().context("cannot run cargo build")?;
+    if !output.status.success() {
+        bail!("cargo build failed: {}", output.status);
+    }
+    let built = String::from_utf8_lossy(&output.stdout);
+    let director = cargo_json::program(&built, "bin", "director")
+        .context("cargo did not announce the director binary")?;
+    let program = cargo_json::program(&built, "example", "demo")
+        .context("cargo did not announce the demo example")?;
+    let rig = vm::prepare(backend)?;
+    let mut command: Vec<OsString> = vec![program.into(), "--director".into(), director.into()];
+    command.extend(args.iter().cloned());
+    let spec = RunSpec {
+        command,
+        env: vm::guest_env(std::env::vars_os(), &[]),
+        cwd: workspace_root(),
+        timeout: std::time::Duration::from_secs(30 * 60),
+        mem_mib: 1024,
+        cpus: if backend == Backend::Qemu { 2 } else { 1 },
+        verbose: false,
+        instance: None,
+    };
+    let (outcome, _) = rig.run(&spec)?;
+    Ok(match outcome {
+        Outcome::Exited(status) => ExitCode::from(status),
+        other => bail!("the demo did not finish: {other:?}"),
     })
 }
 

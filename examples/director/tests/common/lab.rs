@@ -16,7 +16,7 @@ use std::{
     net::{SocketAddr, TcpStream},
     path::{Path, PathBuf},
     sync::{
-        Arc,
+        Arc, Condvar, Mutex,
         atomic::{AtomicBool, Ordering},
     },
     thread::JoinHandle,
@@ -104,7 +104,7 @@ impl Httpd {
         std::fs::create_dir_all(&root).expect("docroot");
         std::fs::write(root.join("index.html"), name).expect("index");
         let mut cmd = ns.command("busybox");
-        cmd.args(["httpd", "-f", "-v", "-p", bind, "-h"]).arg(&root);
+        cmd.args(["httpd", "-f", "-p", bind, "-h"]).arg(&root);
         let process = Logged::spawn(cmd, name).expect("busybox httpd");
         Httpd { process, root }
     }
@@ -268,7 +268,8 @@ pub struct Sample {
 /// connection (as a browser would after a failure), and records what happened.
 pub struct Prober {
     stop: Arc<AtomicBool>,
-    thread: JoinHandle<Vec<Sample>>,
+    seen: Arc<(Mutex<Vec<Sample>>, Condvar)>,
+    thread: JoinHandle<()>,
 }
 
 impl Prober {
@@ -276,19 +277,21 @@ impl Prober {
     pub fn start(client: &NetNs, addr: &str, every: Duration, limit: Duration) -> Prober {
         let addr: SocketAddr = addr.parse().expect("address");
         let stop = Arc::new(AtomicBool::new(false));
-        let stopping = Arc::clone(&stop);
+        let seen = Arc::new((Mutex::new(Vec::new()), Condvar::new()));
+        let (stopping, record) = (Arc::clone(&stop), Arc::clone(&seen));
         let thread = client
             .spawn(move || {
-                let mut samples = Vec::new();
                 let mut next = Instant::now();
                 while !stopping.load(Ordering::Relaxed) {
                     let at = Instant::now();
                     let server = fetch(addr, limit).ok();
-                    samples.push(Sample {
+                    let (samples, added) = &*record;
+                    samples.lock().expect("samples").push(Sample {
                         at,
                         done: Instant::now(),
                         server,
                     });
+                    added.notify_all();
                     next += every;
                     let now = Instant::now();
                     if next > now {
@@ -297,18 +300,29 @@ impl Prober {
                         next = now;
                     }
                 }
-                samples
             })
             .expect("the prober starts");
-        Prober { stop, thread }
+        Prober { stop, seen, thread }
+    }
+
+    /// Waits until a request sent after `t` was served (panics after `limit`).
+    pub fn served_after(&self, t: Instant, limit: Duration) {
+        let (samples, added) = &*self.seen;
+        let guard = samples.lock().expect("samples");
+        let (_guard, timeout) = added
+            .wait_timeout_while(guard, limit, |s| {
+                !s.iter().any(|s| s.at > t && s.server.is_some())
+            })
+            .expect("samples");
+        assert!(!timeout.timed_out(), "no request served within {limit:?}");
     }
 
     /// Stops and returns what was seen.
     pub fn finish(self) -> Timeline {
         self.stop.store(true, Ordering::Relaxed);
-        Timeline {
-            samples: self.thread.join().expect("the prober ran"),
-        }
+        self.thread.join().expect("the prober ran");
+        let samples = std::mem::take(&mut *self.seen.0.lock().expect("samples"));
+        Timeline { samples }
     }
 }
 
@@ -322,9 +336,10 @@ pub struct Timeline {
 impl Timeline {
     /// The outage a client saw around an event at `from`: the longest time between two
     /// successive successful replies, of those that came after `from` (the first of them
-    /// measured from the last success before). `None` when nothing succeeded after `from`.
-    /// Measured between replies, so it does not depend on exactly when the event took effect.
-    pub fn outage(&self, from: Instant) -> Option<Duration> {
+    /// measured from the last success before), as (last reply before, first reply after).
+    /// `None` when nothing succeeded after `from`. Measured between replies, so it does not
+    /// depend on exactly when the event took effect.
+    pub fn outage(&self, from: Instant) -> Option<(Instant, Instant)> {
         let ok: Vec<Instant> = self
             .samples
             .iter()
@@ -335,9 +350,14 @@ impl Timeline {
         let since = first_after.saturating_sub(1);
         ok[since..]
             .windows(2)
-            .map(|w| w[1] - w[0])
-            .max()
-            .or(Some(Duration::ZERO))
+            .map(|w| (w[0], w[1]))
+            .max_by_key(|(a, b)| *b - *a)
+            .or(Some((ok[since], ok[since])))
+    }
+
+    /// How long the outage around `from` lasted ([`Timeline::outage`]).
+    pub fn downtime(&self, from: Instant) -> Option<Duration> {
+        self.outage(from).map(|(a, b)| b - a)
     }
 
     /// The requests sent between `from` and `to` that failed.
