@@ -111,7 +111,17 @@ fn the_seed_router_serves_both_real_servers_and_leaves_nothing_on_sigterm() {
     let lab = NatLab::new(1);
     // Someone else's service on the same machine: never ours to touch.
     lab.ipvsadm(0, &["-A", "-t", "192.168.1.10:22", "-s", "rr"]);
-    let file = ConfigFile::new("seed-nat", &seed(&[]));
+    // The seed, with the IPVS timeouts set (Piranha's tcp_timeout, tcpfin_timeout, udp_timeout).
+    let timeouts = [
+        ("tcp_timeout", "900"),
+        ("tcpfin_timeout", "60"),
+        ("udp_timeout", "200"),
+    ];
+    let mut doc = lvscf::Document::parse(&seed(&[])).expect("parses");
+    for (key, value) in timeouts {
+        doc.globals_mut().set(key, value).expect("set");
+    }
+    let file = ConfigFile::new("seed-nat", &doc.to_string());
     let mut d = director(&lab.routers[0], &file.0, "director", &[]);
     d.wait_for("this node is the primary");
     d.wait_for("ACTIVE (standalone");
@@ -139,6 +149,11 @@ fn the_seed_router_serves_both_real_servers_and_leaves_nothing_on_sigterm() {
             ("10.0.0.100:80".into(), "Masq".into(), 1),
             ("10.0.0.200:80".into(), "Masq".into(), 1)
         ]
+    );
+    let timeouts = lab.ipvsadm(0, &["-L", "--timeout"]);
+    assert!(
+        timeouts.contains("Timeout (tcp tcpfin udp): 900 60 200"),
+        "{timeouts}"
     );
     // Requests through the VIP reach both real servers.
     assert_eq!(

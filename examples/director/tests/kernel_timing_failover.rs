@@ -118,9 +118,33 @@ fn the_backup_serves_when_the_primary_dies_and_keeps_serving_when_it_returns() {
 #[ignore = "kernel test: run with `cargo xtask test`"]
 fn a_primary_stopped_cleanly_hands_over_at_once() {
     let lab = NatLab::new(2);
-    // A long deadtime: a handover that waited for it would show.
-    let file = config("10");
+    // A long deadtime: a handover that waited for it would show. With the connection sync
+    // daemon: master on the active router, backup on the standby.
+    let file = ConfigFile::new(
+        "clean-stop",
+        &seed_pair_config(
+            &[
+                ("keepalive", "1"),
+                ("deadtime", "10"),
+                ("syncdaemon", "1"),
+                ("syncd_iface", "eth1"),
+                ("syncd_id", "7"),
+            ],
+            &[("timeout", "1"), ("reentry", "2")],
+        ),
+    );
     let (mut primary, mut backup) = pair(&lab, &file);
+    let daemons = |i: usize| lab.ipvsadm(i, &["-L", "--daemon"]);
+    assert!(
+        daemons(0).contains("master sync daemon (mcast=eth1, syncid=7,"),
+        "{}",
+        daemons(0)
+    );
+    assert!(
+        daemons(1).contains("backup sync daemon (mcast=eth1, syncid=7,"),
+        "{}",
+        daemons(1)
+    );
     let prober = Prober::start(&lab.client, VIP, EVERY, LIMIT);
     std::thread::sleep(Duration::from_millis(500)); // traffic before the event, to measure from
 
@@ -144,6 +168,16 @@ fn a_primary_stopped_cleanly_hands_over_at_once() {
     );
     assert!(outage < Duration::from_secs(2), "downtime {outage:?}");
     assert!(!lab.addresses(0, "eth0").contains("192.168.1.250"));
+    assert!(
+        daemons(0).is_empty(),
+        "the stopped router's daemon is gone: {}",
+        daemons(0)
+    );
+    assert!(
+        daemons(1).contains("master sync daemon (mcast=eth1, syncid=7,"),
+        "{}",
+        daemons(1)
+    );
 }
 
 #[test]
@@ -178,4 +212,37 @@ fn a_link_failure_on_the_active_router_hands_over_with_monitor_links() {
     );
     assert!(get(&lab.client, VIP).is_ok(), "served by the backup");
     assert!(!lab.addresses(0, "eth0").contains("192.168.1.250"));
+}
+
+#[test]
+#[ignore = "kernel test: run with `cargo xtask test`"]
+fn with_table_when_active_only_the_active_router_has_the_table() {
+    let lab = NatLab::new(2);
+    let file = config("3");
+    let piranha = ["--table-when-active"];
+    let mut primary = director(&lab.routers[0], &file.0, "primary", &piranha);
+    let mut backup = director(&lab.routers[1], &file.0, "backup", &piranha);
+    primary.wait_for("took over 2 addresses");
+    primary.wait_for("[ active ] 10.0.0.100:80 up");
+    backup.wait_for("[ active ] 10.0.0.100:80 up");
+    assert!(
+        lab.ipvsadm(0, &["-Ln"])
+            .contains("TCP  192.168.1.250:80 wlc")
+    );
+    assert!(
+        !lab.ipvsadm(1, &["-Ln"]).contains("192.168.1.250"),
+        "the standby programs nothing, as Piranha's lvsd ran only on the active router"
+    );
+    backup.forget();
+    lab.unplug(0);
+    primary.child.kill().expect("SIGKILL");
+    primary.child.wait().expect("reaped");
+    backup.wait_for("took over 2 addresses");
+    let table = lab.ipvsadm(1, &["-Ln"]);
+    assert!(table.contains("TCP  192.168.1.250:80 wlc"), "{table}");
+    assert!(
+        table.contains("10.0.0.100:80") && table.contains("10.0.0.200:80"),
+        "{table}"
+    );
+    assert!(get(&lab.client, VIP).is_ok(), "served by the backup");
 }
