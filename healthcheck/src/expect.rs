@@ -24,6 +24,22 @@ pub enum Expect {
     Exact(Vec<u8>),
 }
 
+/// Equal when they expect the same thing: regular expressions compare by their pattern.
+impl PartialEq for Expect {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Expect::Any, Expect::Any) => true,
+            (Expect::Substring(a), Expect::Substring(b))
+            | (Expect::FirstReadPrefix(a), Expect::FirstReadPrefix(b))
+            | (Expect::Exact(a), Expect::Exact(b)) => a == b,
+            (Expect::Regex(a), Expect::Regex(b)) => a.as_str() == b.as_str(),
+            _ => false,
+        }
+    }
+}
+
+impl Eq for Expect {}
+
 impl Expect {
     /// nanny's reading of an expect string (already escape-decoded): `*` is [`Expect::Any`],
     /// anything else a substring.

@@ -158,6 +158,32 @@ pub fn plan(desired: &Table, observed: &Table, ownership: &Ownership) -> Plan {
     p
 }
 
+impl Plan {
+    /// The table the kernel holds once this plan, made by [`plan`] from these arguments, was
+    /// applied without error: the desired services, except those left alone, and the other
+    /// services as they were.
+    pub fn outcome(&self, desired: &Table, observed: &Table, ownership: &Ownership) -> Table {
+        let wanted: BTreeSet<ServiceKey> = desired.services.iter().map(|v| v.service.key).collect();
+        let mut services: Vec<VirtualServer> = desired
+            .services
+            .iter()
+            .filter(|v| !self.conflicts.contains(&v.service.key))
+            .cloned()
+            .collect();
+        services.extend(
+            observed
+                .services
+                .iter()
+                .filter(|v| {
+                    let k = &v.service.key;
+                    self.conflicts.contains(k) || (!wanted.contains(k) && !ownership.owns(k))
+                })
+                .cloned(),
+        );
+        Table { services }
+    }
+}
+
 /// What [`apply`] did.
 #[derive(Debug)]
 pub struct Report {
@@ -190,6 +216,61 @@ pub async fn observe(handle: &Handle) -> Result<Table> {
             })
             .collect(),
     })
+}
+
+/// A reconciler that remembers what the kernel holds after each apply, so that the next apply
+/// plans against that memory instead of dumping the kernel's table: a change to a few real
+/// servers costs a few requests, however large the table. The first apply dumps; so does the
+/// one after a failed request, or after [`Reconciler::forget`] (call it periodically, or
+/// whenever someone else may have changed the table, to repair drift).
+///
+/// ```no_run
+/// # async fn f(handle: ipvs::Handle, desired: ipvs::Table) -> ipvs::Result<()> {
+/// use ipvs::reconcile::{Ownership, Reconciler};
+/// let mut reconciler = Reconciler::new(handle);
+/// let report = reconciler.apply(&desired, &Ownership::All).await?; // dumps, then applies
+/// let again = reconciler.apply(&desired, &Ownership::All).await?; // no request at all
+/// assert!(again.results.is_empty());
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Reconciler {
+    handle: Handle,
+    known: Option<Table>,
+}
+
+impl Reconciler {
+    /// A reconciler that knows nothing yet: its first apply dumps the table.
+    pub fn new(handle: Handle) -> Self {
+        Reconciler {
+            handle,
+            known: None,
+        }
+    }
+
+    /// Plans `desired` against what the kernel is known to hold (dumping it when that is not
+    /// known) and executes the plan as a batch. After a failed request, what the kernel holds
+    /// is unknown again.
+    pub async fn apply(&mut self, desired: &Table, ownership: &Ownership) -> Result<Report> {
+        let observed = match self.known.take() {
+            Some(known) => known,
+            None => observe(&self.handle).await?,
+        };
+        let p = plan(desired, &observed, ownership);
+        let results = self.handle.execute_batch(&p.ops).await;
+        if results.iter().all(|r| r.is_ok()) {
+            self.known = Some(p.outcome(desired, &observed, ownership));
+        }
+        Ok(Report {
+            results: p.ops.into_iter().zip(results).collect(),
+            conflicts: p.conflicts,
+        })
+    }
+
+    /// Forgets what the kernel holds: the next apply dumps it (and repairs any drift).
+    pub fn forget(&mut self) {
+        self.known = None;
+    }
 }
 
 /// Dumps the kernel table, plans, and executes the plan as a batch.

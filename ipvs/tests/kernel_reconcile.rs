@@ -99,3 +99,72 @@ fn random_tables_converge_in_the_kernel() {
     })
     .unwrap();
 }
+
+#[test]
+#[ignore = "kernel test: run with `cargo xtask test`"]
+fn a_reconciler_with_memory_sends_only_the_changes_and_repairs_after_forget() {
+    let ns = common::new_netns();
+    ns.run(|| {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let (conn, h) = ipvs::new_connection().unwrap();
+            tokio::spawn(conn);
+            let key = ServiceKey::tcp("10.9.0.1".parse().unwrap(), 80);
+            let dest = |last: u8, weight| {
+                Destination::new(format!("10.9.1.{last}").parse().unwrap(), 80)
+                    .with_forwarding(Forwarding::Masquerade)
+                    .with_weight(weight)
+            };
+            let table = |weight| Table {
+                services: vec![VirtualServer {
+                    service: Service::new(key),
+                    destinations: vec![dest(1, weight), dest(2, 1)],
+                }],
+            };
+            let own = Ownership::Keys(BTreeSet::from([key]));
+            let mut r = reconcile::Reconciler::new(h.clone());
+            let first = r.apply(&table(1), &own).await.unwrap();
+            assert!(
+                first.is_ok() && first.results.len() == 3,
+                "{:?}",
+                first.results
+            );
+            // Nothing changed: no request. One weight changed: one request.
+            assert!(r.apply(&table(1), &own).await.unwrap().results.is_empty());
+            let one = r.apply(&table(5), &own).await.unwrap();
+            assert_eq!(one.results.len(), 1, "{:?}", one.results);
+            assert_eq!(
+                canon(&reconcile::observe(&h).await.unwrap()),
+                canon(&table(5))
+            );
+
+            // Someone deletes a destination behind its back: from memory the reconciler sees
+            // no change; after forget() it reads the kernel and puts it back.
+            h.del_destination(&key, dest(2, 1).addr, 80).await.unwrap();
+            assert!(r.apply(&table(5), &own).await.unwrap().results.is_empty());
+            r.forget();
+            let repaired = r.apply(&table(5), &own).await.unwrap();
+            assert_eq!(repaired.results.len(), 1, "{:?}", repaired.results);
+            assert_eq!(
+                canon(&reconcile::observe(&h).await.unwrap()),
+                canon(&table(5))
+            );
+
+            // A request that fails (its destination is gone) makes the next apply read the
+            // kernel again.
+            h.del_destination(&key, dest(1, 5).addr, 80).await.unwrap();
+            let failed = r.apply(&table(7), &own).await.unwrap();
+            assert!(!failed.is_ok());
+            let healed = r.apply(&table(7), &own).await.unwrap();
+            assert!(healed.is_ok(), "{:?}", healed.first_error());
+            assert_eq!(
+                canon(&reconcile::observe(&h).await.unwrap()),
+                canon(&table(7))
+            );
+        });
+    })
+    .unwrap();
+}

@@ -131,6 +131,9 @@ proptest! {
         }
         let again = plan(&desired, &dump(&st), &own);
         prop_assert!(again.ops.is_empty());
+        // What `Reconciler` remembers instead of dumping again is what the kernel holds.
+        prop_assert_eq!(canon(&p.outcome(&desired, &current, &own)), canon(&dump(&st)));
+        prop_assert!(plan(&desired, &p.outcome(&desired, &current, &own), &own).ops.is_empty());
     }
 
     #[test]

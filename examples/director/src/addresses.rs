@@ -1,6 +1,10 @@
 //! The addresses a director takes over (VIPs, the NAT router address), through rtnetlink.
 
-use std::{io, net::IpAddr, net::Ipv4Addr};
+use std::{
+    collections::HashMap,
+    io,
+    net::{IpAddr, Ipv4Addr},
+};
 
 use futures::TryStreamExt;
 use netlink_packet_route::address::{AddressAttribute, AddressMessage, AddressProtocol};
@@ -21,6 +25,14 @@ pub enum AddressError {
         device: String,
         /// The address meant for it.
         address: Ipv4Addr,
+    },
+    /// The interfaces or addresses could not be listed.
+    #[error("listing the {what}: {message}")]
+    List {
+        /// `interfaces` or `addresses`.
+        what: &'static str,
+        /// The kernel's answer.
+        message: String,
     },
     /// The kernel refused.
     #[error("{what} {address}/{prefix} on {device}: {message}")]
@@ -56,10 +68,37 @@ pub enum Added {
 }
 
 /// Adds and removes addresses in the calling thread's network namespace. Only whole addresses
-/// are touched, never interfaces: nothing is brought down.
+/// are touched, never interfaces: nothing is brought down. Each call reads the interfaces and
+/// addresses once, however many addresses it is given (a director may hold thousands of VIPs).
 #[derive(Debug, Clone)]
 pub struct Addresses {
     handle: rtnetlink::Handle,
+}
+
+/// The interfaces and IPv4 addresses of the namespace, read once.
+struct Snapshot {
+    /// Interface index by name.
+    links: HashMap<String, u32>,
+    /// Every IPv4 address: (interface index, address, prefix) → its message.
+    addresses: HashMap<(u32, Ipv4Addr, u8), AddressMessage>,
+}
+
+impl Snapshot {
+    /// The interface of `a`.
+    fn index(&self, a: &AddressPlan) -> Result<u32, AddressError> {
+        self.links
+            .get(&a.device)
+            .copied()
+            .ok_or_else(|| AddressError::NoInterface {
+                device: a.device.clone(),
+                address: a.address,
+            })
+    }
+
+    fn find(&self, a: &AddressPlan) -> Result<(u32, Option<&AddressMessage>), AddressError> {
+        let index = self.index(a)?;
+        Ok((index, self.addresses.get(&(index, a.address, a.prefix))))
+    }
 }
 
 impl Addresses {
@@ -70,57 +109,62 @@ impl Addresses {
         Ok(Addresses { handle })
     }
 
-    async fn index(&self, a: &AddressPlan) -> Result<u32, AddressError> {
-        let mut links = self
-            .handle
-            .link()
-            .get()
-            .match_name(a.device.clone())
-            .execute();
-        match links.try_next().await {
-            Ok(Some(link)) => Ok(link.header.index),
-            _ => Err(AddressError::NoInterface {
-                device: a.device.clone(),
-                address: a.address,
-            }),
-        }
-    }
-
-    async fn find(
-        &self,
-        index: u32,
-        a: &AddressPlan,
-    ) -> Result<Option<AddressMessage>, AddressError> {
-        let mut found = self
-            .handle
-            .address()
-            .get()
-            .set_link_index_filter(index)
-            .set_address_filter(IpAddr::V4(a.address))
-            .execute();
-        let mut hit = None;
-        while let Some(msg) = found
-            .try_next()
-            .await
-            .map_err(|e| kernel("listing", a, e))?
-        {
-            if msg.header.prefix_len == a.prefix {
-                hit = Some(msg);
+    async fn snapshot(&self) -> Result<Snapshot, AddressError> {
+        let list = |what| {
+            move |e: rtnetlink::Error| AddressError::List {
+                what,
+                message: e.to_string(),
+            }
+        };
+        let mut links = HashMap::new();
+        let mut dump = self.handle.link().get().execute();
+        while let Some(link) = dump.try_next().await.map_err(list("interfaces"))? {
+            for attr in link.attributes {
+                if let netlink_packet_route::link::LinkAttribute::IfName(name) = attr {
+                    links.insert(name, link.header.index);
+                }
             }
         }
-        Ok(hit)
+        let mut addresses = HashMap::new();
+        let mut dump = self.handle.address().get().execute();
+        while let Some(msg) = dump.try_next().await.map_err(list("addresses"))? {
+            let local = msg.attributes.iter().find_map(|a| match a {
+                AddressAttribute::Local(IpAddr::V4(ip)) => Some(*ip),
+                _ => None,
+            });
+            if let Some(ip) = local {
+                addresses.insert((msg.header.index, ip, msg.header.prefix_len), msg);
+            }
+        }
+        Ok(Snapshot { links, addresses })
     }
 
     /// Adds the address with its label and our mark ([`ADDRESS_PROTOCOL`]), unless it is there.
     pub async fn add(&self, a: &AddressPlan) -> Result<Added, AddressError> {
-        let index = self.index(a).await?;
-        if let Some(found) = self.find(index, a).await? {
-            return Ok(if marked(&found) {
-                Added::Adopted
-            } else {
-                Added::Foreign
+        let mut all = self.add_all(std::slice::from_ref(a)).await?;
+        all.pop().unwrap_or(Ok(Added::Foreign))
+    }
+
+    /// [`Addresses::add`] for each of `plans`, in order, reading the addresses once. `Err`
+    /// when they cannot be read at all.
+    pub async fn add_all(
+        &self,
+        plans: &[AddressPlan],
+    ) -> Result<Vec<Result<Added, AddressError>>, AddressError> {
+        let now = self.snapshot().await?;
+        let mut out = Vec::with_capacity(plans.len());
+        for a in plans {
+            out.push(match now.find(a) {
+                Err(e) => Err(e),
+                Ok((_, Some(found))) if marked(found) => Ok(Added::Adopted),
+                Ok((_, Some(_))) => Ok(Added::Foreign),
+                Ok((index, None)) => self.add_one(index, a).await.map(|()| Added::Added),
             });
         }
+        Ok(out)
+    }
+
+    async fn add_one(&self, index: u32, a: &AddressPlan) -> Result<(), AddressError> {
         let mut request = self
             .handle
             .address()
@@ -132,84 +176,69 @@ impl Addresses {
         attributes.push(AddressAttribute::Protocol(AddressProtocol::from(
             ADDRESS_PROTOCOL,
         )));
-        request
-            .execute()
-            .await
-            .map_err(|e| kernel("adding", a, e))?;
-        Ok(Added::Added)
-    }
-
-    /// The addresses carrying our mark: those a director added and did not remove (it was
-    /// killed, or stopped while keeping them), as (interface, address, prefix).
-    pub async fn marked(&self) -> Result<Vec<(String, Ipv4Addr, u8)>, AddressError> {
-        let mut names = std::collections::HashMap::new();
-        let mut links = self.handle.link().get().execute();
-        while let Some(link) = links
-            .try_next()
-            .await
-            .map_err(|e| kernel("listing", &any(), e))?
-        {
-            for attr in link.attributes {
-                if let netlink_packet_route::link::LinkAttribute::IfName(name) = attr {
-                    names.insert(link.header.index, name);
-                }
-            }
-        }
-        let mut all = self.handle.address().get().execute();
-        let mut out = Vec::new();
-        while let Some(msg) = all
-            .try_next()
-            .await
-            .map_err(|e| kernel("listing", &any(), e))?
-        {
-            if !marked(&msg) {
-                continue;
-            }
-            let local = msg.attributes.iter().find_map(|a| match a {
-                AddressAttribute::Local(IpAddr::V4(ip)) => Some(*ip),
-                _ => None,
-            });
-            if let (Some(ip), Some(name)) = (local, names.get(&msg.header.index)) {
-                out.push((name.clone(), ip, msg.header.prefix_len));
-            }
-        }
-        Ok(out)
+        request.execute().await.map_err(|e| kernel("adding", a, e))
     }
 
     /// Removes the address; false when it was not there.
     pub async fn remove(&self, a: &AddressPlan) -> Result<bool, AddressError> {
-        let index = self.index(a).await?;
-        let Some(msg) = self.find(index, a).await? else {
-            return Ok(false);
-        };
-        self.handle
-            .address()
-            .del(msg)
-            .execute()
-            .await
-            .map_err(|e| kernel("removing", a, e))?;
-        Ok(true)
+        let mut all = self.remove_all(std::slice::from_ref(a)).await?;
+        all.pop().unwrap_or(Ok(false))
+    }
+
+    /// [`Addresses::remove`] for each of `plans`, in order, reading the addresses once.
+    pub async fn remove_all(
+        &self,
+        plans: &[AddressPlan],
+    ) -> Result<Vec<Result<bool, AddressError>>, AddressError> {
+        let now = self.snapshot().await?;
+        let mut out = Vec::with_capacity(plans.len());
+        for a in plans {
+            out.push(match now.find(a) {
+                Err(e) => Err(e),
+                Ok((_, None)) => Ok(false),
+                Ok((_, Some(msg))) => self
+                    .handle
+                    .address()
+                    .del(msg.clone())
+                    .execute()
+                    .await
+                    .map(|()| true)
+                    .map_err(|e| kernel("removing", a, e)),
+            });
+        }
+        Ok(out)
+    }
+
+    /// The addresses carrying our mark: those a director added and did not remove (it was
+    /// killed, or stopped while keeping them), as plans without label or purpose.
+    pub async fn marked(&self) -> Result<Vec<AddressPlan>, AddressError> {
+        let now = self.snapshot().await?;
+        let names: HashMap<u32, &String> = now.links.iter().map(|(n, i)| (*i, n)).collect();
+        let mut out: Vec<AddressPlan> = now
+            .addresses
+            .iter()
+            .filter(|(_, msg)| marked(msg))
+            .filter_map(|((index, address, prefix), _)| {
+                Some(AddressPlan {
+                    address: *address,
+                    prefix: *prefix,
+                    device: (*names.get(index)?).clone(),
+                    label: None,
+                    purpose: "left by an earlier run".into(),
+                })
+            })
+            .collect();
+        out.sort_by(|a, b| (&a.device, a.address).cmp(&(&b.device, b.address)));
+        Ok(out)
     }
 
     /// Every IPv4 address of this namespace, secondary ones included (Piranha's pulse saw only
     /// each interface's primary address).
     pub async fn local_ipv4(&self) -> Result<Vec<Ipv4Addr>, AddressError> {
-        let mut all = self.handle.address().get().execute();
-        let mut out = Vec::new();
-        while let Some(msg) = all
-            .try_next()
-            .await
-            .map_err(|e| kernel("listing", &any(), e))?
-        {
-            for attr in &msg.attributes {
-                if let AddressAttribute::Local(IpAddr::V4(ip))
-                | AddressAttribute::Address(IpAddr::V4(ip)) = attr
-                    && !out.contains(ip)
-                {
-                    out.push(*ip);
-                }
-            }
-        }
+        let now = self.snapshot().await?;
+        let mut out: Vec<Ipv4Addr> = now.addresses.keys().map(|(_, ip, _)| *ip).collect();
+        out.sort();
+        out.dedup();
         Ok(out)
     }
 }
@@ -218,17 +247,6 @@ fn marked(msg: &AddressMessage) -> bool {
     msg.attributes
         .iter()
         .any(|a| matches!(a, AddressAttribute::Protocol(p) if u8::from(*p) == ADDRESS_PROTOCOL))
-}
-
-/// What a listing of every address is about, for its error.
-fn any() -> AddressPlan {
-    AddressPlan {
-        address: Ipv4Addr::UNSPECIFIED,
-        prefix: 0,
-        device: "any".into(),
-        label: None,
-        purpose: String::new(),
-    }
 }
 
 fn kernel(what: &'static str, a: &AddressPlan, e: rtnetlink::Error) -> AddressError {

@@ -20,6 +20,7 @@ mod addresses;
 mod desired;
 pub mod plan;
 mod run;
+mod takeover;
 
 pub use addresses::{ADDRESS_PROTOCOL, Added, AddressError, Addresses};
 pub use desired::{Desired, Draining, Entry, ServerKey};

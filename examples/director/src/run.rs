@@ -11,13 +11,12 @@ use healthcheck::{Monitor, MonitorOptions, Target, TargetId, Update};
 use heartbeat::{
     Config, Driver, PathConfig, PathSocket, Protocol, Reason, Role, RoleChange, Timers,
 };
-use ipvs::reconcile::{Ownership, apply, observe};
+use ipvs::reconcile::{Ownership, Reconciler, observe};
 use ipvs::{Daemon, DaemonState, ServiceKey, Table, Timeouts};
 use tokio::sync::mpsc;
 
-use crate::{
-    Added, AddressError, AddressPlan, Addresses, Desired, Plan, ServerKey, ServerPlan, ServicePlan,
-};
+use crate::takeover::{Announce, Takeover};
+use crate::{AddressError, Addresses, Desired, Plan, ServerKey, ServerPlan, ServicePlan};
 
 /// Why the director cannot run.
 #[derive(Debug, thiserror::Error)]
@@ -170,11 +169,8 @@ fn run_command(what: &str, argv: Option<&[String]>) {
 }
 
 /// Whether two plans check a real server the same way (then its running check is kept).
-/// `Probe` has no equality (a regex inside); its debug form stands for it.
 fn same_check(a: &ServerPlan, b: &ServerPlan) -> bool {
-    a.interval == b.interval
-        && a.health == b.health
-        && format!("{:?}", a.probe) == format!("{:?}", b.probe)
+    a.interval == b.interval && a.health == b.health && a.probe == b.probe
 }
 
 fn server_key(s: &ServicePlan, r: &ServerPlan) -> ServerKey {
@@ -207,6 +203,9 @@ struct Director {
     plan: Plan,
     options: RunOptions,
     ipvs: ipvs::Handle,
+    /// Applies the desired table; it remembers what the kernel holds, so that a health change
+    /// or a reload sends only what changed.
+    reconciler: Reconciler,
     /// The services this director may touch: those of its plan, and those it still has in the
     /// kernel from an earlier plan.
     owned: BTreeSet<ServiceKey>,
@@ -215,10 +214,8 @@ struct Director {
     /// Each check's real server, and back.
     targets: HashMap<TargetId, ServerKey>,
     checks: HashMap<ServerKey, TargetId>,
-    addresses: Addresses,
-    taken: Vec<AddressPlan>,
-    /// The announcements running, by address.
-    announcers: Vec<(Ipv4Addr, arp_announce::AnnounceHandle)>,
+    /// The addresses held while active.
+    takeover: Takeover,
     active: bool,
     /// The sync daemon this director started, if any.
     sync_daemon: Option<Daemon>,
@@ -240,7 +237,8 @@ impl Director {
         let table = self.table();
         self.owned
             .extend(table.services.iter().map(|s| s.service.key));
-        match apply(&self.ipvs, &table, &Ownership::Keys(self.owned.clone())).await {
+        let owned = Ownership::Keys(self.owned.clone());
+        match self.reconciler.apply(&table, &owned).await {
             Ok(report) => {
                 for (op, result) in &report.results {
                     if let Err(e) = result {
@@ -368,97 +366,14 @@ impl Director {
         }
     }
 
-    /// Takes over the plan's addresses not taken yet, then announces every one of them (those
-    /// adopted from an earlier run too: a neighbour may have aged our MAC out meanwhile).
-    async fn take_addresses(&mut self) {
-        let wanted: Vec<AddressPlan> = (self.plan.addresses.iter())
-            .filter(|a| !self.taken.contains(a))
-            .cloned()
-            .collect();
-        for a in &wanted {
-            match self.addresses.add(a).await {
-                Ok(Added::Added | Added::Adopted) => self.taken.push(a.clone()),
-                Ok(Added::Foreign) => eprintln!(
-                    "director: {}/{} on {} was already there (not ours: it stays when we stand down)",
-                    a.address, a.prefix, a.device
-                ),
-                Err(e) => eprintln!("director: {e}"),
-            }
-        }
-        for a in self.plan.addresses.clone() {
-            self.announce(&a);
-        }
-    }
-
-    /// Starts the gratuitous ARPs for `a` (replacing any still running for it).
-    fn announce(&mut self, a: &AddressPlan) {
-        self.announcers.retain(|(address, _)| *address != a.address);
-        let options = arp_announce::Options::default();
-        match arp_announce::Announcer::new(&a.device, &[IpAddr::V4(a.address)], options)
-            .and_then(|an| an.spawn())
-        {
-            Ok(handle) => self.announcers.push((a.address, handle)),
-            Err(e) => eprintln!("director: announcing {}: {e}", a.address),
-        }
-    }
-
     /// The peer is active too and we stay (pulse: "partner active: resending arps"): the
     /// addresses are added if they went missing and announced again, and `active_cmd` runs
     /// again.
     async fn reannounce(&mut self) {
-        self.take_addresses().await;
+        self.takeover
+            .take(&self.plan.addresses, Announce::All)
+            .await;
         run_command("active_cmd", self.plan.commands.active.as_deref());
-    }
-
-    /// The addresses an earlier run left marked as ours (it was killed, or it stopped while
-    /// keeping them). A standalone router adopts those of its plan (no peer can hold them; it
-    /// is about to be active). Otherwise, and for addresses no longer in the plan, they are
-    /// removed: with a peer, the peer may be active, and a takeover adds them again.
-    async fn leftover_addresses(&mut self, standalone: bool) -> Result<(), RunError> {
-        for (device, address, prefix) in self.addresses.marked().await? {
-            let planned = (self.plan.addresses.iter())
-                .find(|a| a.device == device && a.address == address && a.prefix == prefix);
-            match planned {
-                Some(a) if standalone => {
-                    eprintln!(
-                        "director: adopted {address}/{prefix} on {device} from an earlier run"
-                    );
-                    self.taken.push(a.clone());
-                }
-                _ => {
-                    let left = AddressPlan {
-                        address,
-                        prefix,
-                        device: device.clone(),
-                        label: None,
-                        purpose: "left by an earlier run".into(),
-                    };
-                    match self.addresses.remove(&left).await {
-                        Ok(_) => eprintln!(
-                            "director: removed {address}/{prefix} on {device}, left by an earlier run"
-                        ),
-                        Err(e) => eprintln!("director: {e}"),
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Releases the taken addresses that `keep` does not name.
-    async fn release_addresses(&mut self, keep: &[AddressPlan]) {
-        let mut left = Vec::new();
-        for a in std::mem::take(&mut self.taken) {
-            if keep.contains(&a) {
-                left.push(a);
-            } else {
-                self.announcers.retain(|(address, _)| *address != a.address);
-                if let Err(e) = self.addresses.remove(&a).await {
-                    eprintln!("director: {e}");
-                }
-            }
-        }
-        self.taken = left;
     }
 
     async fn become_active(&mut self) {
@@ -466,16 +381,17 @@ impl Director {
         if self.options.table == TableMode::WhenActive {
             self.sync_table().await;
         }
-        self.take_addresses().await;
-        eprintln!("director: took over {} addresses", self.taken.len());
+        self.takeover
+            .take(&self.plan.addresses, Announce::All)
+            .await;
+        eprintln!("director: took over {} addresses", self.takeover.count());
         self.sync_daemon(DaemonState::Master).await;
         run_command("active_cmd", self.plan.commands.active.as_deref());
     }
 
     async fn become_standby(&mut self) {
         self.active = false;
-        self.announcers.clear();
-        self.release_addresses(&[]).await;
+        self.takeover.release_all().await;
         eprintln!("director: released the addresses");
         self.sync_daemon(DaemonState::Backup).await;
         if self.options.table == TableMode::WhenActive {
@@ -497,9 +413,10 @@ impl Director {
         self.sync_checks(Some(&old)).await?;
         self.sync_table().await;
         if self.active {
-            let keep = self.plan.addresses.clone();
-            self.release_addresses(&keep).await;
-            self.take_addresses().await;
+            self.takeover.release(&self.plan.addresses).await;
+            self.takeover
+                .take(&self.plan.addresses, Announce::New)
+                .await;
         }
         if old.sync_daemon != self.plan.sync_daemon {
             let state = if self.active {
@@ -574,8 +491,7 @@ impl Director {
         if let Some(heartbeat) = heartbeat {
             let _ = heartbeat.shutdown().await;
         }
-        self.announcers.clear();
-        self.release_addresses(&[]).await;
+        self.takeover.release_all().await;
         if let Some(d) = self.sync_daemon.take()
             && let Err(e) = self.ipvs.del_daemon(d.state).await
         {
@@ -585,13 +501,10 @@ impl Director {
             // Everything owned goes, drains included: an empty table under the same ownership.
             self.owned
                 .extend(self.desired.table().services.iter().map(|s| s.service.key));
-            match apply(
-                &self.ipvs,
-                &Table::default(),
-                &Ownership::Keys(self.owned.clone()),
-            )
-            .await
-            {
+            // Read from the kernel: whatever happened, nothing of ours is left.
+            self.reconciler.forget();
+            let owned = Ownership::Keys(self.owned.clone());
+            match self.reconciler.apply(&Table::default(), &owned).await {
                 Ok(report) => {
                     if let Some(e) = report.first_error() {
                         eprintln!("director: IPVS: {e}");
@@ -638,18 +551,17 @@ pub async fn run(
         owned: plan.services.iter().map(|s| s.service.key).collect(),
         plan,
         options,
+        reconciler: Reconciler::new(ipvs.clone()),
         ipvs,
         desired,
         monitor,
         targets: HashMap::new(),
         checks: HashMap::new(),
-        addresses,
-        taken: Vec::new(),
-        announcers: Vec::new(),
+        takeover: Takeover::new(addresses),
         active: false,
         sync_daemon: None,
     };
-    d.leftover_addresses(standalone).await?;
+    d.takeover.leftovers(&d.plan.addresses, standalone).await?;
     d.set_timeouts().await;
     d.sync_table().await;
     // As pulse: a node starts inactive, with `inactive_cmd` and a backup sync daemon.

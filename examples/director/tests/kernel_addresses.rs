@@ -52,10 +52,11 @@ fn vip_with_label_added_found_and_removed_alone() {
     assert_eq!(added, Added::Added);
     assert_eq!(again, Added::Adopted, "the second add finds it there, ours");
     // The mark is how a restarted director tells its addresses from the operator's.
-    assert_eq!(
-        marked,
-        [("dummy0".to_string(), Ipv4Addr::new(10, 50, 0, 100), 24)]
-    );
+    let marked: Vec<_> = marked
+        .iter()
+        .map(|a| (a.device.as_str(), a.address, a.prefix))
+        .collect();
+    assert_eq!(marked, [("dummy0", Ipv4Addr::new(10, 50, 0, 100), 24)]);
     let shown = ns
         .ip(["-4", "-o", "address", "show", "dev", "dummy0"])
         .expect("ip addr");

@@ -41,7 +41,7 @@ pub enum Version {
 /// An HTTP or HTTPS probe. Start from [`HttpCheck::get`], set the fields, and give it to
 /// [`Probe::new`](super::Probe::new) as [`Check::Http`](super::Check::Http), which renders the
 /// request and builds the TLS configuration once.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HttpCheck {
     /// Request method.
     pub method: String,

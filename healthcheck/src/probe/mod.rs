@@ -137,7 +137,7 @@ pub trait Checker: Send + Sync + 'static {
 /// The kinds of check, as configured.
 // A configuration value built once per target: the size difference does not matter.
 #[allow(clippy::large_enum_variant)]
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Check {
     /// TCP connect, optionally send/expect.
     Tcp(TcpCheck),
@@ -177,8 +177,28 @@ pub struct Probe {
 enum Kind {
     Tcp(TcpCheck),
     Udp(UdpCheck),
-    Http(Arc<http::PreparedHttp>),
+    /// The settings, and the request and TLS configuration prepared from them.
+    Http(Box<HttpCheck>, Arc<http::PreparedHttp>),
     Program(ProgramCheck),
+}
+
+/// Two probes are equal when they were made from the same settings, against the same target;
+/// what they have seen (a kept-alive connection) does not count. An application that reloads
+/// its configuration keeps a running probe whose settings did not change.
+impl PartialEq for Probe {
+    fn eq(&self, other: &Self) -> bool {
+        let same_kind = match (&self.kind, &other.kind) {
+            (Kind::Tcp(a), Kind::Tcp(b)) => a == b,
+            (Kind::Udp(a), Kind::Udp(b)) => a == b,
+            (Kind::Http(a, _), Kind::Http(b, _)) => a == b,
+            (Kind::Program(a), Kind::Program(b)) => a == b,
+            _ => false,
+        };
+        same_kind
+            && self.target == other.target
+            && self.binding == other.binding
+            && self.timeouts == other.timeouts
+    }
 }
 
 impl Probe {
@@ -195,7 +215,10 @@ impl Probe {
         let kind = match check {
             Check::Tcp(c) => Kind::Tcp(c),
             Check::Udp(c) => Kind::Udp(c),
-            Check::Http(c) => Kind::Http(Arc::new(c.prepare(target)?)),
+            Check::Http(c) => {
+                let prepared = Arc::new(c.prepare(target)?);
+                Kind::Http(Box::new(c), prepared)
+            }
             Check::Program(c) => Kind::Program(c),
         };
         Ok(Probe {
@@ -226,7 +249,7 @@ impl Probe {
         match &self.kind {
             Kind::Tcp(c) => c.run(addr, b, t).await,
             Kind::Udp(c) => c.run(addr, b, t).await,
-            Kind::Http(c) => c.run(addr, b, t).await,
+            Kind::Http(_, c) => c.run(addr, b, t).await,
             // A program has one limit for its whole run: the read timeout.
             Kind::Program(c) => c.run(addr, t.read).await,
         }
@@ -268,5 +291,52 @@ impl fmt::Display for Outcome {
             Ok(pass) => write!(f, "OK {ms:.3}ms {pass}"),
             Err(e) => write!(f, "FAIL {ms:.3}ms {e}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Expect;
+
+    fn probe(target: &str, check: Check) -> Probe {
+        Probe::new(
+            target.parse().expect("address"),
+            check,
+            Binding::default(),
+            Timeouts::default(),
+        )
+        .expect("valid")
+    }
+
+    #[test]
+    fn probes_are_equal_when_made_from_the_same_settings() {
+        let http = || Check::Http(HttpCheck::get("/health"));
+        assert_eq!(probe("10.0.0.1:80", http()), probe("10.0.0.1:80", http()));
+        assert_ne!(probe("10.0.0.1:80", http()), probe("10.0.0.2:80", http()));
+        let mut other = HttpCheck::get("/health");
+        other.status = "200".parse().expect("status set");
+        assert_ne!(
+            probe("10.0.0.1:80", http()),
+            probe("10.0.0.1:80", Check::Http(other))
+        );
+        let regex = |p: &str| {
+            Check::Tcp(TcpCheck {
+                send: None,
+                expect: Some(Expect::regex(p).expect("regex")),
+            })
+        };
+        assert_eq!(
+            probe("10.0.0.1:80", regex("^OK")),
+            probe("10.0.0.1:80", regex("^OK"))
+        );
+        assert_ne!(
+            probe("10.0.0.1:80", regex("^OK")),
+            probe("10.0.0.1:80", regex("^KO"))
+        );
+        assert_ne!(
+            probe("10.0.0.1:80", regex("^OK")),
+            probe("10.0.0.1:80", Check::Tcp(TcpCheck::default()))
+        );
     }
 }

@@ -100,7 +100,7 @@ impl fmt::Display for CommandTemplate {
 
 /// An external-program probe: healthy when it exits 0 and, if `expect` is set, its output
 /// (without one trailing newline) matches.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProgramCheck {
     /// The command.
     pub command: CommandTemplate,

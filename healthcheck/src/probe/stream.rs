@@ -12,7 +12,7 @@ use crate::expect::{Expect, Progress};
 use crate::probe::socket::Binding;
 
 /// A TCP probe: connect, then optionally send bytes and read until an expectation is met.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TcpCheck {
     /// Bytes written once connected (already escape-decoded).
     pub send: Option<Vec<u8>>,
@@ -21,7 +21,7 @@ pub struct TcpCheck {
 }
 
 /// A UDP probe: send a datagram and wait for a reply that meets the expectation.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct UdpCheck {
     /// The datagram sent (already escape-decoded); empty when `None`.
     pub send: Option<Vec<u8>>,

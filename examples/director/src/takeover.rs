@@ -1,0 +1,175 @@
+//! The addresses an active director holds: taken over (added, then announced with gratuitous
+//! ARPs), released, and found again after a restart.
+
+use std::{
+    collections::{BTreeMap, HashSet},
+    net::{IpAddr, Ipv4Addr},
+};
+
+use arp_announce::{AnnounceHandle, Announcer, Options};
+
+use crate::{Added, AddressError, AddressPlan, Addresses};
+
+/// Which addresses [`Takeover::take`] announces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Announce {
+    /// Every address of the plan: on becoming active, and when re-announcing (a neighbour may
+    /// have aged our MAC out, or heard the peer's).
+    All,
+    /// Only those added now (a reload while active).
+    New,
+}
+
+/// The addresses this director added (or adopted) and the announcements running for them.
+pub(crate) struct Takeover {
+    addresses: Addresses,
+    /// What is ours to remove.
+    taken: Vec<AddressPlan>,
+    /// One announcement per interface and call, with the addresses it announces.
+    announcers: Vec<(Vec<Ipv4Addr>, AnnounceHandle)>,
+}
+
+impl Takeover {
+    pub(crate) fn new(addresses: Addresses) -> Takeover {
+        Takeover {
+            addresses,
+            taken: Vec::new(),
+            announcers: Vec::new(),
+        }
+    }
+
+    /// How many addresses are ours.
+    pub(crate) fn count(&self) -> usize {
+        self.taken.len()
+    }
+
+    /// Adds the addresses of `plan` not taken yet (reading the interface addresses once), then
+    /// announces them as `announce` says. Failures are reported; the others go on.
+    pub(crate) async fn take(&mut self, plan: &[AddressPlan], announce: Announce) {
+        let wanted: Vec<AddressPlan> = plan
+            .iter()
+            .filter(|a| !self.taken.contains(a))
+            .cloned()
+            .collect();
+        if wanted.is_empty() {
+            if announce == Announce::All {
+                self.announce(plan);
+            }
+            return;
+        }
+        let results = match self.addresses.add_all(&wanted).await {
+            Ok(results) => results,
+            Err(e) => {
+                eprintln!("director: {e}");
+                return;
+            }
+        };
+        let mut added = Vec::new();
+        for (a, result) in wanted.into_iter().zip(results) {
+            match result {
+                Ok(Added::Added | Added::Adopted) => {
+                    added.push(a.clone());
+                    self.taken.push(a);
+                }
+                Ok(Added::Foreign) => {
+                    eprintln!(
+                        "director: {}/{} on {} was already there (not ours: it stays when we stand down)",
+                        a.address, a.prefix, a.device
+                    );
+                    added.push(a);
+                }
+                Err(e) => eprintln!("director: {e}"),
+            }
+        }
+        match announce {
+            Announce::All => self.announce(plan),
+            Announce::New => self.announce(&added),
+        }
+    }
+
+    /// Starts gratuitous ARPs for `addresses`: one announcer per interface.
+    fn announce(&mut self, addresses: &[AddressPlan]) {
+        let mut by_device: BTreeMap<&str, Vec<Ipv4Addr>> = BTreeMap::new();
+        for a in addresses {
+            by_device.entry(&a.device).or_default().push(a.address);
+        }
+        for (device, list) in by_device {
+            let ips: Vec<IpAddr> = list.iter().copied().map(IpAddr::V4).collect();
+            match Announcer::new(device, &ips, Options::default()).and_then(|a| a.spawn()) {
+                Ok(handle) => self.announcers.push((list, handle)),
+                Err(e) => eprintln!("director: announcing on {device}: {e}"),
+            }
+        }
+    }
+
+    /// Removes the addresses taken that `keep` does not name (reading the interface addresses
+    /// once), and stops their announcements.
+    pub(crate) async fn release(&mut self, keep: &[AddressPlan]) {
+        let (kept, gone): (Vec<AddressPlan>, Vec<AddressPlan>) = std::mem::take(&mut self.taken)
+            .into_iter()
+            .partition(|a| keep.contains(a));
+        self.taken = kept;
+        if gone.is_empty() {
+            return;
+        }
+        let released: HashSet<Ipv4Addr> = gone.iter().map(|a| a.address).collect();
+        self.announcers
+            .retain(|(list, _)| !list.iter().any(|a| released.contains(a)));
+        report(self.addresses.remove_all(&gone).await);
+    }
+
+    /// Releases everything and stops every announcement.
+    pub(crate) async fn release_all(&mut self) {
+        self.announcers.clear();
+        self.release(&[]).await;
+    }
+
+    /// The addresses an earlier run left marked as ours (it was killed, or it stopped while
+    /// keeping them). When `adopt`, those of `plan` are taken (a standalone router: no peer can
+    /// hold them, and it is about to be active); the others, and all of them otherwise, are
+    /// removed (with a peer, the peer may be active; a takeover adds them again).
+    pub(crate) async fn leftovers(
+        &mut self,
+        plan: &[AddressPlan],
+        adopt: bool,
+    ) -> Result<(), AddressError> {
+        let mut stale = Vec::new();
+        for left in self.addresses.marked().await? {
+            let planned = plan.iter().find(|a| {
+                a.device == left.device && a.address == left.address && a.prefix == left.prefix
+            });
+            match planned {
+                Some(a) if adopt => {
+                    eprintln!(
+                        "director: adopted {}/{} on {} from an earlier run",
+                        a.address, a.prefix, a.device
+                    );
+                    self.taken.push(a.clone());
+                }
+                _ => {
+                    eprintln!(
+                        "director: removing {}/{} on {}, left by an earlier run",
+                        left.address, left.prefix, left.device
+                    );
+                    stale.push(left);
+                }
+            }
+        }
+        if !stale.is_empty() {
+            report(self.addresses.remove_all(&stale).await);
+        }
+        Ok(())
+    }
+}
+
+/// Reports the failures of a batch of removals.
+fn report(results: Result<Vec<Result<bool, AddressError>>, AddressError>) {
+    match results {
+        Ok(results) => {
+            for e in results.into_iter().filter_map(Result::err) {
+                eprintln!("director: {e}");
+            }
+        }
+        Err(e) => eprintln!("director: {e}"),
+    }
+}
