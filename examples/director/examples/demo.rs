@@ -71,8 +71,28 @@ fn start(cli: &Cli, lab: &NatLab, file: &ConfigFile, i: usize) -> Logged {
     d
 }
 
-/// One failover: the active router `active` dies. Its downtime.
-fn failover(lab: &NatLab, directors: &mut [Option<Logged>; 2], active: usize) -> Duration {
+/// A pseudo-random time in `[0, limit)`, from the clock (good enough to spread the moments of
+/// death over the heartbeat period).
+fn random_below(limit: Duration) -> Duration {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    // splitmix64's finalizer, to spread nearby clock readings.
+    let mut z = u64::from(nanos).wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 31;
+    limit.mul_f64((z >> 11) as f64 / (1u64 << 53) as f64)
+}
+
+/// One failover: the active router `active` dies at a random moment of the heartbeat period
+/// `keepalive` (a real failure does not wait for a heartbeat). Its downtime.
+fn failover(
+    lab: &NatLab,
+    directors: &mut [Option<Logged>; 2],
+    active: usize,
+    keepalive: Duration,
+) -> Duration {
     let standby = 1 - active;
     let prober = Prober::start(
         &lab.client,
@@ -81,16 +101,17 @@ fn failover(lab: &NatLab, directors: &mut [Option<Logged>; 2], active: usize) ->
         Duration::from_millis(300),
     );
     // A second of traffic before the event, to measure the downtime from.
-    std::thread::sleep(Duration::from_secs(1));
+    std::thread::sleep(Duration::from_secs(1) + random_below(keepalive));
     let dead = directors[active].take();
     let survivor = directors[standby].as_mut().expect("the standby runs");
     survivor.forget();
-    lab.unplug(active);
+    // The machine dies: its director stops at once (no last word), then its links go down.
     let died = Instant::now();
     if let Some(mut dead) = dead {
         let _ = dead.child.kill();
         let _ = dead.child.wait();
     }
+    lab.unplug(active);
     let role = survivor.wait_for("ACTIVE");
     let took = survivor.wait_for("took over 2 addresses");
     prober.served_after(took.at, Duration::from_secs(30));
@@ -103,7 +124,7 @@ fn failover(lab: &NatLab, directors: &mut [Option<Logged>; 2], active: usize) ->
         .and_then(|s| s.server.clone())
         .unwrap_or_default();
     println!(
-        "  {}  router{} dies (its links are down; its process is killed next)",
+        "  {}  router{} dies (its director is killed, then its links go down)",
         at(died, died),
         active + 1
     );
@@ -203,7 +224,8 @@ fn main() -> ExitCode {
             cli.runs,
             active + 1
         ));
-        outages.push(failover(&lab, &mut directors, active));
+        let keepalive = Duration::from_secs(if cli.fast { 1 } else { 6 });
+        outages.push(failover(&lab, &mut directors, active, keepalive));
         active = 1 - active;
     }
     section(&format!("router{}: ipvsadm -Ln", active + 1));

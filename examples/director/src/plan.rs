@@ -11,13 +11,16 @@
 //! | `send`, `expect`, `use_regex` | a TCP (or UDP) send/expect probe; escapes decoded as nanny does; `expect` matched as a substring, or as a regex |
 //! | `send_program`, `expect` | a program probe (`%h`, `%p`); its output must equal `expect` |
 //! | none of these, port 80 | nanny's implicit `GET / HTTP/1.0\r\n\r\n`, expecting `HTTP` |
-//! | `reentry`, `quiesce_server`, `weight` | the health state machine's reentry, quiesce and weight (with nanny's slow start) |
+//! | `reentry`, `quiesce_server`, `weight` | the health state machine's reentry (time-based), quiesce (a failed server stays at weight 0) and weight (with nanny's slow start) |
 //! | `load_monitor` | load-based weights; `uptime` runs over `rsh_command` (rsh or ssh) |
 //! | `sorry_server` | a destination put in when every real server is down |
 //! | `nat_router = ADDR DEV[:LABEL]`, `nat_nmask` | an address taken over when active |
-//! | `primary`, `backup`, `*_private`, `heartbeat_port`, `keepalive`, `deadtime` | the heartbeat (Piranha-compatible); like pulse, it runs whenever there is a backup, whatever `heartbeat` says |
-//! | `syncdaemon`, `syncd_iface`, `syncd_id` | the IPVS connection sync daemon |
+//! | `primary`, `backup`, `*_private`, `heartbeat_port`, `keepalive`, `deadtime` | the heartbeat (Piranha-compatible): one path on the public addresses, a second on the private ones when both are set; like pulse, it runs whenever there is an active backup, whatever `heartbeat` says. No backup (or `backup_active = 0`): the router is active at once |
+//! | `monitor_links` | a heartbeat path whose link goes down makes this router step down and refuse to take over |
+//! | `syncdaemon`, `syncd_iface`, `syncd_id` | the IPVS connection sync daemon: master while active, backup while standby |
 //! | `tcp_timeout`, `tcpfin_timeout`, `udp_timeout` | the IPVS timeouts (0: unchanged) |
+//! | `active_cmd`, `inactive_cmd` | run on becoming active and standby (`inactive_cmd` also at start, as pulse), split into words and run without a shell, not waited for |
+//! | `service`, `heartbeat`, `debug_level`, `hard_shutdown`, `ipvsadm`, `rsh_command` (but for `uptime`), failover services | not used (lvscf warns about the keys Piranha ignored too) |
 
 use std::{
     fmt,

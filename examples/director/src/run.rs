@@ -30,6 +30,14 @@ pub enum RunError {
         /// The configured backup.
         backup: String,
     },
+    /// This node is the backup, and the configuration says the backup does not run.
+    #[error(
+        "this node is the backup ({backup}), and `backup_active = 0` says the backup does not run"
+    )]
+    BackupInactive {
+        /// The backup's address.
+        backup: Ipv4Addr,
+    },
     /// An address could not be listed, added or removed.
     #[error(transparent)]
     Address(#[from] AddressError),
@@ -88,8 +96,13 @@ pub fn is_primary(plan: &Plan, local: &[Ipv4Addr]) -> Result<bool, RunError> {
     let has = |a: Option<Ipv4Addr>| a.is_some_and(|a| local.contains(&a));
     if has(h.primary) {
         Ok(true)
-    } else if has(h.backup) {
-        Ok(false)
+    } else if let Some(backup) = h.backup.filter(|b| local.contains(b)) {
+        if h.backup_active {
+            Ok(false)
+        } else {
+            // pulse: "We are backup node and backup is marked inactive -- exiting pulse".
+            Err(RunError::BackupInactive { backup })
+        }
     } else {
         let show = |a: Option<Ipv4Addr>| a.map_or("none".to_string(), |a| a.to_string());
         Err(RunError::NotInConfig {
@@ -110,11 +123,12 @@ fn heartbeat_config(plan: &Plan, primary: bool) -> Result<(Config, Vec<PathSocke
         Timers::new(h.keepalive, h.deadtime).map_err(|e| RunError::Heartbeat(e.to_string()))?;
     let mut paths = Vec::new();
     let mut sockets = Vec::new();
-    // A peer only when there is one and it is another node (the published backup file names
-    // the same address twice).
+    // A peer only when a backup runs and it is another node (the published backup file names
+    // the same address twice). Without one the primary runs alone (pulse sent no heartbeats
+    // with `backup_active = 0`).
     if let (Some(me), Some(peer)) = (me, peer)
         && me != peer
-        && (primary || h.backup_active)
+        && h.backup_active
     {
         paths.push(PathConfig {
             peer: IpAddr::V4(peer),

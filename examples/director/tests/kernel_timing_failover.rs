@@ -58,12 +58,13 @@ fn the_backup_serves_when_the_primary_dies_and_keeps_serving_when_it_returns() {
     let prober = Prober::start(&lab.client, VIP, EVERY, LIMIT);
     std::thread::sleep(Duration::from_millis(500)); // traffic before the event, to measure from
 
-    // The primary dies: its links go with the machine, and its process.
+    // The primary dies: its director stops at once, with no last word (a link going down
+    // while it lived would make it send one more heartbeat), then its links go.
     backup.forget();
-    lab.unplug(0);
     let died = Instant::now();
     primary.child.kill().expect("SIGKILL");
     primary.child.wait().expect("reaped");
+    lab.unplug(0);
     let active = backup.wait_for("ACTIVE (peer-dead)").at;
     backup.wait_for("took over 2 addresses");
     // The backup serves: the client and the real servers follow its gratuitous ARPs.
@@ -234,9 +235,9 @@ fn with_table_when_active_only_the_active_router_has_the_table() {
         "the standby programs nothing, as Piranha's lvsd ran only on the active router"
     );
     backup.forget();
-    lab.unplug(0);
     primary.child.kill().expect("SIGKILL");
     primary.child.wait().expect("reaped");
+    lab.unplug(0);
     backup.wait_for("took over 2 addresses");
     let table = lab.ipvsadm(1, &["-Ln"]);
     assert!(table.contains("TCP  192.168.1.250:80 wlc"), "{table}");

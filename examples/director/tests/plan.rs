@@ -394,3 +394,29 @@ fn operator_mistakes_are_warnings_with_their_place() {
         assert!(err.contains(line), "no {line:?} in:\n{err}");
     }
 }
+
+#[test]
+fn the_role_comes_from_the_nodes_addresses() {
+    let text = |active: u8| {
+        format!(
+            "primary = 10.0.0.1\nbackup = 10.0.0.2\nbackup_active = {active}\nvirtual A {{\n active = 1\n address = 10.0.0.100 eth0\n}}\n"
+        )
+    };
+    let p = plan(&text(1)).unwrap();
+    let ip = |s: &str| s.parse::<Ipv4Addr>().unwrap();
+    assert!(director::is_primary(&p, &[ip("127.0.0.1"), ip("10.0.0.1")]).unwrap());
+    assert!(!director::is_primary(&p, &[ip("10.0.0.2")]).unwrap());
+    let err = director::is_primary(&p, &[ip("10.0.0.3")]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "this node has neither the primary (10.0.0.1) nor the backup (10.0.0.2) address"
+    );
+    // pulse's backup exited when the backup was marked inactive.
+    let p = plan(&text(0)).unwrap();
+    let err = director::is_primary(&p, &[ip("10.0.0.2")]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "this node is the backup (10.0.0.2), and `backup_active = 0` says the backup does not run"
+    );
+    assert!(director::is_primary(&p, &[ip("10.0.0.1")]).unwrap());
+}
