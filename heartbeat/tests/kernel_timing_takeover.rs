@@ -3,8 +3,9 @@
 //! third namespace (a switch, so one node's link going down does not take the other's carrier
 //! with it); the private path is a direct veth pair.
 //!
-//! Run with `cargo xtask test` (root, in the rig). Packets only cross the interfaces these tests
-//! create.
+//! Run with `cargo xtask test` (root, in the rig), which runs this binary under qemu with 2 CPUs
+//! (`kernel_timing*`): with 100 ms heartbeats, UML's single CPU under load made a node miss its
+//! peer for a deadtime. Packets only cross the interfaces these tests create.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, ExitStatus, Stdio};
