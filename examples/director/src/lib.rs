@@ -18,14 +18,17 @@
 
 mod addresses;
 mod desired;
+mod overlay;
 pub mod plan;
 mod run;
+pub mod settings;
 mod takeover;
 
 pub use addresses::{ADDRESS_PROTOCOL, Added, AddressError, Addresses};
 pub use desired::{Desired, Draining, Entry, ServerKey};
 pub use plan::{
-    AddressPlan, Commands, HeartbeatPlan, Place, Plan, PlanError, PlanWarning, ServerPlan,
-    ServicePlan,
+    AddressPlan, AuthPlan, Commands, HeartbeatPlan, Operation, Place, Plan, PlanError, PlanWarning,
+    ServerPlan, ServicePlan,
 };
 pub use run::{Control, RunError, RunOptions, TableMode, is_primary, run};
+pub use settings::{Settings, SettingsError};

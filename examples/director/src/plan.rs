@@ -35,6 +35,9 @@ use healthcheck::{
 use ipvs::{Destination, Family, Forwarding, Scheduler, Service, ServiceKey};
 use lvscf::{AddressOnDevice, Config, Host, Network, Protocol, VirtualServer};
 
+use crate::Settings;
+use crate::settings::SettingsError;
+
 /// Where in `lvs.cf` something is: a virtual server, a real server in it, and a keyword.
 /// [`Place::locate`] turns it into a line and column of the file.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -126,13 +129,17 @@ pub enum PlanError {
         /// What is wrong.
         message: String,
     },
+    /// A problem in the settings overlay (`director.toml`), at its own line and column.
+    #[error("{0}")]
+    Settings(SettingsError),
 }
 
 impl PlanError {
-    /// Where the problem is.
-    pub fn place(&self) -> &Place {
+    /// Where the problem is in lvs.cf (`None`: it is in the overlay).
+    pub fn place(&self) -> Option<&Place> {
         match self {
-            PlanError::Unresolved { place, .. } | PlanError::Invalid { place, .. } => place,
+            PlanError::Unresolved { place, .. } | PlanError::Invalid { place, .. } => Some(place),
+            PlanError::Settings(_) => None,
         }
     }
 }
@@ -195,6 +202,9 @@ pub struct ServicePlan {
     pub servers: Vec<ServerPlan>,
     /// Put in when every real server is down.
     pub sorry: Option<Destination>,
+    /// How long a real server removed by a reload drains at most (the overlay's; `None`: the
+    /// director's).
+    pub drain_timeout: Option<Duration>,
 }
 
 /// The heartbeat settings (Piranha-compatible).
@@ -218,6 +228,58 @@ pub struct HeartbeatPlan {
     pub deadtime: Duration,
     /// Whether a link down on a heartbeat path makes this node step down (`monitor_links`).
     pub monitor_links: bool,
+    /// The authenticated protocol, when the overlay asks for it (`None`: Piranha's).
+    pub auth: Option<AuthPlan>,
+}
+
+/// The authenticated heartbeat (overlay `[heartbeat] mode = "authenticated"`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct AuthPlan {
+    /// The shared key, read from `key_file`.
+    pub key: Vec<u8>,
+    /// Priority: the higher wins.
+    pub priority: u8,
+    /// Take the active role back from a lower-precedence peer.
+    pub failback: bool,
+    /// How long the peer must have been active before failback.
+    pub preempt_delay: Duration,
+    /// Our node id (`None`: our public IPv4 address as a number).
+    pub node_id: Option<u32>,
+    /// The peer's (`None`: its public IPv4 address as a number).
+    pub peer_node_id: Option<u32>,
+}
+
+impl fmt::Debug for AuthPlan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthPlan")
+            .field("key", &format_args!("<{} bytes>", self.key.len()))
+            .field("priority", &self.priority)
+            .field("failback", &self.failback)
+            .field("preempt_delay", &self.preempt_delay)
+            .field("node_id", &self.node_id)
+            .field("peer_node_id", &self.peer_node_id)
+            .finish()
+    }
+}
+
+/// How the director runs, from the overlay's `[director]` and `[hooks]` (command-line options
+/// win over them). `None`: the default.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Operation {
+    /// How long a removed real server drains at most.
+    pub drain_timeout: Option<Duration>,
+    /// Program the IPVS table only while active (Piranha).
+    pub table_when_active: Option<bool>,
+    /// How often the owned IPVS entries and addresses are compared with the kernel.
+    pub reconcile_interval: Option<Duration>,
+    /// The control socket.
+    pub socket: Option<std::path::PathBuf>,
+    /// The Prometheus endpoint.
+    pub metrics: Option<SocketAddr>,
+    /// Run on a role change, with `ROLE REASON`.
+    pub role_hook: Option<Vec<String>>,
+    /// Run on a real server's change, with `VIRTUAL SERVER ADDRESS:PORT EVENT REASON`.
+    pub server_hook: Option<Vec<String>>,
 }
 
 /// `active_cmd` and `inactive_cmd`, split into words as a shell would split them (quotes, no
@@ -246,6 +308,8 @@ pub struct Plan {
     pub timeouts: (Duration, Duration, Duration),
     /// Commands run on becoming active and standby.
     pub commands: Commands,
+    /// How the director runs (the overlay's settings).
+    pub operation: Operation,
 }
 
 impl Plan {
@@ -253,6 +317,35 @@ impl Plan {
     /// system's resolver; tests pass their own). Every problem is reported, not only the first.
     pub fn build(
         config: &Config,
+        resolve: &dyn Fn(&str) -> Option<Ipv4Addr>,
+    ) -> Result<Plan, Vec<PlanError>> {
+        Plan::build_with(config, &Settings::default(), resolve)
+    }
+
+    /// [`Plan::build`] with a settings overlay: checked against `config`, then applied.
+    pub fn build_with(
+        config: &Config,
+        settings: &Settings,
+        resolve: &dyn Fn(&str) -> Option<Ipv4Addr>,
+    ) -> Result<Plan, Vec<PlanError>> {
+        let overlay_errors: Vec<PlanError> = settings
+            .check(config)
+            .into_iter()
+            .map(PlanError::Settings)
+            .collect();
+        if !overlay_errors.is_empty() {
+            return Err(overlay_errors);
+        }
+        let mut plan = Plan::from_lvscf(config, settings, resolve)?;
+        crate::overlay::apply(&mut plan, config, settings);
+        Ok(plan)
+    }
+
+    /// The plan lvs.cf alone describes (the overlay's timers stand in for lvs.cf's when it has
+    /// them, for the check of the heartbeat's timers).
+    fn from_lvscf(
+        config: &Config,
+        settings: &Settings,
         resolve: &dyn Fn(&str) -> Option<Ipv4Addr>,
     ) -> Result<Plan, Vec<PlanError>> {
         let mut errors = Vec::new();
@@ -302,6 +395,7 @@ impl Plan {
             keepalive: g.keepalive.as_duration(),
             deadtime: g.deadtime.as_duration(),
             monitor_links: g.monitor_links,
+            auth: None,
         };
         if g.primary.is_none() {
             errors.push(PlanError::Invalid {
@@ -311,7 +405,11 @@ impl Plan {
                     .into(),
             });
         }
-        if let Err(e) = heartbeat::Timers::new(heartbeat.keepalive, heartbeat.deadtime) {
+        let overlay_timers =
+            settings.heartbeat.keepalive.is_some() || settings.heartbeat.deadtime.is_some();
+        if !overlay_timers
+            && let Err(e) = heartbeat::Timers::new(heartbeat.keepalive, heartbeat.deadtime)
+        {
             errors.push(PlanError::Invalid {
                 place: Place::global("deadtime"),
                 message: format!("the heartbeat cannot run: {e}"),
@@ -411,6 +509,7 @@ impl Plan {
                 secs(g.udp_timeout),
             ),
             commands,
+            operation: Operation::default(),
         })
     }
 
@@ -637,6 +736,7 @@ fn service(
         service,
         servers,
         sorry,
+        drain_timeout: None,
     })
 }
 
@@ -708,10 +808,29 @@ impl fmt::Display for Plan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let h = &self.heartbeat;
         let show = |a: Option<Ipv4Addr>| a.map_or("none".to_string(), |a| a.to_string());
+        let mode = match &h.auth {
+            None => "Piranha-compatible".to_string(),
+            Some(a) => format!(
+                "authenticated (HMAC-SHA256), priority {}, failback {}",
+                a.priority,
+                if a.failback {
+                    format!("after {:?}", a.preempt_delay)
+                } else {
+                    "off".into()
+                }
+            ),
+        };
         writeln!(
             f,
-            "heartbeat: Piranha-compatible, UDP port {}, keepalive {:?}, deadtime {:?}",
-            h.port, h.keepalive, h.deadtime
+            "heartbeat: {mode}, UDP port {}, keepalive {:?}, deadtime {:?}{}",
+            h.port,
+            h.keepalive,
+            h.deadtime,
+            if h.monitor_links {
+                ", links monitored"
+            } else {
+                ""
+            }
         )?;
         writeln!(
             f,
@@ -726,6 +845,31 @@ impl fmt::Display for Plan {
                 ", backup inactive"
             }
         )?;
+        let o = &self.operation;
+        if *o != Operation::default() {
+            let mut parts = Vec::new();
+            if let Some(t) = o.drain_timeout {
+                parts.push(format!("drain timeout {t:?}"));
+            }
+            if o.table_when_active == Some(true) {
+                parts.push("table only while active".into());
+            }
+            if let Some(t) = o.reconcile_interval {
+                parts.push(format!("reconcile every {t:?}"));
+            }
+            if let Some(p) = &o.socket {
+                parts.push(format!("control socket {}", p.display()));
+            }
+            if let Some(a) = o.metrics {
+                parts.push(format!("metrics on http://{a}/metrics"));
+            }
+            for (what, hook) in [("role", &o.role_hook), ("server", &o.server_hook)] {
+                if let Some(argv) = hook {
+                    parts.push(format!("{what} hook `{}`", argv.join(" ")));
+                }
+            }
+            writeln!(f, "director: {}", parts.join(", "))?;
+        }
         writeln!(f, "addresses taken over when active:")?;
         for a in &self.addresses {
             write!(f, "  {}/{} dev {}", a.address, a.prefix, a.device)?;
@@ -758,9 +902,14 @@ impl fmt::Display for Plan {
             }
             writeln!(f, "  (virtual {})", s.name)?;
             for r in &s.servers {
+                let rise_fall = if (r.health.rise, r.health.fall) == (1, 1) {
+                    String::new()
+                } else {
+                    format!(", rise {}, fall {}", r.health.rise, r.health.fall)
+                };
                 writeln!(
                     f,
-                    "    -> {}:{} {} weight {}  (server {}; {} every {:?}, reentry {:?}{})",
+                    "    -> {}:{} {} weight {}  (server {}; {} every {:?}, reentry {:?}{rise_fall}{})",
                     r.destination.addr,
                     r.destination.port,
                     r.destination.forwarding.name(),

@@ -9,7 +9,7 @@ use std::{
 
 use healthcheck::{Monitor, MonitorOptions, Target, TargetId, Update};
 use heartbeat::{
-    Config, Driver, PathConfig, PathSocket, Protocol, Reason, Role, RoleChange, Timers,
+    AuthConfig, Config, Driver, PathConfig, PathSocket, Protocol, Reason, Role, RoleChange, Timers,
 };
 use ipvs::reconcile::{Ownership, Reconciler, observe};
 use ipvs::{Daemon, DaemonState, ServiceKey, Table, Timeouts};
@@ -49,26 +49,21 @@ pub enum RunError {
     Heartbeat(String),
 }
 
-/// How the director runs.
-#[derive(Debug, Clone)]
+/// How the director runs: the command line's options, which win over the settings overlay's
+/// (`None`: the overlay's, or the default).
+#[derive(Debug, Clone, Default)]
 pub struct RunOptions {
     /// Keep the owned IPVS services when stopping (for a restart that adopts them).
     pub keep_table_on_exit: bool,
-    /// When the IPVS table is programmed.
-    pub table: TableMode,
-    /// How long a real server removed by a reload may drain before it is deleted anyway.
-    pub drain_timeout: Duration,
+    /// When the IPVS table is programmed (default: always).
+    pub table: Option<TableMode>,
+    /// How long a real server removed by a reload may drain before it is deleted anyway
+    /// (default: the service's in the overlay, the overlay's, or 5 minutes).
+    pub drain_timeout: Option<Duration>,
 }
 
-impl Default for RunOptions {
-    fn default() -> Self {
-        RunOptions {
-            keep_table_on_exit: false,
-            table: TableMode::Always,
-            drain_timeout: Duration::from_secs(300),
-        }
-    }
-}
+/// The drain timeout when nothing sets one.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// When the director programs its IPVS table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -154,14 +149,29 @@ fn heartbeat_config(plan: &Plan, primary: bool) -> Result<(Config, Vec<PathSocke
             });
         }
     }
-    let config = Config {
-        protocol: Protocol::Piranha {
+    let protocol = match (&h.auth, me, peer) {
+        (Some(a), Some(me), Some(peer)) => Protocol::Auth(AuthConfig {
+            key: a.key.clone(),
+            node_id: a.node_id.unwrap_or(u32::from(me)),
+            peer_node_id: a.peer_node_id.unwrap_or(u32::from(peer)),
+            epoch: heartbeat::unix_epoch_micros(),
+            priority: a.priority,
+            failback: a.failback,
+            preempt_delay: a.preempt_delay,
+        }),
+        _ => Protocol::Piranha {
             byte_order: Default::default(),
         },
+    };
+    let config = Config {
+        protocol,
         timers,
         primary,
         paths,
     };
+    config
+        .validate()
+        .map_err(|e| RunError::Heartbeat(e.to_string()))?;
     Ok((config, sockets))
 }
 
@@ -236,9 +246,32 @@ struct Director {
 }
 
 impl Director {
+    /// When the table is programmed: the command line's choice, else the overlay's.
+    fn table_mode(&self) -> TableMode {
+        self.options
+            .table
+            .unwrap_or(if self.plan.operation.table_when_active == Some(true) {
+                TableMode::WhenActive
+            } else {
+                TableMode::Always
+            })
+    }
+
+    /// How long a real server of `service` may drain.
+    fn drain_timeout(&self, service: &ServiceKey) -> Duration {
+        let of_service = (self.plan.services.iter())
+            .find(|s| s.service.key == *service)
+            .and_then(|s| s.drain_timeout);
+        self.options
+            .drain_timeout
+            .or(of_service)
+            .or(self.plan.operation.drain_timeout)
+            .unwrap_or(DRAIN_TIMEOUT)
+    }
+
     /// The table as it should be now.
     fn table(&self) -> Table {
-        if self.options.table == TableMode::WhenActive && !self.active {
+        if self.table_mode() == TableMode::WhenActive && !self.active {
             Table::default()
         } else {
             self.desired.table()
@@ -392,7 +425,7 @@ impl Director {
 
     async fn become_active(&mut self) {
         self.active = true;
-        if self.options.table == TableMode::WhenActive {
+        if self.table_mode() == TableMode::WhenActive {
             self.sync_table().await;
         }
         self.takeover
@@ -408,7 +441,7 @@ impl Director {
         self.takeover.release_all().await;
         eprintln!("director: released the addresses");
         self.sync_daemon(DaemonState::Backup).await;
-        if self.options.table == TableMode::WhenActive {
+        if self.table_mode() == TableMode::WhenActive {
             self.sync_table().await;
         }
         run_command("inactive_cmd", self.plan.commands.inactive.as_deref());
@@ -461,7 +494,7 @@ impl Director {
         let now = Instant::now();
         let mut done = Vec::new();
         for d in self.desired.draining() {
-            let over = now.duration_since(d.since) >= self.options.drain_timeout;
+            let over = now.duration_since(d.since) >= self.drain_timeout(&d.service.key);
             let conns = match self.ipvs.destinations(&d.service.key).await {
                 Ok(list) => list
                     .iter()

@@ -395,3 +395,47 @@ fn a_restart_adopts_the_table_without_dropping_connections() {
     assert!(!lab.addresses(0, "eth1").contains("10.0.0.254"));
     assert!(!lab.ipvsadm(0, &["-Ln"]).contains("192.168.1.250"));
 }
+
+#[test]
+#[ignore = "kernel test: run with `cargo xtask test`"]
+fn the_overlay_checks_over_http_with_rise_and_fall() {
+    let mut lab = NatLab::new(1);
+    let file = ConfigFile::new("overlay-http", &seed(&[]));
+    // busybox httpd serves rs1/rs2 at /index.html; a 404 elsewhere.
+    let overlay = ConfigFile::new(
+        "overlay-http.toml",
+        "[virtual.HTTP]\nrise = 2\nfall = 2\nhttp = { path = \"/index.html\", status = \"200\", expect = \"rs\" }\n",
+    );
+    let settings = overlay.0.to_str().expect("path");
+    let mut d = director(
+        &lab.routers[0],
+        &file.0,
+        "director",
+        &["--settings", settings],
+    );
+    let first = d.wait_for("[ active ] 10.0.0.100:80 up").text;
+    assert!(first.contains("HTTP 200"), "{first}");
+    d.wait_for("[ active ] 10.0.0.200:80 up");
+    d.forget();
+    let stopped = Instant::now();
+    lab.stop_server(0);
+    let removed = d.wait_for("[inactive] 10.0.0.100:80 down").at;
+    // Two failures in a row, a second apart: more than one interval.
+    assert!(
+        removed - stopped >= Duration::from_millis(900),
+        "removed after one failure ({:?})",
+        removed - stopped
+    );
+    assert_eq!(
+        real_servers(&lab),
+        [("10.0.0.200:80".into(), "Masq".into(), 1)]
+    );
+
+    // A path that does not exist: the check fails on the status (busybox answers 404).
+    d.forget();
+    overlay.write("[virtual.HTTP]\nhttp = { path = \"/nonexistent\" }\n");
+    d.signal(libc::SIGHUP).expect("SIGHUP");
+    d.wait_for("reloaded");
+    let line = d.wait_for("[inactive] 10.0.0.200:80 down").text;
+    assert!(line.contains("404"), "{line}");
+}

@@ -247,3 +247,66 @@ fn with_table_when_active_only_the_active_router_has_the_table() {
     );
     assert!(get(&lab.client, VIP).is_ok(), "served by the backup");
 }
+
+#[test]
+#[ignore = "kernel test: run with `cargo xtask test`"]
+fn an_authenticated_pair_fails_over_within_a_second_and_fails_back() {
+    let lab = NatLab::new(2);
+    let file = config("3");
+    let key = ConfigFile::new("auth.key", "a shared key of the pair, 32 bytes");
+    let overlay = ConfigFile::new(
+        "auth.toml",
+        &format!(
+            "[heartbeat]\nmode = \"authenticated\"\nkey_file = \"{}\"\nkeepalive = \"100ms\"\n\
+             deadtime = \"500ms\"\nfailback = true\npreempt_delay = \"1s\"\n",
+            key.0.display()
+        ),
+    );
+    let settings = ["--settings", overlay.0.to_str().expect("path")];
+    let mut primary = director(&lab.routers[0], &file.0, "primary", &settings);
+    let mut backup = director(&lab.routers[1], &file.0, "backup", &settings);
+    primary.wait_for("took over 2 addresses");
+    for d in [&mut primary, &mut backup] {
+        d.wait_for("[ active ] 10.0.0.100:80 up");
+    }
+    let prober = Prober::start(&lab.client, VIP, EVERY, LIMIT);
+    std::thread::sleep(Duration::from_millis(500)); // traffic before the event, to measure from
+
+    backup.forget();
+    let died = Instant::now();
+    primary.child.kill().expect("SIGKILL");
+    primary.child.wait().expect("reaped");
+    lab.unplug(0);
+    let active = backup.wait_for("ACTIVE (peer-dead)").at;
+    backup.wait_for("took over 2 addresses");
+    prober.served_after(active, Duration::from_secs(5));
+
+    // The primary returns: with failback, it takes over once the backup has been active for
+    // the preempt delay.
+    lab.plug(0);
+    backup.forget();
+    let mut primary = director(&lab.routers[0], &file.0, "primary again", &settings);
+    let back = primary.wait_for("ACTIVE (preempt)").at;
+    primary.wait_for("took over 2 addresses");
+    backup.wait_for("STANDBY (peer-active)");
+    prober.served_after(back, Duration::from_secs(5));
+    let timeline = prober.finish();
+    let outage = timeline.downtime(died).expect("served after the death");
+    let failback = timeline.downtime(back).expect("served after the failback");
+    eprintln!(
+        "authenticated, keepalive 100 ms, deadtime 500 ms: downtime {outage:?} on death \
+         (backup active after {:?}); {failback:?} around the failback",
+        active - died
+    );
+    assert!(
+        active - died < Duration::from_millis(800),
+        "declared dead after {:?}",
+        active - died
+    );
+    assert!(outage < Duration::from_secs(1), "downtime {outage:?}");
+    assert!(
+        failback < Duration::from_secs(1),
+        "failback interrupted {failback:?}"
+    );
+    assert!(!lab.addresses(1, "eth0").contains("192.168.1.250"));
+}

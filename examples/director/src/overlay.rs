@@ -1,0 +1,119 @@
+//! The settings overlay applied to the plan lvs.cf describes (after [`Settings::check`]).
+
+use healthcheck::{Binding, Check, Probe, Timeouts};
+use ipvs::Forwarding;
+use lvscf::Config;
+
+use crate::Plan;
+use crate::plan::{AuthPlan, Operation, ServicePlan};
+use crate::settings::{ForwardingSetting, Mode, Settings, TableSetting};
+
+/// Changes `plan` as `settings` say; `settings` were checked against `config`.
+pub(crate) fn apply(plan: &mut Plan, config: &Config, settings: &Settings) {
+    let h = &settings.heartbeat;
+    if let Some(k) = &h.keepalive {
+        plan.heartbeat.keepalive = *k.get_ref();
+    }
+    if let Some(d) = &h.deadtime {
+        plan.heartbeat.deadtime = *d.get_ref();
+    }
+    let auth = h
+        .mode
+        .as_ref()
+        .is_some_and(|m| *m.get_ref() == Mode::Authenticated);
+    if auth && let Some(file) = &h.key_file {
+        // Checked by `Settings::check`; a file that changed since is left to the run's error.
+        let key = heartbeat::read_key(file.get_ref()).unwrap_or_default();
+        plan.heartbeat.auth = Some(AuthPlan {
+            key,
+            priority: h.priority.unwrap_or(100),
+            failback: h.failback.unwrap_or(false),
+            preempt_delay: h
+                .preempt_delay
+                .as_ref()
+                .map_or_else(Default::default, |d| *d.get_ref()),
+            node_id: h.node_id.as_ref().map(|n| *n.get_ref()),
+            peer_node_id: h.peer_node_id.as_ref().map(|n| *n.get_ref()),
+        });
+    }
+    let d = &settings.director;
+    let words = |line: &Option<toml::Spanned<String>>| {
+        line.as_ref().and_then(|l| shlex::split(l.get_ref()))
+    };
+    plan.operation = Operation {
+        drain_timeout: d.drain_timeout.as_ref().map(|t| *t.get_ref()),
+        table_when_active: d.table.map(|t| t == TableSetting::WhenActive),
+        reconcile_interval: d.reconcile_interval.as_ref().map(|t| *t.get_ref()),
+        socket: d.socket.clone(),
+        metrics: d.metrics,
+        role_hook: words(&settings.hooks.role),
+        server_hook: words(&settings.hooks.server),
+    };
+    for service in &mut plan.services {
+        if let Some(v) = settings.virtual_server(&service.name) {
+            virtual_server(service, v);
+        }
+    }
+    let _ = config;
+}
+
+fn virtual_server(service: &mut ServicePlan, v: &crate::settings::VirtualSettings) {
+    if let Some(f) = v.forwarding {
+        let forwarding = match f {
+            ForwardingSetting::Nat => Forwarding::Masquerade,
+            ForwardingSetting::Direct => Forwarding::DirectRoute,
+            ForwardingSetting::Tunnel => Forwarding::Tunnel {
+                tun_type: Default::default(),
+                tun_port: 0,
+                csum: false,
+                remcsum: false,
+            },
+        };
+        for r in &mut service.servers {
+            r.destination.forwarding = forwarding;
+        }
+        if let Some(sorry) = &mut service.sorry {
+            sorry.forwarding = forwarding;
+        }
+    }
+    service.drain_timeout = v.drain_timeout.as_ref().map(|t| *t.get_ref());
+    for r in &mut service.servers {
+        if let Some(n) = &v.rise {
+            r.health.rise = *n.get_ref();
+        }
+        if let Some(n) = &v.fall {
+            r.health.fall = *n.get_ref();
+        }
+        if let Some(http) = &v.http
+            && let Ok(check) = http.get_ref().check()
+        {
+            let text = describe(&check);
+            let target = r.probe.target();
+            // Checked by `Settings::check` against the same settings.
+            if let Ok(probe) = Probe::new(
+                target,
+                Check::Http(check),
+                Binding::default(),
+                Timeouts::both(r.interval),
+            ) {
+                r.probe = probe;
+                r.check = text;
+            }
+        }
+    }
+}
+
+/// An HTTP check, for people.
+fn describe(c: &healthcheck::HttpCheck) -> String {
+    let mut text = format!(
+        "{} {} {}",
+        if c.tls.is_some() { "https" } else { "http" },
+        c.method,
+        c.path
+    );
+    text += &format!(" status {}", c.status);
+    if let Some(e) = &c.body_expect {
+        text += &format!(" expect {e}");
+    }
+    text
+}

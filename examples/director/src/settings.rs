@@ -1,0 +1,492 @@
+//! The settings overlay, `director.toml`: what `lvs.cf` cannot say. `lvs.cf` stays the source
+//! of everything it can express; the overlay adds to it and refers to its virtual and real
+//! servers by name (a real server also by its address, since Piranha's GUI names every one
+//! `localhost.localdomain`). Without an overlay the director behaves as Piranha. Every key is
+//! optional; durations are written `200ms`, `1s`, `5m`.
+//!
+//! ```toml
+//! [heartbeat]
+//! mode = "authenticated"        # or "piranha" (the default: pairs with a running pulse)
+//! key_file = "/etc/sysconfig/ha/heartbeat.key"   # authenticated: 16 bytes or more, the same on both
+//! priority = 150                # authenticated: the higher wins (default 100)
+//! failback = true               # authenticated: take the active role back from a lower-priority peer
+//! preempt_delay = "30s"         # … once it has been active this long
+//! keepalive = "200ms"           # instead of lvs.cf's whole seconds
+//! deadtime = "1s"
+//! node_id = 1                   # authenticated: default, the public IPv4 address as a number
+//! peer_node_id = 2
+//!
+//! [director]
+//! drain_timeout = "5m"          # a real server removed by a reload drains this long at most
+//! table = "always"              # or "when-active" (Piranha: only the active router programs IPVS)
+//! reconcile_interval = "10s"    # the owned IPVS entries and addresses are checked and repaired
+//! socket = "/run/director.sock" # the control socket (`director status`, …)
+//! metrics = "127.0.0.1:9135"    # a Prometheus endpoint (none by default)
+//!
+//! [hooks]
+//! role = "/etc/sysconfig/ha/notify-role"       # runs with: ROLE REASON
+//! server = "/etc/sysconfig/ha/notify-server"   # runs with: VIRTUAL SERVER ADDRESS:PORT EVENT REASON
+//!
+//! [virtual.HTTP]                # lvs.cf's `virtual HTTP`
+//! forwarding = "direct"         # "nat", "direct" or "tunnel": instead of lvs.cf's global `network`
+//! rise = 2                      # successes in a row to put a real server in (default 1, as nanny)
+//! fall = 3                      # failures in a row to take it out (default 1)
+//! drain_timeout = "1m"
+//! http = { path = "/health", status = "200-299", expect = "OK" }   # instead of send/expect
+//!
+//! [virtual.HTTP.server."10.0.0.100"]   # a real server, by name or address
+//! ```
+//!
+//! The HTTP check takes `method` (GET), `path` (/), `host`, `status` (200-299), `expect` (a body
+//! substring), `https` (false), `insecure` (false), `sni`, `ca_file` and `keep_alive` (false).
+
+use std::{collections::BTreeMap, net::SocketAddr, path::PathBuf, time::Duration};
+
+use serde::{Deserialize, Deserializer};
+use toml::Spanned;
+
+/// A problem in the overlay, at a line and column of it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{line}:{column}: {message}")]
+pub struct SettingsError {
+    /// 1-based line.
+    pub line: u32,
+    /// 1-based column, in characters.
+    pub column: u32,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// The parsed overlay.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// `[heartbeat]`.
+    #[serde(default)]
+    pub heartbeat: HeartbeatSettings,
+    /// `[director]`.
+    #[serde(default)]
+    pub director: DirectorSettings,
+    /// `[hooks]`.
+    #[serde(default)]
+    pub hooks: Hooks,
+    /// `[virtual.NAME]`, by lvs.cf's virtual server names.
+    #[serde(default, rename = "virtual")]
+    pub virtuals: BTreeMap<Spanned<String>, VirtualSettings>,
+    /// The text, to turn spans into lines and columns.
+    #[serde(skip)]
+    source: String,
+}
+
+/// The heartbeat's protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Piranha's pulse protocol (the default).
+    #[default]
+    Piranha,
+    /// HMAC-SHA256 authenticated datagrams, millisecond timers, resign, failback.
+    Authenticated,
+}
+
+/// `[heartbeat]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeartbeatSettings {
+    /// The protocol.
+    pub mode: Option<Spanned<Mode>>,
+    /// The shared key (authenticated mode).
+    pub key_file: Option<Spanned<PathBuf>>,
+    /// Priority (authenticated mode).
+    pub priority: Option<u8>,
+    /// Take the active role back from a lower-precedence peer (authenticated mode).
+    pub failback: Option<bool>,
+    /// How long the peer must have been active before failback.
+    #[serde(default, deserialize_with = "duration")]
+    pub preempt_delay: Option<Spanned<Duration>>,
+    /// Time between heartbeats.
+    #[serde(default, deserialize_with = "duration")]
+    pub keepalive: Option<Spanned<Duration>>,
+    /// Silence after which the peer is dead.
+    #[serde(default, deserialize_with = "duration")]
+    pub deadtime: Option<Spanned<Duration>>,
+    /// Our node id (authenticated mode).
+    pub node_id: Option<Spanned<u32>>,
+    /// The peer's node id (authenticated mode).
+    pub peer_node_id: Option<Spanned<u32>>,
+}
+
+/// When the IPVS table is programmed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TableSetting {
+    /// On both routers.
+    Always,
+    /// Only on the active router, as Piranha.
+    WhenActive,
+}
+
+/// `[director]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DirectorSettings {
+    /// How long a removed real server drains at most.
+    #[serde(default, deserialize_with = "duration")]
+    pub drain_timeout: Option<Spanned<Duration>>,
+    /// When the IPVS table is programmed.
+    pub table: Option<TableSetting>,
+    /// How often the owned IPVS entries and addresses are checked against the kernel.
+    #[serde(default, deserialize_with = "duration")]
+    pub reconcile_interval: Option<Spanned<Duration>>,
+    /// The control socket's path.
+    pub socket: Option<PathBuf>,
+    /// The Prometheus endpoint's address.
+    pub metrics: Option<SocketAddr>,
+}
+
+/// `[hooks]`: programs run on events, with arguments (keepalived's `notify_*`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hooks {
+    /// On a role change: `ROLE REASON`.
+    pub role: Option<Spanned<String>>,
+    /// On a real server's change: `VIRTUAL SERVER ADDRESS:PORT EVENT REASON`.
+    pub server: Option<Spanned<String>>,
+}
+
+/// The forwarding method of one virtual server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ForwardingSetting {
+    /// Masquerading.
+    Nat,
+    /// Direct routing.
+    Direct,
+    /// IP-in-IP.
+    Tunnel,
+}
+
+/// `[virtual.NAME]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VirtualSettings {
+    /// Its forwarding method, instead of lvs.cf's global `network`.
+    pub forwarding: Option<ForwardingSetting>,
+    /// Successes in a row to put a real server in.
+    pub rise: Option<Spanned<u32>>,
+    /// Failures in a row to take it out.
+    pub fall: Option<Spanned<u32>>,
+    /// How long a removed real server of this service drains at most.
+    #[serde(default, deserialize_with = "duration")]
+    pub drain_timeout: Option<Spanned<Duration>>,
+    /// An HTTP or HTTPS check instead of send/expect.
+    pub http: Option<Spanned<HttpSettings>>,
+    /// `[virtual.NAME.server.NAME_OR_ADDRESS]`.
+    #[serde(default)]
+    pub server: BTreeMap<Spanned<String>, ServerSettings>,
+}
+
+/// An HTTP check (`[virtual.NAME] http = { … }`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSettings {
+    /// Method (GET).
+    pub method: Option<String>,
+    /// Path (`/`).
+    pub path: Option<String>,
+    /// `Host` header.
+    pub host: Option<String>,
+    /// Accepted statuses (`200-299`).
+    pub status: Option<String>,
+    /// A substring the body must contain.
+    pub expect: Option<String>,
+    /// HTTPS.
+    #[serde(default)]
+    pub https: bool,
+    /// Accept any certificate (HTTPS).
+    #[serde(default)]
+    pub insecure: bool,
+    /// Server name to send and verify (HTTPS).
+    pub sni: Option<String>,
+    /// PEM file of trusted CAs (HTTPS).
+    pub ca_file: Option<PathBuf>,
+    /// Keep the connection between checks.
+    #[serde(default)]
+    pub keep_alive: bool,
+}
+
+impl HttpSettings {
+    /// The check these settings describe.
+    pub fn check(&self) -> Result<healthcheck::HttpCheck, String> {
+        let mut c = healthcheck::HttpCheck::get(self.path.as_deref().unwrap_or("/"));
+        if let Some(m) = &self.method {
+            c.method = m.clone();
+        }
+        c.host = self.host.clone();
+        if let Some(status) = &self.status {
+            c.status = status
+                .parse()
+                .map_err(|e| format!("status {status:?}: {e}"))?;
+        }
+        c.body_expect = self
+            .expect
+            .as_ref()
+            .map(|e| healthcheck::Expect::Substring(e.as_bytes().to_vec()));
+        if self.https {
+            c.tls = Some(healthcheck::Tls {
+                insecure: self.insecure,
+                sni: self.sni.clone(),
+                ca_file: self.ca_file.clone(),
+            });
+        } else if self.insecure || self.sni.is_some() || self.ca_file.is_some() {
+            return Err("insecure, sni and ca_file go with https = true".into());
+        }
+        c.keep_alive = self.keep_alive;
+        Ok(c)
+    }
+}
+
+/// `[virtual.NAME.server.NAME_OR_ADDRESS]`: nothing yet but its existence; its place for
+/// settings of one real server.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {}
+
+/// A duration written for people (`200ms`, `1s`, `5m`).
+fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Spanned<Duration>>, D::Error> {
+    let text = Spanned::<String>::deserialize(d)?;
+    let span = text.span();
+    let value = humantime::parse_duration(text.get_ref()).map_err(|e| {
+        serde::de::Error::custom(format!(
+            "`{}` is not a duration (such as 200ms, 1s, 5m): {e}",
+            text.get_ref()
+        ))
+    })?;
+    Ok(Some(Spanned::new(span, value)))
+}
+
+impl Settings {
+    /// Parses an overlay. The first problem is returned with its line and column.
+    ///
+    /// ```
+    /// let s = director::Settings::parse("[heartbeat]\nkeepalive = \"200ms\"\n")?;
+    /// assert_eq!(
+    ///     s.heartbeat.keepalive.map(|k| *k.get_ref()),
+    ///     Some(std::time::Duration::from_millis(200))
+    /// );
+    /// let e = director::Settings::parse("[heartbeat]\nkeepalive = 5\n").unwrap_err();
+    /// assert_eq!((e.line, e.column), (2, 13));
+    /// # Ok::<(), director::SettingsError>(())
+    /// ```
+    pub fn parse(text: &str) -> Result<Settings, SettingsError> {
+        let mut settings: Settings = toml::from_str(text).map_err(|e| {
+            let span = e.span().unwrap_or(0..0);
+            position(text, span.start, e.message().to_string())
+        })?;
+        settings.source = text.to_string();
+        Ok(settings)
+    }
+
+    /// An error at the place `span` of the overlay.
+    pub fn error(&self, span: std::ops::Range<usize>, message: impl Into<String>) -> SettingsError {
+        position(&self.source, span.start, message.into())
+    }
+
+    /// Checks the overlay against `config` (the lvs.cf it goes with): names that lvs.cf does
+    /// not have, settings that cannot work (a missing or short key, equal node ids, timers,
+    /// an HTTP check that cannot be sent, a hook that cannot be split into words). Every
+    /// problem is reported, with its place in the overlay.
+    pub fn check(&self, config: &lvscf::Config) -> Vec<SettingsError> {
+        let mut out = Vec::new();
+        let h = &self.heartbeat;
+        let auth = h
+            .mode
+            .as_ref()
+            .is_some_and(|m| *m.get_ref() == Mode::Authenticated);
+        if auth {
+            match &h.key_file {
+                None => out.push(self.error(
+                    h.mode.as_ref().map_or(0..0, Spanned::span),
+                    "the authenticated heartbeat needs `key_file`",
+                )),
+                Some(file) => {
+                    if let Err(e) = heartbeat::read_key(file.get_ref()) {
+                        out.push(self.error(file.span(), e.to_string()));
+                    }
+                }
+            }
+            if let (Some(a), Some(b)) = (&h.node_id, &h.peer_node_id)
+                && a.get_ref() == b.get_ref()
+            {
+                out.push(self.error(
+                    b.span(),
+                    format!("node_id and peer_node_id are both {}", a.get_ref()),
+                ));
+            }
+        }
+        let g = &config.globals;
+        let keepalive = h
+            .keepalive
+            .as_ref()
+            .map_or(g.keepalive.as_duration(), |k| *k.get_ref());
+        let deadtime = h
+            .deadtime
+            .as_ref()
+            .map_or(g.deadtime.as_duration(), |d| *d.get_ref());
+        if (h.keepalive.is_some() || h.deadtime.is_some())
+            && let Err(e) = heartbeat::Timers::new(keepalive, deadtime)
+        {
+            let at = h
+                .deadtime
+                .as_ref()
+                .or(h.keepalive.as_ref())
+                .map_or(0..0, Spanned::span);
+            out.push(self.error(at, format!("the heartbeat cannot run: {e}")));
+        }
+        for (key, hook) in [("role", &self.hooks.role), ("server", &self.hooks.server)] {
+            if let Some(line) = hook
+                && shlex::split(line.get_ref()).is_none_or(|w| w.is_empty())
+            {
+                out.push(self.error(
+                    line.span(),
+                    format!("hooks.{key}: cannot split {:?} into words", line.get_ref()),
+                ));
+            }
+        }
+        for (name, v) in &self.virtuals {
+            let Some(vs) = config
+                .virtual_servers
+                .iter()
+                .find(|vs| vs.name == *name.get_ref())
+            else {
+                out.push(self.error(
+                    name.span(),
+                    format!("lvs.cf has no virtual server `{}`", name.get_ref()),
+                ));
+                continue;
+            };
+            for (key, n) in [("rise", &v.rise), ("fall", &v.fall)] {
+                if let Some(n) = n
+                    && *n.get_ref() == 0
+                {
+                    out.push(self.error(n.span(), format!("{key} must be at least 1")));
+                }
+            }
+            if let Some(http) = &v.http
+                && let Err(e) = http.get_ref().check().and_then(|c| {
+                    healthcheck::Probe::new(
+                        ([127, 0, 0, 1], vs.port).into(),
+                        healthcheck::Check::Http(c),
+                        healthcheck::Binding::default(),
+                        healthcheck::Timeouts::default(),
+                    )
+                    .map_err(|e| e.to_string())
+                })
+            {
+                out.push(self.error(http.span(), format!("http: {e}")));
+            }
+            for server in v.server.keys() {
+                let wanted = server.get_ref();
+                let known = vs
+                    .servers
+                    .iter()
+                    .any(|rs| rs.name == *wanted || rs.address.to_string() == *wanted);
+                if !known {
+                    out.push(self.error(
+                        server.span(),
+                        format!(
+                            "virtual {} has no real server named or addressed `{wanted}`",
+                            vs.name
+                        ),
+                    ));
+                }
+            }
+        }
+        out
+    }
+
+    /// The settings of virtual server `name`.
+    pub fn virtual_server(&self, name: &str) -> Option<&VirtualSettings> {
+        self.virtuals
+            .iter()
+            .find(|(k, _)| k.get_ref() == name)
+            .map(|(_, v)| v)
+    }
+}
+
+fn position(text: &str, offset: usize, message: String) -> SettingsError {
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    SettingsError {
+        line: u32::try_from(line).unwrap_or(u32::MAX),
+        column: u32::try_from(column).unwrap_or(u32::MAX),
+        message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_name_their_line_and_column() {
+        for (text, at, what) in [
+            (
+                "[heartbeat]\nmode = \"pulse\"\n",
+                (2, 8),
+                "unknown variant `pulse`",
+            ),
+            (
+                "[director]\ndrain_timeout = \"soon\"\n",
+                (2, 17),
+                "`soon` is not a duration",
+            ),
+            ("[virtual.A]\nrise = -1\n", (2, 8), "invalid value"),
+            ("[virtual.A]\nfal = 1\n", (2, 1), "unknown field `fal`"),
+            (
+                "[heartbeat]\nkeepalive = \"1s\"\n[oops]\n",
+                (3, 2),
+                "unknown field `oops`",
+            ),
+            (
+                "[director]\nmetrics = \"localhost\"\n",
+                (2, 11),
+                "invalid socket address",
+            ),
+            (
+                "[virtual.A]\nhttp = { path = 1 }\n",
+                (2, 17),
+                "invalid type",
+            ),
+        ] {
+            let e = Settings::parse(text).unwrap_err();
+            assert_eq!((e.line, e.column), at, "{text:?}: {e}");
+            assert!(e.message.contains(what), "{text:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn names_keep_their_place() {
+        let s = Settings::parse(
+            "[virtual.WEB]\nrise = 2\n[virtual.WEB.server.\"10.0.0.100\"]\n[virtual.\"DNS\"]\nfall = 3\n",
+        )
+        .unwrap();
+        let (name, web) = s
+            .virtuals
+            .iter()
+            .find(|(k, _)| k.get_ref() == "WEB")
+            .unwrap();
+        assert_eq!(s.error(name.span(), "x").line, 1);
+        let (server, _) = web.server.iter().next().unwrap();
+        assert_eq!(server.get_ref(), "10.0.0.100");
+        assert_eq!(s.error(server.span(), "x").line, 3);
+        assert_eq!(
+            s.virtual_server("DNS")
+                .and_then(|v| v.fall.clone())
+                .map(|f| *f.get_ref()),
+            Some(3)
+        );
+        assert!(s.virtual_server("NONE").is_none());
+    }
+}
