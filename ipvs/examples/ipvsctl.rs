@@ -256,131 +256,9 @@ fn dest_of(key: &ServiceKey, o: &DestOpts) -> Res<Destination> {
     })
 }
 
-/// ipvsadm's sort key for services: fwmark, family, protocol, address, port.
-fn sort_key(k: &ServiceKey) -> (u32, u16, u16, IpAddr, u16) {
-    match k {
-        ServiceKey::Addr {
-            protocol,
-            addr,
-            port,
-        } => (
-            0,
-            Family::of(addr).to_raw(),
-            protocol.to_raw(),
-            *addr,
-            *port,
-        ),
-        ServiceKey::Fwmark { family, mark } => {
-            (*mark, family.to_raw(), 0, IpAddr::from([0, 0, 0, 0]), 0)
-        }
-    }
-}
-
-fn svc_name(k: &ServiceKey) -> String {
-    match k {
-        ServiceKey::Addr {
-            protocol,
-            addr,
-            port,
-        } => {
-            format!(
-                "{:<4} {}",
-                protocol.name(),
-                model::fmt_addr_port(addr, *port)
-            )
-        }
-        ServiceKey::Fwmark { family, mark } => {
-            format!(
-                "FWM  {mark}{}",
-                if *family == Family::Inet6 {
-                    " IPv6"
-                } else {
-                    ""
-                }
-            )
-        }
-    }
-}
-
-fn largenum(i: u64) -> String {
-    if i < 100_000_000 {
-        format!("{i:9}")
-    } else if i < 1_000_000_000 {
-        format!("{:8}K", i / 1000)
-    } else if i < 100_000_000_000 {
-        format!("{:8}M", i / 1_000_000)
-    } else if i < 100_000_000_000_000 {
-        format!("{:8}G", i / 1_000_000_000)
-    } else {
-        format!("{:8}T", i / 1_000_000_000_000)
-    }
-}
-
-fn svc_flags(s: &Service) -> String {
-    let mut out = String::new();
-    let prefix = match s.scheduler {
-        Scheduler::SourceHashing => "sh-",
-        Scheduler::MaglevHashing => "mh-",
-        _ => "",
-    };
-    let mut f = Vec::new();
-    if s.flags.sched_fallback {
-        f.push(if prefix.is_empty() {
-            "flag-1".to_string()
-        } else {
-            format!("{prefix}fallback")
-        });
-    }
-    if s.flags.sched_port {
-        f.push(if prefix.is_empty() {
-            "flag-2".to_string()
-        } else {
-            format!("{prefix}port")
-        });
-    }
-    if s.flags.sched_flag_3 {
-        f.push("flag-3".to_string());
-    }
-    if !f.is_empty() {
-        out += &format!(" ({})", f.join(","));
-    }
-    if s.flags.persistent {
-        out += &format!(" persistent {}", s.timeout);
-        if let Some(p) = s.netmask {
-            match s.key.family() {
-                Family::Inet => {
-                    let m = if p == 0 {
-                        0
-                    } else {
-                        u32::MAX << (32 - u32::from(p))
-                    };
-                    out += &format!(" mask {}", std::net::Ipv4Addr::from(m));
-                }
-                Family::Inet6 => out += &format!(" mask {p}"),
-            }
-        }
-        if let Some(pe) = &s.persistence_engine {
-            out += &format!(" pe {pe}");
-        }
-    }
-    if s.flags.one_packet {
-        out += " ops";
-    }
-    out
-}
-
 async fn list(h: &Handle, stats: bool, rate: bool, json: bool) -> Res<()> {
     let mut t = h.table().await?;
-    t.sort_by_key(|(s, _)| sort_key(&s.service.key));
-    for (_, d) in &mut t {
-        d.sort_by_key(|d| {
-            (
-                Family::of(&d.destination.addr).to_raw(),
-                d.destination.addr,
-                d.destination.port,
-            )
-        });
-    }
+    listing::sort(&mut t);
     if json {
         let table = Table {
             services: t
@@ -401,51 +279,28 @@ async fn list(h: &Handle, stats: bool, rate: bool, json: bool) -> Res<()> {
         info.conn_tab_size
     );
     if stats || rate {
-        if stats {
-            println!(
-                "Prot LocalAddress:Port               Conns   InPkts  OutPkts  InBytes OutBytes"
-            );
-        } else {
-            println!(
-                "Prot LocalAddress:Port                 CPS    InPPS   OutPPS    InBPS   OutBPS"
-            );
-        }
-        println!("  -> RemoteAddress:Port");
-        let nums = |s: &Stats| -> String {
-            let v = if stats {
-                [s.conns, s.in_pkts, s.out_pkts, s.in_bytes, s.out_bytes]
+        let rate = !stats;
+        println!(
+            "{}",
+            if rate {
+                listing::RATE_HEADER
             } else {
-                [s.cps, s.in_pps, s.out_pps, s.in_bps, s.out_bps]
-            };
-            v.iter().map(|n| largenum(*n)).collect()
-        };
+                listing::STATS_HEADER
+            }
+        );
         for (s, ds) in &t {
-            println!("{:<33}{}", svc_name(&s.service.key), nums(&s.stats));
+            println!("{}", listing::service_stats_line(s, rate));
             for d in ds {
-                let a = model::fmt_addr_port(&d.destination.addr, d.destination.port);
-                println!("  -> {a:<28}{}", nums(&d.stats));
+                println!("{}", listing::destination_stats_line(d, rate));
             }
         }
         return Ok(());
     }
-    println!("Prot LocalAddress:Port Scheduler Flags");
-    println!("  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn");
+    println!("{}", listing::HEADER);
     for (s, ds) in &t {
-        println!(
-            "{} {}{}",
-            svc_name(&s.service.key),
-            s.service.scheduler,
-            svc_flags(&s.service)
-        );
+        println!("{}", listing::service_line(&s.service));
         for d in ds {
-            let a = model::fmt_addr_port(&d.destination.addr, d.destination.port);
-            println!(
-                "  -> {a:<28} {:<7} {:<6} {:<10} {:<10}",
-                d.destination.forwarding.name(),
-                d.destination.weight,
-                d.active_conns,
-                d.inactive_conns
-            );
+            println!("{}", listing::destination_line(d));
         }
     }
     Ok(())

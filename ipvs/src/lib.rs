@@ -21,6 +21,7 @@
 pub mod client;
 pub mod codec;
 pub mod error;
+pub mod listing;
 pub mod model;
 pub mod reconcile;
 
