@@ -6,6 +6,7 @@ use healthcheck::{EventKind, Health, Pool, PoolEvent};
 use ipvs::{Destination, Service, ServiceKey, Table, VirtualServer};
 
 use crate::Plan;
+use crate::control::Admin;
 
 /// Where one real server stands in the table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +53,18 @@ struct ServerState {
     entry: Entry,
     /// The last verdict (`None`: not judged yet).
     health: Option<Health>,
+    /// The operator's decision.
+    admin: Admin,
+}
+
+impl ServerState {
+    /// The health that counts for the sorry server: a server the operator took out is down.
+    fn serving(&self) -> Option<Health> {
+        match self.admin {
+            Admin::Enable => self.health,
+            Admin::Drain | Admin::Disable => Some(Health::Down),
+        }
+    }
 }
 
 /// A real server's identity across reloads: its service and its address and port (as lvsd).
@@ -117,6 +130,7 @@ impl Desired {
                             destination: r.destination.clone(),
                             entry: Entry::Out,
                             health: None,
+                            admin: Admin::Enable,
                         })
                         .collect(),
                     sorry: s.sorry.clone(),
@@ -149,10 +163,11 @@ impl Desired {
                 }) {
                     server.entry = o.entry;
                     server.health = o.health;
+                    server.admin = o.admin;
                 } else if self.draining.iter().any(|d| d.key() == id) {
                     server.entry = Entry::Quiesced;
                 }
-                if let Some(h) = server.health {
+                if let Some(h) = server.serving() {
                     s.pool.update(i, h);
                 }
                 kept.insert(id);
@@ -234,7 +249,9 @@ impl Desired {
                         Health::Up
                     };
                     server.health = Some(health);
-                    s.pool.update(i, health);
+                    if let Some(serving) = server.serving() {
+                        s.pool.update(i, serving);
+                    }
                 }
             }
         }
@@ -265,8 +282,37 @@ impl Desired {
         state.entry = next;
         state.health = Some(health);
         let sorry_before = s.pool.all_down();
-        let _: Option<PoolEvent> = s.pool.update(server, health);
-        before != next || (s.sorry.is_some() && sorry_before != s.pool.all_down())
+        if let Some(serving) = state.serving() {
+            let _: Option<PoolEvent> = s.pool.update(server, serving);
+        }
+        let changed = before != next && state.admin != Admin::Disable;
+        changed || (s.sorry.is_some() && sorry_before != s.pool.all_down())
+    }
+
+    /// Records the operator's decision about a real server; true when the table changed.
+    pub fn set_admin(&mut self, service: usize, server: usize, admin: Admin) -> bool {
+        let Some(s) = self.services.get_mut(service) else {
+            return false;
+        };
+        let Some(state) = s.servers.get_mut(server) else {
+            return false;
+        };
+        let before = (state.admin, s.pool.all_down());
+        state.admin = admin;
+        if let Some(serving) = state.serving() {
+            let _: Option<PoolEvent> = s.pool.update(server, serving);
+        }
+        before != (admin, s.pool.all_down())
+    }
+
+    /// The operator's decision about a real server.
+    pub fn admin(&self, service: usize, server: usize) -> Option<Admin> {
+        Some(self.services.get(service)?.servers.get(server)?.admin)
+    }
+
+    /// The last verdict about a real server (`None` inside: not judged yet).
+    pub fn health(&self, service: usize, server: usize) -> Option<Option<Health>> {
+        Some(self.services.get(service)?.servers.get(server)?.health)
     }
 
     /// Where a real server stands.
@@ -290,10 +336,10 @@ impl Desired {
                 .map(|s| {
                     let mut vs = s.base.clone();
                     for r in &s.servers {
-                        let weight = match r.entry {
-                            Entry::Out => continue,
-                            Entry::In(w) => w,
-                            Entry::Quiesced => 0,
+                        let weight = match (r.admin, r.entry) {
+                            (Admin::Disable, _) | (_, Entry::Out) => continue,
+                            (Admin::Drain, _) | (_, Entry::Quiesced) => 0,
+                            (Admin::Enable, Entry::In(w)) => w,
                         };
                         vs.destinations
                             .push(r.destination.clone().with_weight(weight));
@@ -501,6 +547,38 @@ mod tests {
         assert!(d.sorry_in(0));
         let r = d.reload(&plan_of(text), Instant::now());
         assert!(r.sorry_in(0), "the verdict carries over");
+    }
+
+    #[test]
+    fn the_operator_drains_disables_and_enables() {
+        let mut d = Desired::new(&plan(" sorry_server = 10.9.9.9"));
+        d.apply(0, 0, EventKind::Up { weight: 5 });
+        d.apply(0, 1, EventKind::Up { weight: 7 });
+        assert!(d.set_admin(0, 0, Admin::Drain));
+        assert_eq!(
+            weights(&d),
+            [("10.0.1.1".into(), 0), ("10.0.1.2".into(), 7)],
+            "drained: weight 0, still in"
+        );
+        // Its checks go on; a new weight does not override the operator.
+        d.apply(0, 0, EventKind::Weight(9));
+        assert_eq!(weights(&d)[0], ("10.0.1.1".into(), 0));
+        assert!(d.set_admin(0, 1, Admin::Disable));
+        assert_eq!(
+            weights(&d),
+            [("10.0.1.1".into(), 0), ("10.9.9.9".into(), 1)],
+            "nothing in service: the sorry server is in"
+        );
+        // A reload keeps the operator's decisions.
+        let mut r = d.reload(&plan(" sorry_server = 10.9.9.9"), Instant::now());
+        assert_eq!(r.admin(0, 1), Some(Admin::Disable));
+        assert!(r.set_admin(0, 0, Admin::Enable));
+        assert!(r.set_admin(0, 1, Admin::Enable));
+        assert_eq!(
+            weights(&r),
+            [("10.0.1.1".into(), 9), ("10.0.1.2".into(), 7)]
+        );
+        assert_eq!(r.admin(0, 7), None);
     }
 
     fn event() -> impl proptest::strategy::Strategy<Value = (usize, EventKind)> {

@@ -17,6 +17,7 @@
 //! addresses (announced with gratuitous ARP) and run `active_cmd` / `inactive_cmd`.
 
 mod addresses;
+pub mod control;
 mod desired;
 mod overlay;
 pub mod plan;
@@ -30,5 +31,5 @@ pub use plan::{
     AddressPlan, AuthPlan, Commands, HeartbeatPlan, Operation, Place, Plan, PlanError, PlanWarning,
     ServerPlan, ServicePlan,
 };
-pub use run::{Control, RunError, RunOptions, TableMode, is_primary, run};
+pub use run::{Control, Loader, RunError, RunOptions, TableMode, is_primary, run};
 pub use settings::{Settings, SettingsError};

@@ -1,22 +1,32 @@
 //! `director`: a highly available LVS director from an unchanged Piranha `lvs.cf`.
 //!
 //! ```text
-//! director run [--config FILE] [--settings TOML] [--keep-table] [--table-when-active]
-//!              [--drain-timeout DURATION]
+//! director run [--config FILE] [--settings TOML] [--socket PATH] [--keep-table]
+//!              [--table-when-active] [--drain-timeout DURATION]
 //!     run (FILE default /etc/sysconfig/ha/lvs.cf; TOML, the settings overlay, none by
 //!     default); SIGHUP re-reads both, SIGTERM stops
 //! director check [FILE] [--settings TOML]    validate and print the plan
+//! director status [--json]                   the live table with health and heartbeat state
+//! director server drain|disable|enable VIRTUAL SERVER
+//! director force active|standby|auto
+//! director reload
 //! ```
-//! Exit status: 0 valid, 1 errors in the files, 2 usage or I/O errors.
+//! Exit status: 0 done (or valid), 1 refused (or errors in the files), 2 usage errors or no
+//! director to talk to.
 
 use std::{
     net::{Ipv4Addr, SocketAddr, ToSocketAddrs},
     path::PathBuf,
     process::ExitCode,
+    sync::Arc,
+    time::Duration,
 };
 
-use clap::{Parser, Subcommand};
-use director::Plan;
+use clap::{Parser, Subcommand, ValueEnum};
+use director::{
+    Plan,
+    control::{self, Admin, Force, Request},
+};
 
 #[derive(Parser)]
 #[command(about = "A highly available LVS director from an unchanged Piranha lvs.cf")]
@@ -35,6 +45,9 @@ enum Command {
         /// The settings overlay (director.toml): what lvs.cf cannot say.
         #[arg(long)]
         settings: Option<PathBuf>,
+        /// The control socket (default: the overlay's, or /run/director.sock).
+        #[arg(long)]
+        socket: Option<PathBuf>,
         /// Keep the IPVS services on exit (a restart adopts them).
         #[arg(long)]
         keep_table: bool,
@@ -45,7 +58,7 @@ enum Command {
         /// How long a real server removed by a reload drains (weight 0) before it is deleted
         /// even with active connections, e.g. 30s, 5m (default: the overlay's, or 5m).
         #[arg(long, value_parser = humantime::parse_duration)]
-        drain_timeout: Option<std::time::Duration>,
+        drain_timeout: Option<Duration>,
     },
     /// Validate an lvs.cf (and its settings overlay) and print what the director would do.
     Check {
@@ -56,6 +69,57 @@ enum Command {
         #[arg(long)]
         settings: Option<PathBuf>,
     },
+    /// The running director's table (in ipvsadm -Ln's layout) with health and heartbeat state.
+    Status {
+        /// JSON instead.
+        #[arg(long)]
+        json: bool,
+        /// The control socket.
+        #[arg(long, default_value = control::DEFAULT_SOCKET)]
+        socket: PathBuf,
+    },
+    /// Drain (weight 0), disable (out of the table) or enable a real server, whatever its
+    /// checks say.
+    Server {
+        /// drain, disable or enable.
+        action: AdminArg,
+        /// The virtual server's name in lvs.cf.
+        virtual_server: String,
+        /// The real server's name in lvs.cf, its address, or address:port.
+        server: String,
+        /// The control socket.
+        #[arg(long, default_value = control::DEFAULT_SOCKET)]
+        socket: PathBuf,
+    },
+    /// Force the role (Piranha's --forceactive), or give it back to the heartbeat (auto).
+    Force {
+        /// active, standby or auto.
+        role: ForceArg,
+        /// The control socket.
+        #[arg(long, default_value = control::DEFAULT_SOCKET)]
+        socket: PathBuf,
+    },
+    /// Re-read lvs.cf and the overlay and apply them (as SIGHUP); prints what is wrong with
+    /// them, if anything.
+    Reload {
+        /// The control socket.
+        #[arg(long, default_value = control::DEFAULT_SOCKET)]
+        socket: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum AdminArg {
+    Drain,
+    Disable,
+    Enable,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ForceArg {
+    Active,
+    Standby,
+    Auto,
 }
 
 /// The files the director reads: lvs.cf and, optionally, the settings overlay.
@@ -80,72 +144,113 @@ fn position(shown: &str, doc: &lvscf::Document, place: &director::Place) -> Stri
     }
 }
 
-/// Reads and plans the files, printing diagnostics, errors and warnings; `Err` is the exit
-/// code.
-fn load(files: &Files) -> Result<Plan, ExitCode> {
-    let read = |path: &std::path::Path| {
+/// Reads and plans the files. Diagnostics, errors and warnings go to `lines`, each with its
+/// `file:line:column`; `Err` is the exit code (1: errors in the files, 2: unreadable).
+fn load(files: &Files, lines: &mut Vec<String>) -> Result<Plan, ExitCode> {
+    let mut read = |path: &std::path::Path| {
         std::fs::read(path).map_err(|e| {
-            eprintln!("director: cannot read {}: {e}", path.display());
+            lines.push(format!("director: cannot read {}: {e}", path.display()));
             ExitCode::from(2)
         })
     };
-    let shown = files.config.display().to_string();
     let bytes = read(&files.config)?;
+    let overlay = match &files.settings {
+        None => None,
+        Some(path) => Some(read(path)?),
+    };
+    let shown = files.config.display().to_string();
     let settings_shown = files
         .settings
         .as_ref()
         .map(|p| p.display().to_string())
         .unwrap_or_default();
-    let settings = match &files.settings {
+    let settings = match overlay {
         None => director::Settings::default(),
-        Some(path) => {
-            let text = String::from_utf8(read(path)?).map_err(|_| {
-                eprintln!("{settings_shown}: error: not UTF-8");
-                ExitCode::from(1)
-            })?;
-            director::Settings::parse(&text).map_err(|e| {
-                eprintln!(
-                    "{settings_shown}:{}:{}: error: {}",
-                    e.line, e.column, e.message
-                );
-                ExitCode::from(1)
-            })?
+        Some(bytes) => {
+            let parsed = String::from_utf8(bytes)
+                .map_err(|_| format!("{settings_shown}: error: not UTF-8"))
+                .and_then(|text| {
+                    director::Settings::parse(&text).map_err(|e| {
+                        format!(
+                            "{settings_shown}:{}:{}: error: {}",
+                            e.line, e.column, e.message
+                        )
+                    })
+                });
+            match parsed {
+                Ok(s) => s,
+                Err(line) => {
+                    lines.push(line);
+                    return Err(ExitCode::from(1));
+                }
+            }
         }
     };
-    let doc = lvscf::Document::parse_bytes(&bytes).map_err(|e| {
-        for d in &e.diagnostics {
-            eprintln!("{}", d.clone().with_file(&shown));
+    let doc = match lvscf::Document::parse_bytes(&bytes) {
+        Ok(doc) => doc,
+        Err(e) => {
+            lines.extend(
+                e.diagnostics
+                    .iter()
+                    .map(|d| d.clone().with_file(&shown).to_string()),
+            );
+            return Err(ExitCode::from(1));
         }
-        ExitCode::from(1)
-    })?;
-    for d in doc.diagnostics() {
-        eprintln!("{}", d.clone().with_file(&shown));
-    }
+    };
+    lines.extend(
+        doc.diagnostics()
+            .iter()
+            .map(|d| d.clone().with_file(&shown).to_string()),
+    );
     for w in Plan::warnings(doc.config()) {
-        eprintln!("{}: warning: {w}", position(&shown, &doc, &w.place));
+        lines.push(format!(
+            "{}: warning: {w}",
+            position(&shown, &doc, &w.place)
+        ));
     }
     Plan::build_with(doc.config(), &settings, &resolve).map_err(|errors| {
         for e in errors {
-            match (&e, e.place()) {
-                (director::PlanError::Settings(s), _) => eprintln!(
+            lines.push(match (&e, e.place()) {
+                (director::PlanError::Settings(s), _) => format!(
                     "{settings_shown}:{}:{}: error: {}",
                     s.line, s.column, s.message
                 ),
-                (_, Some(place)) => {
-                    eprintln!("{}: error: {e}", position(&shown, &doc, place))
-                }
-                (_, None) => eprintln!("{shown}: error: {e}"),
-            }
+                (_, Some(place)) => format!("{}: error: {e}", position(&shown, &doc, place)),
+                (_, None) => format!("{shown}: error: {e}"),
+            });
         }
         ExitCode::from(1)
     })
 }
 
-fn run(files: Files, options: director::RunOptions) -> ExitCode {
-    let plan = match load(&files) {
+/// [`load`], printing its lines.
+fn load_and_print(files: &Files) -> Result<Plan, ExitCode> {
+    let mut lines = Vec::new();
+    let result = load(files, &mut lines);
+    for line in lines {
+        eprintln!("{line}");
+    }
+    result
+}
+
+fn run(files: Files, mut options: director::RunOptions) -> ExitCode {
+    let plan = match load_and_print(&files) {
         Ok(p) => p,
         Err(code) => return code,
     };
+    // A reload reads the files again: warnings go to the log, errors back to whoever asked.
+    options.loader = Some(director::Loader(Arc::new(move || {
+        let mut lines = Vec::new();
+        match load(&files, &mut lines) {
+            Ok(plan) => {
+                for line in lines {
+                    eprintln!("{line}");
+                }
+                Ok(plan)
+            }
+            Err(_) => Err(lines),
+        }
+    })));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -158,7 +263,7 @@ fn run(files: Files, options: director::RunOptions) -> ExitCode {
     };
     let result = runtime.block_on(async {
         let (control, commands) = tokio::sync::mpsc::channel(4);
-        tokio::spawn(signals(files, control));
+        tokio::spawn(signals(control));
         director::run(plan, options, commands).await
     });
     match result {
@@ -170,9 +275,9 @@ fn run(files: Files, options: director::RunOptions) -> ExitCode {
     }
 }
 
-/// SIGTERM and SIGINT stop the director; SIGHUP re-reads `config` and, when it is valid, hands
-/// the new plan over (an invalid file is reported and changes nothing).
-async fn signals(files: Files, control: tokio::sync::mpsc::Sender<director::Control>) {
+/// SIGTERM and SIGINT stop the director; SIGHUP reloads (an invalid file is reported and
+/// changes nothing).
+async fn signals(control: tokio::sync::mpsc::Sender<director::Control>) {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
         signal(SignalKind::terminate()),
@@ -186,19 +291,8 @@ async fn signals(files: Files, control: tokio::sync::mpsc::Sender<director::Cont
         let command = tokio::select! {
             _ = term.recv() => director::Control::Stop,
             _ = int.recv() => director::Control::Stop,
-            _ = hup.recv() => {
-                let read = files.clone();
-                match tokio::task::spawn_blocking(move || load(&read)).await {
-                    Ok(Ok(plan)) => director::Control::Reload(Box::new(plan)),
-                    _ => {
-                        eprintln!(
-                            "director: reload: {} is not valid; the running configuration is kept",
-                            files.config.display()
-                        );
-                        continue;
-                    }
-                }
-            }
+            // The director logs the outcome; nobody waits for the answer.
+            _ = hup.recv() => director::Control::Request(Request::Reload, tokio::sync::oneshot::channel().0),
         };
         if control.send(command).await.is_err() {
             return;
@@ -207,12 +301,38 @@ async fn signals(files: Files, control: tokio::sync::mpsc::Sender<director::Cont
 }
 
 fn check(files: &Files) -> ExitCode {
-    match load(files) {
+    match load_and_print(files) {
         Ok(plan) => {
             print!("{plan}");
             ExitCode::SUCCESS
         }
         Err(code) => code,
+    }
+}
+
+/// Sends `request` to the running director and prints its answer.
+fn ask(socket: &std::path::Path, request: Request, json: bool) -> ExitCode {
+    match control::ask(socket, &request, Duration::from_secs(120)) {
+        Err(e) => {
+            eprintln!("director: {e}");
+            ExitCode::from(2)
+        }
+        Ok(response) => {
+            match (&response.status, json) {
+                (Some(_), true) => match serde_json::to_string_pretty(&response.status) {
+                    Ok(text) => println!("{text}"),
+                    Err(e) => eprintln!("director: {e}"),
+                },
+                (Some(status), false) => print!("{}", status.render()),
+                (None, _) if response.ok => println!("{}", response.message),
+                (None, _) => eprintln!("director: {}", response.message),
+            }
+            if response.ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
     }
 }
 
@@ -225,6 +345,7 @@ fn main() -> ExitCode {
         Command::Run {
             config,
             settings,
+            socket,
             keep_table,
             table_when_active,
             drain_timeout,
@@ -233,8 +354,38 @@ fn main() -> ExitCode {
                 keep_table_on_exit: keep_table,
                 table: table_when_active.then_some(director::TableMode::WhenActive),
                 drain_timeout,
+                socket,
+                loader: None,
             };
             run(Files { config, settings }, options)
         }
+        Command::Status { json, socket } => ask(&socket, Request::Status, json),
+        Command::Server {
+            action,
+            virtual_server,
+            server,
+            socket,
+        } => {
+            let action = match action {
+                AdminArg::Drain => Admin::Drain,
+                AdminArg::Disable => Admin::Disable,
+                AdminArg::Enable => Admin::Enable,
+            };
+            let request = Request::Server {
+                action,
+                virtual_server,
+                server,
+            };
+            ask(&socket, request, false)
+        }
+        Command::Force { role, socket } => {
+            let role = match role {
+                ForceArg::Active => Force::Active,
+                ForceArg::Standby => Force::Standby,
+                ForceArg::Auto => Force::Auto,
+            };
+            ask(&socket, Request::Force { role }, false)
+        }
+        Command::Reload { socket } => ask(&socket, Request::Reload, false),
     }
 }

@@ -43,6 +43,21 @@ impl Takeover {
         self.taken.len()
     }
 
+    /// The addresses held, for people (`192.168.1.250/24 on eth0:1`).
+    pub(crate) fn held(&self) -> Vec<String> {
+        self.taken
+            .iter()
+            .map(|a| {
+                format!(
+                    "{}/{} on {}",
+                    a.address,
+                    a.prefix,
+                    a.label.as_deref().unwrap_or(&a.device)
+                )
+            })
+            .collect()
+    }
+
     /// Adds the addresses of `plan` not taken yet (reading the interface addresses once), then
     /// announces them as `announce` says. Failures are reported; the others go on.
     pub(crate) async fn take(&mut self, plan: &[AddressPlan], announce: Announce) {

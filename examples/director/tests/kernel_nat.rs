@@ -287,7 +287,7 @@ fn an_invalid_reload_changes_nothing_and_a_removed_server_drains() {
         d.forget();
         file.write(&broken);
         d.signal(libc::SIGHUP).expect("SIGHUP");
-        d.wait_for("is not valid; the running configuration is kept");
+        d.wait_for("is not valid; the running one is kept");
         assert_eq!(lab.ipvsadm(0, &["-Ln"]), table);
         assert_eq!(lab.addresses(0, "eth0"), addresses);
     }

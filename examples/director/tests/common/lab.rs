@@ -79,10 +79,20 @@ impl Drop for ConfigFile {
     }
 }
 
-/// Starts `BIN run --config FILE ARGS…` in `ns`, its log lines echoed with `tag`.
+/// The control socket of the director running in `ns` (each has its own).
+pub fn socket_of(ns: &NetNs) -> PathBuf {
+    std::env::temp_dir().join(format!("director-{}.sock", ns.name()))
+}
+
+/// Starts `BIN run --config FILE --socket SOCKET ARGS…` in `ns` (the socket: [`socket_of`]),
+/// its log lines echoed with `tag`.
 pub fn start_director(bin: &Path, ns: &NetNs, config: &Path, tag: &str, args: &[&str]) -> Logged {
     let mut cmd = ns.command(bin);
-    cmd.args(["run", "--config"]).arg(config).args(args);
+    cmd.args(["run", "--config"])
+        .arg(config)
+        .arg("--socket")
+        .arg(socket_of(ns))
+        .args(args);
     Logged::spawn(cmd, tag).expect("the director starts")
 }
 

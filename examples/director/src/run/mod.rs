@@ -1,9 +1,12 @@
 //! The running director: health checks feed the IPVS table, the heartbeat moves the addresses.
 
+mod requests;
+
 use std::{
     collections::{BTreeSet, HashMap},
     net::{IpAddr, Ipv4Addr, SocketAddr},
     process::Stdio,
+    sync::Arc,
     time::{Duration, Instant},
 };
 
@@ -13,8 +16,9 @@ use heartbeat::{
 };
 use ipvs::reconcile::{Ownership, Reconciler, observe};
 use ipvs::{Daemon, DaemonState, ServiceKey, Table, Timeouts};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
+use crate::control::{self, DEFAULT_SOCKET, Force, Request, Response};
 use crate::takeover::{Announce, Takeover};
 use crate::{AddressError, Addresses, Desired, Plan, ServerKey, ServerPlan, ServicePlan};
 
@@ -47,6 +51,9 @@ pub enum RunError {
     /// The heartbeat.
     #[error("heartbeat: {0}")]
     Heartbeat(String),
+    /// The control socket.
+    #[error("control socket {0}")]
+    Control(String),
 }
 
 /// How the director runs: the command line's options, which win over the settings overlay's
@@ -60,6 +67,11 @@ pub struct RunOptions {
     /// How long a real server removed by a reload may drain before it is deleted anyway
     /// (default: the service's in the overlay, the overlay's, or 5 minutes).
     pub drain_timeout: Option<Duration>,
+    /// The control socket (default: the overlay's, or [`DEFAULT_SOCKET`]).
+    pub socket: Option<std::path::PathBuf>,
+    /// How [`Request::Reload`] (and SIGHUP) reads the configuration; without one, reloads
+    /// are refused.
+    pub loader: Option<Loader>,
 }
 
 /// The drain timeout when nothing sets one.
@@ -78,10 +90,23 @@ pub enum TableMode {
 /// What the director is told while it runs.
 #[derive(Debug)]
 pub enum Control {
-    /// Apply a new, already validated plan as a diff (SIGHUP).
+    /// Apply a new, already validated plan as a diff.
     Reload(Box<Plan>),
+    /// An operator's request (the control socket's, or SIGHUP's [`Request::Reload`]).
+    Request(Request, oneshot::Sender<Response>),
     /// Stop (SIGTERM): resign, release the addresses, remove the owned entries.
     Stop,
+}
+
+/// Reads and plans the configuration again, for [`Request::Reload`]: the plan, or the
+/// problems found (one line each, with their places).
+#[derive(Clone)]
+pub struct Loader(pub Arc<dyn Fn() -> Result<Plan, Vec<String>> + Send + Sync>);
+
+impl std::fmt::Debug for Loader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Loader")
+    }
 }
 
 /// Whether this node is the primary (true) or the backup, from its addresses. As pulse: the
@@ -243,6 +268,14 @@ struct Director {
     active: bool,
     /// The sync daemon this director started, if any.
     sync_daemon: Option<Daemon>,
+    /// This node is the primary.
+    primary: bool,
+    /// The heartbeat (`None`: a router alone).
+    heartbeat: Option<heartbeat::DriverHandle>,
+    /// The last role decided, and why.
+    role: RoleChange,
+    /// The operator's forced role.
+    forced: Option<Force>,
 }
 
 impl Director {
@@ -423,6 +456,16 @@ impl Director {
         run_command("active_cmd", self.plan.commands.active.as_deref());
     }
 
+    /// Acts on the role decided last ([`Director::role`]).
+    async fn follow_role(&mut self) {
+        match (self.role.role, self.active) {
+            (Role::Active, false) => self.become_active().await,
+            (Role::Standby, true) => self.become_standby().await,
+            (Role::Active, true) => self.reannounce().await,
+            (Role::Standby, false) => {}
+        }
+    }
+
     async fn become_active(&mut self) {
         self.active = true;
         if self.table_mode() == TableMode::WhenActive {
@@ -447,8 +490,8 @@ impl Director {
         run_command("inactive_cmd", self.plan.commands.inactive.as_deref());
     }
 
-    /// Applies a new plan as a diff.
-    async fn reload(&mut self, plan: Plan) -> Result<(), RunError> {
+    /// Applies a new plan as a diff; the summary line, also logged.
+    async fn reload(&mut self, plan: Plan) -> Result<String, RunError> {
         let start = Instant::now();
         let old = std::mem::replace(&mut self.plan, plan);
         if old.heartbeat != self.plan.heartbeat {
@@ -478,15 +521,16 @@ impl Director {
         }
         let before: BTreeSet<_> = old.services.iter().map(|s| s.service.key).collect();
         let after: BTreeSet<_> = self.plan.services.iter().map(|s| s.service.key).collect();
-        eprintln!(
-            "director: reloaded: {} services ({} added, {} removed), {} real servers draining; applied in {:.1} ms",
+        let summary = format!(
+            "reloaded: {} services ({} added, {} removed), {} real servers draining; applied in {:.1} ms",
             after.len(),
             after.difference(&before).count(),
             before.difference(&after).count(),
             self.desired.draining().len(),
             start.elapsed().as_secs_f64() * 1000.0
         );
-        Ok(())
+        eprintln!("director: {summary}");
+        Ok(summary)
     }
 
     /// Ends the drains that are over: no active connection left, or the drain timeout passed.
@@ -534,8 +578,8 @@ impl Director {
     }
 
     /// Stops: resign, give the addresses back, remove what we own, stop our sync daemon.
-    async fn stop(mut self, heartbeat: Option<heartbeat::DriverHandle>) {
-        if let Some(heartbeat) = heartbeat {
+    async fn stop(mut self) {
+        if let Some(heartbeat) = self.heartbeat.take() {
             let _ = heartbeat.shutdown().await;
         }
         self.takeover.release_all().await;
@@ -594,6 +638,13 @@ pub async fn run(
     let (monitor, mut updates) = Monitor::spawn(MonitorOptions::default());
     let (config, sockets) = heartbeat_config(&plan, primary)?;
     let standalone = config.paths.is_empty();
+    let socket = (options.socket.clone())
+        .or_else(|| plan.operation.socket.clone())
+        .unwrap_or_else(|| DEFAULT_SOCKET.into());
+    let (requests_tx, mut requests) = mpsc::channel(16);
+    control::serve(&socket, requests_tx)
+        .await
+        .map_err(|e| RunError::Control(format!("{}: {e}", socket.display())))?;
     let mut d = Director {
         owned: plan.services.iter().map(|s| s.service.key).collect(),
         plan,
@@ -607,6 +658,15 @@ pub async fn run(
         takeover: Takeover::new(addresses),
         active: false,
         sync_daemon: None,
+        primary,
+        heartbeat: None,
+        role: RoleChange {
+            role: Role::Standby,
+            reason: Reason::Startup,
+            at: std::time::SystemTime::now(),
+            seq: 0,
+        },
+        forced: None,
     };
     d.takeover.leftovers(&d.plan.addresses, standalone).await?;
     d.set_timeouts().await;
@@ -618,31 +678,37 @@ pub async fn run(
 
     // With a peer, the heartbeat decides. A router alone (no backup, or `backup_active = 0`)
     // is active at once: pulse waited a deadtime for a peer it would never hear.
-    let (heartbeat, mut roles, _alone) = if standalone {
-        let (tx, rx) = tokio::sync::watch::channel(RoleChange {
-            role: Role::Active,
-            reason: Reason::Startup,
-            at: std::time::SystemTime::now(),
-            seq: 0,
-        });
+    let (mut roles, _alone) = if standalone {
+        let (tx, rx) = tokio::sync::watch::channel(d.role);
+        d.role.role = Role::Active;
         eprintln!("director: ACTIVE (standalone: no backup to hear from)");
         d.become_active().await;
-        (None, rx, Some(tx))
+        (rx, Some(tx))
     } else {
         let driver =
             Driver::bind(config, &sockets).map_err(|e| RunError::Heartbeat(e.to_string()))?;
         let roles = driver.roles();
-        (Some(driver.spawn()), roles, None)
+        d.heartbeat = Some(driver.spawn());
+        (roles, None)
     };
+    eprintln!("director: control socket {}", socket.display());
     let mut drains = tokio::time::interval(Duration::from_secs(1));
     drains.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
 
     loop {
         tokio::select! {
             command = control.recv() => match command {
-                Some(Control::Reload(plan)) => d.reload(*plan).await?,
+                Some(Control::Reload(plan)) => {
+                    d.reload(*plan).await?;
+                }
+                Some(Control::Request(request, reply)) => {
+                    let _ = reply.send(d.request(request).await?);
+                }
                 Some(Control::Stop) | None => break,
             },
+            Some((request, reply)) = requests.recv() => {
+                let _ = reply.send(d.request(request).await?);
+            }
             update = updates.recv() => {
                 let Some(update) = update else { break };
                 // Every update already queued goes into one reconcile.
@@ -661,17 +727,14 @@ pub async fn run(
                     break;
                 }
                 let change = *roles.borrow_and_update();
+                d.role = change;
                 eprintln!("director: {} ({})", change.role, change.reason);
-                match (change.role, d.active) {
-                    (Role::Active, false) => d.become_active().await,
-                    (Role::Standby, true) => d.become_standby().await,
-                    (Role::Active, true) => d.reannounce().await,
-                    (Role::Standby, false) => {}
-                }
+                d.follow_role().await;
             }
             _ = drains.tick(), if !d.desired.draining().is_empty() => d.check_drains().await,
         }
     }
-    d.stop(heartbeat).await;
+    d.stop().await;
+    let _ = std::fs::remove_file(&socket);
     Ok(())
 }

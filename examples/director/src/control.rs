@@ -1,0 +1,377 @@
+//! The control socket: a Unix stream socket, root-only (mode 0600), that takes one JSON request
+//! per connection (one line) and answers one JSON response (one line). `director status`,
+//! `director server drain|disable|enable`, `director force active|standby|auto` and
+//! `director reload` are its clients; anything that speaks JSON over a Unix socket can be one.
+//!
+//! ```text
+//! → {"command":"server","action":"drain","virtual_server":"HTTP","server":"rs1"}
+//! ← {"ok":true,"message":"virtual HTTP server rs1 (10.0.0.100:80): drain"}
+//! ```
+
+use std::{
+    io::{self, BufRead, BufReader, Write},
+    os::unix::fs::PermissionsExt,
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use serde::{Deserialize, Serialize};
+use tokio::{
+    io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt},
+    net::{UnixListener, UnixStream},
+    sync::{mpsc, oneshot},
+};
+
+/// Where the control socket is unless the overlay or the command line says otherwise.
+pub const DEFAULT_SOCKET: &str = "/run/director.sock";
+
+/// Longest request line accepted.
+const MAX_REQUEST: u64 = 64 * 1024;
+
+/// What a client asks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "lowercase")]
+pub enum Request {
+    /// The live table with health and heartbeat state.
+    Status,
+    /// Take a real server out of rotation or put it back, whatever its checks say.
+    Server {
+        /// What to do.
+        action: Admin,
+        /// lvs.cf's virtual server name.
+        virtual_server: String,
+        /// The real server: its lvs.cf name, its address, or `address:port`.
+        server: String,
+    },
+    /// Force the role (Piranha's `--forceactive`, nanny's signals as commands), or give the
+    /// decision back to the heartbeat.
+    Force {
+        /// Active, standby or auto.
+        role: Force,
+    },
+    /// Re-read lvs.cf and the overlay, and apply them as a diff (as SIGHUP).
+    Reload,
+}
+
+/// An operator's decision about one real server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Admin {
+    /// Weight 0: established connections go on, new ones go elsewhere.
+    Drain,
+    /// Out of the table.
+    Disable,
+    /// As its checks say (the default).
+    #[default]
+    Enable,
+}
+
+/// A forced role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Force {
+    /// Active, whatever the peer says (a local fault still wins).
+    Active,
+    /// Standby, and stay so.
+    Standby,
+    /// As the heartbeat decides.
+    Auto,
+}
+
+/// The answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Response {
+    /// Whether the request was carried out.
+    pub ok: bool,
+    /// What happened, or what is wrong (for people).
+    pub message: String,
+    /// The status, for [`Request::Status`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<Status>,
+}
+
+impl Response {
+    /// Done.
+    pub fn ok(message: impl Into<String>) -> Response {
+        Response {
+            ok: true,
+            message: message.into(),
+            status: None,
+        }
+    }
+
+    /// Not done.
+    pub fn error(message: impl Into<String>) -> Response {
+        Response {
+            ok: false,
+            message: message.into(),
+            status: None,
+        }
+    }
+}
+
+/// The director's state, as `director status` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Status {
+    /// `primary` or `backup`.
+    pub node: String,
+    /// `active` or `standby`.
+    pub role: String,
+    /// Why (the heartbeat's reason: `peer-dead`, `operator`, …).
+    pub reason: String,
+    /// A role forced by the operator.
+    pub forced: Option<Force>,
+    /// The heartbeat, `None` for a router alone.
+    pub heartbeat: Option<HeartbeatStatus>,
+    /// The addresses held.
+    pub addresses: Vec<String>,
+    /// The services of the configuration.
+    pub services: Vec<ServiceStatus>,
+}
+
+/// The heartbeat's counters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HeartbeatStatus {
+    /// `piranha` or `authenticated`.
+    pub protocol: String,
+    /// Datagrams sent.
+    pub sent: u64,
+    /// Datagrams accepted from the peer.
+    pub accepted: u64,
+    /// Datagrams rejected.
+    pub rejected: u64,
+    /// Stalls detected.
+    pub stalls: u64,
+}
+
+/// One service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServiceStatus {
+    /// lvs.cf's name (empty for a service that left the configuration and still drains).
+    pub virtual_server: String,
+    /// ipvsadm's line for it (`TCP  192.168.1.250:80 wlc`), or `None` when it is not in the
+    /// kernel.
+    pub line: Option<String>,
+    /// The service key (`TCP 192.168.1.250:80`).
+    pub key: String,
+    /// Its real servers (and its sorry server, when in).
+    pub servers: Vec<ServerStatus>,
+}
+
+/// One real server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerStatus {
+    /// lvs.cf's name (`sorry` for the sorry server, empty for one that drains after a reload).
+    pub name: String,
+    /// `address:port`.
+    pub address: String,
+    /// ipvsadm's line for it, or `None` when it is not in the kernel.
+    pub line: Option<String>,
+    /// Weight in the kernel.
+    pub weight: Option<u32>,
+    /// Active connections in the kernel.
+    pub active_conns: Option<u32>,
+    /// Inactive connections in the kernel.
+    pub inactive_conns: Option<u32>,
+    /// `up`, `down`, `unknown` (not checked yet), or `draining` (removed by a reload).
+    pub health: String,
+    /// The operator's decision.
+    pub admin: Admin,
+    /// The last check, for people.
+    pub last_check: Option<String>,
+    /// The last check's latency in milliseconds.
+    pub latency_ms: Option<f64>,
+    /// Checks run and failed.
+    pub checks: u64,
+    /// Checks failed.
+    pub failures: u64,
+}
+
+impl Status {
+    /// The status for people: a line about the role and the heartbeat, the addresses, then the
+    /// table in `ipvsadm -Ln`'s layout with each real server's health at the end of its line.
+    pub fn render(&self) -> String {
+        let mut out = format!(
+            "director: {}, {} ({}){}\n",
+            self.node,
+            self.role.to_uppercase(),
+            self.reason,
+            match self.forced {
+                Some(Force::Active) => ", forced active",
+                Some(Force::Standby) => ", forced standby",
+                _ => "",
+            }
+        );
+        match &self.heartbeat {
+            Some(h) => {
+                out += &format!(
+                    "heartbeat: {}, {} sent, {} accepted, {} rejected, {} stalls\n",
+                    h.protocol, h.sent, h.accepted, h.rejected, h.stalls
+                )
+            }
+            None => out += "heartbeat: none (no backup)\n",
+        }
+        if !self.addresses.is_empty() {
+            out += &format!("addresses: {}\n", self.addresses.join(", "));
+        }
+        out += ipvs::listing::HEADER;
+        out += "  Health\n";
+        for s in &self.services {
+            match &s.line {
+                Some(line) => out += line,
+                None => out += &format!("{} (not in the kernel)", s.key),
+            }
+            if !s.virtual_server.is_empty() {
+                out += &format!("  (virtual {})", s.virtual_server);
+            }
+            out += "\n";
+            for r in &s.servers {
+                match &r.line {
+                    Some(line) => out += line,
+                    None => out += &format!("  -> {:<28} (not in the table)", r.address),
+                }
+                out += &format!(" {}", r.health);
+                if r.admin != Admin::Enable {
+                    out += &format!(", {}", r.admin.word());
+                }
+                if let Some(last) = &r.last_check {
+                    out += &format!(" ({last}");
+                    if let Some(ms) = r.latency_ms {
+                        out += &format!(", {ms:.1} ms");
+                    }
+                    out += ")";
+                }
+                if !r.name.is_empty() {
+                    out += &format!("  [{}]", r.name);
+                }
+                out += "\n";
+            }
+        }
+        out
+    }
+}
+
+impl Admin {
+    /// For people: `drained`, `disabled`, `enabled`.
+    pub fn word(self) -> &'static str {
+        match self {
+            Admin::Drain => "drained by the operator",
+            Admin::Disable => "disabled by the operator",
+            Admin::Enable => "enabled",
+        }
+    }
+}
+
+/// A request received, with where its answer goes.
+pub type Incoming = (Request, oneshot::Sender<Response>);
+
+/// Opens the control socket at `path` (mode 0600) and serves it: every request is handed to
+/// `requests` and its answer written back. A socket file left by a director that is gone is
+/// replaced; one that answers is another director's, and an error.
+pub async fn serve(path: &Path, requests: mpsc::Sender<Incoming>) -> io::Result<()> {
+    if path.exists() {
+        if UnixStream::connect(path).await.is_ok() {
+            return Err(io::Error::new(
+                io::ErrorKind::AddrInUse,
+                format!(
+                    "{}: another director answers on this control socket",
+                    path.display()
+                ),
+            ));
+        }
+        std::fs::remove_file(path)?;
+    }
+    let listener = UnixListener::bind(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let requests = requests.clone();
+            tokio::spawn(async move {
+                let _ =
+                    tokio::time::timeout(Duration::from_secs(120), answer(stream, requests)).await;
+            });
+        }
+    });
+    Ok(())
+}
+
+async fn answer(stream: UnixStream, requests: mpsc::Sender<Incoming>) -> io::Result<()> {
+    let (read, mut write) = stream.into_split();
+    let mut line = String::new();
+    tokio::io::BufReader::new(read.take(MAX_REQUEST))
+        .read_line(&mut line)
+        .await?;
+    let response = match serde_json::from_str::<Request>(&line) {
+        Err(e) => Response::error(format!("not a request: {e}")),
+        Ok(request) => {
+            let (tx, rx) = oneshot::channel();
+            if requests.send((request, tx)).await.is_err() {
+                Response::error("the director is stopping")
+            } else {
+                rx.await
+                    .unwrap_or_else(|_| Response::error("the director is stopping"))
+            }
+        }
+    };
+    let mut out = serde_json::to_vec(&response).map_err(io::Error::other)?;
+    out.push(b'\n');
+    write.write_all(&out).await
+}
+
+/// Why a client got no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    /// The socket could not be reached (no director, or not root).
+    #[error("cannot reach the director at {path}: {source}")]
+    Connect {
+        /// The socket.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// The exchange failed.
+    #[error("talking to the director at {path}: {source}")]
+    Io {
+        /// The socket.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// The answer was not a response.
+    #[error("the director at {path} answered something else: {message}")]
+    Protocol {
+        /// The socket.
+        path: PathBuf,
+        /// What was wrong.
+        message: String,
+    },
+}
+
+/// Sends `request` to the director at `path` and waits (at most `limit`) for its answer.
+pub fn ask(path: &Path, request: &Request, limit: Duration) -> Result<Response, ControlError> {
+    let io = |source| ControlError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let mut stream =
+        std::os::unix::net::UnixStream::connect(path).map_err(|source| ControlError::Connect {
+            path: path.to_owned(),
+            source,
+        })?;
+    stream.set_read_timeout(Some(limit)).map_err(io)?;
+    stream.set_write_timeout(Some(limit)).map_err(io)?;
+    let mut line = serde_json::to_vec(request).map_err(|e| io(io::Error::other(e)))?;
+    line.push(b'\n');
+    stream.write_all(&line).map_err(io)?;
+    let mut answer = String::new();
+    BufReader::new(std::io::Read::take(&stream, 16 * 1024 * 1024))
+        .read_line(&mut answer)
+        .map_err(io)?;
+    serde_json::from_str(&answer).map_err(|e| ControlError::Protocol {
+        path: path.to_owned(),
+        message: e.to_string(),
+    })
+}

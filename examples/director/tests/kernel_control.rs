@@ -1,0 +1,261 @@
+//! Kernel tests of the control socket and its commands, on the seed's NAT network: `director
+//! status`, `director server drain|disable|enable`, `director force`, `director reload`, each
+//! checked against what the kernel holds (`ipvsadm`, `ip`).
+//!
+//! Run with `cargo xtask test` (root, in the rig).
+
+mod common;
+
+use std::{os::unix::fs::PermissionsExt, process::Command};
+
+use common::{ConfigFile, NatLab, VIP, director, seed_config, seed_pair_config, socket_of};
+use testkit::NetNs;
+
+/// The seed with a one-second check interval.
+fn seed() -> String {
+    seed_config(&[], &[("timeout", "1"), ("reentry", "1")])
+}
+
+/// `director ARGS… --socket SOCKET(ns)`: exit code, stdout, stderr.
+fn cli(ns: &NetNs, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_director"))
+        .args(args)
+        .arg("--socket")
+        .arg(socket_of(ns))
+        .output()
+        .expect("the director's CLI runs");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The weight of `rs` in the VIP's service, as ipvsadm lists it (`None`: not there).
+fn weight(lab: &NatLab, i: usize, rs: &str) -> Option<u32> {
+    lab.ipvsadm(i, &["-Ln", "-t", VIP])
+        .lines()
+        .find(|l| l.contains(&format!("-> {rs}:80")))
+        .and_then(|l| l.split_whitespace().nth(3))
+        .and_then(|w| w.parse().ok())
+}
+
+#[test]
+#[ignore = "kernel test: run with `cargo xtask test`"]
+fn status_shows_the_live_table_with_health_and_json() {
+    let lab = NatLab::new(1);
+    let file = ConfigFile::new("status", &seed());
+    let mut d = director(&lab.routers[0], &file.0, "director", &[]);
+    d.wait_for("[ active ] 10.0.0.100:80 up");
+    d.wait_for("[ active ] 10.0.0.200:80 up");
+    d.wait_for("took over 2 addresses");
+    let mode = std::fs::metadata(socket_of(&lab.routers[0]))
+        .expect("the socket")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "root-only");
+
+    let (code, out, err) = cli(&lab.routers[0], &["status"]);
+    assert_eq!(code, Some(0), "{err}");
+    for line in [
+        "director: primary, ACTIVE (startup)",
+        "heartbeat: none (no backup)",
+        "addresses: 10.0.0.254/16 on eth1:1, 192.168.1.250/24 on eth0:1",
+        "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn  Health",
+        "TCP  192.168.1.250:80 wlc  (virtual HTTP)",
+    ] {
+        assert!(out.contains(line), "no {line:?} in\n{out}");
+    }
+    let rs1 = out
+        .lines()
+        .find(|l| l.contains("-> 10.0.0.100:80"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        rs1.contains("Masq    1")
+            && rs1.contains(" up (reply matched, ")
+            && rs1.ends_with("[localhost.localdomain]"),
+        "{rs1}"
+    );
+
+    let (code, out, err) = cli(&lab.routers[0], &["status", "--json"]);
+    assert_eq!(code, Some(0), "{err}");
+    let status: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(status["role"], "active");
+    let server = &status["services"][0]["servers"][0];
+    assert_eq!(server["address"], "10.0.0.100:80");
+    assert_eq!(server["health"], "up");
+    assert_eq!(server["weight"], 1);
+    assert!(server["checks"].as_u64().unwrap_or_default() >= 1);
+
+    // Another director on the same socket is refused; the first one keeps it.
+    let mut second = director(&lab.routers[0], &file.0, "second", &[]);
+    second.wait_for("another director answers on this control socket");
+    assert!(!second.child.wait().expect("exits").success());
+    assert_eq!(cli(&lab.routers[0], &["status"]).0, Some(0));
+}
+
+#[test]
+#[ignore = "kernel test: run with `cargo xtask test`"]
+fn server_commands_change_the_kernel_table() {
+    let lab = NatLab::new(1);
+    let file = ConfigFile::new("admin", &seed());
+    let mut d = director(&lab.routers[0], &file.0, "director", &[]);
+    d.wait_for("[ active ] 10.0.0.100:80 up");
+    d.wait_for("[ active ] 10.0.0.200:80 up");
+    let r = &lab.routers[0];
+
+    let (code, out, _) = cli(r, &["server", "drain", "HTTP", "10.0.0.100"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        out.trim(),
+        "virtual HTTP server localhost.localdomain (10.0.0.100:80): drained by the operator"
+    );
+    assert_eq!(
+        weight(&lab, 0, "10.0.0.100"),
+        Some(0),
+        "drained: weight 0, still in"
+    );
+    let (_, status, _) = cli(r, &["status"]);
+    assert!(status.contains("up, drained by the operator"), "{status}");
+
+    assert_eq!(
+        cli(r, &["server", "disable", "HTTP", "10.0.0.200:80"]).0,
+        Some(0)
+    );
+    assert_eq!(
+        weight(&lab, 0, "10.0.0.200"),
+        None,
+        "disabled: out of the table"
+    );
+    // Its checks go on (the status counts them); a passing check does not bring it back.
+    let checks = || {
+        let (_, out, _) = cli(r, &["status", "--json"]);
+        let status: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+        status["services"][0]["servers"][1]["checks"]
+            .as_u64()
+            .unwrap_or_default()
+    };
+    let before = checks();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while checks() < before + 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no check while disabled"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert_eq!(weight(&lab, 0, "10.0.0.200"), None);
+
+    assert_eq!(
+        cli(r, &["server", "enable", "HTTP", "10.0.0.100"]).0,
+        Some(0)
+    );
+    assert_eq!(
+        cli(r, &["server", "enable", "HTTP", "10.0.0.200"]).0,
+        Some(0)
+    );
+    assert_eq!(weight(&lab, 0, "10.0.0.100"), Some(1));
+    assert_eq!(weight(&lab, 0, "10.0.0.200"), Some(1));
+
+    // Refused, with the reason: the seed names both servers alike; unknown names.
+    let (code, _, err) = cli(r, &["server", "drain", "HTTP", "localhost.localdomain"]);
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains("has 2 real servers named `localhost.localdomain`: give its address"),
+        "{err}"
+    );
+    let (code, _, err) = cli(r, &["server", "drain", "WEB", "10.0.0.100"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("no virtual server `WEB` is running"), "{err}");
+    let (code, _, err) = cli(r, &["server", "frobnicate", "HTTP", "10.0.0.100"]);
+    assert_eq!(code, Some(2), "a usage error: {err}");
+}
+
+#[test]
+#[ignore = "kernel test: run with `cargo xtask test`"]
+fn reload_through_the_socket_reports_what_is_wrong() {
+    let lab = NatLab::new(1);
+    let file = ConfigFile::new("reload-cli", &seed());
+    let mut d = director(&lab.routers[0], &file.0, "director", &[]);
+    d.wait_for("[ active ] 10.0.0.100:80 up");
+    d.wait_for("[ active ] 10.0.0.200:80 up");
+    let table = lab.ipvsadm(0, &["-Ln"]);
+    file.write(&seed().replace("scheduler = wlc", "scheduler = fastest"));
+    let (code, _, err) = cli(&lab.routers[0], &["reload"]);
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains("the configuration is not valid; the running one is kept")
+            && err.contains(":25:18: error[E009]: invalid `scheduler` `fastest`"),
+        "{err}"
+    );
+    assert_eq!(lab.ipvsadm(0, &["-Ln"]), table);
+    file.write(&seed().replace("scheduler = wlc", "scheduler = rr"));
+    let (code, out, err) = cli(&lab.routers[0], &["reload"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        out.starts_with("reloaded: 1 services (0 added, 0 removed)"),
+        "{out}"
+    );
+    assert!(
+        lab.ipvsadm(0, &["-Ln"])
+            .contains("TCP  192.168.1.250:80 rr")
+    );
+}
+
+#[test]
+#[ignore = "kernel test: run with `cargo xtask test`"]
+fn force_moves_the_role_and_auto_gives_it_back() {
+    let lab = NatLab::new(2);
+    let file = ConfigFile::new(
+        "force",
+        &seed_pair_config(
+            &[("keepalive", "1"), ("deadtime", "3")],
+            &[("timeout", "1"), ("reentry", "1")],
+        ),
+    );
+    let mut primary = director(&lab.routers[0], &file.0, "primary", &[]);
+    let mut backup = director(&lab.routers[1], &file.0, "backup", &[]);
+    primary.wait_for("took over 2 addresses");
+    backup.wait_for("this node is the backup");
+
+    // The primary forced standby: it steps down and says STOPPED; the backup takes over at once.
+    // (In Piranha mode, forcing the backup active is pulse's one-shot: the master wins again.)
+    let (code, out, _) = cli(&lab.routers[0], &["force", "standby"]);
+    assert_eq!((code, out.trim()), (Some(0), "forced standby"));
+    primary.wait_for("STANDBY (operator)");
+    primary.wait_for("released the addresses");
+    backup.wait_for("ACTIVE");
+    backup.wait_for("took over 2 addresses");
+    assert!(lab.addresses(1, "eth0").contains("192.168.1.250"));
+    assert!(!lab.addresses(0, "eth0").contains("192.168.1.250"));
+    let (_, status, _) = cli(&lab.routers[0], &["status"]);
+    assert!(
+        status.contains("director: primary, STANDBY (operator), forced standby"),
+        "{status}"
+    );
+
+    // Auto: the primary is able again, and stays standby while the backup serves (Piranha).
+    primary.forget();
+    assert_eq!(cli(&lab.routers[0], &["force", "auto"]).0, Some(0));
+    let (_, status, _) = cli(&lab.routers[0], &["status"]);
+    assert!(!status.contains("forced"), "{status}");
+    assert!(
+        primary
+            .try_wait_for("ACTIVE", std::time::Duration::from_secs(3))
+            .is_none(),
+        "no failback in Piranha mode"
+    );
+    // A router alone: forced standby releases its addresses; auto takes them again.
+    drop((primary, backup));
+    let alone = NatLab::new(1);
+    let single = ConfigFile::new("force-alone", &seed());
+    let mut d = director(&alone.routers[0], &single.0, "alone", &[]);
+    d.wait_for("took over 2 addresses");
+    assert_eq!(cli(&alone.routers[0], &["force", "standby"]).0, Some(0));
+    d.wait_for("released the addresses");
+    assert!(!alone.addresses(0, "eth0").contains("192.168.1.250"));
+    d.forget();
+    assert_eq!(cli(&alone.routers[0], &["force", "auto"]).0, Some(0));
+    d.wait_for("took over 2 addresses");
+    assert!(alone.addresses(0, "eth0").contains("192.168.1.250"));
+}
