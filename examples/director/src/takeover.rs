@@ -133,6 +133,33 @@ impl Takeover {
         report(self.addresses.remove_all(&gone).await);
     }
 
+    /// Adds again the addresses taken that are gone from their interface (deleted by hand, or
+    /// lost with the interface), and announces them.
+    pub(crate) async fn repair(&mut self) {
+        let results = match self.addresses.add_all(&self.taken).await {
+            Ok(results) => results,
+            Err(e) => {
+                eprintln!("director: {e}");
+                return;
+            }
+        };
+        let mut back = Vec::new();
+        for (a, result) in self.taken.iter().zip(results) {
+            match result {
+                Ok(Added::Added) => {
+                    eprintln!(
+                        "director: {}/{} on {} was gone: added again",
+                        a.address, a.prefix, a.device
+                    );
+                    back.push(a.clone());
+                }
+                Ok(_) => {}
+                Err(e) => eprintln!("director: {e}"),
+            }
+        }
+        self.announce(&back);
+    }
+
     /// Releases everything and stops every announcement.
     pub(crate) async fn release_all(&mut self) {
         self.announcers.clear();

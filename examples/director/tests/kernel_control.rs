@@ -259,3 +259,57 @@ fn force_moves_the_role_and_auto_gives_it_back() {
     d.wait_for("took over 2 addresses");
     assert!(alone.addresses(0, "eth0").contains("192.168.1.250"));
 }
+
+#[test]
+#[ignore = "kernel test: run with `cargo xtask test`"]
+fn drift_is_repaired_within_one_interval() {
+    let lab = NatLab::new(1);
+    let file = ConfigFile::new("drift", &seed());
+    let overlay = ConfigFile::new("drift.toml", "[director]\nreconcile_interval = \"1s\"\n");
+    let settings = overlay.0.to_str().expect("path");
+    let mut d = director(
+        &lab.routers[0],
+        &file.0,
+        "director",
+        &["--settings", settings],
+    );
+    d.wait_for("[ active ] 10.0.0.100:80 up");
+    d.wait_for("[ active ] 10.0.0.200:80 up");
+    d.wait_for("took over 2 addresses");
+    let table = lab.ipvsadm(0, &["-Ln"]);
+
+    // Someone flushes the table.
+    d.forget();
+    let flushed = std::time::Instant::now();
+    lab.ipvsadm(0, &["-C"]);
+    let line = d.wait_for("changed behind the director's back");
+    assert!(
+        line.text.contains("3 changes"),
+        "a service and two real servers: {}",
+        line.text
+    );
+    assert!(
+        line.at - flushed <= std::time::Duration::from_millis(2500),
+        "repaired after {:?}",
+        line.at - flushed
+    );
+    assert_eq!(lab.ipvsadm(0, &["-Ln"]), table);
+
+    // Someone deletes the VIP by hand.
+    lab.routers[0]
+        .ip(["address", "del", "192.168.1.250/24", "dev", "eth0"])
+        .expect("ip address del");
+    d.wait_for("192.168.1.250/24 on eth0 was gone: added again");
+    let eth0 = lab.addresses(0, "eth0");
+    assert!(
+        eth0.contains("192.168.1.250/24") && eth0.contains("eth0:1"),
+        "{eth0}"
+    );
+    assert!(common::get(&lab.client, VIP).is_ok());
+    // Nothing to repair: nothing said.
+    d.forget();
+    assert!(
+        d.try_wait_for("behind", std::time::Duration::from_millis(2500))
+            .is_none()
+    );
+}

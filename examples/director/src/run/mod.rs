@@ -76,6 +76,9 @@ pub struct RunOptions {
 
 /// The drain timeout when nothing sets one.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(300);
+/// How often the owned IPVS entries and addresses are compared with the kernel, when the
+/// overlay does not say.
+const RECONCILE_INTERVAL: Duration = Duration::from_secs(5);
 
 /// When the director programs its IPVS table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -313,13 +316,15 @@ impl Director {
 
     /// Reconciles the kernel with [`Director::table`]. Errors are reported, never fatal: what
     /// runs keeps running.
-    async fn sync_table(&mut self) {
+    /// Returns how many changes were sent.
+    async fn sync_table(&mut self) -> usize {
         let table = self.table();
         self.owned
             .extend(table.services.iter().map(|s| s.service.key));
         let owned = Ownership::Keys(self.owned.clone());
         match self.reconciler.apply(&table, &owned).await {
             Ok(report) => {
+                let sent = report.results.len();
                 for (op, result) in &report.results {
                     if let Err(e) = result {
                         eprintln!("director: IPVS: {op}: {e}");
@@ -334,8 +339,28 @@ impl Director {
                         .chain(self.plan.services.iter().map(|s| s.service.key))
                         .collect();
                 }
+                sent
             }
-            Err(e) => eprintln!("director: IPVS: {e}"),
+            Err(e) => {
+                eprintln!("director: IPVS: {e}");
+                0
+            }
+        }
+    }
+
+    /// Compares what this director owns with the kernel and puts it back: the IPVS entries
+    /// (someone ran `ipvsadm -C`), and while active the addresses (deleted by hand, or lost
+    /// with their interface).
+    async fn repair(&mut self) {
+        self.reconciler.forget();
+        let changes = self.sync_table().await;
+        if changes > 0 {
+            eprintln!(
+                "director: the IPVS table was changed behind the director's back: {changes} changes to repair it"
+            );
+        }
+        if self.active {
+            self.takeover.repair().await;
         }
     }
 
@@ -694,6 +719,19 @@ pub async fn run(
     eprintln!("director: control socket {}", socket.display());
     let mut drains = tokio::time::interval(Duration::from_secs(1));
     drains.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let repair_every = |d: &Director| {
+        d.plan
+            .operation
+            .reconcile_interval
+            .unwrap_or(RECONCILE_INTERVAL)
+    };
+    let timer = |every| {
+        let mut t = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        t
+    };
+    let mut every = repair_every(&d);
+    let mut repairs = timer(every);
 
     loop {
         tokio::select! {
@@ -732,6 +770,12 @@ pub async fn run(
                 d.follow_role().await;
             }
             _ = drains.tick(), if !d.desired.draining().is_empty() => d.check_drains().await,
+            _ = repairs.tick() => d.repair().await,
+        }
+        // A reload may have changed the interval.
+        if repair_every(&d) != every {
+            every = repair_every(&d);
+            repairs = timer(every);
         }
     }
     d.stop().await;
