@@ -313,3 +313,143 @@ fn drift_is_repaired_within_one_interval() {
             .is_none()
     );
 }
+
+/// Waits until `file` has a line containing `text` (the hooks run in the background).
+fn wait_for_line(file: &std::path::Path, text: &str) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let all = std::fs::read_to_string(file).unwrap_or_default();
+        if let Some(line) = all.lines().find(|l| l.contains(text)) {
+            return line.to_string();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no {text:?} in {}:\n{all}",
+            file.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+#[ignore = "kernel test: run with `cargo xtask test`"]
+fn hooks_run_with_their_arguments() {
+    let mut lab = NatLab::new(1);
+    let file = ConfigFile::new("hooks", &seed());
+    let out = std::env::temp_dir().join(format!("director-hooks-{}.log", std::process::id()));
+    let _ = std::fs::remove_file(&out);
+    // Each hook appends its arguments, one line per call.
+    let hook = |name: &str| {
+        format!(
+            "/bin/sh -c 'echo \"{name} $*\" >> {}' {name}",
+            out.display()
+        )
+    };
+    let overlay = ConfigFile::new(
+        "hooks.toml",
+        &format!(
+            "[hooks]\nrole = {:?}\nserver = {:?}\n",
+            hook("role"),
+            hook("server")
+        ),
+    );
+    let settings = overlay.0.to_str().expect("path");
+    let mut d = director(
+        &lab.routers[0],
+        &file.0,
+        "director",
+        &["--settings", settings],
+    );
+    d.wait_for("took over 2 addresses");
+    assert_eq!(wait_for_line(&out, "role active"), "role active startup");
+    let up = wait_for_line(&out, "server HTTP localhost.localdomain 10.0.0.100:80 up");
+    assert_eq!(
+        up,
+        "server HTTP localhost.localdomain 10.0.0.100:80 up 1 reply matched"
+    );
+    lab.stop_server(0);
+    let down = wait_for_line(&out, "10.0.0.100:80 down");
+    assert!(
+        down.starts_with("server HTTP localhost.localdomain 10.0.0.100:80 down 0 "),
+        "{down}"
+    );
+    assert_eq!(
+        cli(&lab.routers[0], &["server", "drain", "HTTP", "10.0.0.200"]).0,
+        Some(0)
+    );
+    assert_eq!(
+        wait_for_line(&out, "10.0.0.200:80 drain"),
+        "server HTTP localhost.localdomain 10.0.0.200:80 drain - operator"
+    );
+    assert_eq!(cli(&lab.routers[0], &["force", "standby"]).0, Some(0));
+    assert_eq!(wait_for_line(&out, "role standby"), "role standby operator");
+    let _ = std::fs::remove_file(&out);
+}
+
+#[test]
+#[ignore = "kernel test: run with `cargo xtask test`"]
+fn the_service_manager_hears_ready_reloading_watchdog_and_stopping() {
+    let lab = NatLab::new(1);
+    let file = ConfigFile::new("notify", &seed());
+    let path = std::env::temp_dir().join(format!("director-notify-{}.sock", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let socket = std::os::unix::net::UnixDatagram::bind(&path).expect("notify socket");
+    socket
+        .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .expect("timeout");
+    // As systemd: WATCHDOG_PID is the director's own pid (`ip netns exec` and the shell exec
+    // it, so the shell's pid is the director's).
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg(format!(
+            "WATCHDOG_PID=$$ exec ip netns exec {} {} run --config {} --socket {}",
+            lab.routers[0].name(),
+            env!("CARGO_BIN_EXE_director"),
+            file.0.display(),
+            socket_of(&lab.routers[0]).display()
+        ))
+        .env("NOTIFY_SOCKET", &path)
+        .env("WATCHDOG_USEC", "400000");
+    let mut d = testkit::Logged::spawn(cmd, "director").expect("starts");
+    let next = || {
+        let mut buf = [0u8; 4096];
+        let n = socket.recv(&mut buf).expect("a notification");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    let until = |want: &str| -> Vec<String> {
+        let mut seen = Vec::new();
+        loop {
+            let m = next();
+            let done = m.contains(want);
+            seen.push(m);
+            if done {
+                return seen;
+            }
+        }
+    };
+    let ready = until("READY=1");
+    assert!(
+        ready.last().is_some_and(|m| m.contains("STATUS=active")),
+        "{ready:?}"
+    );
+    // The watchdog: every 200 ms (half of WATCHDOG_USEC).
+    let started = std::time::Instant::now();
+    until("WATCHDOG=1");
+    until("WATCHDOG=1");
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    d.signal(libc::SIGHUP).expect("SIGHUP");
+    let reload = until("RELOADING=1");
+    assert!(
+        reload.last().is_some_and(|m| m.contains("MONOTONIC_USEC=")),
+        "{reload:?}"
+    );
+    let ready = until("READY=1");
+    assert!(
+        ready.last().is_some_and(|m| m.contains("STATUS=reloaded")),
+        "{ready:?}"
+    );
+    d.signal(libc::SIGTERM).expect("SIGTERM");
+    until("STOPPING=1");
+    assert!(d.child.wait().expect("exits").success());
+    let _ = std::fs::remove_file(&path);
+}

@@ -1,11 +1,11 @@
 //! The running director: health checks feed the IPVS table, the heartbeat moves the addresses.
 
+mod notify;
 mod requests;
 
 use std::{
     collections::{BTreeSet, HashMap},
     net::{IpAddr, Ipv4Addr, SocketAddr},
-    process::Stdio,
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -21,6 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::control::{self, DEFAULT_SOCKET, Force, Request, Response};
 use crate::takeover::{Announce, Takeover};
 use crate::{AddressError, Addresses, Desired, Plan, ServerKey, ServerPlan, ServicePlan};
+use notify::run_command;
 
 /// Why the director cannot run.
 #[derive(Debug, thiserror::Error)]
@@ -203,23 +204,6 @@ fn heartbeat_config(plan: &Plan, primary: bool) -> Result<(Config, Vec<PathSocke
     Ok((config, sockets))
 }
 
-/// Runs `active_cmd` or `inactive_cmd` without waiting for it (as pulse); tokio reaps it.
-fn run_command(what: &str, argv: Option<&[String]>) {
-    let Some([program, args @ ..]) = argv else {
-        return;
-    };
-    let spawned = tokio::process::Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .spawn();
-    if let Err(e) = spawned {
-        eprintln!(
-            "director: cannot run {what} `{}`: {e}",
-            argv.unwrap_or_default().join(" ")
-        );
-    }
-}
-
 /// Whether two plans check a real server the same way (then its running check is kept).
 fn same_check(a: &ServerPlan, b: &ServerPlan) -> bool {
     a.interval == b.interval && a.health == b.health && a.probe == b.probe
@@ -248,6 +232,13 @@ fn ipvs_timeouts(plan: &Plan) -> Timeouts {
         tcp_fin: secs(fin),
         udp: secs(udp),
     }
+}
+
+/// A real server's change, said once the kernel has it: the log line, and the server hook's
+/// arguments (`VIRTUAL SERVER ADDRESS:PORT up|down|weight WEIGHT REASON`).
+struct ServerChange {
+    line: String,
+    hook: [String; 6],
 }
 
 /// The director's running state, between events.
@@ -404,9 +395,8 @@ impl Director {
         Ok(())
     }
 
-    /// Applies one health update to the desired table; the log line to print once the kernel
-    /// has it.
-    fn health(&mut self, update: Update) -> Option<String> {
+    /// Applies one health update to the desired table; what to say once the kernel has it.
+    fn health(&mut self, update: Update) -> Option<ServerChange> {
         let Update::Server {
             target,
             address,
@@ -417,12 +407,34 @@ impl Director {
         };
         let (si, ri) = self.desired.position(self.targets.get(&target)?)?;
         self.desired.apply(si, ri, event.kind);
-        let tag = if matches!(event.kind, healthcheck::EventKind::Down { .. }) {
-            "[inactive]"
-        } else {
-            "[ active ]"
+        let (tag, word, weight) = match event.kind {
+            healthcheck::EventKind::Up { weight } => ("[ active ]", "up", weight),
+            healthcheck::EventKind::Weight(weight) => ("[ active ]", "weight", weight),
+            healthcheck::EventKind::Down { .. } => ("[inactive]", "down", 0),
         };
-        Some(format!("director: {tag} {address} {event}"))
+        let service = &self.plan.services[si];
+        Some(ServerChange {
+            line: format!("director: {tag} {address} {event}"),
+            hook: [
+                service.name.clone(),
+                service.servers[ri].name.clone(),
+                address.to_string(),
+                word.into(),
+                weight.to_string(),
+                event.reason.to_string(),
+            ],
+        })
+    }
+
+    /// Logs a real server's change and runs the server hook with it.
+    fn announce_change(&self, change: &ServerChange) {
+        eprintln!("{}", change.line);
+        let args: Vec<&str> = change.hook.iter().map(String::as_str).collect();
+        run_command(
+            "the server hook",
+            self.plan.operation.server_hook.as_deref(),
+            &args,
+        );
     }
 
     /// Runs the sync daemon in `state` (as pulse: the other one stopped first), when the plan
@@ -478,7 +490,7 @@ impl Director {
         self.takeover
             .take(&self.plan.addresses, Announce::All)
             .await;
-        run_command("active_cmd", self.plan.commands.active.as_deref());
+        run_command("active_cmd", self.plan.commands.active.as_deref(), &[]);
     }
 
     /// Acts on the role decided last ([`Director::role`]).
@@ -501,7 +513,20 @@ impl Director {
             .await;
         eprintln!("director: took over {} addresses", self.takeover.count());
         self.sync_daemon(DaemonState::Master).await;
-        run_command("active_cmd", self.plan.commands.active.as_deref());
+        run_command("active_cmd", self.plan.commands.active.as_deref(), &[]);
+        self.role_hook();
+    }
+
+    /// Runs the role hook (`ROLE REASON`) and tells the service manager.
+    fn role_hook(&self) {
+        let role = if self.active { "active" } else { "standby" };
+        let reason = self.role.reason.to_string();
+        run_command(
+            "the role hook",
+            self.plan.operation.role_hook.as_deref(),
+            &[role, &reason],
+        );
+        notify::status(&format!("{role} ({reason})"));
     }
 
     async fn become_standby(&mut self) {
@@ -512,12 +537,14 @@ impl Director {
         if self.table_mode() == TableMode::WhenActive {
             self.sync_table().await;
         }
-        run_command("inactive_cmd", self.plan.commands.inactive.as_deref());
+        run_command("inactive_cmd", self.plan.commands.inactive.as_deref(), &[]);
+        self.role_hook();
     }
 
     /// Applies a new plan as a diff; the summary line, also logged.
     async fn reload(&mut self, plan: Plan) -> Result<String, RunError> {
         let start = Instant::now();
+        notify::reloading();
         let old = std::mem::replace(&mut self.plan, plan);
         if old.heartbeat != self.plan.heartbeat {
             eprintln!(
@@ -555,6 +582,7 @@ impl Director {
             start.elapsed().as_secs_f64() * 1000.0
         );
         eprintln!("director: {summary}");
+        notify::ready(&summary);
         Ok(summary)
     }
 
@@ -604,6 +632,7 @@ impl Director {
 
     /// Stops: resign, give the addresses back, remove what we own, stop our sync daemon.
     async fn stop(mut self) {
+        notify::stopping();
         if let Some(heartbeat) = self.heartbeat.take() {
             let _ = heartbeat.shutdown().await;
         }
@@ -697,7 +726,7 @@ pub async fn run(
     d.set_timeouts().await;
     d.sync_table().await;
     // As pulse: a node starts inactive, with `inactive_cmd` and a backup sync daemon.
-    run_command("inactive_cmd", d.plan.commands.inactive.as_deref());
+    run_command("inactive_cmd", d.plan.commands.inactive.as_deref(), &[]);
     d.sync_daemon(DaemonState::Backup).await;
     d.sync_checks(None).await?;
 
@@ -717,6 +746,13 @@ pub async fn run(
         (roles, None)
     };
     eprintln!("director: control socket {}", socket.display());
+    if !d.active {
+        // As `inactive_cmd` at start: the hook hears the initial role too.
+        d.role_hook();
+    }
+    notify::ready(if d.active { "active" } else { "standby" });
+    let watchdog_every = notify::watchdog_period();
+    let mut watchdog = tokio::time::interval(watchdog_every.unwrap_or(Duration::from_secs(3600)));
     let mut drains = tokio::time::interval(Duration::from_secs(1));
     drains.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let repair_every = |d: &Director| {
@@ -750,14 +786,14 @@ pub async fn run(
             update = updates.recv() => {
                 let Some(update) = update else { break };
                 // Every update already queued goes into one reconcile.
-                let mut lines: Vec<String> = d.health(update).into_iter().collect();
+                let mut changes: Vec<ServerChange> = d.health(update).into_iter().collect();
                 while let Ok(update) = updates.try_recv() {
-                    lines.extend(d.health(update));
+                    changes.extend(d.health(update));
                 }
                 d.sync_table().await;
-                // Logged once the kernel has it, so that whoever reads the log can rely on it.
-                for line in lines {
-                    eprintln!("{line}");
+                // Said once the kernel has it, so that whoever reads the log can rely on it.
+                for change in &changes {
+                    d.announce_change(change);
                 }
             }
             changed = roles.changed() => {
@@ -771,6 +807,7 @@ pub async fn run(
             }
             _ = drains.tick(), if !d.desired.draining().is_empty() => d.check_drains().await,
             _ = repairs.tick() => d.repair().await,
+            _ = watchdog.tick(), if watchdog_every.is_some() => notify::watchdog(),
         }
         // A reload may have changed the interval.
         if repair_every(&d) != every {

@@ -90,16 +90,27 @@ impl Director {
             Err(e) => return Response::error(e),
         };
         let r = &self.plan.services[si].servers[ri];
-        let what = format!(
-            "virtual {name} server {} ({})",
-            r.name,
-            SocketAddr::new(r.destination.addr, r.destination.port)
+        let (server_name, address) = (
+            r.name.clone(),
+            SocketAddr::new(r.destination.addr, r.destination.port).to_string(),
         );
+        let what = format!("virtual {name} server {server_name} ({address})");
         if self.desired.set_admin(si, ri, action) {
             self.sync_table().await;
         }
         let message = format!("{what}: {}", action.word());
         eprintln!("director: operator: {message}");
+        let word = match action {
+            Admin::Drain => "drain",
+            Admin::Disable => "disable",
+            Admin::Enable => "enable",
+        };
+        let args = [name, &server_name, &address, word, "-", "operator"];
+        super::notify::run_command(
+            "the server hook",
+            self.plan.operation.server_hook.as_deref(),
+            &args,
+        );
         Response::ok(message)
     }
 
