@@ -51,6 +51,8 @@ pub enum Request {
     },
     /// Re-read lvs.cf and the overlay, and apply them as a diff (as SIGHUP).
     Reload,
+    /// The metrics in Prometheus' text format (in the answer's message).
+    Metrics,
 }
 
 /// An operator's decision about one real server.

@@ -19,6 +19,7 @@
 mod addresses;
 pub mod control;
 mod desired;
+mod exporter;
 mod overlay;
 pub mod plan;
 mod run;

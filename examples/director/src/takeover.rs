@@ -134,13 +134,13 @@ impl Takeover {
     }
 
     /// Adds again the addresses taken that are gone from their interface (deleted by hand, or
-    /// lost with the interface), and announces them.
-    pub(crate) async fn repair(&mut self) {
+    /// lost with the interface), and announces them; how many.
+    pub(crate) async fn repair(&mut self) -> usize {
         let results = match self.addresses.add_all(&self.taken).await {
             Ok(results) => results,
             Err(e) => {
                 eprintln!("director: {e}");
-                return;
+                return 0;
             }
         };
         let mut back = Vec::new();
@@ -158,6 +158,7 @@ impl Takeover {
             }
         }
         self.announce(&back);
+        back.len()
     }
 
     /// Releases everything and stops every announcement.

@@ -453,3 +453,98 @@ fn the_service_manager_hears_ready_reloading_watchdog_and_stopping() {
     assert!(d.child.wait().expect("exits").success());
     let _ = std::fs::remove_file(&path);
 }
+
+/// `GET /metrics` from inside `ns`: the body.
+fn scrape(ns: &NetNs, addr: &str) -> String {
+    use std::io::{Read, Write};
+    let addr: std::net::SocketAddr = addr.parse().expect("address");
+    ns.run(move || {
+        let mut s = std::net::TcpStream::connect(addr).expect("the metrics endpoint");
+        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .expect("send");
+        let mut out = String::new();
+        s.read_to_string(&mut out).expect("read");
+        assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+        assert!(
+            out.contains("content-type: text/plain; version=0.0.4"),
+            "{out}"
+        );
+        out.split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default()
+    })
+    .expect("netns")
+}
+
+/// The value of the sample `line` (a metric with its labels) in `text`.
+fn sample(text: &str, line: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(line)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[test]
+#[ignore = "kernel test: run with `cargo xtask test`"]
+fn metrics_reflect_traffic_through_the_vip() {
+    let lab = NatLab::new(1);
+    let file = ConfigFile::new("metrics", &seed());
+    let overlay = ConfigFile::new("metrics.toml", "[director]\nmetrics = \"127.0.0.1:9135\"\n");
+    let settings = overlay.0.to_str().expect("path");
+    let mut d = director(
+        &lab.routers[0],
+        &file.0,
+        "director",
+        &["--settings", settings],
+    );
+    d.wait_for("metrics on http://127.0.0.1:9135/metrics");
+    d.wait_for("[ active ] 10.0.0.100:80 up");
+    d.wait_for("[ active ] 10.0.0.200:80 up");
+    let rs1 = "{virtual=\"HTTP\",server=\"localhost.localdomain\",address=\"10.0.0.100:80\"}";
+    let service = "{virtual=\"HTTP\",service=\"TCP 192.168.1.250:80\"}";
+    let text = scrape(&lab.routers[0], "127.0.0.1:9135");
+    assert_eq!(sample(&text, "lvs_director_active"), Some(1.0), "{text}");
+    assert_eq!(
+        sample(&text, &format!("lvs_server_up{rs1}")),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(sample(&text, &format!("lvs_server_weight{rs1}")), Some(1.0));
+    assert!(sample(&text, &format!("lvs_server_check_latency_seconds{rs1}")).is_some());
+    let before =
+        sample(&text, &format!("lvs_service_connections_total{service}")).unwrap_or_default();
+
+    for _ in 0..10 {
+        common::get(&lab.client, VIP).expect("a reply through the VIP");
+    }
+    // IPVS folds its per-CPU counters into what it reports every two seconds or so: poll.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let text = loop {
+        let text = scrape(&lab.routers[0], "127.0.0.1:9135");
+        let after =
+            sample(&text, &format!("lvs_service_connections_total{service}")).unwrap_or_default();
+        if after - before >= 10.0 {
+            assert_eq!(after - before, 10.0, "{text}");
+            break text;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{after} - {before}:\n{text}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    };
+    assert!(
+        sample(&text, &format!("lvs_service_bytes_in_total{service}")).unwrap_or_default() > 0.0
+    );
+
+    let mut lab = lab;
+    lab.stop_server(0);
+    d.wait_for("[inactive] 10.0.0.100:80 down");
+    let text = scrape(&lab.routers[0], "127.0.0.1:9135");
+    assert_eq!(
+        sample(&text, &format!("lvs_server_up{rs1}")),
+        Some(0.0),
+        "{text}"
+    );
+    assert!(
+        sample(&text, &format!("lvs_server_check_failures_total{rs1}")).unwrap_or_default() >= 1.0
+    );
+}

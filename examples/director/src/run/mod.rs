@@ -1,5 +1,6 @@
 //! The running director: health checks feed the IPVS table, the heartbeat moves the addresses.
 
+mod metrics;
 mod notify;
 mod requests;
 
@@ -270,6 +271,8 @@ struct Director {
     role: RoleChange,
     /// The operator's forced role.
     forced: Option<Force>,
+    /// Counts for the metrics.
+    counts: metrics::Counts,
 }
 
 impl Director {
@@ -346,12 +349,13 @@ impl Director {
         self.reconciler.forget();
         let changes = self.sync_table().await;
         if changes > 0 {
+            self.counts.repairs += 1;
             eprintln!(
                 "director: the IPVS table was changed behind the director's back: {changes} changes to repair it"
             );
         }
-        if self.active {
-            self.takeover.repair().await;
+        if self.active && self.takeover.repair().await > 0 {
+            self.counts.repairs += 1;
         }
     }
 
@@ -505,6 +509,7 @@ impl Director {
 
     async fn become_active(&mut self) {
         self.active = true;
+        self.counts.role_changes += 1;
         if self.table_mode() == TableMode::WhenActive {
             self.sync_table().await;
         }
@@ -531,6 +536,7 @@ impl Director {
 
     async fn become_standby(&mut self) {
         self.active = false;
+        self.counts.role_changes += 1;
         self.takeover.release_all().await;
         eprintln!("director: released the addresses");
         self.sync_daemon(DaemonState::Backup).await;
@@ -582,6 +588,7 @@ impl Director {
             start.elapsed().as_secs_f64() * 1000.0
         );
         eprintln!("director: {summary}");
+        self.counts.reloads += 1;
         notify::ready(&summary);
         Ok(summary)
     }
@@ -696,9 +703,15 @@ pub async fn run(
         .or_else(|| plan.operation.socket.clone())
         .unwrap_or_else(|| DEFAULT_SOCKET.into());
     let (requests_tx, mut requests) = mpsc::channel(16);
-    control::serve(&socket, requests_tx)
+    control::serve(&socket, requests_tx.clone())
         .await
         .map_err(|e| RunError::Control(format!("{}: {e}", socket.display())))?;
+    if let Some(addr) = plan.operation.metrics {
+        crate::exporter::serve(addr, requests_tx)
+            .await
+            .map_err(|e| RunError::Control(format!("metrics on {addr}: {e}")))?;
+        eprintln!("director: metrics on http://{addr}/metrics");
+    }
     let mut d = Director {
         owned: plan.services.iter().map(|s| s.service.key).collect(),
         plan,
@@ -721,6 +734,7 @@ pub async fn run(
             seq: 0,
         },
         forced: None,
+        counts: metrics::Counts::default(),
     };
     d.takeover.leftovers(&d.plan.addresses, standalone).await?;
     d.set_timeouts().await;

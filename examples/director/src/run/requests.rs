@@ -31,6 +31,7 @@ impl Director {
             } => self.admin(action, &virtual_server, &server).await,
             Request::Force { role } => self.force(role).await,
             Request::Reload => self.reload_files().await?,
+            Request::Metrics => Response::ok(self.metrics().await),
         })
     }
 
@@ -44,6 +45,7 @@ impl Director {
         match tokio::task::spawn_blocking(move || (loader.0)()).await {
             Ok(Ok(plan)) => Ok(Response::ok(self.reload(plan).await?)),
             Ok(Err(problems)) => {
+                self.counts.reload_failures += 1;
                 for p in &problems {
                     eprintln!("{p}");
                 }
