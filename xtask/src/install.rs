@@ -7,7 +7,8 @@ use std::process::{Command, Stdio};
 use anyhow::{Context, Result, bail};
 
 /// What the guest runs comes from the host root: static busybox (the init's mount, poweroff,
-/// cat), kmod's modprobe, ip, ipvsadm, sysctl, and the tools kernel tests use to look at packets.
+/// cat), kmod's modprobe, ip, ipvsadm, sysctl, iptables (its legacy backend: UML's kernel has
+/// no nf_tables for IPv4), and the tools kernel tests use to look at packets.
 pub(crate) const GUEST_PACKAGES: &[&str] = &[
     "busybox-static",
     "kmod",
@@ -17,6 +18,7 @@ pub(crate) const GUEST_PACKAGES: &[&str] = &[
     "tcpdump",
     "tshark",
     "arping",
+    "iptables",
 ];
 
 /// Installs those of `packages` that are not installed yet (`apt-get update` first, only then).

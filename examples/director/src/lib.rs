@@ -19,6 +19,7 @@
 mod addresses;
 pub mod control;
 mod desired;
+pub mod environment;
 mod exporter;
 mod overlay;
 pub mod plan;

@@ -238,6 +238,7 @@ fn run(files: Files, mut options: director::RunOptions) -> ExitCode {
         Ok(p) => p,
         Err(code) => return code,
     };
+    environment(&plan);
     // A reload reads the files again: warnings go to the log, errors back to whoever asked.
     options.loader = Some(director::Loader(Arc::new(move || {
         let mut lines = Vec::new();
@@ -300,9 +301,17 @@ async fn signals(control: tokio::sync::mpsc::Sender<director::Control>) {
     }
 }
 
+/// The environment's findings about `plan`, on stderr.
+fn environment(plan: &Plan) {
+    for finding in director::environment::check(plan, &director::environment::System) {
+        eprintln!("director: {finding}");
+    }
+}
+
 fn check(files: &Files) -> ExitCode {
     match load_and_print(files) {
         Ok(plan) => {
+            environment(&plan);
             print!("{plan}");
             ExitCode::SUCCESS
         }

@@ -548,3 +548,47 @@ fn metrics_reflect_traffic_through_the_vip() {
         sample(&text, &format!("lvs_server_check_failures_total{rs1}")).unwrap_or_default() >= 1.0
     );
 }
+
+#[test]
+#[ignore = "kernel test: run with `cargo xtask test`"]
+fn check_reports_what_the_machine_lacks() {
+    let ns = NetNs::new().expect("router");
+    let text = "primary = 10.0.0.9\nnetwork = nat\nvirtual A {\n active = 1\n address = 10.0.0.1 eth0\n server a {\n  address = 10.0.1.1\n  active = 1\n }\n}\nvirtual M {\n active = 1\n address = 10.0.0.2 eth0\n fwmark = 42\n server a {\n  address = 10.0.1.1\n  active = 1\n }\n}\n";
+    let file = ConfigFile::new("environment", text);
+    let check = || {
+        let out = ns
+            .command(env!("CARGO_BIN_EXE_director"))
+            .arg("check")
+            .arg(&file.0)
+            .output()
+            .expect("runs");
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    // A fresh namespace: no forwarding, IPVS's defaults, no firewall rules.
+    let err = check();
+    for line in [
+        "director: environment: warning: NAT needs net.ipv4.ip_forward = 1",
+        "director: environment: warning: net.ipv4.vs.expire_nodest_conn = 0",
+        "director: environment: warning: virtual M is fwmark 42, but no nftables or iptables rule sets that mark",
+    ] {
+        assert!(err.contains(line), "no {line:?} in\n{err}");
+    }
+    ns.exec(
+        "sysctl",
+        [
+            "-qw",
+            "net.ipv4.ip_forward=1",
+            "net.ipv4.vs.expire_nodest_conn=1",
+        ],
+    )
+    .expect("sysctl");
+    // The legacy backend: UML's kernel has no nf_tables for IPv4.
+    ns.exec(
+        "iptables-legacy",
+        "-t mangle -A PREROUTING -d 10.0.0.2 -j MARK --set-mark 42".split(' '),
+    )
+    .expect("iptables");
+    let err = check();
+    assert!(!err.contains("environment: warning"), "{err}");
+}
