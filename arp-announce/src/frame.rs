@@ -151,11 +151,37 @@ pub fn piranha_send_arp(src_ip: Ipv4Addr, src_hw: MacAddr, targ_hw: MacAddr) -> 
     )
 }
 
+/// An RFC 5227 ARP probe for `target` from `mac`: a broadcast request with sender IP 0.0.0.0
+/// (so that nobody learns anything from it) and an empty target MAC. A host holding `target`
+/// answers it; see [`crate::conflict`].
+pub fn arp_probe(mac: MacAddr, target: Ipv4Addr) -> Frame {
+    arp_frame_between(
+        MacAddr::broadcast(),
+        mac,
+        ArpOperations::Request,
+        (Ipv4Addr::UNSPECIFIED, target),
+        MacAddr::zero(),
+        ARP_LEN,
+    )
+}
+
 fn arp_frame(
     eth_dst: MacAddr,
     mac: MacAddr,
     op: pnet_packet::arp::ArpOperation,
     ip: Ipv4Addr,
+    target_mac: MacAddr,
+    len: usize,
+) -> Frame {
+    arp_frame_between(eth_dst, mac, op, (ip, ip), target_mac, len)
+}
+
+/// An ARP frame from `mac` with sender and target protocol addresses `ips`.
+fn arp_frame_between(
+    eth_dst: MacAddr,
+    mac: MacAddr,
+    op: pnet_packet::arp::ArpOperation,
+    (sender_ip, target_ip): (Ipv4Addr, Ipv4Addr),
     target_mac: MacAddr,
     len: usize,
 ) -> Frame {
@@ -174,9 +200,9 @@ fn arp_frame(
             a.set_proto_addr_len(4);
             a.set_operation(op);
             a.set_sender_hw_addr(mac);
-            a.set_sender_proto_addr(ip);
+            a.set_sender_proto_addr(sender_ip);
             a.set_target_hw_addr(target_mac);
-            a.set_target_proto_addr(ip);
+            a.set_target_proto_addr(target_ip);
         }
     }
     frame

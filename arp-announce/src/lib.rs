@@ -7,6 +7,8 @@
 //!   refresh and a global rate limit ([`Schedule`]).
 //! * [`Announcer`] drives a plan on tokio through a packet socket (pnet); [`announce_once`] is the
 //!   blocking one-shot.
+//! * [`probe`] is RFC 5227's conflict detection before claiming an address: probes, then
+//!   [`conflict`] on what comes back.
 //!
 //! Sending raw frames needs `CAP_NET_RAW`. Interfaces are looked up in the calling thread's
 //! network namespace.
@@ -27,6 +29,7 @@ mod announcer;
 mod error;
 pub mod frame;
 mod interface;
+mod probe;
 mod schedule;
 mod sender;
 
@@ -35,5 +38,6 @@ pub use error::Error;
 pub use frame::{ArpForm, Frame, FrameKind, build};
 pub use interface::{Interface, parse_mac};
 pub use pnet_base::MacAddr;
+pub use probe::{Conflict, conflict, probe};
 pub use schedule::{Burst, Plan, Schedule};
 pub use sender::{FrameSink, PacketSocket};

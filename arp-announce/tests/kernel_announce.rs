@@ -548,3 +548,77 @@ fn send_arp_example_is_a_drop_in_and_has_a_modern_form() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no interface named \"nope0\""));
 }
+
+#[test]
+#[ignore = "kernel test: run with `cargo xtask test`"]
+fn a_probe_finds_the_host_that_holds_an_address_and_tshark_sees_a_probe() {
+    let p = pair();
+    // `b` holds one address; the other is free.
+    p.b.ip(["address", "add", "10.77.0.50/24", "dev", &p.dev_b])
+        .expect("b holds .50");
+    let b_mac = arp_announce::parse_mac(
+        p.b.ip(["-brief", "link", "show", "dev", &p.dev_b])
+            .expect("link")
+            .split_whitespace()
+            .nth(2)
+            .expect("MAC"),
+    )
+    .expect("mac");
+    let pcap = std::env::temp_dir().join(format!("probe-{}.pcap", std::process::id()));
+    let mut capture = Capture::to_file(&p.b, &p.dev_b, "arp", 3, &pcap, LIMIT).expect("tcpdump");
+    let dev = p.dev_a.clone();
+    let taken: std::net::Ipv4Addr = "10.77.0.50".parse().expect("ip");
+    let free: std::net::Ipv4Addr = "10.77.0.51".parse().expect("ip");
+    let (conflicts, took) =
+        p.a.run(move || {
+            let started = Instant::now();
+            let found = arp_announce::probe(&dev, &[taken, free], Duration::from_millis(300));
+            (found, started.elapsed())
+        })
+        .expect("runs in a");
+    let conflicts = conflicts.expect("probed");
+    assert_eq!(
+        conflicts,
+        [arp_announce::Conflict {
+            address: taken,
+            mac: b_mac
+        }]
+    );
+    assert!(
+        took >= Duration::from_millis(300) && took < Duration::from_secs(2),
+        "{took:?}"
+    );
+    assert!(capture.wait().expect("tcpdump exits").success());
+    let fields =
+        p.b.exec(
+            "tshark",
+            [
+                "-r",
+                pcap.to_str().expect("path"),
+                "-T",
+                "fields",
+                "-E",
+                "separator=|",
+                "-e",
+                "arp.isprobe",
+                "-e",
+                "arp.src.proto_ipv4",
+                "-e",
+                "arp.dst.proto_ipv4",
+            ],
+        )
+        .expect("tshark");
+    // Our two probes, and b's answer for the address it holds (in the order they crossed).
+    let mut rows: Vec<&str> = fields.lines().collect();
+    rows.sort_unstable();
+    assert_eq!(
+        rows,
+        [
+            "1|0.0.0.0|10.77.0.50",
+            "1|0.0.0.0|10.77.0.51",
+            "|10.77.0.50|0.0.0.0"
+        ],
+        "{fields}"
+    );
+    let _ = std::fs::remove_file(pcap);
+}
