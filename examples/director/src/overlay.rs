@@ -46,6 +46,7 @@ pub(crate) fn apply(plan: &mut Plan, config: &Config, settings: &Settings) {
         reconcile_interval: d.reconcile_interval.as_ref().map(|t| *t.get_ref()),
         socket: d.socket.clone(),
         metrics: d.metrics,
+        address_probe: d.address_probe.as_ref().map(|t| *t.get_ref()),
         role_hook: words(&settings.hooks.role),
         server_hook: words(&settings.hooks.server),
     };

@@ -276,6 +276,8 @@ pub struct Operation {
     pub socket: Option<std::path::PathBuf>,
     /// The Prometheus endpoint.
     pub metrics: Option<SocketAddr>,
+    /// How long to probe for another holder of an address before claiming it (RFC 5227).
+    pub address_probe: Option<Duration>,
     /// Run on a role change, with `ROLE REASON`.
     pub role_hook: Option<Vec<String>>,
     /// Run on a real server's change, with `VIRTUAL SERVER ADDRESS:PORT EVENT REASON`.
@@ -862,6 +864,9 @@ impl fmt::Display for Plan {
             }
             if let Some(a) = o.metrics {
                 parts.push(format!("metrics on http://{a}/metrics"));
+            }
+            if let Some(p) = o.address_probe {
+                parts.push(format!("address probe {p:?}"));
             }
             for (what, hook) in [("role", &o.role_hook), ("server", &o.server_hook)] {
                 if let Some(argv) = hook {

@@ -22,6 +22,7 @@
 //! reconcile_interval = "10s"    # the owned IPVS entries and addresses are checked and repaired
 //! socket = "/run/director.sock" # the control socket (`director status`, …)
 //! metrics = "127.0.0.1:9135"    # a Prometheus endpoint (none by default)
+//! address_probe = "100ms"       # RFC 5227 probe before claiming an address ("0s": none)
 //!
 //! [hooks]
 //! role = "/etc/sysconfig/ha/notify-role"       # runs with: ROLE REASON
@@ -142,6 +143,10 @@ pub struct DirectorSettings {
     pub socket: Option<PathBuf>,
     /// The Prometheus endpoint's address.
     pub metrics: Option<SocketAddr>,
+    /// How long to listen for another holder of an address before claiming it (RFC 5227);
+    /// `0s`: no probe.
+    #[serde(default, deserialize_with = "duration")]
+    pub address_probe: Option<Spanned<Duration>>,
 }
 
 /// `[hooks]`: programs run on events, with arguments (keepalived's `notify_*`).

@@ -4,6 +4,7 @@
 use std::{
     collections::{BTreeMap, HashSet},
     net::{IpAddr, Ipv4Addr},
+    time::Duration,
 };
 
 use arp_announce::{AnnounceHandle, Announcer, Options};
@@ -27,6 +28,8 @@ pub(crate) struct Takeover {
     taken: Vec<AddressPlan>,
     /// One announcement per interface and call, with the addresses it announces.
     announcers: Vec<(Vec<Ipv4Addr>, AnnounceHandle)>,
+    /// Address conflicts seen by the RFC 5227 probes.
+    pub(crate) conflicts: u64,
 }
 
 impl Takeover {
@@ -35,6 +38,7 @@ impl Takeover {
             addresses,
             taken: Vec::new(),
             announcers: Vec::new(),
+            conflicts: 0,
         }
     }
 
@@ -59,8 +63,11 @@ impl Takeover {
     }
 
     /// Adds the addresses of `plan` not taken yet (reading the interface addresses once), then
-    /// announces them as `announce` says. Failures are reported; the others go on.
-    pub(crate) async fn take(&mut self, plan: &[AddressPlan], announce: Announce) {
+    /// announces them as `announce` says. Before, when `probe` is not zero, each is probed for
+    /// (RFC 5227) that long: a host that answers is reported, loudly; the address is taken
+    /// over anyway (a takeover is this director's job, and the other host may be a peer that
+    /// has not stepped down yet). Failures are reported; the others go on.
+    pub(crate) async fn take(&mut self, plan: &[AddressPlan], announce: Announce, probe: Duration) {
         let wanted: Vec<AddressPlan> = plan
             .iter()
             .filter(|a| !self.taken.contains(a))
@@ -72,6 +79,7 @@ impl Takeover {
             }
             return;
         }
+        self.conflicts += conflicts(&wanted, probe).await;
         let results = match self.addresses.add_all(&wanted).await {
             Ok(results) => results,
             Err(e) => {
@@ -203,6 +211,44 @@ impl Takeover {
         }
         Ok(())
     }
+}
+
+/// Probes for `addresses` (one RFC 5227 probe each, every interface at the same time) for
+/// `wait`, and reports the hosts that answer; how many did.
+async fn conflicts(addresses: &[AddressPlan], wait: Duration) -> u64 {
+    if wait.is_zero() {
+        return 0;
+    }
+    let mut by_device: BTreeMap<String, Vec<Ipv4Addr>> = BTreeMap::new();
+    for a in addresses {
+        by_device
+            .entry(a.device.clone())
+            .or_default()
+            .push(a.address);
+    }
+    let probes = by_device.into_iter().map(|(device, list)| {
+        tokio::task::spawn_blocking(move || {
+            let found = arp_announce::probe(&device, &list, wait);
+            (device, found)
+        })
+    });
+    let mut seen = 0;
+    for done in futures::future::join_all(probes).await {
+        match done {
+            Ok((_, Ok(found))) => {
+                for c in found {
+                    seen += 1;
+                    eprintln!(
+                        "director: ADDRESS CONFLICT: {} is in use by {} (RFC 5227 probe): taking it over anyway",
+                        c.address, c.mac
+                    );
+                }
+            }
+            Ok((device, Err(e))) => eprintln!("director: probing on {device}: {e}"),
+            Err(e) => eprintln!("director: probing: {e}"),
+        }
+    }
+    seen
 }
 
 /// Reports the failures of a batch of removals.

@@ -592,3 +592,40 @@ fn check_reports_what_the_machine_lacks() {
     let err = check();
     assert!(!err.contains("environment: warning"), "{err}");
 }
+
+#[test]
+#[ignore = "kernel test: run with `cargo xtask test`"]
+fn an_address_conflict_is_reported_before_the_vip_is_claimed() {
+    let lab = NatLab::new(1);
+    // A host on the LAN already holds the VIP (a mistake somewhere).
+    let shown = lab.client.ip(["-o", "-4", "address", "show"]).expect("ip");
+    let dev = shown
+        .lines()
+        .find(|l| l.contains("192.168.1.1/24"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .expect("the client's LAN interface")
+        .to_string();
+    lab.client
+        .ip(["address", "add", "192.168.1.250/24", "dev", &dev])
+        .expect("the client takes the VIP");
+    let mac = lab
+        .client
+        .ip(["-brief", "link", "show", "dev", &dev])
+        .expect("link")
+        .split_whitespace()
+        .nth(2)
+        .expect("MAC")
+        .to_string();
+    let file = ConfigFile::new("conflict", &seed());
+    let mut d = director(&lab.routers[0], &file.0, "director", &[]);
+    let line = d.wait_for("ADDRESS CONFLICT");
+    assert_eq!(
+        line.text,
+        format!(
+            "director: ADDRESS CONFLICT: 192.168.1.250 is in use by {mac} (RFC 5227 probe): taking it over anyway"
+        )
+    );
+    d.wait_for("took over 2 addresses");
+    let (_, metrics, _) = cli(&lab.routers[0], &["status", "--json"]);
+    assert!(metrics.contains("\"role\": \"active\""), "{metrics}");
+}

@@ -78,6 +78,9 @@ pub struct RunOptions {
 
 /// The drain timeout when nothing sets one.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(300);
+/// How long an RFC 5227 probe listens before an address is claimed, when the overlay does not
+/// say.
+const ADDRESS_PROBE: Duration = Duration::from_millis(100);
 /// How often the owned IPVS entries and addresses are compared with the kernel, when the
 /// overlay does not say.
 const RECONCILE_INTERVAL: Duration = Duration::from_secs(5);
@@ -287,6 +290,11 @@ impl Director {
             })
     }
 
+    /// How long to listen for another holder of an address before claiming it.
+    fn address_probe(&self) -> Duration {
+        self.plan.operation.address_probe.unwrap_or(ADDRESS_PROBE)
+    }
+
     /// How long a real server of `service` may drain.
     fn drain_timeout(&self, service: &ServiceKey) -> Duration {
         let of_service = (self.plan.services.iter())
@@ -492,7 +500,7 @@ impl Director {
     /// again.
     async fn reannounce(&mut self) {
         self.takeover
-            .take(&self.plan.addresses, Announce::All)
+            .take(&self.plan.addresses, Announce::All, self.address_probe())
             .await;
         run_command("active_cmd", self.plan.commands.active.as_deref(), &[]);
     }
@@ -514,7 +522,7 @@ impl Director {
             self.sync_table().await;
         }
         self.takeover
-            .take(&self.plan.addresses, Announce::All)
+            .take(&self.plan.addresses, Announce::All, self.address_probe())
             .await;
         eprintln!("director: took over {} addresses", self.takeover.count());
         self.sync_daemon(DaemonState::Master).await;
@@ -563,7 +571,7 @@ impl Director {
         if self.active {
             self.takeover.release(&self.plan.addresses).await;
             self.takeover
-                .take(&self.plan.addresses, Announce::New)
+                .take(&self.plan.addresses, Announce::New, self.address_probe())
                 .await;
         }
         if old.sync_daemon != self.plan.sync_daemon {
