@@ -62,8 +62,8 @@ pub use monitor::{Monitor, MonitorError, MonitorOptions, Target, TargetId, Targe
 pub use pool::{Pool, PoolEvent};
 pub use probe::{
     Binding, BodyDigest, Check, Checker, CommandTemplate, ExitReason, HttpCheck, Outcome, Pass,
-    Probe, ProbeError, ProbeFuture, ProgramCheck, StatusSet, TcpCheck, Timeouts, Tls, UdpCheck,
-    Version,
+    PingCheck, Probe, ProbeError, ProbeFuture, ProgramCheck, StatusSet, TcpCheck, Timeouts, Tls,
+    UdpCheck, Version,
 };
 pub use server::{
     Detail, Event, EventKind, Health, LastCheck, LoadScaling, Override, Reason, Server,

@@ -153,3 +153,95 @@ fn source_address_is_what_the_server_sees() {
         .expect("the server saw a connection");
     assert_eq!(peer.to_string(), "10.7.0.1");
 }
+
+/// Runs a ping probe from `a` to `target`.
+fn ping(s: &Setup, target: &str, binding: Binding) -> Outcome {
+    let probe = Probe::new(
+        SocketAddr::new(target.parse().expect("address"), 0),
+        Check::Ping(healthcheck::PingCheck::default()),
+        binding,
+        Timeouts::both(Duration::from_millis(500)),
+    )
+    .expect("probe");
+    s.a.run(|| {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(probe.run())
+    })
+    .expect("netns")
+}
+
+#[test]
+#[ignore = "kernel test: run with `cargo xtask test`"]
+fn ping_answers_for_a_reachable_host_and_times_out_for_a_missing_one() {
+    let s = setup();
+    let up = ping(&s, "10.7.0.2", Binding::default());
+    assert_eq!(
+        up.result.as_ref().ok(),
+        Some(&healthcheck::Pass::Echoed),
+        "{up}"
+    );
+    assert!(up.latency < Duration::from_millis(500));
+    // Nobody holds .9: no reply within the read timeout.
+    let missing = ping(&s, "10.7.0.9", Binding::default());
+    assert!(
+        matches!(missing.result, Err(ProbeError::ReadTimeout { .. })),
+        "{missing}"
+    );
+    // Through dummy0 the host is not reachable (the interface binding applies).
+    let wrong = ping(
+        &s,
+        "10.7.0.2",
+        Binding {
+            interface: Some("dummy0".into()),
+            ..Binding::default()
+        },
+    );
+    assert!(wrong.result.is_err(), "{wrong}");
+    let right = ping(
+        &s,
+        "10.7.0.2",
+        Binding {
+            interface: Some(s.dev_a.clone()),
+            ..Binding::default()
+        },
+    );
+    assert!(right.result.is_ok(), "{right}");
+    // IPv6 too.
+    s.a.ip([
+        "-6",
+        "address",
+        "add",
+        "fd00:7::1/64",
+        "dev",
+        &s.dev_a,
+        "nodad",
+    ])
+    .expect("v6 a");
+    let peer_dev =
+        s._b.ip(["-o", "link", "show", "type", "veth"])
+            .expect("link");
+    let peer_dev = peer_dev
+        .split(':')
+        .nth(1)
+        .and_then(|d| d.trim().split('@').next())
+        .expect("veth");
+    s._b.ip([
+        "-6",
+        "address",
+        "add",
+        "fd00:7::3/64",
+        "dev",
+        peer_dev,
+        "nodad",
+    ])
+    .expect("v6 b veth");
+    let v6 = ping(&s, "fd00:7::3", Binding::default());
+    assert_eq!(
+        v6.result.as_ref().ok(),
+        Some(&healthcheck::Pass::Echoed),
+        "{v6}"
+    );
+}

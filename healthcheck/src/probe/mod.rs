@@ -2,6 +2,7 @@
 
 mod error;
 pub(crate) mod http;
+mod ping;
 pub(crate) mod program;
 mod socket;
 mod stream;
@@ -13,6 +14,7 @@ use tokio::time::Instant;
 
 pub use error::{ExitReason, ProbeError};
 pub use http::{BodyDigest, HttpCheck, StatusSet, Version};
+pub use ping::PingCheck;
 pub use program::{CommandTemplate, ProgramCheck};
 pub use socket::Binding;
 pub use stream::{TcpCheck, UdpCheck};
@@ -106,6 +108,8 @@ pub enum Pass {
     Exited,
     /// An application's own probe passed.
     Custom,
+    /// The target answered an ICMP echo request.
+    Echoed,
 }
 
 impl fmt::Display for Pass {
@@ -116,6 +120,7 @@ impl fmt::Display for Pass {
             Pass::Status(s) => write!(f, "HTTP {s}"),
             Pass::Exited => f.write_str("program exited 0"),
             Pass::Custom => f.write_str("passed"),
+            Pass::Echoed => f.write_str("echo reply"),
         }
     }
 }
@@ -147,6 +152,8 @@ pub enum Check {
     Http(HttpCheck),
     /// An external program.
     Program(ProgramCheck),
+    /// ICMP echo (ping).
+    Ping(PingCheck),
 }
 
 /// A probe of one real server, ready to run as often as needed: the request is rendered and the
@@ -180,6 +187,7 @@ enum Kind {
     /// The settings, and the request and TLS configuration prepared from them.
     Http(Box<HttpCheck>, Arc<http::PreparedHttp>),
     Program(ProgramCheck),
+    Ping(PingCheck),
 }
 
 /// Two probes are equal when they were made from the same settings, against the same target;
@@ -192,6 +200,7 @@ impl PartialEq for Probe {
             (Kind::Udp(a), Kind::Udp(b)) => a == b,
             (Kind::Http(a, _), Kind::Http(b, _)) => a == b,
             (Kind::Program(a), Kind::Program(b)) => a == b,
+            (Kind::Ping(a), Kind::Ping(b)) => a == b,
             _ => false,
         };
         same_kind
@@ -220,6 +229,7 @@ impl Probe {
                 Kind::Http(Box::new(c), prepared)
             }
             Check::Program(c) => Kind::Program(c),
+            Check::Ping(c) => Kind::Ping(c),
         };
         Ok(Probe {
             target,
@@ -252,6 +262,7 @@ impl Probe {
             Kind::Http(_, c) => c.run(addr, b, t).await,
             // A program has one limit for its whole run: the read timeout.
             Kind::Program(c) => c.run(addr, t.read).await,
+            Kind::Ping(c) => c.run(addr, b, t).await,
         }
     }
 }

@@ -19,7 +19,12 @@ pub struct Binding {
 }
 
 impl Binding {
-    fn socket(&self, addr: SocketAddr, ty: Type, proto: Protocol) -> Result<Socket, ProbeError> {
+    pub(crate) fn socket(
+        &self,
+        addr: SocketAddr,
+        ty: Type,
+        proto: Protocol,
+    ) -> Result<Socket, ProbeError> {
         let fail = |what| move |source| ProbeError::Socket { addr, what, source };
         let socket =
             Socket::new(Domain::for_address(addr), ty, Some(proto)).map_err(fail("socket"))?;
