@@ -127,8 +127,29 @@ pub struct Status {
     pub heartbeat: Option<HeartbeatStatus>,
     /// The addresses held.
     pub addresses: Vec<String>,
+    /// The router's own health (the overlay's `[track]`).
+    #[serde(default)]
+    pub tracking: Vec<TrackStatus>,
+    /// Whether the trackers let this router be active.
+    #[serde(default = "fit")]
+    pub fit: bool,
     /// The services of the configuration.
     pub services: Vec<ServiceStatus>,
+}
+
+fn fit() -> bool {
+    true
+}
+
+/// One tracker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrackStatus {
+    /// `interface eth2`, `gateway 192.168.1.1`, `script …`.
+    pub name: String,
+    /// Its weight.
+    pub weight: u32,
+    /// Whether it fails now.
+    pub failing: bool,
 }
 
 /// The heartbeat's counters.
@@ -215,6 +236,23 @@ impl Status {
         }
         if !self.addresses.is_empty() {
             out += &format!("addresses: {}\n", self.addresses.join(", "));
+        }
+        if !self.tracking.is_empty() {
+            let each: Vec<String> = (self.tracking.iter())
+                .map(|t| {
+                    format!(
+                        "{} {} (weight {})",
+                        t.name,
+                        if t.failing { "failing" } else { "ok" },
+                        t.weight
+                    )
+                })
+                .collect();
+            out += &format!(
+                "tracking: {}; {}\n",
+                each.join(", "),
+                if self.fit { "fit" } else { "UNFIT" }
+            );
         }
         out += ipvs::listing::HEADER;
         out += "  Health\n";

@@ -5,7 +5,7 @@ use ipvs::Forwarding;
 use lvscf::Config;
 
 use crate::Plan;
-use crate::plan::{AuthPlan, Operation, ServicePlan};
+use crate::plan::{AuthPlan, Operation, ServicePlan, TrackKind, TrackPlan};
 use crate::settings::{ForwardingSetting, Mode, Settings, TableSetting};
 
 /// Changes `plan` as `settings` say; `settings` were checked against `config`.
@@ -49,6 +49,8 @@ pub(crate) fn apply(plan: &mut Plan, config: &Config, settings: &Settings) {
         address_probe: d.address_probe.as_ref().map(|t| *t.get_ref()),
         role_hook: words(&settings.hooks.role),
         server_hook: words(&settings.hooks.server),
+        track: track(&settings.track),
+        track_threshold: settings.track.threshold.as_ref().map(|t| *t.get_ref()),
     };
     for service in &mut plan.services {
         if let Some(v) = settings.virtual_server(&service.name) {
@@ -56,6 +58,64 @@ pub(crate) fn apply(plan: &mut Plan, config: &Config, settings: &Settings) {
         }
     }
     let _ = config;
+}
+
+/// The trackers of `[track]` (checked by `Settings::check`).
+fn track(t: &crate::settings::TrackSettings) -> Vec<TrackPlan> {
+    let get = |d: &Option<toml::Spanned<std::time::Duration>>| d.as_ref().map(|d| *d.get_ref());
+    let mut out = Vec::new();
+    for i in &t.interface {
+        out.push(TrackPlan {
+            name: format!("interface {}", i.name),
+            kind: TrackKind::Interface(i.name.clone()),
+            interval: std::time::Duration::from_millis(500),
+            fall: 1,
+            weight: i.weight.unwrap_or(1),
+        });
+    }
+    for g in &t.gateway {
+        let interval = get(&g.interval).unwrap_or(std::time::Duration::from_secs(1));
+        let probe = Probe::new(
+            std::net::SocketAddr::new(g.address, 0),
+            Check::Ping(healthcheck::PingCheck::default()),
+            Binding::default(),
+            Timeouts::both(get(&g.timeout).unwrap_or(interval)),
+        );
+        if let Ok(probe) = probe {
+            out.push(TrackPlan {
+                name: format!("gateway {}", g.address),
+                kind: TrackKind::Probe(probe),
+                interval,
+                fall: g.fall.as_ref().map_or(3, |f| *f.get_ref()),
+                weight: g.weight.unwrap_or(1),
+            });
+        }
+    }
+    for s in &t.script {
+        let interval = get(&s.interval).unwrap_or(std::time::Duration::from_secs(2));
+        let Ok(command) = healthcheck::CommandTemplate::parse(s.command.get_ref()) else {
+            continue;
+        };
+        let probe = Probe::new(
+            std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
+            Check::Program(healthcheck::ProgramCheck {
+                command,
+                expect: None,
+            }),
+            Binding::default(),
+            Timeouts::both(get(&s.timeout).unwrap_or(interval)),
+        );
+        if let Ok(probe) = probe {
+            out.push(TrackPlan {
+                name: format!("script {}", s.command.get_ref()),
+                kind: TrackKind::Probe(probe),
+                interval,
+                fall: s.fall.as_ref().map_or(1, |f| *f.get_ref()),
+                weight: s.weight.unwrap_or(1),
+            });
+        }
+    }
+    out
 }
 
 fn virtual_server(service: &mut ServicePlan, v: &crate::settings::VirtualSettings) {

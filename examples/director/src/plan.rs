@@ -262,6 +262,30 @@ impl fmt::Debug for AuthPlan {
     }
 }
 
+/// What one tracker watches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TrackKind {
+    /// An interface that must be up with a carrier.
+    Interface(String),
+    /// A probe that must pass: a gateway's ping, a script.
+    Probe(Probe),
+}
+
+/// One tracker of the router's own health (overlay `[track]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackPlan {
+    /// For people: `interface eth2`, `gateway 192.168.1.1`, `script /usr/local/bin/x`.
+    pub name: String,
+    /// What it watches.
+    pub kind: TrackKind,
+    /// Time between checks.
+    pub interval: Duration,
+    /// Failures in a row before it counts as failing.
+    pub fall: u32,
+    /// Its weight.
+    pub weight: u32,
+}
+
 /// How the director runs, from the overlay's `[director]` and `[hooks]` (command-line options
 /// win over them). `None`: the default.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -282,6 +306,10 @@ pub struct Operation {
     pub role_hook: Option<Vec<String>>,
     /// Run on a real server's change, with `VIRTUAL SERVER ADDRESS:PORT EVENT REASON`.
     pub server_hook: Option<Vec<String>>,
+    /// The router's own health: the trackers.
+    pub track: Vec<TrackPlan>,
+    /// The failing weight that makes the router unfit (1 when not set).
+    pub track_threshold: Option<u32>,
 }
 
 /// `active_cmd` and `inactive_cmd`, split into words as a shell would split them (quotes, no
@@ -867,6 +895,18 @@ impl fmt::Display for Plan {
             }
             if let Some(p) = o.address_probe {
                 parts.push(format!("address probe {p:?}"));
+            }
+            if !o.track.is_empty() {
+                let names: Vec<String> = o
+                    .track
+                    .iter()
+                    .map(|t| format!("{} (weight {})", t.name, t.weight))
+                    .collect();
+                parts.push(format!(
+                    "unfit at failing weight {} of {}",
+                    o.track_threshold.unwrap_or(1),
+                    names.join(", ")
+                ));
             }
             for (what, hook) in [("role", &o.role_hook), ("server", &o.server_hook)] {
                 if let Some(argv) = hook {

@@ -24,6 +24,16 @@
 //! metrics = "127.0.0.1:9135"    # a Prometheus endpoint (none by default)
 //! address_probe = "100ms"       # RFC 5227 probe before claiming an address ("0s": none)
 //!
+//! [track]                       # what makes this router unfit to be active
+//! threshold = 1                 # failing weight that makes it step down (default 1)
+//! [[track.interface]]
+//! name = "eth2"                 # must be up with a carrier; weight = 1 by default
+//! [[track.gateway]]
+//! address = "192.168.1.1"       # must answer ping: interval 1s, timeout = interval, fall 3
+//! [[track.script]]
+//! command = "/usr/local/bin/upstream-ok"   # must exit 0: interval 2s, timeout = interval, fall 1
+//! weight = 2
+//!
 //! [hooks]
 //! role = "/etc/sysconfig/ha/notify-role"       # runs with: ROLE REASON
 //! server = "/etc/sysconfig/ha/notify-server"   # runs with: VIRTUAL SERVER ADDRESS:PORT EVENT REASON
@@ -71,6 +81,9 @@ pub struct Settings {
     /// `[hooks]`.
     #[serde(default)]
     pub hooks: Hooks,
+    /// `[track]`: what makes this router unfit to be active.
+    #[serde(default)]
+    pub track: TrackSettings,
     /// `[virtual.NAME]`, by lvs.cf's virtual server names.
     #[serde(default, rename = "virtual")]
     pub virtuals: BTreeMap<Spanned<String>, VirtualSettings>,
@@ -157,6 +170,71 @@ pub struct Hooks {
     pub role: Option<Spanned<String>>,
     /// On a real server's change: `VIRTUAL SERVER ADDRESS:PORT EVENT REASON`.
     pub server: Option<Spanned<String>>,
+}
+
+/// `[track]`: the router's own health, beside the heartbeat's links (keepalived's
+/// `track_interface`, `track_script`). When the weights of the failing ones add up to
+/// `threshold`, the router steps down (and does not take over) until they recover.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackSettings {
+    /// The failing weight that makes the router unfit (default 1: any failure).
+    pub threshold: Option<Spanned<u32>>,
+    /// `[[track.interface]]`: an interface that must be up with a carrier.
+    #[serde(default)]
+    pub interface: Vec<TrackInterface>,
+    /// `[[track.gateway]]`: an address that must answer ICMP echo.
+    #[serde(default)]
+    pub gateway: Vec<TrackGateway>,
+    /// `[[track.script]]`: a program that must exit 0.
+    #[serde(default)]
+    pub script: Vec<TrackScript>,
+}
+
+/// `[[track.interface]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackInterface {
+    /// The interface.
+    pub name: String,
+    /// Its weight (default 1).
+    pub weight: Option<u32>,
+}
+
+/// `[[track.gateway]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackGateway {
+    /// The address to ping.
+    pub address: std::net::IpAddr,
+    /// Time between pings (default 1s).
+    #[serde(default, deserialize_with = "duration")]
+    pub interval: Option<Spanned<Duration>>,
+    /// How long a reply may take (default: the interval).
+    #[serde(default, deserialize_with = "duration")]
+    pub timeout: Option<Spanned<Duration>>,
+    /// Pings lost in a row before it counts as failing (default 3).
+    pub fall: Option<Spanned<u32>>,
+    /// Its weight (default 1).
+    pub weight: Option<u32>,
+}
+
+/// `[[track.script]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackScript {
+    /// The command line (split into words, run without a shell).
+    pub command: Spanned<String>,
+    /// Time between runs (default 2s).
+    #[serde(default, deserialize_with = "duration")]
+    pub interval: Option<Spanned<Duration>>,
+    /// How long a run may take (default: the interval).
+    #[serde(default, deserialize_with = "duration")]
+    pub timeout: Option<Spanned<Duration>>,
+    /// Failed runs in a row before it counts as failing (default 1).
+    pub fall: Option<Spanned<u32>>,
+    /// Its weight (default 1).
+    pub weight: Option<u32>,
 }
 
 /// The forwarding method of one virtual server.
@@ -347,6 +425,39 @@ impl Settings {
                 .or(h.keepalive.as_ref())
                 .map_or(0..0, Spanned::span);
             out.push(self.error(at, format!("the heartbeat cannot run: {e}")));
+        }
+        let t = &self.track;
+        if let Some(n) = &t.threshold
+            && *n.get_ref() == 0
+        {
+            out.push(self.error(n.span(), "threshold must be at least 1"));
+        }
+        for fall in t
+            .gateway
+            .iter()
+            .map(|g| &g.fall)
+            .chain(t.script.iter().map(|s| &s.fall))
+            .flatten()
+        {
+            if *fall.get_ref() == 0 {
+                out.push(self.error(fall.span(), "fall must be at least 1"));
+            }
+        }
+        for d in t
+            .gateway
+            .iter()
+            .flat_map(|g| [&g.interval, &g.timeout])
+            .chain(t.script.iter().flat_map(|s| [&s.interval, &s.timeout]))
+            .flatten()
+        {
+            if d.get_ref().is_zero() {
+                out.push(self.error(d.span(), "must be longer than 0s"));
+            }
+        }
+        for s in &t.script {
+            if let Err(e) = healthcheck::CommandTemplate::parse(s.command.get_ref()) {
+                out.push(self.error(s.command.span(), format!("track.script: {e}")));
+            }
         }
         for (key, hook) in [("role", &self.hooks.role), ("server", &self.hooks.server)] {
             if let Some(line) = hook

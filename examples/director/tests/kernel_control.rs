@@ -629,3 +629,111 @@ fn an_address_conflict_is_reported_before_the_vip_is_claimed() {
     let (_, metrics, _) = cli(&lab.routers[0], &["status", "--json"]);
     assert!(metrics.contains("\"role\": \"active\""), "{metrics}");
 }
+
+#[test]
+#[ignore = "kernel test: run with `cargo xtask test`"]
+fn trackers_make_the_active_router_step_down_by_their_weights() {
+    let lab = NatLab::new(2);
+    let file = ConfigFile::new(
+        "track",
+        &seed_pair_config(
+            &[("keepalive", "1"), ("deadtime", "3")],
+            &[("timeout", "1"), ("reentry", "1")],
+        ),
+    );
+    let r = &lab.routers[0];
+    r.ip(["link", "add", "dummy9", "type", "dummy"])
+        .expect("dummy");
+    r.ip(["link", "set", "dummy9", "up"]).expect("up");
+    let flag = std::env::temp_dir().join(format!("director-track-flag-{}", std::process::id()));
+    std::fs::write(&flag, "").expect("flag");
+    // The interface and the script together, or the script alone, make the router unfit.
+    let overlay = ConfigFile::new(
+        "track.toml",
+        &format!(
+            "[track]\nthreshold = 2\n[[track.interface]]\nname = \"dummy9\"\n\
+             [[track.script]]\ncommand = \"test -e {}\"\ninterval = \"200ms\"\nweight = 2\n",
+            flag.display()
+        ),
+    );
+    let settings = ["--settings", overlay.0.to_str().expect("path")];
+    let mut primary = director(r, &file.0, "primary", &settings);
+    let mut backup = director(&lab.routers[1], &file.0, "backup", &[]);
+    primary.wait_for("took over 2 addresses");
+    backup.wait_for("this node is the backup");
+    let (_, status, _) = cli(r, &["status"]);
+    assert!(
+        status.contains("tracking: interface dummy9 ok (weight 1), script test -e ")
+            && status.contains("; fit"),
+        "{status}"
+    );
+
+    // The interface alone: weight 1 of 2, still fit.
+    r.ip(["link", "set", "dummy9", "down"]).expect("down");
+    primary.wait_for("track: interface dummy9 fails: interface dummy9 is down");
+    let (_, status, _) = cli(r, &["status", "--json"]);
+    let json: serde_json::Value = serde_json::from_str(&status).expect("JSON");
+    assert_eq!(
+        (json["fit"].as_bool(), json["role"].as_str()),
+        (Some(true), Some("active")),
+        "{status}"
+    );
+
+    // The script fails too (weight 2): unfit; the backup takes over at once.
+    std::fs::remove_file(&flag).expect("remove the flag");
+    primary.wait_for("unfit: failing weight 3 of threshold 2: stepping down");
+    primary.wait_for("STANDBY (service-failed)");
+    primary.wait_for("released the addresses");
+    backup.wait_for("ACTIVE");
+    backup.wait_for("took over 2 addresses");
+    let (_, status, _) = cli(r, &["status"]);
+    assert!(
+        status.contains("; UNFIT") && status.contains("script test -e"),
+        "{status}"
+    );
+
+    // Back: fit again, and standby while the backup serves (no failback in Piranha mode).
+    std::fs::write(&flag, "").expect("flag");
+    r.ip(["link", "set", "dummy9", "up"]).expect("up");
+    primary.wait_for("fit again");
+    let (_, status, _) = cli(r, &["status", "--json"]);
+    let json: serde_json::Value = serde_json::from_str(&status).expect("JSON");
+    assert_eq!(json["fit"].as_bool(), Some(true));
+    let _ = std::fs::remove_file(&flag);
+}
+
+#[test]
+#[ignore = "kernel test: run with `cargo xtask test`"]
+fn a_lone_router_follows_its_gateway() {
+    let lab = NatLab::new(1);
+    let file = ConfigFile::new("gateway", &seed());
+    let overlay = ConfigFile::new(
+        "gateway.toml",
+        "[[track.gateway]]\naddress = \"192.168.1.1\"\ninterval = \"200ms\"\nfall = 2\n",
+    );
+    let settings = ["--settings", overlay.0.to_str().expect("path")];
+    let mut d = director(&lab.routers[0], &file.0, "director", &settings);
+    d.wait_for("took over 2 addresses");
+    // The "gateway" (the client) goes away: two pings lost, and the router stands down.
+    let shown = lab
+        .client
+        .ip(["-o", "link", "show", "type", "veth"])
+        .expect("link");
+    let dev = shown
+        .split(':')
+        .nth(1)
+        .and_then(|d| d.trim().split('@').next())
+        .expect("veth")
+        .to_string();
+    d.forget();
+    lab.client.ip(["link", "set", &dev, "down"]).expect("down");
+    d.wait_for("track: gateway 192.168.1.1 fails");
+    d.wait_for("STANDBY (service-failed)");
+    d.wait_for("released the addresses");
+    assert!(!lab.addresses(0, "eth0").contains("192.168.1.250"));
+    lab.client.ip(["link", "set", &dev, "up"]).expect("up");
+    d.wait_for("fit again");
+    d.wait_for("ACTIVE (service-recovered)");
+    d.wait_for("took over 2 addresses");
+    assert!(lab.addresses(0, "eth0").contains("192.168.1.250"));
+}

@@ -210,6 +210,8 @@ impl PartialEq for Probe {
     }
 }
 
+impl Eq for Probe {}
+
 impl Probe {
     /// Prepares `check` against `target`.
     pub fn new(

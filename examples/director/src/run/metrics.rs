@@ -138,6 +138,22 @@ impl Director {
             &[],
             if self.primary { 1.0 } else { 0.0 },
         );
+        e.sample(
+            "lvs_director_fit",
+            "gauge",
+            "1 while the trackers let this router be active.",
+            &[],
+            if self.tracking.unfit { 0.0 } else { 1.0 },
+        );
+        for (name, _, failing) in self.trackers() {
+            e.sample(
+                "lvs_director_track_failing",
+                "gauge",
+                "1 while a tracker fails.",
+                &[("track", name.as_str())],
+                if failing { 1.0 } else { 0.0 },
+            );
+        }
         let c = self.counts;
         for (name, help, v) in [
             (

@@ -3,6 +3,7 @@
 mod metrics;
 mod notify;
 mod requests;
+mod track;
 
 use std::{
     collections::{BTreeSet, HashMap},
@@ -276,6 +277,8 @@ struct Director {
     forced: Option<Force>,
     /// Counts for the metrics.
     counts: metrics::Counts,
+    /// The router's own health.
+    tracking: track::Tracking,
 }
 
 impl Director {
@@ -585,6 +588,11 @@ impl Director {
         if old.timeouts != self.plan.timeouts {
             self.set_timeouts().await;
         }
+        if old.operation.track != self.plan.operation.track
+            || old.operation.track_threshold != self.plan.operation.track_threshold
+        {
+            self.sync_trackers().await?;
+        }
         let before: BTreeSet<_> = old.services.iter().map(|s| s.service.key).collect();
         let after: BTreeSet<_> = self.plan.services.iter().map(|s| s.service.key).collect();
         let summary = format!(
@@ -743,6 +751,7 @@ pub async fn run(
         },
         forced: None,
         counts: metrics::Counts::default(),
+        tracking: track::Tracking::default(),
     };
     d.takeover.leftovers(&d.plan.addresses, standalone).await?;
     d.set_timeouts().await;
@@ -751,6 +760,7 @@ pub async fn run(
     run_command("inactive_cmd", d.plan.commands.inactive.as_deref(), &[]);
     d.sync_daemon(DaemonState::Backup).await;
     d.sync_checks(None).await?;
+    d.sync_trackers().await?;
 
     // With a peer, the heartbeat decides. A router alone (no backup, or `backup_active = 0`)
     // is active at once: pulse waited a deadtime for a peer it would never hear.
@@ -808,11 +818,24 @@ pub async fn run(
             update = updates.recv() => {
                 let Some(update) = update else { break };
                 // Every update already queued goes into one reconcile.
-                let mut changes: Vec<ServerChange> = d.health(update).into_iter().collect();
-                while let Ok(update) = updates.try_recv() {
-                    changes.extend(d.health(update));
+                let mut changes: Vec<ServerChange> = Vec::new();
+                let mut tracked = false;
+                let mut next = Some(update);
+                while let Some(update) = next.take().or_else(|| updates.try_recv().ok()) {
+                    match update {
+                        Update::Server { target, event, .. } if d.tracking.owns(&target) => {
+                            d.tracker_event(&target, event.kind, &event.reason.to_string());
+                            tracked = true;
+                        }
+                        update => changes.extend(d.health(update)),
+                    }
                 }
-                d.sync_table().await;
+                if tracked {
+                    d.judge_fitness().await;
+                }
+                if !changes.is_empty() {
+                    d.sync_table().await;
+                }
                 // Said once the kernel has it, so that whoever reads the log can rely on it.
                 for change in &changes {
                     d.announce_change(change);

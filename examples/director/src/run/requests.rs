@@ -266,6 +266,14 @@ impl Director {
             forced: self.forced,
             heartbeat,
             addresses: self.takeover.held(),
+            tracking: (self.trackers().into_iter())
+                .map(|(name, weight, failing)| crate::control::TrackStatus {
+                    name,
+                    weight,
+                    failing,
+                })
+                .collect(),
+            fit: !self.tracking.unfit,
             services,
         }
     }
