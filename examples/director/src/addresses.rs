@@ -24,7 +24,7 @@ pub enum AddressError {
         /// The interface.
         device: String,
         /// The address meant for it.
-        address: Ipv4Addr,
+        address: IpAddr,
     },
     /// The interfaces or addresses could not be listed.
     #[error("listing the {what}: {message}")]
@@ -40,7 +40,7 @@ pub enum AddressError {
         /// `adding` or `removing`.
         what: &'static str,
         /// The address.
-        address: Ipv4Addr,
+        address: IpAddr,
         /// Its prefix.
         prefix: u8,
         /// The interface.
@@ -79,8 +79,8 @@ pub struct Addresses {
 struct Snapshot {
     /// Interface index by name.
     links: HashMap<String, u32>,
-    /// Every IPv4 address: (interface index, address, prefix) → its message.
-    addresses: HashMap<(u32, Ipv4Addr, u8), AddressMessage>,
+    /// Every address: (interface index, address, prefix) → its message.
+    addresses: HashMap<(u32, IpAddr, u8), AddressMessage>,
 }
 
 impl Snapshot {
@@ -128,8 +128,10 @@ impl Addresses {
         let mut addresses = HashMap::new();
         let mut dump = self.handle.address().get().execute();
         while let Some(msg) = dump.try_next().await.map_err(list("addresses"))? {
+            // IPv4 has its own address in IFA_LOCAL; IPv6 only in IFA_ADDRESS.
             let local = msg.attributes.iter().find_map(|a| match a {
-                AddressAttribute::Local(IpAddr::V4(ip)) => Some(*ip),
+                AddressAttribute::Local(ip @ IpAddr::V4(_)) => Some(*ip),
+                AddressAttribute::Address(ip @ IpAddr::V6(_)) => Some(*ip),
                 _ => None,
             });
             if let Some(ip) = local {
@@ -165,13 +167,20 @@ impl Addresses {
     }
 
     async fn add_one(&self, index: u32, a: &AddressPlan) -> Result<(), AddressError> {
-        let mut request = self
-            .handle
-            .address()
-            .add(index, IpAddr::V4(a.address), a.prefix);
+        let mut request = self.handle.address().add(index, a.address, a.prefix);
         let attributes = &mut request.message_mut().attributes;
-        if let Some(label) = &a.label {
-            attributes.push(AddressAttribute::Label(label.clone()));
+        match a.address {
+            // Labels are IPv4's.
+            IpAddr::V4(_) => {
+                if let Some(label) = &a.label {
+                    attributes.push(AddressAttribute::Label(label.clone()));
+                }
+            }
+            // A taken-over address is usable at once: no duplicate address detection (it
+            // would hold the address tentative for a second), as keepalived does.
+            IpAddr::V6(_) => attributes.push(AddressAttribute::Flags(
+                netlink_packet_route::address::AddressFlags::Nodad,
+            )),
         }
         attributes.push(AddressAttribute::Protocol(AddressProtocol::from(
             ADDRESS_PROTOCOL,
@@ -236,7 +245,12 @@ impl Addresses {
     /// each interface's primary address).
     pub async fn local_ipv4(&self) -> Result<Vec<Ipv4Addr>, AddressError> {
         let now = self.snapshot().await?;
-        let mut out: Vec<Ipv4Addr> = now.addresses.keys().map(|(_, ip, _)| *ip).collect();
+        let mut out: Vec<Ipv4Addr> = (now.addresses.keys())
+            .filter_map(|(_, ip, _)| match ip {
+                IpAddr::V4(ip) => Some(*ip),
+                IpAddr::V6(_) => None,
+            })
+            .collect();
         out.sort();
         out.dedup();
         Ok(out)

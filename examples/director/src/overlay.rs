@@ -1,11 +1,11 @@
 //! The settings overlay applied to the plan lvs.cf describes (after [`Settings::check`]).
 
 use healthcheck::{Binding, Check, Probe, Timeouts};
-use ipvs::Forwarding;
+use ipvs::{Family, Forwarding, ServiceKey};
 use lvscf::Config;
 
 use crate::Plan;
-use crate::plan::{AuthPlan, Operation, ServicePlan, TrackKind, TrackPlan};
+use crate::plan::{AddressPlan, AuthPlan, Operation, ServicePlan, TrackKind, TrackPlan};
 use crate::settings::{ForwardingSetting, Mode, Settings, TableSetting};
 
 /// Changes `plan` as `settings` say; `settings` were checked against `config`.
@@ -57,7 +57,81 @@ pub(crate) fn apply(plan: &mut Plan, config: &Config, settings: &Settings) {
             virtual_server(service, v);
         }
     }
+    // IPv6: a service beside each IPv4 one that has an `ipv6` address, and the gateway.
+    let mut services = Vec::new();
+    for service in &plan.services {
+        let Some(v) = settings.virtual_server(&service.name) else {
+            continue;
+        };
+        let Some(on) = &v.ipv6 else { continue };
+        plan.addresses.push(AddressPlan {
+            address: on.address.into(),
+            prefix: on.prefix,
+            device: on.device.clone(),
+            label: None,
+            purpose: format!("virtual {} (IPv6)", service.name),
+        });
+        services.push(ipv6_service(service, v, on.address));
+    }
+    plan.services.extend(services);
+    if let Some(on) = &settings.ipv6.nat_router {
+        plan.addresses.push(AddressPlan {
+            address: on.address.into(),
+            prefix: on.prefix,
+            device: on.device.clone(),
+            label: None,
+            purpose: "nat_router (IPv6)".into(),
+        });
+    }
     let _ = config;
+}
+
+/// The IPv6 twin of `service`: its key on `vip` (or its firewall mark for IPv6), and the real
+/// servers that `v` gives an IPv6 address, checked the same way there.
+fn ipv6_service(
+    service: &ServicePlan,
+    v: &crate::settings::VirtualSettings,
+    vip: std::net::Ipv6Addr,
+) -> ServicePlan {
+    let mut twin = service.service.clone();
+    twin.key = match service.service.key {
+        ServiceKey::Addr { protocol, port, .. } => ServiceKey::Addr {
+            protocol,
+            addr: vip.into(),
+            port,
+        },
+        ServiceKey::Fwmark { mark, .. } => ServiceKey::fwmark(Family::Inet6, mark),
+    };
+    if twin.netmask.is_some() {
+        // Persistence per client address (lvs.cf's pmask is an IPv4 mask).
+        twin.netmask = Some(128);
+    }
+    let mut servers = Vec::new();
+    for r in &service.servers {
+        let own = v.server.iter().find(|(key, _)| {
+            let key = key.get_ref();
+            *key == r.name || key.parse::<std::net::IpAddr>().ok() == Some(r.destination.addr)
+        });
+        let Some(ip) = own.and_then(|(_, s)| s.ipv6.as_ref()) else {
+            continue;
+        };
+        let target = std::net::SocketAddr::new((*ip.get_ref()).into(), r.destination.port);
+        // The same check: only its target changes (checked by `Settings::check`).
+        let Ok(probe) = r.probe.with_target(target) else {
+            continue;
+        };
+        let mut server = r.clone();
+        server.destination.addr = target.ip();
+        server.probe = probe;
+        servers.push(server);
+    }
+    ServicePlan {
+        name: service.name.clone(),
+        service: twin,
+        servers,
+        sorry: None,
+        drain_timeout: service.drain_timeout,
+    }
 }
 
 /// The trackers of `[track]` (checked by `Settings::check`).

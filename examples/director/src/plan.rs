@@ -162,8 +162,8 @@ impl fmt::Display for PlanWarning {
 /// An address taken over while this director is active.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AddressPlan {
-    /// The address.
-    pub address: Ipv4Addr,
+    /// The address (IPv6 ones come from the overlay).
+    pub address: IpAddr,
     /// Its prefix length.
     pub prefix: u8,
     /// The interface it goes on (`eth0` for `eth0:1`).
@@ -628,7 +628,7 @@ fn address(addr: Ipv4Addr, mask: Ipv4Addr, on: &AddressOnDevice, purpose: String
         None => (on.device.clone(), None),
     };
     AddressPlan {
-        address: addr,
+        address: IpAddr::V4(addr),
         // A mask of 0 (unset) made Piranha run a bare `ifconfig DEV IP up`, which picks the
         // classful mask and adds its route; a /32 adds the address and nothing else.
         prefix: prefix(mask).filter(|p| *p > 0).unwrap_or(32),
@@ -954,9 +954,8 @@ impl fmt::Display for Plan {
                 };
                 writeln!(
                     f,
-                    "    -> {}:{} {} weight {}  (server {}; {} every {:?}, reentry {:?}{rise_fall}{})",
-                    r.destination.addr,
-                    r.destination.port,
+                    "    -> {} {} weight {}  (server {}; {} every {:?}, reentry {:?}{rise_fall}{})",
+                    SocketAddr::new(r.destination.addr, r.destination.port),
                     r.destination.forwarding.name(),
                     r.destination.weight,
                     r.name,

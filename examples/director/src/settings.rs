@@ -45,7 +45,13 @@
 //! drain_timeout = "1m"
 //! http = { path = "/health", status = "200-299", expect = "OK" }   # instead of send/expect
 //!
+//! ipv6 = "fd00:1::250/64 eth0" # an IPv6 service beside the IPv4 one (same port, checks…)
+//!
 //! [virtual.HTTP.server."10.0.0.100"]   # a real server, by name or address
+//! ipv6 = "fd00:10::100"         # its IPv6 address, in the IPv6 service
+//!
+//! [ipv6]
+//! nat_router = "fd00:10::254/64 eth1"  # the real servers' IPv6 gateway (NAT), taken over too
 //! ```
 //!
 //! The HTTP check takes `method` (GET), `path` (/), `host`, `status` (200-299), `expect` (a body
@@ -81,6 +87,9 @@ pub struct Settings {
     /// `[hooks]`.
     #[serde(default)]
     pub hooks: Hooks,
+    /// `[ipv6]`: what IPv6 needs besides the virtual and real servers' addresses.
+    #[serde(default)]
+    pub ipv6: Ipv6Settings,
     /// `[track]`: what makes this router unfit to be active.
     #[serde(default)]
     pub track: TrackSettings,
@@ -170,6 +179,59 @@ pub struct Hooks {
     pub role: Option<Spanned<String>>,
     /// On a real server's change: `VIRTUAL SERVER ADDRESS:PORT EVENT REASON`.
     pub server: Option<Spanned<String>>,
+}
+
+/// An IPv6 address taken over, written `ADDRESS/PREFIX DEVICE` (`fd00:1::250/64 eth0`; a
+/// label after the device, `eth0:1`, is accepted and ignored: IPv6 has none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ipv6On {
+    /// The address.
+    pub address: std::net::Ipv6Addr,
+    /// Its prefix length (128 when not written).
+    pub prefix: u8,
+    /// The interface.
+    pub device: String,
+}
+
+impl<'de> Deserialize<'de> for Ipv6On {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        let bad = |why: &str| {
+            serde::de::Error::custom(format!(
+                "`{text}`: {why} (write ADDRESS/PREFIX DEVICE, e.g. \"fd00:1::250/64 eth0\")"
+            ))
+        };
+        let mut words = text.split_whitespace();
+        let (Some(addr), Some(device), None) = (words.next(), words.next(), words.next()) else {
+            return Err(bad("an address and an interface"));
+        };
+        let (addr, prefix) = match addr.split_once('/') {
+            Some((a, p)) => (
+                a,
+                p.parse::<u8>()
+                    .ok()
+                    .filter(|p| *p <= 128)
+                    .ok_or_else(|| bad("a prefix of 0 to 128"))?,
+            ),
+            None => (addr, 128),
+        };
+        let address = addr.parse().map_err(|_| bad("not an IPv6 address"))?;
+        let device = device.split(':').next().unwrap_or(device).to_string();
+        Ok(Ipv6On {
+            address,
+            prefix,
+            device,
+        })
+    }
+}
+
+/// `[ipv6]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ipv6Settings {
+    /// The real servers' IPv6 gateway, taken over with the VIPs (lvs.cf's `nat_router` for
+    /// IPv6).
+    pub nat_router: Option<Ipv6On>,
 }
 
 /// `[track]`: the router's own health, beside the heartbeat's links (keepalived's
@@ -264,6 +326,9 @@ pub struct VirtualSettings {
     pub drain_timeout: Option<Spanned<Duration>>,
     /// An HTTP or HTTPS check instead of send/expect.
     pub http: Option<Spanned<HttpSettings>>,
+    /// An IPv6 service beside the IPv4 one: the same port, protocol (or firewall mark),
+    /// scheduler, persistence and checks, for the real servers given an `ipv6` address.
+    pub ipv6: Option<Ipv6On>,
     /// `[virtual.NAME.server.NAME_OR_ADDRESS]`.
     #[serde(default)]
     pub server: BTreeMap<Spanned<String>, ServerSettings>,
@@ -329,11 +394,13 @@ impl HttpSettings {
     }
 }
 
-/// `[virtual.NAME.server.NAME_OR_ADDRESS]`: nothing yet but its existence; its place for
-/// settings of one real server.
+/// `[virtual.NAME.server.NAME_OR_ADDRESS]`: one real server.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ServerSettings {}
+pub struct ServerSettings {
+    /// Its IPv6 address, in the virtual server's IPv6 service.
+    pub ipv6: Option<Spanned<std::net::Ipv6Addr>>,
+}
 
 /// A duration written for people (`200ms`, `1s`, `5m`).
 fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Spanned<Duration>>, D::Error> {
@@ -501,17 +568,35 @@ impl Settings {
             {
                 out.push(self.error(http.span(), format!("http: {e}")));
             }
-            for server in v.server.keys() {
+            for (server, settings) in &v.server {
                 let wanted = server.get_ref();
-                let known = vs
-                    .servers
-                    .iter()
-                    .any(|rs| rs.name == *wanted || rs.address.to_string() == *wanted);
-                if !known {
-                    out.push(self.error(
+                let found = (vs.servers.iter())
+                    .filter(|rs| rs.name == *wanted || rs.address.to_string() == *wanted)
+                    .count();
+                match found {
+                    1 => {}
+                    0 => out.push(self.error(
                         server.span(),
                         format!(
                             "virtual {} has no real server named or addressed `{wanted}`",
+                            vs.name
+                        ),
+                    )),
+                    n => out.push(self.error(
+                        server.span(),
+                        format!(
+                            "virtual {} has {n} real servers named `{wanted}`: name it by its address",
+                            vs.name
+                        ),
+                    )),
+                }
+                if let Some(ip) = &settings.ipv6
+                    && v.ipv6.is_none()
+                {
+                    out.push(self.error(
+                        ip.span(),
+                        format!(
+                            "virtual {} has no `ipv6` address for this one to serve",
                             vs.name
                         ),
                     ));

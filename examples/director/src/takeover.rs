@@ -27,7 +27,7 @@ pub(crate) struct Takeover {
     /// What is ours to remove.
     taken: Vec<AddressPlan>,
     /// One announcement per interface and call, with the addresses it announces.
-    announcers: Vec<(Vec<Ipv4Addr>, AnnounceHandle)>,
+    announcers: Vec<(Vec<IpAddr>, AnnounceHandle)>,
     /// Address conflicts seen by the RFC 5227 probes.
     pub(crate) conflicts: u64,
 }
@@ -112,13 +112,13 @@ impl Takeover {
 
     /// Starts gratuitous ARPs for `addresses`: one announcer per interface.
     fn announce(&mut self, addresses: &[AddressPlan]) {
-        let mut by_device: BTreeMap<&str, Vec<Ipv4Addr>> = BTreeMap::new();
+        let mut by_device: BTreeMap<&str, Vec<IpAddr>> = BTreeMap::new();
         for a in addresses {
             by_device.entry(&a.device).or_default().push(a.address);
         }
         for (device, list) in by_device {
-            let ips: Vec<IpAddr> = list.iter().copied().map(IpAddr::V4).collect();
-            match Announcer::new(device, &ips, Options::default()).and_then(|a| a.spawn()) {
+            // Gratuitous ARPs for IPv4, unsolicited neighbour advertisements for IPv6.
+            match Announcer::new(device, &list, Options::default()).and_then(|a| a.spawn()) {
                 Ok(handle) => self.announcers.push((list, handle)),
                 Err(e) => eprintln!("director: announcing on {device}: {e}"),
             }
@@ -135,7 +135,7 @@ impl Takeover {
         if gone.is_empty() {
             return;
         }
-        let released: HashSet<Ipv4Addr> = gone.iter().map(|a| a.address).collect();
+        let released: HashSet<IpAddr> = gone.iter().map(|a| a.address).collect();
         self.announcers
             .retain(|(list, _)| !list.iter().any(|a| released.contains(a)));
         report(self.addresses.remove_all(&gone).await);
@@ -219,12 +219,12 @@ async fn conflicts(addresses: &[AddressPlan], wait: Duration) -> u64 {
     if wait.is_zero() {
         return 0;
     }
+    // RFC 5227 is IPv4's; IPv6 has duplicate address detection of its own.
     let mut by_device: BTreeMap<String, Vec<Ipv4Addr>> = BTreeMap::new();
     for a in addresses {
-        by_device
-            .entry(a.device.clone())
-            .or_default()
-            .push(a.address);
+        if let IpAddr::V4(ip) = a.address {
+            by_device.entry(a.device.clone()).or_default().push(ip);
+        }
     }
     let probes = by_device.into_iter().map(|(device, list)| {
         tokio::task::spawn_blocking(move || {

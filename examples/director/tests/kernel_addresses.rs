@@ -10,7 +10,7 @@ use testkit::NetNs;
 
 fn plan(address: [u8; 4], prefix: u8, device: &str, label: Option<&str>) -> AddressPlan {
     AddressPlan {
-        address: Ipv4Addr::from(address),
+        address: Ipv4Addr::from(address).into(),
         prefix,
         device: device.into(),
         label: label.map(Into::into),
@@ -56,7 +56,10 @@ fn vip_with_label_added_found_and_removed_alone() {
         .iter()
         .map(|a| (a.device.as_str(), a.address, a.prefix))
         .collect();
-    assert_eq!(marked, [("dummy0", Ipv4Addr::new(10, 50, 0, 100), 24)]);
+    assert_eq!(
+        marked,
+        [("dummy0", Ipv4Addr::new(10, 50, 0, 100).into(), 24)]
+    );
     let shown = ns
         .ip(["-4", "-o", "address", "show", "dev", "dummy0"])
         .expect("ip addr");

@@ -439,3 +439,90 @@ fn the_overlay_checks_over_http_with_rise_and_fall() {
     let line = d.wait_for("[inactive] 10.0.0.200:80 down").text;
     assert!(line.contains("404"), "{line}");
 }
+
+#[test]
+#[ignore = "kernel test: run with `cargo xtask test`"]
+fn ipv6_services_and_real_servers_from_the_overlay() {
+    let mut lab = NatLab::new(1);
+    lab.enable_ipv6();
+    let file = ConfigFile::new("ipv6", &seed(&[]));
+    let overlay = ConfigFile::new(
+        "ipv6.toml",
+        "[virtual.HTTP]\nipv6 = \"fd00:1::250/64 eth0:1\"\n\
+         [virtual.HTTP.server.\"10.0.0.100\"]\nipv6 = \"fd00:10::100\"\n\
+         [virtual.HTTP.server.\"10.0.0.200\"]\nipv6 = \"fd00:10::200\"\n\
+         [ipv6]\nnat_router = \"fd00:10::254/64 eth1\"\n",
+    );
+    let settings = overlay.0.to_str().expect("path");
+    let mut d = director(
+        &lab.routers[0],
+        &file.0,
+        "director",
+        &["--settings", settings],
+    );
+    d.wait_for("took over 4 addresses");
+    d.wait_for("[ active ] [fd00:10::100]:80 up");
+    d.wait_for("[ active ] [fd00:10::200]:80 up");
+    d.wait_for("[ active ] 10.0.0.100:80 up");
+    let eth0 = lab.routers[0]
+        .ip(["-6", "-o", "address", "show", "dev", "eth0"])
+        .expect("ip");
+    assert!(eth0.contains("inet6 fd00:1::250/64"), "{eth0}");
+    let table = lab.ipvsadm(0, &["-Ln"]);
+    assert!(table.contains("TCP  [fd00:1::250]:80 wlc"), "{table}");
+    for rs in ["[fd00:10::100]:80", "[fd00:10::200]:80"] {
+        assert!(
+            table.lines().any(|l| {
+                let w: Vec<&str> = l.split_whitespace().collect();
+                w.len() >= 4 && w[..4] == ["->", rs, "Masq", "1"]
+            }),
+            "{table}"
+        );
+    }
+    assert!(
+        table.contains("TCP  192.168.1.250:80 wlc"),
+        "the IPv4 service as before: {table}"
+    );
+    // Clients reach both real servers over IPv6; the VIP's neighbour entry is the router's
+    // MAC (its unsolicited neighbour advertisement, or a solicitation's answer).
+    let seen: std::collections::BTreeSet<String> = (0..10)
+        .map(|_| get(&lab.client, "[fd00:1::250]:80").expect("a reply over IPv6"))
+        .collect();
+    assert_eq!(seen, ["rs1".to_string(), "rs2".to_string()].into());
+    let neigh = lab
+        .client
+        .ip(["-6", "neigh", "show", "fd00:1::250"])
+        .expect("neigh");
+    let mac = lab.routers[0]
+        .ip(["-brief", "link", "show", "eth0"])
+        .expect("link");
+    let mac = mac.split_whitespace().nth(2).expect("MAC");
+    assert!(neigh.contains(mac), "{neigh} / {mac}");
+    // An operator's command names a real server by one of its addresses: that family only.
+    let drain = std::process::Command::new(env!("CARGO_BIN_EXE_director"))
+        .args(["server", "drain", "HTTP", "fd00:10::100", "--socket"])
+        .arg(common::socket_of(&lab.routers[0]))
+        .output()
+        .expect("the CLI");
+    assert!(drain.status.success());
+    let table = lab.ipvsadm(0, &["-Ln"]);
+    let weight = |rs: &str| {
+        table.lines().find_map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            (w.len() >= 4 && w[1] == rs).then(|| w[3].to_string())
+        })
+    };
+    assert_eq!(weight("[fd00:10::100]:80").as_deref(), Some("0"), "{table}");
+    assert_eq!(weight("10.0.0.100:80").as_deref(), Some("1"), "{table}");
+    d.signal(libc::SIGTERM).expect("SIGTERM");
+    assert!(d.child.wait().expect("wait").success());
+    let eth0 = lab.routers[0]
+        .ip(["-6", "-o", "address", "show", "dev", "eth0"])
+        .expect("ip");
+    assert!(!eth0.contains("fd00:1::250"), "{eth0}");
+    let eth1 = lab.routers[0]
+        .ip(["-6", "-o", "address", "show", "dev", "eth1"])
+        .expect("ip");
+    assert!(!eth1.contains("fd00:10::254"), "{eth1}");
+    assert!(!lab.ipvsadm(0, &["-Ln"]).contains("fd00"));
+}

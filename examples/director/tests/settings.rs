@@ -77,14 +77,26 @@ rise = 2
 fall = 3
 http = { path = "/health", status = "200", expect = "OK" }
 
+ipv6 = "fd00:1::250/64 eth0:1"
+
 [virtual.HTTP.server."10.0.0.100"]
+ipv6 = "fd00:10::100"
+
+[ipv6]
+nat_router = "fd00:10::254/64 eth1"
+
+[[track.gateway]]
+address = "192.168.1.1"
 "#,
     );
     assert_eq!(code, Some(0), "{err}");
     for line in [
         "heartbeat: authenticated (HMAC-SHA256), priority 150, failback after 2s, UDP port 539, keepalive 200ms, deadtime 1s",
-        "director: drain timeout 60s, table only while active, metrics on http://127.0.0.1:9135/metrics, role hook `/usr/local/bin/notify role`",
+        "director: drain timeout 60s, table only while active, metrics on http://127.0.0.1:9135/metrics, unfit at failing weight 1 of gateway 192.168.1.1 (weight 1), role hook `/usr/local/bin/notify role`",
         "-> 10.0.0.100:80 Route weight 1  (server localhost.localdomain; http GET /health status 200 expect \"OK\" every 6s, reentry 15s, rise 2, fall 3)",
+        "  fd00:1::250/64 dev eth0  (virtual HTTP (IPv6))",
+        "  fd00:10::254/64 dev eth1  (nat_router (IPv6))",
+        "  TCP [fd00:1::250]:80 wlc  (virtual HTTP)\n    -> [fd00:10::100]:80 Route weight 1",
     ] {
         assert!(out.contains(line), "no {line:?} in\n{out}");
     }

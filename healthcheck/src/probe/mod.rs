@@ -246,6 +246,21 @@ impl Probe {
         self.target
     }
 
+    /// The same probe against another target (an HTTP request is prepared again: its `Host`
+    /// header may name the target).
+    pub fn with_target(&self, target: SocketAddr) -> Result<Probe, ConfigError> {
+        let kind = match &self.kind {
+            Kind::Http(check, _) => Kind::Http(check.clone(), Arc::new(check.prepare(target)?)),
+            other => other.clone(),
+        };
+        Ok(Probe {
+            target,
+            kind,
+            binding: self.binding.clone(),
+            timeouts: self.timeouts,
+        })
+    }
+
     /// Runs the probe once and times it.
     pub async fn run(&self) -> Outcome {
         let start = Instant::now();
@@ -320,6 +335,19 @@ mod tests {
             Timeouts::default(),
         )
         .expect("valid")
+    }
+
+    #[test]
+    fn a_probe_moved_to_another_target_is_the_same_check_there() {
+        let http = probe("10.0.0.1:80", Check::Http(HttpCheck::get("/")));
+        let moved = http
+            .with_target("[fd00::1]:80".parse().expect("addr"))
+            .expect("moved");
+        assert_eq!(moved.target(), "[fd00::1]:80".parse().expect("addr"));
+        assert_eq!(
+            moved,
+            probe("[fd00::1]:80", Check::Http(HttpCheck::get("/")))
+        );
     }
 
     #[test]

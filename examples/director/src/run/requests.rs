@@ -62,57 +62,82 @@ impl Director {
     }
 
     /// Finds real server `server` (its name, address or `address:port`) of virtual server
-    /// `name`: its (service, server) indices.
-    fn find_server(&self, name: &str, server: &str) -> Result<(usize, usize), String> {
-        let (si, service) = (self.plan.services.iter().enumerate())
-            .find(|(_, s)| s.name == name)
-            .ok_or_else(|| format!("no virtual server `{name}` is running"))?;
-        let found: Vec<usize> = (service.servers.iter().enumerate())
-            .filter(|(_, r)| {
-                let at = SocketAddr::new(r.destination.addr, r.destination.port);
-                r.name == server
-                    || r.destination.addr.to_string() == server
-                    || at.to_string() == server
-            })
-            .map(|(i, _)| i)
+    /// `name`, in each of its services (IPv4 and IPv6): their (service, server) indices.
+    fn find_server(&self, name: &str, server: &str) -> Result<Vec<(usize, usize)>, String> {
+        let services: Vec<usize> = (self.plan.services.iter().enumerate())
+            .filter(|(_, s)| s.name == name)
+            .map(|(si, _)| si)
             .collect();
-        match found[..] {
-            [ri] => Ok((si, ri)),
-            [] => Err(format!("virtual {name} has no real server `{server}`")),
-            _ => Err(format!(
-                "virtual {name} has {} real servers named `{server}`: give its address",
-                found.len()
-            )),
+        if services.is_empty() {
+            return Err(format!("no virtual server `{name}` is running"));
         }
+        let mut found = Vec::new();
+        for si in services {
+            let matching: Vec<usize> = (self.plan.services[si].servers.iter().enumerate())
+                .filter(|(_, r)| {
+                    let at = SocketAddr::new(r.destination.addr, r.destination.port);
+                    r.name == server
+                        || r.destination.addr.to_string() == server
+                        || at.to_string() == server
+                })
+                .map(|(i, _)| i)
+                .collect();
+            if matching.len() > 1 {
+                return Err(format!(
+                    "virtual {name} has {} real servers named `{server}`: give its address",
+                    matching.len()
+                ));
+            }
+            found.extend(matching.into_iter().map(|ri| (si, ri)));
+        }
+        if found.is_empty() {
+            return Err(format!("virtual {name} has no real server `{server}`"));
+        }
+        Ok(found)
     }
 
     async fn admin(&mut self, action: Admin, name: &str, server: &str) -> Response {
-        let (si, ri) = match self.find_server(name, server) {
-            Ok(at) => at,
+        let found = match self.find_server(name, server) {
+            Ok(found) => found,
             Err(e) => return Response::error(e),
         };
-        let r = &self.plan.services[si].servers[ri];
-        let (server_name, address) = (
-            r.name.clone(),
-            SocketAddr::new(r.destination.addr, r.destination.port).to_string(),
-        );
-        let what = format!("virtual {name} server {server_name} ({address})");
-        if self.desired.set_admin(si, ri, action) {
-            self.sync_table().await;
-        }
-        let message = format!("{what}: {}", action.word());
-        eprintln!("director: operator: {message}");
         let word = match action {
             Admin::Drain => "drain",
             Admin::Disable => "disable",
             Admin::Enable => "enable",
         };
-        let args = [name, &server_name, &address, word, "-", "operator"];
-        super::notify::run_command(
-            "the server hook",
-            self.plan.operation.server_hook.as_deref(),
-            &args,
-        );
+        let mut changed = false;
+        let mut messages = Vec::new();
+        for (si, ri) in found {
+            changed |= self.desired.set_admin(si, ri, action);
+            let r = &self.plan.services[si].servers[ri];
+            let address = SocketAddr::new(r.destination.addr, r.destination.port).to_string();
+            let args = [
+                name,
+                r.name.as_str(),
+                address.as_str(),
+                word,
+                "-",
+                "operator",
+            ];
+            super::notify::run_command(
+                "the server hook",
+                self.plan.operation.server_hook.as_deref(),
+                &args,
+            );
+            messages.push(format!(
+                "virtual {name} server {} ({address}): {}",
+                r.name,
+                action.word()
+            ));
+        }
+        if changed {
+            self.sync_table().await;
+        }
+        let message = messages.join("\n");
+        for m in &messages {
+            eprintln!("director: operator: {m}");
+        }
         Response::ok(message)
     }
 

@@ -109,7 +109,7 @@ impl Httpd {
         let root = std::env::temp_dir().join(format!(
             "director-httpd-{}-{name}-{}",
             std::process::id(),
-            bind.replace([':', '.'], "_")
+            bind.replace([':', '.', '[', ']'], "_")
         ));
         std::fs::create_dir_all(&root).expect("docroot");
         std::fs::write(root.join("index.html"), name).expect("index");
@@ -161,6 +161,8 @@ pub fn rename(ns: &NetNs, from: &str, to: &str) {
 pub struct NatLab {
     /// The real servers' httpd (`None` while stopped); dropped before the namespaces.
     pub httpd: Vec<Option<Httpd>>,
+    /// Their httpd on IPv6 ([`NatLab::enable_ipv6`]).
+    pub httpd6: Vec<Option<Httpd>>,
     /// The client, on the public LAN.
     pub client: NetNs,
     /// The routers: 192.168.1.10 (the primary), then 192.168.1.20.
@@ -210,6 +212,7 @@ impl NatLab {
         }
         let mut lab = NatLab {
             httpd: vec![None, None],
+            httpd6: vec![None, None],
             client,
             routers: nodes,
             servers,
@@ -218,6 +221,48 @@ impl NatLab {
         lab.start_server(0);
         lab.start_server(1);
         lab
+    }
+
+    /// Adds IPv6 to the network: the client fd00:1::1 and the routers fd00:1::10, ::20 on the
+    /// public LAN; the routers fd00:10::10, ::20 and the real servers fd00:10::100, ::200 on
+    /// the private one (the real servers' gateway fd00:10::254), and httpd on the real
+    /// servers' IPv6 addresses too.
+    pub fn enable_ipv6(&mut self) {
+        let veth = |ns: &NetNs| {
+            let shown = ns.ip(["-o", "link", "show", "type", "veth"]).expect("link");
+            shown
+                .lines()
+                .next()
+                .and_then(|l| l.split(':').nth(1))
+                .and_then(|d| d.trim().split('@').next())
+                .expect("a veth")
+                .to_string()
+        };
+        let add = |ns: &NetNs, addr: &str, dev: &str| {
+            ns.ip(["-6", "address", "add", addr, "dev", dev, "nodad"])
+                .expect("IPv6 address");
+        };
+        add(&self.client, "fd00:1::1/64", &veth(&self.client));
+        for (i, r) in self.routers.iter().enumerate() {
+            let n = 10 * (i + 1);
+            add(r, &format!("fd00:1::{n}/64"), "eth0");
+            add(r, &format!("fd00:10::{n}/64"), "eth1");
+            r.exec("sysctl", ["-qw", "net.ipv6.conf.all.forwarding=1"])
+                .expect("forwarding");
+        }
+        for (i, s) in self.servers.iter().enumerate() {
+            add(s, &format!("fd00:10::{}/64", 100 * (i + 1)), &veth(s));
+            s.ip(["-6", "route", "add", "default", "via", "fd00:10::254"])
+                .expect("route");
+        }
+        for i in 0..2 {
+            let bind = format!("[fd00:10::{}]:80", 100 * (i + 1));
+            self.httpd6[i] = Some(Httpd::start(
+                &self.servers[i],
+                &bind,
+                &format!("rs{}", i + 1),
+            ));
+        }
     }
 
     /// Starts real server `i`'s httpd (it serves `rs1` or `rs2`).
