@@ -1,20 +1,25 @@
 //! The `director`: Piranha's pulse, lvsd, nanny and send_arp replaced by the toolkit's crates,
-//! driven by an unchanged `lvs.cf`. It stays glue: the protocols live in the crates.
+//! driven by an unchanged `lvs.cf` and an optional settings overlay. It stays glue: the protocols
+//! live in the crates.
 //!
-//! [`plan`] turns a parsed `lvs.cf` into what the director will do: the IPVS table it owns, the
-//! addresses it takes over when active, one health probe per real server, the heartbeat
-//! settings, the sync daemon and the IPVS timeouts. `director check FILE` prints it.
+//! [`plan`] turns a parsed `lvs.cf` (and the [`settings`] overlay, `director.toml`) into what the
+//! director will do: the IPVS table it owns, the addresses it takes over when active, one health
+//! probe per real server, the heartbeat settings, the sync daemon, the IPVS timeouts, and how it
+//! runs (trackers, hooks, metrics). `director check FILE` prints it, with the [`environment`]'s
+//! findings.
 //!
 //! [`Desired`] is the IPVS table the director wants at each moment: the plan's services, each
-//! real server as its health events put it (in, weighted, quiesced or out), and the sorry server
-//! while every real server is down. The `ipvs` reconciler applies it.
+//! real server as its health events and the operator put it (in, weighted, quiesced, drained or
+//! out), and the sorry server while every real server is down. The `ipvs` reconciler applies it.
 //!
 //! [`Addresses`] adds and removes the taken-over addresses with their labels through rtnetlink,
 //! touching nothing else, and lists the node's addresses (secondary ones too) to find its role.
 //!
 //! [`run`] joins them: the monitor's events update [`Desired`], which the `ipvs` reconciler
 //! applies to the services the plan owns; the heartbeat's role changes add or remove the
-//! addresses (announced with gratuitous ARP) and run `active_cmd` / `inactive_cmd`.
+//! addresses (announced with gratuitous ARP and neighbour advertisements) and run `active_cmd` /
+//! `inactive_cmd` and the hooks. The [`control`] socket takes the operator's requests; the
+//! metrics are served over HTTP.
 
 mod addresses;
 pub mod control;

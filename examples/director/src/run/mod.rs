@@ -568,6 +568,13 @@ impl Director {
                 "director: warning: the heartbeat settings changed; they apply when the director restarts"
             );
         }
+        if (old.operation.metrics, &old.operation.socket)
+            != (self.plan.operation.metrics, &self.plan.operation.socket)
+        {
+            eprintln!(
+                "director: warning: the metrics address or the control socket changed; they apply when the director restarts"
+            );
+        }
         self.desired = self.desired.reload(&self.plan, start);
         self.sync_checks(Some(&old)).await?;
         self.sync_table().await;
