@@ -2,11 +2,11 @@
 //! datagrams, the IPVS counters of every service and real server of the configuration, and each
 //! real server's health and last check.
 
-use std::{collections::HashMap, fmt::Write, net::SocketAddr};
+use std::{fmt::Write, net::SocketAddr};
 
 use healthcheck::Health;
 use heartbeat::packet::Reject;
-use ipvs::{DestinationEntry, ServiceEntry, ServiceKey, Stats};
+use ipvs::Stats;
 
 use super::Director;
 
@@ -209,25 +209,7 @@ impl Director {
                 c.stalls as f64,
             );
         }
-        let kernel: HashMap<ServiceKey, (ServiceEntry, Vec<DestinationEntry>)> =
-            match self.ipvs.table().await {
-                Ok(t) => t
-                    .into_iter()
-                    .map(|(s, d)| (s.service.key, (s, d)))
-                    .collect(),
-                Err(_) => HashMap::new(),
-            };
-        let checks: HashMap<SocketAddr, healthcheck::TargetStatus> =
-            match self.monitor.status().await {
-                Ok(all) => all
-                    .into_iter()
-                    .filter_map(|(id, s)| {
-                        let key = self.targets.get(&id)?;
-                        Some((SocketAddr::new(key.addr, key.port), s))
-                    })
-                    .collect(),
-                Err(_) => HashMap::new(),
-            };
+        let super::requests::Live { kernel, checks } = self.live().await;
         for (si, s) in self.plan.services.iter().enumerate() {
             let service = s.service.key.to_string();
             let labels = [("virtual", s.name.as_str()), ("service", service.as_str())];

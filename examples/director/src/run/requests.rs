@@ -12,7 +12,42 @@ use crate::control::{
     Admin, Force, HeartbeatStatus, Request, Response, ServerStatus, ServiceStatus, Status,
 };
 
+/// What the kernel and the monitor say now, for the status and the metrics.
+pub(super) struct Live {
+    /// The kernel's table (in ipvsadm's order), by service.
+    pub(super) kernel: HashMap<ServiceKey, (ServiceEntry, Vec<DestinationEntry>)>,
+    /// The checks of the real servers, by address.
+    pub(super) checks: HashMap<SocketAddr, TargetStatus>,
+}
+
 impl Director {
+    /// Reads the kernel's table and the monitor's state.
+    pub(super) async fn live(&self) -> Live {
+        let kernel = match self.ipvs.table().await {
+            Ok(mut t) => {
+                listing::sort(&mut t);
+                t.into_iter()
+                    .map(|(s, d)| (s.service.key, (s, d)))
+                    .collect()
+            }
+            Err(e) => {
+                eprintln!("director: IPVS: {e}");
+                HashMap::new()
+            }
+        };
+        let checks = match self.monitor.status().await {
+            Ok(all) => all
+                .into_iter()
+                .filter_map(|(id, s)| {
+                    let key = self.targets.get(&id)?;
+                    Some((SocketAddr::new(key.addr, key.port), s))
+                })
+                .collect(),
+            Err(_) => HashMap::new(),
+        };
+        Live { kernel, checks }
+    }
+
     /// Carries out one request. `Err` only for what stops the director.
     pub(super) async fn request(&mut self, request: Request) -> Result<Response, RunError> {
         Ok(match request {
@@ -178,29 +213,10 @@ impl Director {
     /// The live state: the kernel's table for the services of the configuration (and those
     /// still draining), each real server with its health and the operator's decision.
     pub(super) async fn status(&self) -> Status {
-        let kernel: HashMap<ServiceKey, (ServiceEntry, Vec<DestinationEntry>)> =
-            match self.ipvs.table().await {
-                Ok(mut t) => {
-                    listing::sort(&mut t);
-                    t.into_iter()
-                        .map(|(s, d)| (s.service.key, (s, d)))
-                        .collect()
-                }
-                Err(e) => {
-                    eprintln!("director: status: IPVS: {e}");
-                    HashMap::new()
-                }
-            };
-        let health: HashMap<SocketAddr, TargetStatus> = match self.monitor.status().await {
-            Ok(all) => all
-                .into_iter()
-                .filter_map(|(id, s)| {
-                    let key = self.targets.get(&id)?;
-                    Some((SocketAddr::new(key.addr, key.port), s))
-                })
-                .collect(),
-            Err(_) => HashMap::new(),
-        };
+        let Live {
+            kernel,
+            checks: health,
+        } = self.live().await;
         let mut services = Vec::new();
         for (si, s) in self.plan.services.iter().enumerate() {
             let in_kernel = kernel.get(&s.service.key);
