@@ -54,6 +54,12 @@ pub mod fuzzing {
     pub fn http_response(response: &[u8]) -> bool {
         crate::probe::http::fuzz_response(response)
     }
+
+    /// Reads `packet` as a ping probe's raw socket delivers it (`v6`: without an IP header);
+    /// true when it is the reply to identifier 1, sequence number 2.
+    pub fn echo_reply(v6: bool, packet: &[u8]) -> bool {
+        crate::probe::ping::is_reply(v6, packet, 1, 2)
+    }
 }
 pub use escape::decode_escapes;
 pub use expect::{Expect, Matcher, Progress, Snippet};

@@ -1,6 +1,6 @@
 //! Fuzz everything that reads a real server's bytes: the HTTP response reader (head, framing,
-//! chunked bodies, keep-alive), the send/expect matcher fed in arbitrary pieces, and the load
-//! average parser. Run with `RUSTC_BOOTSTRAP=1 cargo fuzz run reply`.
+//! chunked bodies, keep-alive), the send/expect matcher fed in arbitrary pieces, the load
+//! average parser, and the ICMP echo reply reader. Run with `RUSTC_BOOTSTRAP=1 cargo fuzz run reply`.
 #![no_main]
 
 use healthcheck::{Expect, Progress, fuzzing, parse_load};
@@ -8,6 +8,8 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let _ = fuzzing::http_response(data);
+    let _ = fuzzing::echo_reply(false, data);
+    let _ = fuzzing::echo_reply(true, data);
     if let Ok(text) = std::str::from_utf8(data) {
         let _ = parse_load(text);
     }

@@ -2,7 +2,7 @@
 
 mod error;
 pub(crate) mod http;
-mod ping;
+pub(crate) mod ping;
 pub(crate) mod program;
 mod socket;
 mod stream;
