@@ -22,7 +22,7 @@
 //! reconcile_interval = "10s"    # the owned IPVS entries and addresses are checked and repaired
 //! socket = "/run/director.sock" # the control socket (`director status`, …)
 //! metrics = "127.0.0.1:9135"    # a Prometheus endpoint (none by default)
-//! address_probe = "100ms"       # RFC 5227 probe before claiming an address ("0s": none)
+//! address_probe = "50ms"        # RFC 5227 probe before claiming an address ("0s": none)
 //!
 //! [track]                       # what makes this router unfit to be active
 //! threshold = 1                 # failing weight that makes it step down (default 1)

@@ -81,7 +81,7 @@ pub struct RunOptions {
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(300);
 /// How long an RFC 5227 probe listens before an address is claimed, when the overlay does not
 /// say.
-const ADDRESS_PROBE: Duration = Duration::from_millis(100);
+const ADDRESS_PROBE: Duration = Duration::from_millis(50);
 /// How often the owned IPVS entries and addresses are compared with the kernel, when the
 /// overlay does not say.
 const RECONCILE_INTERVAL: Duration = Duration::from_secs(5);
