@@ -61,13 +61,18 @@ fn setup() -> Setup {
 }
 
 fn probe(s: &Setup, check: Check, binding: Binding) -> Outcome {
-    let probe = Probe::new(
-        s.server,
-        check,
-        binding,
-        Timeouts::both(Duration::from_secs(1)),
-    )
-    .expect("probe");
+    probe_at(s, s.server, check, binding, Duration::from_secs(1))
+}
+
+/// Runs one probe of `target` from `a`.
+fn probe_at(
+    s: &Setup,
+    target: SocketAddr,
+    check: Check,
+    binding: Binding,
+    limit: Duration,
+) -> Outcome {
+    let probe = Probe::new(target, check, binding, Timeouts::both(limit)).expect("probe");
     s.a.run(|| {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -156,21 +161,13 @@ fn source_address_is_what_the_server_sees() {
 
 /// Runs a ping probe from `a` to `target`.
 fn ping(s: &Setup, target: &str, binding: Binding) -> Outcome {
-    let probe = Probe::new(
+    probe_at(
+        s,
         SocketAddr::new(target.parse().expect("address"), 0),
         Check::Ping(healthcheck::PingCheck::default()),
         binding,
-        Timeouts::both(Duration::from_millis(500)),
+        Duration::from_millis(500),
     )
-    .expect("probe");
-    s.a.run(|| {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime")
-            .block_on(probe.run())
-    })
-    .expect("netns")
 }
 
 #[test]

@@ -8,7 +8,10 @@ mod common;
 
 use std::{os::unix::fs::PermissionsExt, process::Command};
 
-use common::{ConfigFile, NatLab, VIP, director, seed_config, seed_pair_config, socket_of};
+use common::{
+    ConfigFile, NatLab, Overlay, VIP, director, seed_config, seed_pair_config, socket_of,
+    wait_both_up,
+};
 use testkit::NetNs;
 
 /// The seed with a one-second check interval.
@@ -46,8 +49,7 @@ fn status_shows_the_live_table_with_health_and_json() {
     let lab = NatLab::new(1);
     let file = ConfigFile::new("status", &seed());
     let mut d = director(&lab.routers[0], &file.0, "director", &[]);
-    d.wait_for("[ active ] 10.0.0.100:80 up");
-    d.wait_for("[ active ] 10.0.0.200:80 up");
+    wait_both_up(&mut d);
     d.wait_for("took over 2 addresses");
     let mode = std::fs::metadata(socket_of(&lab.routers[0]))
         .expect("the socket")
@@ -100,8 +102,7 @@ fn server_commands_change_the_kernel_table() {
     let lab = NatLab::new(1);
     let file = ConfigFile::new("admin", &seed());
     let mut d = director(&lab.routers[0], &file.0, "director", &[]);
-    d.wait_for("[ active ] 10.0.0.100:80 up");
-    d.wait_for("[ active ] 10.0.0.200:80 up");
+    wait_both_up(&mut d);
     let r = &lab.routers[0];
 
     let (code, out, _) = cli(r, &["server", "drain", "HTTP", "10.0.0.100"]);
@@ -177,8 +178,7 @@ fn reload_through_the_socket_reports_what_is_wrong() {
     let lab = NatLab::new(1);
     let file = ConfigFile::new("reload-cli", &seed());
     let mut d = director(&lab.routers[0], &file.0, "director", &[]);
-    d.wait_for("[ active ] 10.0.0.100:80 up");
-    d.wait_for("[ active ] 10.0.0.200:80 up");
+    wait_both_up(&mut d);
     let table = lab.ipvsadm(0, &["-Ln"]);
     file.write(&seed().replace("scheduler = wlc", "scheduler = fastest"));
     let (code, _, err) = cli(&lab.routers[0], &["reload"]);
@@ -265,16 +265,9 @@ fn force_moves_the_role_and_auto_gives_it_back() {
 fn drift_is_repaired_within_one_interval() {
     let lab = NatLab::new(1);
     let file = ConfigFile::new("drift", &seed());
-    let overlay = ConfigFile::new("drift.toml", "[director]\nreconcile_interval = \"1s\"\n");
-    let settings = overlay.0.to_str().expect("path");
-    let mut d = director(
-        &lab.routers[0],
-        &file.0,
-        "director",
-        &["--settings", settings],
-    );
-    d.wait_for("[ active ] 10.0.0.100:80 up");
-    d.wait_for("[ active ] 10.0.0.200:80 up");
+    let overlay = Overlay::new("drift", "[director]\nreconcile_interval = \"1s\"\n");
+    let mut d = director(&lab.routers[0], &file.0, "director", &overlay.args());
+    wait_both_up(&mut d);
     d.wait_for("took over 2 addresses");
     let table = lab.ipvsadm(0, &["-Ln"]);
 
@@ -345,21 +338,15 @@ fn hooks_run_with_their_arguments() {
             out.display()
         )
     };
-    let overlay = ConfigFile::new(
-        "hooks.toml",
+    let overlay = Overlay::new(
+        "hooks",
         &format!(
             "[hooks]\nrole = {:?}\nserver = {:?}\n",
             hook("role"),
             hook("server")
         ),
     );
-    let settings = overlay.0.to_str().expect("path");
-    let mut d = director(
-        &lab.routers[0],
-        &file.0,
-        "director",
-        &["--settings", settings],
-    );
+    let mut d = director(&lab.routers[0], &file.0, "director", &overlay.args());
     d.wait_for("took over 2 addresses");
     assert_eq!(wait_for_line(&out, "role active"), "role active startup");
     let up = wait_for_line(&out, "server HTTP localhost.localdomain 10.0.0.100:80 up");
@@ -487,17 +474,10 @@ fn sample(text: &str, line: &str) -> Option<f64> {
 fn metrics_reflect_traffic_through_the_vip() {
     let lab = NatLab::new(1);
     let file = ConfigFile::new("metrics", &seed());
-    let overlay = ConfigFile::new("metrics.toml", "[director]\nmetrics = \"127.0.0.1:9135\"\n");
-    let settings = overlay.0.to_str().expect("path");
-    let mut d = director(
-        &lab.routers[0],
-        &file.0,
-        "director",
-        &["--settings", settings],
-    );
+    let overlay = Overlay::new("metrics", "[director]\nmetrics = \"127.0.0.1:9135\"\n");
+    let mut d = director(&lab.routers[0], &file.0, "director", &overlay.args());
     d.wait_for("metrics on http://127.0.0.1:9135/metrics");
-    d.wait_for("[ active ] 10.0.0.100:80 up");
-    d.wait_for("[ active ] 10.0.0.200:80 up");
+    wait_both_up(&mut d);
     let rs1 = "{virtual=\"HTTP\",server=\"localhost.localdomain\",address=\"10.0.0.100:80\"}";
     let service = "{virtual=\"HTTP\",service=\"TCP 192.168.1.250:80\"}";
     let text = scrape(&lab.routers[0], "127.0.0.1:9135");
@@ -648,15 +628,15 @@ fn trackers_make_the_active_router_step_down_by_their_weights() {
     let flag = std::env::temp_dir().join(format!("director-track-flag-{}", std::process::id()));
     std::fs::write(&flag, "").expect("flag");
     // The interface and the script together, or the script alone, make the router unfit.
-    let overlay = ConfigFile::new(
-        "track.toml",
+    let overlay = Overlay::new(
+        "track",
         &format!(
             "[track]\nthreshold = 2\n[[track.interface]]\nname = \"dummy9\"\n\
              [[track.script]]\ncommand = \"test -e {}\"\ninterval = \"200ms\"\nweight = 2\n",
             flag.display()
         ),
     );
-    let settings = ["--settings", overlay.0.to_str().expect("path")];
+    let settings = overlay.args();
     let mut primary = director(r, &file.0, "primary", &settings);
     let mut backup = director(&lab.routers[1], &file.0, "backup", &[]);
     primary.wait_for("took over 2 addresses");
@@ -707,11 +687,11 @@ fn trackers_make_the_active_router_step_down_by_their_weights() {
 fn a_lone_router_follows_its_gateway() {
     let lab = NatLab::new(1);
     let file = ConfigFile::new("gateway", &seed());
-    let overlay = ConfigFile::new(
-        "gateway.toml",
+    let overlay = Overlay::new(
+        "gateway",
         "[[track.gateway]]\naddress = \"192.168.1.1\"\ninterval = \"200ms\"\nfall = 2\n",
     );
-    let settings = ["--settings", overlay.0.to_str().expect("path")];
+    let settings = overlay.args();
     let mut d = director(&lab.routers[0], &file.0, "director", &settings);
     d.wait_for("took over 2 addresses");
     // The "gateway" (the client) goes away: two pings lost, and the router stands down.

@@ -13,7 +13,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{ConfigFile, NatLab, VIP, director, get, seed_config};
+use common::{ConfigFile, NatLab, Overlay, VIP, director, get, seed_config, wait_both_up};
 
 /// The seed with a one-second check interval and `reentry`; `http` changes more of `virtual HTTP`.
 fn seed(http: &[(&str, &str)]) -> String {
@@ -126,8 +126,7 @@ fn the_seed_router_serves_both_real_servers_and_leaves_nothing_on_sigterm() {
     d.wait_for("this node is the primary");
     d.wait_for("ACTIVE (standalone");
     d.wait_for("took over 2 addresses");
-    d.wait_for("[ active ] 10.0.0.100:80 up");
-    d.wait_for("[ active ] 10.0.0.200:80 up");
+    wait_both_up(&mut d);
 
     // The addresses with the seed's labels and masks, marked as the director's.
     let eth0 = lab.addresses(0, "eth0");
@@ -191,8 +190,7 @@ fn a_stopped_server_leaves_within_its_timeout_and_returns_after_reentry() {
     let mut lab = NatLab::new(1);
     let file = ConfigFile::new("reentry", &seed(&[("reentry", "3")]));
     let mut d = director(&lab.routers[0], &file.0, "director", &[]);
-    d.wait_for("[ active ] 10.0.0.100:80 up");
-    d.wait_for("[ active ] 10.0.0.200:80 up");
+    wait_both_up(&mut d);
     d.wait_for("took over 2 addresses");
 
     d.forget();
@@ -234,8 +232,7 @@ fn quiesce_keeps_a_failed_server_at_weight_zero() {
     let mut lab = NatLab::new(1);
     let file = ConfigFile::new("quiesce", &seed(&[("quiesce_server", "1")]));
     let mut d = director(&lab.routers[0], &file.0, "director", &[]);
-    d.wait_for("[ active ] 10.0.0.100:80 up");
-    d.wait_for("[ active ] 10.0.0.200:80 up");
+    wait_both_up(&mut d);
     d.wait_for("took over 2 addresses");
 
     d.forget();
@@ -270,8 +267,7 @@ fn an_invalid_reload_changes_nothing_and_a_removed_server_drains() {
         "director",
         &["--drain-timeout", "30s"],
     );
-    d.wait_for("[ active ] 10.0.0.100:80 up");
-    d.wait_for("[ active ] 10.0.0.200:80 up");
+    wait_both_up(&mut d);
     d.wait_for("took over 2 addresses");
     let table = lab.ipvsadm(0, &["-Ln"]);
     let addresses = lab.addresses(0, "eth0");
@@ -349,8 +345,7 @@ fn a_restart_adopts_the_table_without_dropping_connections() {
     let file = ConfigFile::new("restart", &seed(&[]));
     let keep = ["--keep-table"];
     let mut d = director(&lab.routers[0], &file.0, "first", &keep);
-    d.wait_for("[ active ] 10.0.0.100:80 up");
-    d.wait_for("[ active ] 10.0.0.200:80 up");
+    wait_both_up(&mut d);
     d.wait_for("took over 2 addresses");
 
     // A restart with SIGTERM and --keep-table: the table stays; the VIP goes and comes back.
@@ -402,17 +397,11 @@ fn the_overlay_checks_over_http_with_rise_and_fall() {
     let mut lab = NatLab::new(1);
     let file = ConfigFile::new("overlay-http", &seed(&[]));
     // busybox httpd serves rs1/rs2 at /index.html; a 404 elsewhere.
-    let overlay = ConfigFile::new(
-        "overlay-http.toml",
+    let overlay = Overlay::new(
+        "overlay-http",
         "[virtual.HTTP]\nrise = 2\nfall = 2\nhttp = { path = \"/index.html\", status = \"200\", expect = \"rs\" }\n",
     );
-    let settings = overlay.0.to_str().expect("path");
-    let mut d = director(
-        &lab.routers[0],
-        &file.0,
-        "director",
-        &["--settings", settings],
-    );
+    let mut d = director(&lab.routers[0], &file.0, "director", &overlay.args());
     let first = d.wait_for("[ active ] 10.0.0.100:80 up").text;
     assert!(first.contains("HTTP 200"), "{first}");
     d.wait_for("[ active ] 10.0.0.200:80 up");
@@ -446,20 +435,14 @@ fn ipv6_services_and_real_servers_from_the_overlay() {
     let mut lab = NatLab::new(1);
     lab.enable_ipv6();
     let file = ConfigFile::new("ipv6", &seed(&[]));
-    let overlay = ConfigFile::new(
-        "ipv6.toml",
+    let overlay = Overlay::new(
+        "ipv6",
         "[virtual.HTTP]\nipv6 = \"fd00:1::250/64 eth0:1\"\n\
          [virtual.HTTP.server.\"10.0.0.100\"]\nipv6 = \"fd00:10::100\"\n\
          [virtual.HTTP.server.\"10.0.0.200\"]\nipv6 = \"fd00:10::200\"\n\
          [ipv6]\nnat_router = \"fd00:10::254/64 eth1\"\n",
     );
-    let settings = overlay.0.to_str().expect("path");
-    let mut d = director(
-        &lab.routers[0],
-        &file.0,
-        "director",
-        &["--settings", settings],
-    );
+    let mut d = director(&lab.routers[0], &file.0, "director", &overlay.args());
     d.wait_for("took over 4 addresses");
     d.wait_for("[ active ] [fd00:10::100]:80 up");
     d.wait_for("[ active ] [fd00:10::200]:80 up");

@@ -9,7 +9,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{ConfigFile, NatLab, Prober, VIP, director, get, seed_pair_config};
+use common::{
+    ConfigFile, NatLab, Overlay, Prober, VIP, director, get, seed_pair_config, wait_both_up,
+};
 use testkit::Logged;
 
 const EVERY: Duration = Duration::from_millis(50);
@@ -28,8 +30,7 @@ fn pair(lab: &NatLab, file: &ConfigFile) -> (Logged, Logged) {
     );
     // The table is programmed on both nodes: a takeover only moves the addresses.
     for d in [&mut primary, &mut backup] {
-        d.wait_for("[ active ] 10.0.0.100:80 up");
-        d.wait_for("[ active ] 10.0.0.200:80 up");
+        wait_both_up(d);
     }
     assert!(get(&lab.client, VIP).is_ok(), "served by the primary");
     assert!(
@@ -254,15 +255,15 @@ fn an_authenticated_pair_fails_over_within_a_second_and_fails_back() {
     let lab = NatLab::new(2);
     let file = config("3");
     let key = ConfigFile::new("auth.key", "a shared key of the pair, 32 bytes");
-    let overlay = ConfigFile::new(
-        "auth.toml",
+    let overlay = Overlay::new(
+        "auth",
         &format!(
             "[heartbeat]\nmode = \"authenticated\"\nkey_file = \"{}\"\nkeepalive = \"100ms\"\n\
              deadtime = \"500ms\"\nfailback = true\npreempt_delay = \"1s\"\n",
             key.0.display()
         ),
     );
-    let settings = ["--settings", overlay.0.to_str().expect("path")];
+    let settings = overlay.args();
     let mut primary = director(&lab.routers[0], &file.0, "primary", &settings);
     let mut backup = director(&lab.routers[1], &file.0, "backup", &settings);
     primary.wait_for("took over 2 addresses");

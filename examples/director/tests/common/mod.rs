@@ -21,3 +21,29 @@ pub fn director(ns: &NetNs, config: &Path, tag: &str, args: &[&str]) -> Logged {
         args,
     )
 }
+
+/// Waits until a director of the seed has both real servers in its table.
+pub fn wait_both_up(d: &mut Logged) {
+    d.wait_for("[ active ] 10.0.0.100:80 up");
+    d.wait_for("[ active ] 10.0.0.200:80 up");
+}
+
+/// A settings overlay in a temporary file (removed on drop), and the arguments that give it
+/// to the director.
+pub struct Overlay(ConfigFile);
+
+impl Overlay {
+    pub fn new(name: &str, text: &str) -> Overlay {
+        Overlay(ConfigFile::new(&format!("{name}.toml"), text))
+    }
+
+    /// `--settings FILE`.
+    pub fn args(&self) -> [&str; 2] {
+        ["--settings", self.0.0.to_str().expect("a UTF-8 path")]
+    }
+
+    /// Replaces the overlay's text.
+    pub fn write(&self, text: &str) {
+        self.0.write(text);
+    }
+}
