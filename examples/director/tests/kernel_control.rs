@@ -220,6 +220,7 @@ fn force_moves_the_role_and_auto_gives_it_back() {
 
     // The primary forced standby: it steps down and says STOPPED; the backup takes over at once.
     // (In Piranha mode, forcing the backup active is pulse's one-shot: the master wins again.)
+    backup.forget();
     let (code, out, _) = cli(&lab.routers[0], &["force", "standby"]);
     assert_eq!((code, out.trim()), (Some(0), "forced standby"));
     primary.wait_for("STANDBY (operator)");
@@ -660,6 +661,7 @@ fn trackers_make_the_active_router_step_down_by_their_weights() {
     );
 
     // The script fails too (weight 2): unfit; the backup takes over at once.
+    backup.forget();
     std::fs::remove_file(&flag).expect("remove the flag");
     primary.wait_for("unfit: failing weight 3 of threshold 2: stepping down");
     primary.wait_for("STANDBY (service-failed)");
