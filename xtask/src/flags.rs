@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
+use crate::bench_report::ReportFlags;
 use crate::duration;
 use crate::vm::Backend;
 
@@ -30,6 +31,10 @@ usage:
       the director's demo in the rig (qemu with 2 CPUs unless --backend uml): the seed's NAT
       deployment with a backup router, its IPVS table, a failover and the downtime a client saw;
       DEMO ARGS: --fast (1 s/3 s timers instead of the seed's 6 s/18 s), --runs N
+  cargo xtask bench-report [--quick] [--only SECTION,...] [--out FILE]
+      the side-by-side benchmarks (benches/) against ipvsadm and keepalived, run on the host
+      and in the rig (qemu, 2 CPUs), written to BENCHMARKS.md; sections: ipvs, checks,
+      host-checks, failover, lvscf; --quick: small sizes and few runs
   cargo xtask kernel-test [--backend uml|qemu] [CARGO TEST ARGS...]
       `cargo test CARGO TEST ARGS...` with the rig as cargo's target runner: every test binary
       boots one VM, e.g. cargo xtask kernel-test -p testkit --test kernel_rig -- --ignored;
@@ -56,6 +61,8 @@ pub(crate) enum Task {
         /// Arguments for the demo program.
         args: Vec<OsString>,
     },
+    /// `cargo xtask bench-report`
+    BenchReport(ReportFlags),
     /// `cargo xtask help`
     Help,
 }
@@ -170,6 +177,36 @@ pub(crate) fn parse(args: Vec<OsString>, default_backend: Backend) -> Result<Tas
                 backend,
                 args: demo_args,
             })
+        }
+        Some("bench-report") => {
+            let mut flags = ReportFlags {
+                quick: false,
+                only: Vec::new(),
+                out: crate::bench_report::default_out(),
+            };
+            while let Some(arg) = args.0.next() {
+                match arg.to_str() {
+                    Some("--quick") => flags.quick = true,
+                    Some("--only") => {
+                        let list = args.value("--only")?;
+                        for name in list.split(',') {
+                            if !crate::bench_report::SECTIONS.contains(&name) {
+                                bail!(
+                                    "unknown section {name} (known: {})",
+                                    crate::bench_report::SECTIONS.join(", ")
+                                );
+                            }
+                            flags.only.push(name.to_string());
+                        }
+                    }
+                    Some("--out") => flags.out = PathBuf::from(args.value("--out")?),
+                    _ => bail!(
+                        "unknown option {} for `bench-report`",
+                        arg.to_string_lossy()
+                    ),
+                }
+            }
+            Ok(Task::BenchReport(flags))
         }
         Some("help" | "--help" | "-h") => Ok(Task::Help),
         _ => bail!("unknown task {}", task.to_string_lossy()),

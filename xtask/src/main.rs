@@ -7,6 +7,7 @@
 //!
 //! See `cargo xtask help` and the README.
 
+mod bench_report;
 mod cargo_json;
 mod duration;
 mod flags;
@@ -61,6 +62,14 @@ fn main() -> ExitCode {
             eprintln!("xtask vm: {e:#}");
             ExitCode::from(RIG_FAILED)
         }),
+        Task::BenchReport(flags) => match bench_report::run(&flags) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::FAILURE,
+            Err(e) => {
+                eprintln!("xtask bench-report: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
         Task::Demo { backend, args } => demo(backend, &args).unwrap_or_else(|e| {
             eprintln!("xtask demo: {e:#}");
             ExitCode::FAILURE

@@ -21,7 +21,7 @@ use std::{
 };
 
 use clap::Parser;
-use lab::{ConfigFile, NatLab, Prober, VIP, get, seed_pair_config, start_director};
+use lab::{ConfigFile, NatLab, Prober, VIP, get, random_below, seed_pair_config, start_director};
 use testkit::Logged;
 
 #[derive(Parser)]
@@ -69,20 +69,6 @@ fn start(cli: &Cli, lab: &NatLab, file: &ConfigFile, i: usize) -> Logged {
     d.wait_for("[ active ] 10.0.0.100:80 up");
     d.wait_for("[ active ] 10.0.0.200:80 up");
     d
-}
-
-/// A pseudo-random time in `[0, limit)`, from the clock (good enough to spread the moments of
-/// death over the heartbeat period).
-fn random_below(limit: Duration) -> Duration {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    // splitmix64's finalizer, to spread nearby clock readings.
-    let mut z = u64::from(nanos).wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^= z >> 31;
-    limit.mul_f64((z >> 11) as f64 / (1u64 << 53) as f64)
 }
 
 /// One failover: the active router `active` dies at a random moment of the heartbeat period

@@ -252,10 +252,15 @@ fn run(files: Files, mut options: director::RunOptions) -> ExitCode {
             Err(_) => Err(lines),
         }
     })));
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    // One worker thread unless TOKIO_WORKER_THREADS says otherwise: the director is glue
+    // around the kernel, and checking 1,000 real servers a second costs a third less CPU
+    // without a second worker to hand tasks to (benches/src/bin/checks.rs); one core runs the
+    // checks of 10,000 (healthcheck/BENCH.md).
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if std::env::var_os("TOKIO_WORKER_THREADS").is_none() {
+        builder.worker_threads(1);
+    }
+    let runtime = match builder.enable_all().build() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("director: cannot start the runtime: {e}");

@@ -1,5 +1,6 @@
 //! The seed's NAT deployment (`lvscf/tests/fixtures/seed/README.md`, topology 1) in network
-//! namespaces, shared by the kernel tests and by `examples/demo.rs` (`cargo xtask demo`):
+//! namespaces, shared by the kernel tests, by `examples/demo.rs` (`cargo xtask demo`) and by the
+//! side-by-side failover benchmark (`benches/src/bin/failover.rs`):
 //!
 //! ```text
 //!   client 192.168.1.1 ──┐ lan (bridge)               dmz (bridge) ┌── rs1 10.0.0.100 (httpd)
@@ -29,10 +30,8 @@ use testkit::{Logged, NetNs};
 pub const VIP: &str = "192.168.1.250:80";
 
 /// The seed's single-router `lvs.cf`, unchanged.
-pub const SEED_NAT: &str = include_str!(concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../lvscf/tests/fixtures/seed/01-nat-single-router.cf"
-));
+pub const SEED_NAT: &str =
+    include_str!("../../../../lvscf/tests/fixtures/seed/01-nat-single-router.cf");
 
 /// The seed's lvs.cf with some values changed through lvscf's layout-keeping edits: `globals`
 /// at the top level, `http` in `virtual HTTP`. Everything else stays byte for byte.
@@ -438,4 +437,18 @@ impl Timeline {
             .filter_map(|s| s.server.clone())
             .collect()
     }
+}
+
+/// A pseudo-random time in `[0, limit)`, from the clock (good enough to spread the moments of
+/// death over the heartbeat period).
+pub fn random_below(limit: Duration) -> Duration {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    // splitmix64's finalizer, to spread nearby clock readings.
+    let mut z = u64::from(nanos).wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 31;
+    limit.mul_f64((z >> 11) as f64 / (1u64 << 53) as f64)
 }

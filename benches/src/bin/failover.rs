@@ -1,0 +1,395 @@
+//! Failover side by side: our director's heartbeat (Piranha-compatible defaults, and
+//! authenticated sub-second timers) against keepalived's VRRP (its defaults, and fast VRRPv3
+//! adverts), on the seed's NAT deployment with a backup router, in network namespaces. Each run
+//! kills the active router at a random moment of the heartbeat period (its links go down, every
+//! process of the tool dies) and measures, from clients starting a request every 10 ms through
+//! the VIP, the time until a request is served through the other router. Run as root in a kernel
+//! with IPVS (`cargo xtask bench-report` runs it in the rig, qemu with 2 CPUs):
+//!
+//! ```text
+//! cargo build --release -p director -p lvs-benches
+//! cargo xtask vm --backend qemu --cpus 2 -- target/release/failover --director target/release/director --runs 20
+//! ```
+//!
+//! Prints a Markdown section on stdout.
+
+#[path = "../../../examples/director/tests/common/lab.rs"]
+mod lab;
+
+use std::{
+    path::PathBuf,
+    process::ExitCode,
+    time::{Duration, Instant},
+};
+
+use clap::{Parser, ValueEnum};
+use lab::{ConfigFile, NatLab, Prober, VIP, random_below, seed_pair_config, start_director};
+use lvs_benches::{
+    keepalived::{self, Keepalived, Log, Subsystems},
+    stats::{all_millis, millis, summarize},
+};
+use testkit::Logged;
+
+/// Who runs on the routers, with which timers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Setup {
+    /// Our director, lvs.cf without heartbeat timers: Piranha's keepalive 2 s, deadtime 5 s.
+    Piranha,
+    /// Our director, authenticated heartbeat, keepalive 100 ms, deadtime 300 ms (director.toml).
+    Fast,
+    /// keepalived, VRRPv2 with its defaults (advert_int 1 s).
+    Keepalived,
+    /// keepalived, VRRPv3 with advert_int 0.1 s.
+    KeepalivedFast,
+}
+
+impl Setup {
+    fn describe(self) -> &'static str {
+        match self {
+            Setup::Piranha => {
+                "ours, Piranha-compatible heartbeat, keepalive 2 s / deadtime 5 s (lvs.cf defaults)"
+            }
+            Setup::Fast => "ours, authenticated heartbeat, keepalive 100 ms / deadtime 300 ms",
+            Setup::Keepalived => "keepalived, VRRPv2, advert_int 1 s (its default)",
+            Setup::KeepalivedFast => "keepalived, VRRPv3, advert_int 0.1 s",
+        }
+    }
+
+    /// The heartbeat period: deaths fall at a random moment of it.
+    fn period(self) -> Duration {
+        match self {
+            Setup::Piranha => Duration::from_secs(2),
+            Setup::Keepalived => Duration::from_secs(1),
+            Setup::Fast | Setup::KeepalivedFast => Duration::from_millis(100),
+        }
+    }
+
+    fn is_ours(self) -> bool {
+        matches!(self, Setup::Piranha | Setup::Fast)
+    }
+}
+
+#[derive(Parser)]
+#[command(about = "Failover: our heartbeat vs keepalived's VRRP, kill to traffic")]
+struct Cli {
+    /// The director binary.
+    #[arg(long)]
+    director: PathBuf,
+    /// Failovers per setup.
+    #[arg(long, default_value_t = 20)]
+    runs: usize,
+    /// The setups to measure, in order.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "piranha,fast,keepalived,keepalived-fast"
+    )]
+    setups: Vec<Setup>,
+}
+
+/// A router's failover software.
+enum Node {
+    Ours(Logged),
+    Keepalived(Keepalived),
+}
+
+impl Node {
+    fn log(&mut self) -> &mut Logged {
+        match self {
+            Node::Ours(l) => l,
+            Node::Keepalived(k) => &mut k.process,
+        }
+    }
+
+    /// Every process stops at once, in the middle of whatever it was doing.
+    fn freeze(&mut self) {
+        match self {
+            Node::Ours(l) => {
+                let _ = l.signal(libc::SIGSTOP);
+            }
+            Node::Keepalived(k) => k.freeze(),
+        }
+    }
+
+    /// Every process dies at once.
+    fn kill(&mut self) {
+        match self {
+            Node::Ours(l) => {
+                let _ = l.child.kill();
+                let _ = l.child.wait();
+            }
+            Node::Keepalived(k) => k.kill(),
+        }
+    }
+
+    fn stop(&mut self) {
+        match self {
+            Node::Ours(l) => {
+                let _ = l.signal(libc::SIGTERM);
+                let _ = l.child.wait();
+            }
+            Node::Keepalived(k) => k.stop(),
+        }
+    }
+}
+
+/// The files a setup's routers read.
+struct Files {
+    lvs_cf: ConfigFile,
+    overlay: Option<ConfigFile>,
+    _key: Option<ConfigFile>,
+    keepalived: [String; 2],
+}
+
+fn files(setup: Setup) -> Files {
+    // The seed's file with the backup named; its keepalive and deadtime lines removed so the
+    // heartbeat has Piranha's defaults (the fast setup's overlay replaces them anyway).
+    let mut doc =
+        lvscf::Document::parse(&seed_pair_config(&[], &[])).expect("the seed pair parses");
+    doc.globals_mut().remove("keepalive");
+    doc.globals_mut().remove("deadtime");
+    let lvs_cf = ConfigFile::new("failover", &doc.to_string());
+    let (overlay, key) = if setup == Setup::Fast {
+        let key = ConfigFile::new("failover-key", "0123456789abcdef0123456789abcdef");
+        let text = format!(
+            "[heartbeat]\nmode = \"authenticated\"\nkey_file = \"{}\"\nkeepalive = \"100ms\"\n\
+             deadtime = \"300ms\"\n",
+            key.0.display()
+        );
+        (Some(ConfigFile::new("failover-toml", &text)), Some(key))
+    } else {
+        (None, None)
+    };
+    let vrrp = |n: usize| {
+        let (version, advert) = match setup {
+            Setup::KeepalivedFast => ("\n    vrrp_version 3", "0.1"),
+            _ => ("", "1"),
+        };
+        format!(
+            "global_defs {{\n    router_id router{n}{version}\n}}\n\
+             vrrp_instance LVS {{\n    state BACKUP\n    nopreempt\n    interface eth0\n    \
+             virtual_router_id 51\n    priority 100\n    advert_int {advert}\n    \
+             virtual_ipaddress {{\n        192.168.1.250/24 dev eth0 label eth0:1\n        \
+             10.0.0.254/16 dev eth1 label eth1:1\n    }}\n}}\n\
+             virtual_server 192.168.1.250 80 {{\n    delay_loop 6\n    lb_algo wlc\n    \
+             lb_kind NAT\n    protocol TCP\n\
+             {servers}}}\n",
+            servers = lab::REAL_SERVERS
+                .iter()
+                .map(|rs| format!(
+                    "    real_server {rs} 80 {{\n        weight 1\n        TCP_CHECK {{\n            \
+                     connect_timeout 6\n        }}\n    }}\n"
+                ))
+                .collect::<String>()
+        )
+    };
+    Files {
+        lvs_cf,
+        overlay,
+        _key: key,
+        keepalived: [vrrp(1), vrrp(2)],
+    }
+}
+
+/// Starts router `i` and waits until its IPVS table is programmed (and, for the first, until
+/// it is active).
+fn start(cli: &Cli, setup: Setup, lab: &NatLab, files: &Files, i: usize, first: bool) -> Node {
+    let tag = ["router1", "router2"][i];
+    let mut node = if setup.is_ours() {
+        let mut args = Vec::new();
+        if let Some(o) = &files.overlay {
+            args = vec!["--settings", o.0.to_str().expect("a UTF-8 path")];
+        }
+        let mut d = start_director(&cli.director, &lab.routers[i], &files.lvs_cf.0, tag, &args);
+        d.patience = Duration::from_secs(60);
+        Node::Ours(d)
+    } else {
+        let k = Keepalived::start(
+            Some(&lab.routers[i]),
+            tag,
+            &files.keepalived[i],
+            Subsystems::All,
+            Log::Console,
+        )
+        .expect("keepalived starts");
+        Node::Keepalived(k)
+    };
+    node.log().patience = Duration::from_secs(60);
+    if first {
+        node.log().wait_for(active_line(setup));
+    } else if !setup.is_ours() {
+        node.log().wait_for("Entering BACKUP STATE");
+    }
+    // Both tools program the table on both routers (keepalived's checkers always do; ours by
+    // default): wait until both real servers are in it.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !lab.ipvsadm(i, &["-Ln"]).contains("10.0.0.200:80") {
+        assert!(Instant::now() < deadline, "{tag}: no IPVS table after 60 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    node
+}
+
+/// The line a router logs once it holds the VIP.
+fn active_line(setup: Setup) -> &'static str {
+    if setup.is_ours() {
+        "took over 2 addresses"
+    } else {
+        "setting VIPs"
+    }
+}
+
+/// One run's result.
+struct Run {
+    /// Death → first request served through the other router.
+    to_traffic: Duration,
+    /// Death → the other router's log says it holds the addresses.
+    to_addresses: Duration,
+    /// Death → the dead router's links are down.
+    unplug: Duration,
+}
+
+/// Requests in flight at once: a new one starts every 10 ms even while others hang.
+const PROBERS: usize = 10;
+
+fn failover(setup: Setup, lab: &NatLab, nodes: &mut [Option<Node>; 2], active: usize) -> Run {
+    let standby = 1 - active;
+    // Ten clients, each sending a request every 100 ms (given up after 100 ms), started 10 ms
+    // apart: one request starts every 10 ms, however long the others hang.
+    let mut probers = Vec::new();
+    for _ in 0..PROBERS {
+        probers.push(Prober::start(
+            &lab.client,
+            VIP,
+            Duration::from_millis(100),
+            Duration::from_millis(100),
+        ));
+        std::thread::sleep(Duration::from_millis(100 / PROBERS as u64));
+    }
+    probers[0].served_after(Instant::now(), Duration::from_secs(10));
+    std::thread::sleep(Duration::from_millis(500) + random_below(setup.period()));
+    let survivor = nodes[standby].as_mut().expect("the standby runs");
+    survivor.log().forget();
+    // The machine dies. Its processes freeze at once (SIGSTOP: from this instant the tool
+    // does nothing, not even react to a link going down by speaking on the other), and the
+    // clock starts. Then it goes off both LANs, and the processes are killed. Its kernel may
+    // forward traffic until its links are down: only requests started after that count.
+    let mut dead = nodes[active].take().expect("the active router runs");
+    dead.freeze();
+    let died = Instant::now();
+    lab.unplug(active);
+    let down = Instant::now();
+    dead.kill();
+    let survivor = nodes[standby].as_mut().expect("the standby runs");
+    let took = survivor.log().wait_for(active_line(setup));
+    probers[0].served_after(took.at, Duration::from_secs(30));
+    let first = probers
+        .into_iter()
+        .filter_map(|p| {
+            p.finish()
+                .samples
+                .into_iter()
+                .find(|s| s.at > down && s.server.is_some())
+                .map(|s| s.done)
+        })
+        .min()
+        .expect("served after the takeover");
+    Run {
+        to_traffic: first - died,
+        to_addresses: took.at.saturating_duration_since(died),
+        unplug: down - died,
+    }
+}
+
+fn measure(cli: &Cli, setup: Setup) -> Vec<Run> {
+    eprintln!("failover: {}", setup.describe());
+    let lab = NatLab::new(2);
+    let files = files(setup);
+    let mut nodes = [Some(start(cli, setup, &lab, &files, 0, true)), None];
+    nodes[1] = Some(start(cli, setup, &lab, &files, 1, false));
+    let mut runs = Vec::new();
+    let mut active = 0;
+    for run in 0..cli.runs {
+        if run > 0 {
+            // The dead router comes back, as the standby (neither tool fails back here).
+            let dead = 1 - active;
+            lab.plug(dead);
+            nodes[dead] = Some(start(cli, setup, &lab, &files, dead, false));
+        }
+        let r = failover(setup, &lab, &mut nodes, active);
+        eprintln!(
+            "  run {:2}: router{} died: addresses after {} ms, traffic after {} ms",
+            run + 1,
+            active + 1,
+            r.to_addresses.as_millis(),
+            r.to_traffic.as_millis()
+        );
+        runs.push(r);
+        active = 1 - active;
+    }
+    for n in nodes.iter_mut().flatten() {
+        n.stop();
+    }
+    runs
+}
+
+fn report(results: &[(Setup, Vec<Run>)], runs: usize) {
+    println!("## Failover: our heartbeat vs keepalived's VRRP\n");
+    println!(
+        "The seed's NAT deployment with a backup router, in network namespaces (client, two \
+         routers, two busybox httpd real servers): {runs} failovers per setup. Each run kills the \
+         active router at a random moment of the heartbeat period, and the dead router comes \
+         back as the standby before the next run. The kill is a SIGSTOP of every process of the \
+         tool (from then on it does nothing, not even react to one link going down by speaking \
+         on the other); its links go down right after (`ip link set … down`, how long that took \
+         is in the last column), then the processes are SIGKILLed. Kill → traffic: from the \
+         SIGSTOP until a client request started after the links went down is served through the \
+         other router (a request starts every 10 ms, each on a new connection and given up after \
+         100 ms, ten in flight at most). Kill → addresses: until the survivor's log says it \
+         holds the VIP. Both tools keep the IPVS table programmed on both routers, so a takeover \
+         only moves the VIP and the NAT router address. keepalived is {}; both run with \
+         `nopreempt` semantics (no failback).\n",
+        keepalived::version()
+    );
+    println!(
+        "| setup | kill → traffic: median | worst | best | kill → addresses: median | links down after |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|");
+    for (setup, rs) in results {
+        let traffic: Vec<Duration> = rs.iter().map(|r| r.to_traffic).collect();
+        let addresses: Vec<Duration> = rs.iter().map(|r| r.to_addresses).collect();
+        let unplug: Vec<Duration> = rs.iter().map(|r| r.unplug).collect();
+        if let (Some(t), Some(a), Some(u)) = (
+            summarize(&traffic),
+            summarize(&addresses),
+            summarize(&unplug),
+        ) {
+            println!(
+                "| {} | {} | {} | {} | {} | {} |",
+                setup.describe(),
+                millis(t.median),
+                millis(t.worst),
+                millis(t.best),
+                millis(a.median),
+                millis(u.median)
+            );
+        }
+    }
+    println!("\nEvery run, kill → traffic in ms, in order:\n\n```text");
+    for (setup, rs) in results {
+        let traffic: Vec<Duration> = rs.iter().map(|r| r.to_traffic).collect();
+        println!("{:<16} {}", format!("{setup:?}:"), all_millis(&traffic));
+    }
+    println!("```\n");
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let mut results = Vec::new();
+    for &setup in &cli.setups {
+        results.push((setup, measure(&cli, setup)));
+    }
+    report(&results, cli.runs);
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,61 @@
+//! Medians and worst cases of measured durations, and how they are printed.
+
+use std::time::Duration;
+
+/// The spread of a set of samples.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Summary {
+    /// How many samples.
+    pub n: usize,
+    /// The median (the mean of the two middle ones for an even count).
+    pub median: Duration,
+    /// The smallest.
+    pub best: Duration,
+    /// The largest.
+    pub worst: Duration,
+}
+
+/// The summary of `samples`, `None` when there are none.
+///
+/// ```
+/// use std::time::Duration;
+/// let s = lvs_benches::stats::summarize(&[3, 1, 2, 10].map(Duration::from_secs)).unwrap();
+/// assert_eq!(s.median, Duration::from_millis(2500));
+/// assert_eq!((s.best, s.worst), (Duration::from_secs(1), Duration::from_secs(10)));
+/// ```
+pub fn summarize(samples: &[Duration]) -> Option<Summary> {
+    let mut sorted = samples.to_vec();
+    sorted.sort();
+    let n = sorted.len();
+    let (best, worst) = (*sorted.first()?, *sorted.last()?);
+    let median = if n % 2 == 1 {
+        sorted[n / 2]
+    } else {
+        (sorted[n / 2 - 1] + sorted[n / 2]) / 2
+    };
+    Some(Summary {
+        n,
+        median,
+        best,
+        worst,
+    })
+}
+
+/// `d` in seconds with three decimals: `1.234 s`.
+pub fn secs(d: Duration) -> String {
+    format!("{:.3} s", d.as_secs_f64())
+}
+
+/// `d` in milliseconds, no decimals: `1234 ms`.
+pub fn millis(d: Duration) -> String {
+    format!("{} ms", d.as_millis())
+}
+
+/// The samples in order, in milliseconds, for the raw data under a table.
+pub fn all_millis(samples: &[Duration]) -> String {
+    samples
+        .iter()
+        .map(|d| d.as_millis().to_string())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
