@@ -148,12 +148,14 @@ pub struct Handle {
     features: Features,
     batch: BatchOptions,
     errors: Arc<Mutex<Unsolicited>>,
-    dumper: Arc<Mutex<Dumper>>,
+    dumpers: Arc<[Mutex<Dumper>]>,
 }
 
 /// A blocking socket for bulk dumps ([`Handle::table`]): a whole-table dump is one GET_DEST dump
 /// per service, and doing them with plain `send`/`recv` on a blocking socket (inside
-/// `spawn_blocking`) takes 3 system calls per service instead of the ~6 of the async path.
+/// `spawn_blocking`) takes 3 system calls per service instead of the ~6 of the async path. A
+/// connection has one per CPU (two to [`MAX_DUMP_SOCKETS`]): a socket runs one dump at a time,
+/// so large tables are dumped in parallel slices, one per socket.
 struct Dumper {
     sock: Socket,
     seq: u32,
@@ -175,6 +177,9 @@ impl Dumper {
     ) -> std::result::Result<Vec<IpvsMessage>, DumpError> {
         self.seq = self.seq.wrapping_add(1);
         let seq = self.seq;
+        if self.buf.is_empty() {
+            self.buf = vec![0; 256 * 1024];
+        }
         let bytes = codec::encode_request(&msg, family_id, NLM_F_DUMP, seq);
         self.sock.send(&bytes, 0).map_err(DumpError::Io)?;
         let mut out = Vec::new();
@@ -201,6 +206,20 @@ impl Dumper {
             }
         }
     }
+}
+
+/// The most dump sockets a connection opens (one per CPU up to this).
+const MAX_DUMP_SOCKETS: usize = 4;
+
+/// Tables with fewer services are dumped on one socket: a thread is not worth it.
+const PARALLEL_DUMP_MIN: usize = 256;
+
+/// How many dump sockets to open: one per CPU this process may run on, at least two (so the
+/// parallel path is the one every large dump takes, on any machine) and at most the maximum.
+fn dump_sockets() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(2, MAX_DUMP_SOCKETS)
 }
 
 enum DumpError {
@@ -243,15 +262,15 @@ impl Unsolicited {
 /// Opens a connection in the calling thread's network namespace. Must be called inside a Tokio
 /// runtime.
 pub fn new_connection() -> Result<(Connection, Handle)> {
-    let (sock, sync_sock, family_id) = open_socket()?;
-    finish(sock, sync_sock, family_id)
+    let (sock, dump_socks, family_id) = open_socket()?;
+    finish(sock, dump_socks, family_id)
 }
 
 /// Opens a connection in the network namespace at `path` (e.g. `/run/netns/NAME` or
 /// `/proc/PID/ns/net`). The socket is created on a short-lived thread that joins the namespace.
 pub fn new_connection_in_netns(path: impl AsRef<Path>) -> Result<(Connection, Handle)> {
     let path = path.as_ref().to_path_buf();
-    let joined = std::thread::spawn(move || -> Result<(Socket, Socket, u16)> {
+    let joined = std::thread::spawn(move || -> Result<(Socket, Vec<Socket>, u16)> {
         let io = |source| Error::Io {
             op: Operation::Connect,
             source,
@@ -271,21 +290,28 @@ pub fn new_connection_in_netns(path: impl AsRef<Path>) -> Result<(Connection, Ha
     finish(joined.0, joined.1, joined.2)
 }
 
-/// Opens the connection's socket and a blocking socket for bulk dumps, and resolves the family.
-fn open_socket() -> Result<(Socket, Socket, u16)> {
+/// Opens the connection's socket and the blocking sockets for bulk dumps (all in the calling
+/// thread's network namespace), and resolves the family.
+fn open_socket() -> Result<(Socket, Vec<Socket>, u16)> {
     let io = |source| Error::Io {
         op: Operation::Connect,
         source,
     };
-    let mut sync_sock = Socket::new(NETLINK_GENERIC).map_err(io)?;
-    sync_sock.bind_auto().map_err(io)?;
-    let family_id = resolve_family(&sync_sock)?;
-    let mut sock = Socket::new(NETLINK_GENERIC).map_err(io)?;
-    sock.bind_auto().map_err(io)?;
-    Ok((sock, sync_sock, family_id))
+    let bound = || -> Result<Socket> {
+        let mut s = Socket::new(NETLINK_GENERIC).map_err(io)?;
+        s.bind_auto().map_err(io)?;
+        Ok(s)
+    };
+    let first = bound()?;
+    let family_id = resolve_family(&first)?;
+    let mut dump_socks = vec![first];
+    for _ in 1..dump_sockets() {
+        dump_socks.push(bound()?);
+    }
+    Ok((bound()?, dump_socks, family_id))
 }
 
-fn finish(sock: Socket, sync_sock: Socket, family_id: u16) -> Result<(Connection, Handle)> {
+fn finish(sock: Socket, dump_socks: Vec<Socket>, family_id: u16) -> Result<(Connection, Handle)> {
     let io = |source| Error::Io {
         op: Operation::Connect,
         source,
@@ -339,11 +365,17 @@ fn finish(sock: Socket, sync_sock: Socket, family_id: u16) -> Result<(Connection
             family_id,
             features: Features::detect(),
             batch,
-            dumper: Arc::new(Mutex::new(Dumper {
-                sock: sync_sock,
-                seq: 1,
-                buf: vec![0; 256 * 1024],
-            })),
+            // Buffers are allocated on first use: most connections never dump in parallel.
+            dumpers: dump_socks
+                .into_iter()
+                .map(|sock| {
+                    Mutex::new(Dumper {
+                        sock,
+                        seq: 1,
+                        buf: Vec::new(),
+                    })
+                })
+                .collect(),
             errors: Arc::new(Mutex::new(Unsolicited {
                 rx: unsolicited,
                 by_seq: BTreeMap::new(),
@@ -429,6 +461,59 @@ fn classify(m: Message) -> Option<Item> {
 
 fn sched_of(s: &Service) -> Option<(String, Option<String>)> {
     Some((s.scheduler.name().to_string(), s.persistence_engine.clone()))
+}
+
+/// A dump socket, for this thread alone.
+fn lock_dumper(m: &Mutex<Dumper>) -> Result<std::sync::MutexGuard<'_, Dumper>> {
+    m.lock().map_err(|_| Error::ConnectionClosed {
+        op: Operation::GetService,
+        target: Target::None,
+    })
+}
+
+/// The destinations of each of `services`, in order, dumped on `d`.
+fn destinations_of(
+    d: &mut Dumper,
+    family_id: u16,
+    services: &[ServiceEntry],
+) -> Result<Vec<Vec<DestinationEntry>>> {
+    let op = Operation::GetDest;
+    let mut out = Vec::with_capacity(services.len());
+    for s in services {
+        let key = s.service.key;
+        let target = Target::Service(key);
+        let msgs = d
+            .dump(
+                family_id,
+                IpvsMessage::new(Command::GetDest, vec![CmdAttr::Service(key.to_attrs())]),
+            )
+            .map_err(dump_err(op, target.clone()))?;
+        let mut dests = Vec::with_capacity(msgs.len());
+        for m in msgs {
+            let attrs = m
+                .dest()
+                .ok_or_else(|| decode_err(op, target.clone())("reply without dest".into()))?;
+            dests.push(
+                DestinationEntry::from_attrs(attrs, key.family())
+                    .map_err(decode_err(op, target.clone()))?,
+            );
+        }
+        out.push(dests);
+    }
+    Ok(out)
+}
+
+/// How a failed blocking dump becomes an [`Error`].
+fn dump_err(op: Operation, target: Target) -> impl Fn(DumpError) -> Error {
+    move |e| match e {
+        DumpError::Errno(n) => Error::from_errno(op, target.clone(), n, None),
+        DumpError::Io(source) => Error::Io { op, source },
+        DumpError::Decode(message) => Error::Decode {
+            op,
+            target: target.clone(),
+            message,
+        },
+    }
 }
 
 fn decode_err(op: Operation, target: Target) -> impl Fn(String) -> Error {
@@ -844,62 +929,62 @@ impl Handle {
     }
 
     /// The whole table (services with destinations, stats and counters): one service dump and
-    /// one destination dump per service, on a blocking socket inside `spawn_blocking`.
+    /// one destination dump per service, on blocking sockets inside `spawn_blocking`; a large
+    /// table's destination dumps run in parallel slices, one per dump socket (one per CPU).
     pub async fn table(&self) -> Result<Vec<(ServiceEntry, Vec<DestinationEntry>)>> {
-        let dumper = self.dumper.clone();
+        let dumpers = self.dumpers.clone();
         let family_id = self.family_id;
-        let closed = |op| Error::ConnectionClosed {
-            op,
-            target: Target::None,
-        };
         tokio::task::spawn_blocking(move || {
-            let mut d = dumper.lock().map_err(|_| closed(Operation::GetService))?;
-            let conv = |op: Operation, target: Target| {
-                move |e: DumpError| match e {
-                    DumpError::Errno(n) => Error::from_errno(op, target.clone(), n, None),
-                    DumpError::Io(source) => Error::Io { op, source },
-                    DumpError::Decode(message) => Error::Decode {
-                        op,
-                        target: target.clone(),
-                        message,
-                    },
-                }
-            };
+            let mut first = lock_dumper(dumpers.first().ok_or(Error::ConnectionClosed {
+                op: Operation::GetService,
+                target: Target::None,
+            })?)?;
             let op = Operation::GetService;
-            let msgs = d
+            let msgs = first
                 .dump(family_id, IpvsMessage::new(Command::GetService, vec![]))
-                .map_err(conv(op, Target::None))?;
-            let mut out = Vec::with_capacity(msgs.len());
+                .map_err(dump_err(op, Target::None))?;
+            let mut services = Vec::with_capacity(msgs.len());
             for m in msgs {
                 let attrs = m
                     .service()
                     .ok_or_else(|| decode_err(op, Target::None)("reply without service".into()))?;
-                let s = ServiceEntry::from_attrs(attrs).map_err(decode_err(op, Target::None))?;
-                let key = s.service.key;
-                let op = Operation::GetDest;
-                let target = Target::Service(key);
-                let dm = d
-                    .dump(
-                        family_id,
-                        IpvsMessage::new(Command::GetDest, vec![CmdAttr::Service(key.to_attrs())]),
-                    )
-                    .map_err(conv(op, target.clone()))?;
-                let mut dests = Vec::with_capacity(dm.len());
-                for m in dm {
-                    let attrs = m.dest().ok_or_else(|| {
-                        decode_err(op, target.clone())("reply without dest".into())
-                    })?;
-                    dests.push(
-                        DestinationEntry::from_attrs(attrs, key.family())
-                            .map_err(decode_err(op, target.clone()))?,
-                    );
-                }
-                out.push((s, dests));
+                services
+                    .push(ServiceEntry::from_attrs(attrs).map_err(decode_err(op, Target::None))?);
             }
-            Ok(out)
+            let slices = if services.len() >= PARALLEL_DUMP_MIN {
+                dumpers.len()
+            } else {
+                1
+            };
+            let per = services.len().div_ceil(slices).max(1);
+            let mut chunks = services.chunks(per);
+            let head = chunks.next().unwrap_or(&[]);
+            let dests = std::thread::scope(|scope| -> Result<Vec<Vec<DestinationEntry>>> {
+                let rest: Vec<_> = chunks
+                    .zip(dumpers.iter().skip(1))
+                    .map(|(chunk, dumper)| {
+                        scope.spawn(move || {
+                            destinations_of(&mut *lock_dumper(dumper)?, family_id, chunk)
+                        })
+                    })
+                    .collect();
+                let mut all = destinations_of(&mut first, family_id, head)?;
+                for t in rest {
+                    let part = t.join().map_err(|_| Error::ConnectionClosed {
+                        op: Operation::GetDest,
+                        target: Target::None,
+                    })??;
+                    all.extend(part);
+                }
+                Ok(all)
+            })?;
+            Ok(services.into_iter().zip(dests).collect())
         })
         .await
-        .map_err(|_| closed(Operation::GetService))?
+        .map_err(|_| Error::ConnectionClosed {
+            op: Operation::GetService,
+            target: Target::None,
+        })?
     }
 
     /// Validates `op` and builds its message.

@@ -168,3 +168,69 @@ fn a_reconciler_with_memory_sends_only_the_changes_and_repairs_after_forget() {
     })
     .unwrap();
 }
+
+#[test]
+#[ignore = "kernel test: run with `cargo xtask test`"]
+fn a_large_table_is_dumped_whole_across_the_dump_sockets() {
+    // Large enough to be dumped in parallel slices (one per dump socket); services with 0 to 4
+    // destinations, so a slice boundary falling anywhere is checked.
+    let mut desired = Table::default();
+    for i in 0..700u32 {
+        let vip = std::net::Ipv4Addr::from(0x0a00_0000 + 1 + i);
+        let key = if i % 3 == 0 {
+            ServiceKey::udp(vip.into(), 53)
+        } else {
+            ServiceKey::tcp(vip.into(), 80)
+        };
+        desired.services.push(VirtualServer {
+            service: Service::new(key),
+            destinations: (0..i % 5)
+                .map(|j| {
+                    Destination::new(
+                        std::net::Ipv4Addr::new(10, 128, 0, 1 + j as u8).into(),
+                        8080,
+                    )
+                    .with_forwarding(Forwarding::Masquerade)
+                })
+                .collect(),
+        });
+    }
+    let ns = common::new_netns();
+    let listed = ns
+        .run(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                let (conn, h) = ipvs::new_connection().unwrap();
+                tokio::spawn(conn);
+                let r = reconcile::apply(&h, &desired, &Ownership::All)
+                    .await
+                    .unwrap();
+                assert!(r.is_ok(), "{:?}", r.first_error());
+                let table = h.table().await.unwrap();
+                assert_eq!(table.len(), 700);
+                for (s, d) in &table {
+                    let want = desired
+                        .services
+                        .iter()
+                        .find(|vs| vs.service.key == s.service.key)
+                        .expect("a desired service");
+                    assert_eq!(d.len(), want.destinations.len(), "{:?}", s.service.key);
+                }
+                let observed = reconcile::observe(&h).await.unwrap();
+                assert_eq!(canon(&observed), canon(&desired));
+                table.iter().map(|(_, d)| d.len()).sum::<usize>()
+            })
+        })
+        .unwrap();
+    // ipvsadm, which we did not write, sees the same number of destinations.
+    let out = ns.exec("ipvsadm", ["-Ln"]).unwrap();
+    let dests = out
+        .lines()
+        .filter(|l| l.trim_start().starts_with("->") && !l.contains("RemoteAddress"))
+        .count();
+    assert_eq!(listed, dests);
+    assert_eq!(listed, (0..700).map(|i| i % 5).sum::<usize>());
+}

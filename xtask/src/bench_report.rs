@@ -186,6 +186,11 @@ fn first_line(cmd: &mut Command) -> String {
     }
 }
 
+/// The installed version of a Debian package.
+fn package_version(name: &str) -> String {
+    first_line(Command::new("dpkg-query").args(["-W", "-f", "${Version}\\n", name]))
+}
+
 fn environment() -> Result<String> {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let model = cpuinfo
@@ -208,10 +213,12 @@ fn environment() -> Result<String> {
          the report, but the machine may be shared.\n\
          - Rig: `cargo xtask vm --backend qemu --cpus 2`: {} under qemu TCG (no KVM), 2 vCPUs, \
          2 GiB; every tool in the same VM boot, same kernel.\n\
-         - Peers: {}; {} (Debian's packages, the same binaries on the host and in the rig).\n",
+         - Peers, Debian's packages (the same binaries on the host and in the rig): keepalived \
+         {}, ipvsadm {}; busybox {} for the real servers' httpd.\n",
         guest_kernel.trim(),
-        first_line(Command::new("/usr/sbin/keepalived").arg("--version")),
-        first_line(Command::new("ipvsadm").arg("--version")),
+        package_version("keepalived"),
+        package_version("ipvsadm"),
+        package_version("busybox-static"),
     ))
 }
 
@@ -232,7 +239,14 @@ pub(crate) fn run(flags: &ReportFlags) -> Result<bool> {
     for name in &only {
         let t0 = Instant::now();
         match section(name, &built, flags.quick) {
-            Ok(text) => body += &text,
+            Ok(text) => {
+                body += &text;
+                let _ = write!(
+                    body,
+                    "Reproduce this section: `cargo xtask bench-report --only {name}{}`.\n\n",
+                    if flags.quick { " --quick" } else { "" }
+                );
+            }
             Err(e) => {
                 ok = false;
                 eprintln!("xtask bench-report: {name}: {e:#}");
