@@ -315,6 +315,22 @@ fn measure(cli: &Cli, setup: Setup) -> Vec<Run> {
             // The dead router comes back, as the standby (neither tool fails back here).
             let dead = 1 - active;
             lab.plug(dead);
+            // Its links report a carrier a little after they are set up (up to a second): a
+            // router started before that cannot take over until they do, which is not what
+            // is measured here.
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while ["eth0", "eth1"].iter().any(|dev| {
+                !lab.routers[dead]
+                    .ip(["-o", "link", "show", "dev", dev])
+                    .is_ok_and(|l| l.contains("state UP"))
+            }) {
+                assert!(
+                    Instant::now() < deadline,
+                    "router{}'s links stay down",
+                    dead + 1
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
             nodes[dead] = Some(start(cli, setup, &lab, &files, dead, false));
         }
         let r = failover(setup, &lab, &mut nodes, active);
@@ -340,7 +356,7 @@ fn report(results: &[(Setup, Vec<Run>)], runs: usize) {
         "The seed's NAT deployment with a backup router, in network namespaces (client, two \
          routers, two busybox httpd real servers): {runs} failovers per setup. Each run kills the \
          active router at a random moment of the heartbeat period, and the dead router comes \
-         back as the standby before the next run. The kill is a SIGSTOP of every process of the \
+         back as the standby before the next run (once its links report a carrier). The kill is a SIGSTOP of every process of the \
          tool (from then on it does nothing, not even react to one link going down by speaking \
          on the other); its links go down right after (`ip link set … down`, how long that took \
          is in the last column), then the processes are SIGKILLed. Kill → traffic: from the \
