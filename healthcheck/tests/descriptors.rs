@@ -8,22 +8,11 @@ mod common;
 use std::time::Duration;
 
 use healthcheck::{
-    Binding, Check, CommandTemplate, Monitor, MonitorOptions, Probe, ProgramCheck, ServerConfig,
-    Target, Timeouts,
+    Binding, Check, CommandTemplate, Monitor, MonitorOptions, Probe, ProgramCheck, Target, Timeouts,
 };
 use tokio::{io::AsyncReadExt, time::Instant};
 
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
-
-fn plain() -> ServerConfig {
-    ServerConfig {
-        reentry: Duration::ZERO,
-        slow_start: None,
-        ..ServerConfig::default()
-    }
-}
+use common::{ms, plain};
 
 fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd").unwrap().count()

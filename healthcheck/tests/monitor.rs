@@ -20,17 +20,7 @@ use healthcheck::{
 };
 use tokio::{sync::mpsc, time::Instant};
 
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
-
-fn plain() -> ServerConfig {
-    ServerConfig {
-        reentry: Duration::ZERO,
-        slow_start: None,
-        ..ServerConfig::default()
-    }
-}
+use common::{ms, plain};
 
 /// The application's own check: records when it ran and how many ran at once.
 #[derive(Default)]

@@ -195,42 +195,31 @@ fn a_large_table_is_dumped_whole_across_the_dump_sockets() {
                 .collect(),
         });
     }
-    let ns = common::new_netns();
-    let listed = ns
-        .run(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                let (conn, h) = ipvs::new_connection().unwrap();
-                tokio::spawn(conn);
-                let r = reconcile::apply(&h, &desired, &Ownership::All)
-                    .await
-                    .unwrap();
-                assert!(r.is_ok(), "{:?}", r.first_error());
-                let table = h.table().await.unwrap();
-                assert_eq!(table.len(), 700);
-                for (s, d) in &table {
-                    let want = desired
-                        .services
-                        .iter()
-                        .find(|vs| vs.service.key == s.service.key)
-                        .expect("a desired service");
-                    assert_eq!(d.len(), want.destinations.len(), "{:?}", s.service.key);
-                }
-                let observed = reconcile::observe(&h).await.unwrap();
-                assert_eq!(canon(&observed), canon(&desired));
-                table.iter().map(|(_, d)| d.len()).sum::<usize>()
-            })
-        })
-        .unwrap();
-    // ipvsadm, which we did not write, sees the same number of destinations.
-    let out = ns.exec("ipvsadm", ["-Ln"]).unwrap();
-    let dests = out
-        .lines()
-        .filter(|l| l.trim_start().starts_with("->") && !l.contains("RemoteAddress"))
-        .count();
-    assert_eq!(listed, dests);
-    assert_eq!(listed, (0..700).map(|i| i % 5).sum::<usize>());
+    common::in_netns(move |h| async move {
+        let r = reconcile::apply(&h, &desired, &Ownership::All)
+            .await
+            .unwrap();
+        assert!(r.is_ok(), "{:?}", r.first_error());
+        let table = h.table().await.unwrap();
+        assert_eq!(table.len(), 700);
+        for (s, d) in &table {
+            let want = desired
+                .services
+                .iter()
+                .find(|vs| vs.service.key == s.service.key)
+                .expect("a desired service");
+            assert_eq!(d.len(), want.destinations.len(), "{:?}", s.service.key);
+        }
+        let observed = reconcile::observe(&h).await.unwrap();
+        assert_eq!(canon(&observed), canon(&desired));
+        let listed: usize = table.iter().map(|(_, d)| d.len()).sum();
+        assert_eq!(listed, (0..700).map(|i| i % 5).sum::<usize>());
+        // ipvsadm, which we did not write, sees as many destinations.
+        let out = common::sh("ipvsadm -Ln");
+        let dests = out
+            .lines()
+            .filter(|l| l.trim_start().starts_with("->") && !l.contains("RemoteAddress"))
+            .count();
+        assert_eq!(listed, dests);
+    });
 }

@@ -6,7 +6,7 @@
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 
-#[path = "generate.rs"]
+#[path = "common/generate.rs"]
 mod generate;
 use generate::generate;
 

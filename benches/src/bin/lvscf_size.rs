@@ -10,7 +10,7 @@
 //! Prints a Markdown section on stdout. The criterion benchmark `cargo bench -p lvscf` measures
 //! the small sizes with statistics.
 
-#[path = "../../../lvscf/benches/generate.rs"]
+#[path = "../../../lvscf/benches/common/generate.rs"]
 mod generate;
 
 use std::{

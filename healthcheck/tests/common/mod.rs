@@ -206,3 +206,17 @@ pub async fn eventually(what: &str, mut f: impl FnMut() -> bool) {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
+
+/// `n` milliseconds.
+pub fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// A server judged on every check: no reentry delay, no slow start.
+pub fn plain() -> healthcheck::ServerConfig {
+    healthcheck::ServerConfig {
+        reentry: Duration::ZERO,
+        slow_start: None,
+        ..healthcheck::ServerConfig::default()
+    }
+}
