@@ -40,6 +40,20 @@ fn pair(lab: &NatLab, file: &ConfigFile) -> (Logged, Logged) {
     (primary, backup)
 }
 
+/// The primary dies: its director stops at once, with no last word (a link going down while it
+/// lived would make it send one more heartbeat), then its links go; the backup takes over. When
+/// it died and when the backup became active.
+fn primary_dies(lab: &NatLab, primary: &mut Logged, backup: &mut Logged) -> (Instant, Instant) {
+    backup.forget();
+    let died = Instant::now();
+    primary.child.kill().expect("SIGKILL");
+    primary.child.wait().expect("reaped");
+    lab.unplug(0);
+    let active = backup.wait_for("ACTIVE (peer-dead)").at;
+    backup.wait_for("took over 2 addresses");
+    (died, active)
+}
+
 fn config(deadtime: &str) -> ConfigFile {
     ConfigFile::new(
         &format!("pair-{deadtime}"),
@@ -59,15 +73,7 @@ fn the_backup_serves_when_the_primary_dies_and_keeps_serving_when_it_returns() {
     let prober = Prober::start(&lab.client, VIP, EVERY, LIMIT);
     std::thread::sleep(Duration::from_millis(500)); // traffic before the event, to measure from
 
-    // The primary dies: its director stops at once, with no last word (a link going down
-    // while it lived would make it send one more heartbeat), then its links go.
-    backup.forget();
-    let died = Instant::now();
-    primary.child.kill().expect("SIGKILL");
-    primary.child.wait().expect("reaped");
-    lab.unplug(0);
-    let active = backup.wait_for("ACTIVE (peer-dead)").at;
-    backup.wait_for("took over 2 addresses");
+    let (died, active) = primary_dies(&lab, &mut primary, &mut backup);
     // The backup serves: the client and the real servers follow its gratuitous ARPs.
     let served = get(&lab.client, VIP).expect("served by the backup");
     assert!(served.starts_with("rs"), "{served}");
@@ -273,13 +279,7 @@ fn an_authenticated_pair_fails_over_within_a_second_and_fails_back() {
     let prober = Prober::start(&lab.client, VIP, EVERY, LIMIT);
     std::thread::sleep(Duration::from_millis(500)); // traffic before the event, to measure from
 
-    backup.forget();
-    let died = Instant::now();
-    primary.child.kill().expect("SIGKILL");
-    primary.child.wait().expect("reaped");
-    lab.unplug(0);
-    let active = backup.wait_for("ACTIVE (peer-dead)").at;
-    backup.wait_for("took over 2 addresses");
+    let (died, active) = primary_dies(&lab, &mut primary, &mut backup);
     prober.served_after(active, Duration::from_secs(5));
 
     // The primary returns: with failback, it takes over once the backup has been active for
