@@ -196,40 +196,41 @@ fn frames_are_byte_exact_and_decoded_by_tcpdump_and_tshark() {
     assert!(text.contains(&format!("Reply {VIP4} is-at")), "{text}");
 
     // tshark's.
-    let fields =
-        p.b.exec(
-            "tshark",
-            [
-                "-r",
-                pcap.to_str().expect("path"),
-                "-T",
-                "fields",
-                "-E",
-                "separator=|",
-                "-e",
-                "arp.opcode",
-                "-e",
-                "arp.src.proto_ipv4",
-                "-e",
-                "arp.dst.proto_ipv4",
-                "-e",
-                "arp.isgratuitous",
-                "-e",
-                "icmpv6.type",
-                "-e",
-                "icmpv6.nd.na.flag.o",
-                "-e",
-                "icmpv6.nd.na.target_address",
-                "-e",
-                "icmpv6.checksum.status",
-            ],
-        )
-        .expect("tshark");
+    let fields = tshark_fields(
+        &p.b,
+        &pcap,
+        &[
+            "arp.opcode",
+            "arp.src.proto_ipv4",
+            "arp.dst.proto_ipv4",
+            "arp.isgratuitous",
+            "icmpv6.type",
+            "icmpv6.nd.na.flag.o",
+            "icmpv6.nd.na.target_address",
+            "icmpv6.checksum.status",
+        ],
+    );
     let rows: Vec<&str> = fields.lines().collect();
     assert_eq!(rows[0], format!("1|{VIP4}|{VIP4}|1||||"), "{fields}");
     assert_eq!(rows[1], format!("||||136|1|{VIP6}|1"), "{fields}");
     assert_eq!(rows[2], format!("2|{VIP4}|{VIP4}|1||||"), "{fields}");
     let _ = std::fs::remove_file(pcap);
+}
+
+/// tshark's reading of `pcap` in `ns`: one line per frame, `fields` separated by `|`.
+fn tshark_fields(ns: &NetNs, pcap: &std::path::Path, fields: &[&str]) -> String {
+    let mut args = vec![
+        "-r",
+        pcap.to_str().expect("path"),
+        "-T",
+        "fields",
+        "-E",
+        "separator=|",
+    ];
+    for f in fields {
+        args.extend(["-e", f]);
+    }
+    ns.exec("tshark", args).expect("tshark")
 }
 
 /// `ip neigh show ADDR dev DEV` in `ns`, once the entry has `mac` (or panics after 5 s).
@@ -589,25 +590,11 @@ fn a_probe_finds_the_host_that_holds_an_address_and_tshark_sees_a_probe() {
         "{took:?}"
     );
     assert!(capture.wait().expect("tcpdump exits").success());
-    let fields =
-        p.b.exec(
-            "tshark",
-            [
-                "-r",
-                pcap.to_str().expect("path"),
-                "-T",
-                "fields",
-                "-E",
-                "separator=|",
-                "-e",
-                "arp.isprobe",
-                "-e",
-                "arp.src.proto_ipv4",
-                "-e",
-                "arp.dst.proto_ipv4",
-            ],
-        )
-        .expect("tshark");
+    let fields = tshark_fields(
+        &p.b,
+        &pcap,
+        &["arp.isprobe", "arp.src.proto_ipv4", "arp.dst.proto_ipv4"],
+    );
     // Our two probes, and b's answer for the address it holds (in the order they crossed).
     let mut rows: Vec<&str> = fields.lines().collect();
     rows.sort_unstable();
