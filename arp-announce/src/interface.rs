@@ -93,10 +93,10 @@ pub fn parse_mac(text: &str) -> Result<MacAddr, Error> {
         }
         *byte = u8::from_str_radix(s, 16).map_err(|_| bad())?;
         rest = tail;
-        if i < 5 {
-            if let Some(t) = rest.strip_prefix(b":") {
-                rest = t;
-            }
+        if i < 5
+            && let Some(t) = rest.strip_prefix(b":")
+        {
+            rest = t;
         }
     }
     if !rest.is_empty() {

@@ -250,10 +250,10 @@ impl Unsolicited {
     fn drain(&mut self) {
         while let Ok((m, _)) = self.rx.try_recv() {
             let seq = m.header.sequence_number;
-            if let NetlinkPayload::Error(e) = m.payload {
-                if let Some(c) = e.code {
-                    self.by_seq.insert(seq, -c.get());
-                }
+            if let NetlinkPayload::Error(e) = m.payload
+                && let Some(c) = e.code
+            {
+                self.by_seq.insert(seq, -c.get());
             }
         }
     }

@@ -522,12 +522,12 @@ impl Service {
                 "scheduler name {name:?} must be 1 to 15 bytes without NUL"
             ));
         }
-        if let Some(pe) = &self.persistence_engine {
-            if pe.len() > 15 || pe.contains('\0') {
-                return Err(format!(
-                    "persistence engine name {pe:?} must be at most 15 bytes without NUL"
-                ));
-            }
+        if let Some(pe) = &self.persistence_engine
+            && (pe.len() > 15 || pe.contains('\0'))
+        {
+            return Err(format!(
+                "persistence engine name {pe:?} must be at most 15 bytes without NUL"
+            ));
         }
         match (self.key.family(), self.netmask) {
             (Family::Inet, Some(p)) if p > 32 => {
@@ -857,10 +857,10 @@ impl Destination {
         if self.addr.is_unspecified() || self.addr.is_multicast() {
             return Err(format!("real server address {} is not unicast", self.addr));
         }
-        if let IpAddr::V4(a) = self.addr {
-            if a.is_broadcast() {
-                return Err(format!("real server address {a} is broadcast"));
-            }
+        if let IpAddr::V4(a) = self.addr
+            && a.is_broadcast()
+        {
+            return Err(format!("real server address {a} is broadcast"));
         }
         if Family::of(&self.addr) != svc.family()
             && !matches!(self.forwarding, Forwarding::Tunnel { .. })
@@ -1116,10 +1116,10 @@ impl Daemon {
                 self.interface
             ));
         }
-        if let Some(g) = self.mcast_group {
-            if !g.is_multicast() {
-                return Err(format!("sync group {g} is not multicast"));
-            }
+        if let Some(g) = self.mcast_group
+            && !g.is_multicast()
+        {
+            return Err(format!("sync group {g} is not multicast"));
         }
         Ok(())
     }

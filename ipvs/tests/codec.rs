@@ -552,13 +552,12 @@ proptest! {
             let i = i.index(bytes.len());
             bytes[i] = b;
         }
-        if let Ok(m) = codec::decode_message(&bytes) {
-            if let Some(inner) = codec::inner(&m) {
+        if let Ok(m) = codec::decode_message(&bytes)
+            && let Some(inner) = codec::inner(&m) {
                 if let Some(s) = inner.service() { let _ = ServiceEntry::from_attrs(s); }
                 if let Some(d) = inner.dest() { let _ = DestinationEntry::from_attrs(d, Family::Inet); }
                 if let Some(d) = inner.daemon() { let _ = Daemon::from_attrs(d); }
             }
-        }
     }
 
     #[test]

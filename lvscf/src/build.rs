@@ -165,15 +165,15 @@ impl Checker {
                 ),
             ));
         }
-        if let (Some(p), Some(bk)) = (&g.primary, &g.backup) {
-            if p == bk {
-                sink.push(Diagnostic::new(
-                    Code::PrimaryIsBackup,
-                    self.backup_at.unwrap_or(1),
-                    1,
-                    format!("`primary` and `backup` are the same address ({p})"),
-                ));
-            }
+        if let (Some(p), Some(bk)) = (&g.primary, &g.backup)
+            && p == bk
+        {
+            sink.push(Diagnostic::new(
+                Code::PrimaryIsBackup,
+                self.backup_at.unwrap_or(1),
+                1,
+                format!("`primary` and `backup` are the same address ({p})"),
+            ));
         }
     }
 }

@@ -115,10 +115,10 @@ impl Parser {
         if first.quote(text) == 0 && word == "}" {
             return self.close(&toks, text, number, sink);
         }
-        if first.quote(text) == 0 {
-            if let Some(scope) = block_scope(word) {
-                return self.open(scope, &toks, text, number, sink);
-            }
+        if first.quote(text) == 0
+            && let Some(scope) = block_scope(word)
+        {
+            return self.open(scope, &toks, text, number, sink);
         }
         let scope = self.scope();
         let key = check_assignment(scope, &toks, text, number, sink);
@@ -336,10 +336,10 @@ fn unknown_message(scope: Scope, word: &str) -> String {
         Scope::Global => "at the top level".to_owned(),
         s => format!("in a `{}` block", s.keyword()),
     };
-    if let Some((k, _)) = word.split_once('=') {
-        if Key::lookup(scope, k).is_some() {
-            return format!("unknown keyword `{word}`: write `{k} = …` with blanks around `=`");
-        }
+    if let Some((k, _)) = word.split_once('=')
+        && Key::lookup(scope, k).is_some()
+    {
+        return format!("unknown keyword `{word}`: write `{k} = …` with blanks around `=`");
     }
     for other in [Scope::Global, Scope::Virtual, Scope::Server] {
         if other != scope && Key::lookup(other, word).is_some() {
