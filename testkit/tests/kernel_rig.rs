@@ -1,5 +1,6 @@
 //! Kernel tests that prove the rig: IPVS through `ipvsadm`, a gratuitous ARP seen on the far end
-//! of a veth pair, and a TCP connection through an IPVS NAT virtual address.
+//! of a veth pair, a TCP connection through an IPVS NAT virtual address, and a guest where shell
+//! scripts run as on any Linux machine.
 //!
 //! They need root and a kernel with IPVS and veth, so a plain `cargo test` skips them; `cargo xtask
 //! test` runs them inside the rig (see the README).
@@ -267,4 +268,24 @@ fn run_enters_the_namespace_on_its_own_thread_only() {
         normalized_lines(&brief),
         ["lo UNKNOWN 00:00:00:00:00:00 <LOOPBACK,UP,LOWER_UP>"]
     );
+}
+
+#[test]
+#[ignore = "kernel test: run with `cargo xtask test`"]
+fn shell_scripts_find_dev_fd_and_the_standard_streams_as_on_any_linux_machine() {
+    // Process substitution opens /dev/fd/N; scripts also write to /dev/stderr.
+    let output = std::process::Command::new("bash")
+        .args([
+            "-c",
+            "diff <(printf 'b\\na\\n' | sort) <(printf 'a\\nb\\n') && echo same \
+             && echo to-stderr > /dev/stderr && readlink /dev/fd /dev/stdin /dev/stdout /dev/stderr",
+        ])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "same\n/proc/self/fd\n/proc/self/fd/0\n/proc/self/fd/1\n/proc/self/fd/2\n"
+    );
+    assert_eq!(String::from_utf8_lossy(&output.stderr), "to-stderr\n");
 }

@@ -7,6 +7,8 @@
 #   lvsrig_cache     the rig's cache directory on the host
 #   lvsrig_modroot   the module tree, relative to the cache (modprobe -d)
 #   lvsrig_debug     if set, print the guest uptime at each step on the console
+#   lvsrig_uml_cannot_boot  if set, a UML guest panics before the command starts, as UML does
+#                    on hosts where it cannot run (the rig's self-check of its fallback to qemu)
 # uml: PID 1 on the read-only hostfs root; builds the overlay root, pivots into it and runs
 # itself again. qemu: started by stage 1 (stage1.sh) with the overlay root already in place.
 #
@@ -21,6 +23,7 @@ halt() { $BB poweroff -f; echo o > /proc/sysrq-trigger; sleep 10; }
 if [ "$lvsrig_backend" = uml ] && [ -z "${lvsrig_pivoted:-}" ]; then
   # Until these are mounted, /proc and /sys are the HOST's, seen through hostfs.
   $BB mount -t proc proc /proc
+  [ -n "${lvsrig_uml_cannot_boot:-}" ] && echo c > /proc/sysrq-trigger
   $BB mount -t sysfs sysfs /sys
   dbg "init"
   /usr/sbin/modprobe -d "$lvsrig_cache/$lvsrig_modroot" overlay || { say "no overlay module"; halt; }
@@ -42,6 +45,10 @@ $BB mount -t tmpfs -o mode=755 tmpfs /run
 $BB mkdir -p /run/rig/io /run/rig/cache /run/rig/bin /dev/pts /dev/shm
 $BB mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts /dev/pts
 $BB mount -t tmpfs -o mode=1777 tmpfs /dev/shm
+# As on any Linux machine (udev makes them): bash's process substitution needs /dev/fd.
+for link in fd:/proc/self/fd stdin:/proc/self/fd/0 stdout:/proc/self/fd/1 stderr:/proc/self/fd/2; do
+  [ -L "/dev/${link%%:*}" ] || $BB ln -sfn "${link#*:}" "/dev/${link%%:*}"
+done
 $BB mount -o bind "$lvsrig_cache" /run/rig/cache || say "cannot bind the cache"
 # The run directory is mounted write-through: the exit status must reach the host.
 if [ "$lvsrig_backend" = uml ]; then

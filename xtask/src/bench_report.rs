@@ -219,7 +219,7 @@ fn environment() -> Result<String> {
 pub(crate) fn run(flags: &ReportFlags) -> Result<bool> {
     let log = std::env::temp_dir().join("xtask-bench-apt.log");
     install::ensure_packages(&["keepalived", "ipvsadm"], &log)?;
-    crate::vm::prepare(Backend::Qemu)?;
+    crate::vm::prepare(Some(Backend::Qemu))?;
     let built = build()?;
     let only: Vec<&str> = if flags.only.is_empty() {
         SECTIONS.to_vec()

@@ -18,7 +18,8 @@ usage:
   cargo xtask vm [OPTIONS] -- COMMAND [ARGS...]
       run one command (an argv) as root in a throw-away kernel with IPVS; exit with its status
       (124 on timeout, 125 when the rig itself fails)
-        --backend uml|qemu     kernel to boot (default uml; env LVS_RIG_BACKEND)
+        --backend uml|qemu     kernel to boot (env LVS_RIG_BACKEND; default: UML where it
+                               runs, qemu where its guest kernel panics, said in one line)
         --cpus N               qemu only: number of vCPUs (default 1; UML always has one)
         --mem MIB              guest memory (default 1024)
         --timeout DURATION     stop the VM after DURATION, e.g. 90s, 10m (default 30m)
@@ -49,8 +50,8 @@ pub(crate) enum Task {
     Vm(VmFlags),
     /// `cargo xtask kernel-test`
     KernelTest {
-        /// Kernel to boot.
-        backend: Backend,
+        /// Kernel to boot; `None` chooses automatically.
+        backend: Option<Backend>,
         /// Arguments for `cargo test`.
         cargo_args: Vec<OsString>,
     },
@@ -72,15 +73,15 @@ pub(crate) enum Task {
 pub(crate) struct TestFlags {
     /// Outside CI, succeed even when the rig cannot start (the kernel tests are then skipped).
     pub(crate) allow_skip: bool,
-    /// Kernel to boot.
-    pub(crate) backend: Backend,
+    /// Kernel to boot; `None` chooses automatically.
+    pub(crate) backend: Option<Backend>,
 }
 
 /// Options of `cargo xtask vm`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct VmFlags {
-    /// Kernel to boot.
-    pub(crate) backend: Backend,
+    /// Kernel to boot; `None` chooses automatically.
+    pub(crate) backend: Option<Backend>,
     /// qemu's vCPUs.
     pub(crate) cpus: u32,
     /// Guest memory in MiB.
@@ -106,7 +107,7 @@ pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
 impl VmFlags {
     /// Defaults for `backend`, with no command.
-    pub(crate) fn new(backend: Backend) -> Self {
+    pub(crate) fn new(backend: Option<Backend>) -> Self {
         Self {
             backend,
             cpus: 1,
@@ -122,8 +123,9 @@ impl VmFlags {
     }
 }
 
-/// Parses the arguments after `cargo xtask`. `default_backend` is `LVS_RIG_BACKEND` or `uml`.
-pub(crate) fn parse(args: Vec<OsString>, default_backend: Backend) -> Result<Task> {
+/// Parses the arguments after `cargo xtask`. `default_backend` is `LVS_RIG_BACKEND`, or `None`
+/// for an automatic choice.
+pub(crate) fn parse(args: Vec<OsString>, default_backend: Option<Backend>) -> Result<Task> {
     let mut args = args.into_iter();
     let Some(task) = args.next() else {
         bail!("no task given");
@@ -138,7 +140,7 @@ pub(crate) fn parse(args: Vec<OsString>, default_backend: Backend) -> Result<Tas
             while let Some(arg) = args.next_str()? {
                 match arg.as_str() {
                     "--allow-skip" => flags.allow_skip = true,
-                    "--backend" => flags.backend = args.value(&arg)?.parse()?,
+                    "--backend" => flags.backend = Some(args.value(&arg)?.parse()?),
                     _ => bail!("unknown option {arg} for `test`"),
                 }
             }
@@ -153,7 +155,7 @@ pub(crate) fn parse(args: Vec<OsString>, default_backend: Backend) -> Result<Tas
                     .get(1)
                     .and_then(|v| v.to_str())
                     .context("--backend needs a value")?;
-                backend = value.parse()?;
+                backend = Some(value.parse()?);
                 cargo_args.drain(..2);
             }
             Ok(Task::KernelTest {
@@ -162,7 +164,8 @@ pub(crate) fn parse(args: Vec<OsString>, default_backend: Backend) -> Result<Tas
             })
         }
         Some("demo") => {
-            let mut backend = Backend::Qemu;
+            // qemu unless forced: the demo's timings want its 2 CPUs.
+            let mut backend = default_backend.unwrap_or(Backend::Qemu);
             let mut demo_args = Vec::new();
             while let Some(arg) = args.0.next() {
                 match arg.to_str() {
@@ -213,7 +216,7 @@ pub(crate) fn parse(args: Vec<OsString>, default_backend: Backend) -> Result<Tas
     }
 }
 
-fn parse_vm(mut args: Args, default_backend: Backend) -> Result<VmFlags> {
+fn parse_vm(mut args: Args, default_backend: Option<Backend>) -> Result<VmFlags> {
     let mut flags = VmFlags::new(default_backend);
     while let Some(arg) = args.0.next() {
         let Some(text) = arg.to_str().filter(|a| a.starts_with('-')) else {
@@ -224,7 +227,7 @@ fn parse_vm(mut args: Args, default_backend: Backend) -> Result<VmFlags> {
         let text = text.to_owned();
         match text.as_str() {
             "--" => break,
-            "--backend" => flags.backend = args.value(&text)?.parse()?,
+            "--backend" => flags.backend = Some(args.value(&text)?.parse()?),
             "--cpus" => {
                 flags.cpus = args
                     .value(&text)?
@@ -297,7 +300,7 @@ mod tests {
     fn vm(words: &[&str]) -> Result<VmFlags> {
         let mut all = vec!["vm"];
         all.extend_from_slice(words);
-        match parse(args(&all), Backend::Uml)? {
+        match parse(args(&all), None)? {
             Task::Vm(flags) => Ok(flags),
             other => panic!("not a vm task: {other:?}"),
         }
@@ -318,7 +321,7 @@ mod tests {
             "-l",
         ])
         .unwrap();
-        assert_eq!(flags.backend, Backend::Qemu);
+        assert_eq!(flags.backend, Some(Backend::Qemu));
         assert_eq!(flags.cpus, 2);
         assert_eq!(flags.timeout, Duration::from_secs(90));
         assert_eq!(flags.command, args(&["ls", "--all", "-l"]));
@@ -357,15 +360,29 @@ mod tests {
     #[test]
     fn test_task() {
         assert_eq!(
-            parse(args(&["test", "--allow-skip"]), Backend::Uml).unwrap(),
+            parse(args(&["test", "--allow-skip"]), None).unwrap(),
             Task::Test(TestFlags {
                 allow_skip: true,
-                backend: Backend::Uml
+                backend: None
             })
         );
-        assert!(parse(args(&["test", "--nope"]), Backend::Uml).is_err());
-        assert!(parse(args(&["bogus"]), Backend::Uml).is_err());
-        assert!(parse(args(&[]), Backend::Uml).is_err());
+        assert_eq!(
+            parse(args(&["test"]), Some(Backend::Qemu)).unwrap(),
+            Task::Test(TestFlags {
+                allow_skip: false,
+                backend: Some(Backend::Qemu)
+            })
+        );
+        assert_eq!(
+            parse(args(&["test", "--backend", "uml"]), Some(Backend::Qemu)).unwrap(),
+            Task::Test(TestFlags {
+                allow_skip: false,
+                backend: Some(Backend::Uml)
+            })
+        );
+        assert!(parse(args(&["test", "--nope"]), None).is_err());
+        assert!(parse(args(&["bogus"]), None).is_err());
+        assert!(parse(args(&[]), None).is_err());
     }
 
     #[test]
@@ -381,11 +398,11 @@ mod tests {
                     "--",
                     "--ignored"
                 ]),
-                Backend::Uml
+                None
             )
             .unwrap(),
             Task::KernelTest {
-                backend: Backend::Qemu,
+                backend: Some(Backend::Qemu),
                 cargo_args: args(&["-p", "x", "--", "--ignored"]),
             }
         );

@@ -84,25 +84,29 @@ fn main() -> ExitCode {
     }
 }
 
-/// `LVS_RIG_BACKEND`, or UML.
-fn default_backend() -> Result<Backend> {
+/// `LVS_RIG_BACKEND`, or `None`: the rig chooses (UML where it runs, else qemu).
+fn default_backend() -> Result<Option<Backend>> {
     match std::env::var("LVS_RIG_BACKEND") {
-        Ok(name) if !name.is_empty() => name.parse().context("LVS_RIG_BACKEND"),
-        _ => Ok(Backend::Uml),
+        Ok(name) if !name.is_empty() => name.parse().map(Some).context("LVS_RIG_BACKEND"),
+        _ => Ok(None),
     }
 }
 
 /// `cargo xtask vm`.
 fn vm_task(flags: &VmFlags) -> Result<ExitCode> {
-    if flags.backend == Backend::Uml && flags.cpus > 1 {
+    if flags.backend == Some(Backend::Uml) && flags.cpus > 1 {
         eprintln!(
             "xtask vm: UML has one CPU; --cpus {} is ignored (use --backend qemu)",
             flags.cpus
         );
     }
-    let rig = vm::prepare(flags.backend)?;
+    let mut rig = vm::prepare(flags.backend)?;
+    // Said when verbose only: the command's stderr comes back byte for byte.
+    if let Some(line) = rig.choice().filter(|_| flags.verbose || flags.prepare_only) {
+        eprintln!("{line}");
+    }
     if flags.prepare_only {
-        eprintln!("xtask vm: the {} backend is ready", flags.backend);
+        eprintln!("xtask vm: the {} backend is ready", rig.backend());
         return Ok(ExitCode::SUCCESS);
     }
     let cwd = match &flags.cwd {
@@ -134,7 +138,7 @@ fn vm_task(flags: &VmFlags) -> Result<ExitCode> {
         Outcome::Interrupted(signal) => {
             ExitCode::from(u8::try_from(128 + signal).unwrap_or(RIG_FAILED))
         }
-        Outcome::NoStatus { console } => {
+        Outcome::NoStatus { console, .. } => {
             eprintln!("xtask vm: {console}");
             ExitCode::from(RIG_FAILED)
         }
@@ -166,7 +170,7 @@ fn demo(backend: Backend, args: &[OsString]) -> Result<ExitCode> {
         .context("cargo did not announce the director binary")?;
     let program = cargo_json::program(&built, "example", "demo")
         .context("cargo did not announce the demo example")?;
-    let rig = vm::prepare(backend)?;
+    let mut rig = vm::prepare(Some(backend))?;
     let mut command: Vec<OsString> = vec![program.into(), "--director".into(), director.into()];
     command.extend(args.iter().cloned());
     let spec = RunSpec {
@@ -197,8 +201,13 @@ const DEFAULT_KERNEL_TEST_ARGS: [&str; 6] = [
 ];
 
 /// `cargo xtask kernel-test`: `cargo test` with this rig as the target runner, set through the
-/// environment only (in `.cargo/config.toml` it would send every host test into the VM).
-fn kernel_test(backend: Backend, cargo_args: &[OsString]) -> Result<ExitCode> {
+/// environment only (in `.cargo/config.toml` it would send every host test into the VM). An
+/// automatic choice of backend is settled first, by one boot, and passed on to the runner.
+fn kernel_test(backend: Option<Backend>, cargo_args: &[OsString]) -> Result<ExitCode> {
+    let backend = match backend {
+        Some(backend) => backend,
+        None => vm::start(None)?.backend(),
+    };
     let exe = std::env::current_exe()?;
     let exe = exe.to_str().context("xtask's path is not UTF-8")?;
     if exe.contains(char::is_whitespace) {

@@ -4,7 +4,8 @@
 //! 2. `cargo clippy --workspace --all-targets -- -D warnings`
 //! 3. `cargo test --workspace`: host tests (kernel tests are `#[ignore]`d there)
 //! 4. `cargo test --workspace --no-run --message-format=json`: find the test executables
-//! 5. prepare the rig and boot it once (`true`)
+//! 5. prepare the rig and boot it once (`true`); with no backend forced, this boot chooses it
+//!    (UML, or qemu where UML's guest kernel panics)
 //! 6. the rig's self-check (`xtask/tests/rig_selfcheck.rs`, on the host: it boots VMs itself)
 //! 7. every kernel test binary (integration tests named `kernel*`) in ONE VM each:
 //!    `EXE --ignored --test-threads=1`; those named `kernel_timing*` under qemu with 2 CPUs
@@ -21,7 +22,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::cargo_json::{self, TestExecutable};
 use crate::flags::TestFlags;
-use crate::vm::{self, Backend, Outcome, Rig, RunSpec};
+use crate::vm::{self, Backend, Outcome, RunSpec};
 
 /// The test target of the rig's own tests (in the xtask package).
 const SELF_CHECK: &str = "rig_selfcheck";
@@ -67,23 +68,24 @@ pub(crate) fn run(flags: &TestFlags) -> Result<()> {
         }
     }
 
-    let rig = match start_rig(flags.backend) {
+    let mut rig = match vm::start(flags.backend) {
         Ok(rig) => rig,
         Err(e) => {
             rig_unavailable(&e, self_check, &kernel, ci, flags.allow_skip)?;
             return verdict(&failures);
         }
     };
+    let backend = rig.backend();
     // The timing tests' rig: qemu, also when the others run under UML.
     let timing: Vec<&TestExecutable> = kernel
         .iter()
         .copied()
         .filter(|t| t.is_timing_test())
         .collect();
-    let qemu = if flags.backend == Backend::Qemu || timing.is_empty() {
+    let mut qemu = if backend == Backend::Qemu || timing.is_empty() {
         None
     } else {
-        match start_rig(Backend::Qemu) {
+        match vm::start(Some(Backend::Qemu)) {
             Ok(rig) => Some(rig),
             Err(e) => {
                 rig_unavailable(&e, self_check, &timing, ci, flags.allow_skip)?;
@@ -91,12 +93,18 @@ pub(crate) fn run(flags: &TestFlags) -> Result<()> {
             }
         }
     };
+    // Every backend that booted here, for the self-check's cases that run on each.
+    let mut booted = vec![backend.to_string()];
+    if qemu.is_some() {
+        booted.push(Backend::Qemu.to_string());
+    }
 
     let mut self_check_cmd = Command::new(&self_check.executable);
     self_check_cmd
         .args(KERNEL_TEST_ARGS)
         .current_dir(&self_check.package_dir)
-        .env("LVS_RIG_BACKEND", flags.backend.to_string());
+        .env("LVS_RIG_BACKEND", backend.to_string())
+        .env("LVS_RIG_BACKENDS", booted.join(","));
     eprintln!("xtask: rig self-check: {}", command_line(&self_check_cmd));
     let status = self_check_cmd
         .status()
@@ -113,14 +121,14 @@ pub(crate) fn run(flags: &TestFlags) -> Result<()> {
     let mut skipped = 0;
     for test in &kernel {
         let spec = kernel_spec(test);
-        let (backend, rig) = match (&qemu, test.is_timing_test()) {
+        let (backend, rig) = match (&mut qemu, test.is_timing_test()) {
             (Some(qemu), true) => (Backend::Qemu, qemu),
             // No qemu rig for them (it could not start, and skipping was allowed).
-            (None, true) if flags.backend != Backend::Qemu => {
+            (None, true) if backend != Backend::Qemu => {
                 skipped += 1;
                 continue;
             }
-            _ => (flags.backend, &rig),
+            _ => (backend, &mut rig),
         };
         let line = format!(
             "cargo xtask vm --backend {backend}{} --timeout {}s --cwd {} -- {}",
@@ -148,7 +156,7 @@ pub(crate) fn run(flags: &TestFlags) -> Result<()> {
                 "kernel tests timed out after {KERNEL_BINARY_TIMEOUT:?}: {line}"
             )),
             Outcome::Interrupted(signal) => bail!("interrupted by signal {signal}"),
-            Outcome::NoStatus { console } => {
+            Outcome::NoStatus { console, .. } => {
                 Some(format!("the rig failed while running: {line}\n{console}"))
             }
         };
@@ -205,34 +213,6 @@ fn build_test_executables() -> Result<Vec<TestExecutable>> {
         bail!("`{}` failed: {}", command_line(&cmd), output.status);
     }
     cargo_json::test_executables(&String::from_utf8_lossy(&output.stdout))
-}
-
-/// Prepares the rig and boots it once with `true`, to tell "the rig cannot start" apart from
-/// failing tests.
-fn start_rig(backend: Backend) -> Result<Rig> {
-    let rig = vm::prepare(backend)?;
-    let probe = RunSpec {
-        command: vec!["true".into()],
-        env: vm::guest_env(std::env::vars_os(), &[]),
-        cwd: "/".into(),
-        timeout: Duration::from_secs(120),
-        mem_mib: 1024,
-        cpus: 1,
-        verbose: false,
-        instance: None,
-    };
-    match rig.run(&probe)? {
-        (Outcome::Exited(0), timings) => {
-            eprintln!(
-                "xtask: the rig ({backend}) boots: `true` took {:.2?} (command started {:.2?} after boot)",
-                timings.total,
-                timings.boot_to_command.unwrap_or_default()
-            );
-            Ok(rig)
-        }
-        (Outcome::NoStatus { console }, _) => bail!("{console}"),
-        (other, _) => bail!("`true` in the rig ended with {other:?}"),
-    }
 }
 
 /// The run of one kernel test binary.

@@ -215,3 +215,104 @@ fn the_callers_stdout_is_not_left_non_blocking() {
     assert_eq!(before & O_NONBLOCK, 0);
     assert_eq!(status_flags(ours.as_raw_fd()), before);
 }
+
+/// The backends to check a case on: `LVS_RIG_BACKENDS` (set by `cargo xtask test` to every
+/// backend that booted on this host), else the one of `LVS_RIG_BACKEND`, else the rig's choice.
+fn backends() -> Vec<Option<String>> {
+    let list = std::env::var("LVS_RIG_BACKENDS")
+        .or_else(|_| std::env::var("LVS_RIG_BACKEND"))
+        .unwrap_or_default();
+    let named: Vec<Option<String>> = list
+        .split(',')
+        .filter(|b| !b.is_empty())
+        .map(|b| Some(b.to_owned()))
+        .collect();
+    if named.is_empty() { vec![None] } else { named }
+}
+
+#[test]
+#[ignore = "boots the rig: run with `cargo xtask test`"]
+fn a_guest_kernel_panic_is_a_rig_failure_within_15_seconds_on_each_backend() {
+    for backend in backends() {
+        let mut args = Vec::new();
+        if let Some(backend) = &backend {
+            args.extend(["--backend", backend.as_str()]);
+        }
+        args.extend([
+            "--timeout",
+            "5m",
+            "--",
+            "sh",
+            "-c",
+            "echo c > /proc/sysrq-trigger; exec sleep 600",
+        ]);
+        let started = Instant::now();
+        let output = xtask_vm(&args).output().unwrap();
+        let took = started.elapsed();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(125), "{backend:?}: {stderr}");
+        assert!(
+            stderr.contains(
+                "the guest kernel panicked (Kernel panic - not syncing: sysrq triggered crash)"
+            ),
+            "{backend:?}: {stderr}"
+        );
+        assert!(
+            took < Duration::from_secs(15),
+            "{backend:?}: a panicked guest took {took:?} to be reported"
+        );
+    }
+}
+
+#[test]
+#[ignore = "boots the rig: run with `cargo xtask test`"]
+fn where_uml_cannot_boot_the_rig_says_so_in_one_line_and_runs_the_command_under_qemu() {
+    // The init hook makes a UML guest panic before the command starts, as UML does on hosts
+    // whose CPUs it cannot handle; the extra kernel argument of this process makes the kept
+    // verdict this test's own (the verdict is keyed on the kernel arguments too).
+    let kernel_args = format!(
+        "lvsrig_uml_cannot_boot=1 lvsrig_selfcheck={}",
+        std::process::id()
+    );
+    let run = |verbose: bool| {
+        let mut args = vec!["--", "uname", "-m"];
+        if verbose {
+            args.insert(0, "--verbose");
+        }
+        xtask_vm(&args)
+            .env_remove("LVS_RIG_BACKEND")
+            .env("LVS_RIG_KERNEL_ARGS", &kernel_args)
+            .output()
+            .unwrap()
+    };
+    let said = |output: &Output| -> Vec<String> {
+        String::from_utf8_lossy(&output.stderr)
+            .lines()
+            .filter(|l| l.starts_with("xtask: UML cannot run on this host (guest kernel panic: "))
+            .map(str::to_owned)
+            .collect()
+    };
+    let first = run(false);
+    assert_eq!(first.status.code(), Some(0), "{first:?}");
+    // Once, under qemu's kernel (UML's machine is "um").
+    assert_eq!(String::from_utf8_lossy(&first.stdout), "x86_64\n");
+    let lines = said(&first);
+    assert_eq!(lines.len(), 1, "{first:?}");
+    assert!(lines[0].ends_with("); using qemu"), "{}", lines[0]);
+
+    // The second time the verdict comes from the cache, and UML is not booted again; `vm` says
+    // so only when verbose (the command's stderr comes back byte for byte).
+    let quiet = run(false);
+    assert_eq!(quiet.status.code(), Some(0), "{quiet:?}");
+    assert_eq!(said(&quiet), Vec::<String>::new());
+    assert_eq!(String::from_utf8_lossy(&quiet.stdout), "x86_64\n");
+    let second = run(true);
+    assert_eq!(second.status.code(), Some(0), "{second:?}");
+    let lines = said(&second);
+    assert_eq!(lines.len(), 1, "{second:?}");
+    let kept = lines[0]
+        .split_once("seen before, kept in ")
+        .and_then(|(_, rest)| rest.strip_suffix("); using qemu"))
+        .unwrap_or_else(|| panic!("not from the cache: {}", lines[0]));
+    std::fs::remove_file(kept).unwrap();
+}

@@ -7,14 +7,18 @@
 //! write-through run directory. The guest has no network interface besides `lo`.
 //!
 //! Backends: [`uml`] (Debian's user-mode-linux, an ordinary process) and [`qemu`] (Debian's
-//! x86_64 kernel under qemu, TCG unless hardware KVM is there).
+//! x86_64 kernel under qemu, TCG unless hardware KVM is there). Unless one is forced, UML is
+//! tried first and qemu taken where UML cannot run (its guest kernel panics before the command
+//! starts); that verdict is remembered per host ([`verdict`]).
 
+mod console;
 mod cpio;
 mod env;
 pub(crate) mod process;
 mod qemu;
 mod run_dir;
 mod uml;
+mod verdict;
 
 use std::ffi::OsString;
 use std::fmt;
@@ -83,6 +87,10 @@ enum Kernel {
 pub(crate) struct Rig {
     cache: PathBuf,
     kernel: Kernel,
+    /// The backend was chosen automatically: UML, until a run shows it cannot run here.
+    auto: bool,
+    /// Why qemu was chosen: UML is known not to run here.
+    uml_cannot_run: Option<verdict::CannotRun>,
 }
 
 /// One command to run in the rig.
@@ -117,8 +125,10 @@ pub(crate) enum Outcome {
     Interrupted(i32),
     /// The VM ended without reporting an exit status: the rig failed.
     NoStatus {
-        /// The end of the guest's console log.
+        /// What happened, and the end of the guest's console log.
         console: String,
+        /// The console's line telling of a guest kernel panic, if there was one.
+        panic: Option<String>,
     },
 }
 
@@ -148,7 +158,11 @@ fn cache_dir_from(var: impl Fn(&str) -> Option<OsString>) -> PathBuf {
 }
 
 /// Installs what `backend` needs and prepares its kernel in the cache. Needs root.
-pub(crate) fn prepare(backend: Backend) -> Result<Rig> {
+///
+/// `None` chooses automatically: qemu if UML is known not to run on this host (a verdict cached
+/// by an earlier run), else UML, falling back to qemu at the first run if its guest kernel
+/// panics before the command starts (see [`Rig::run`]).
+pub(crate) fn prepare(backend: Option<Backend>) -> Result<Rig> {
     // SAFETY: geteuid cannot fail and has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
         bail!("the rig must run as root (it installs packages and boots a kernel as root)");
@@ -168,6 +182,24 @@ pub(crate) fn prepare(backend: Backend) -> Result<Rig> {
     std::fs::create_dir_all(&cache)
         .with_context(|| format!("cannot create the cache {}", cache.display()))?;
     let cache = cache.canonicalize()?;
+    let (backend, auto, uml_cannot_run) = match backend {
+        Some(backend) => (backend, false, None),
+        None => match verdict::cached(&cache, &extra_kernel_args()) {
+            Some(known) => (Backend::Qemu, false, Some(known)),
+            None => (Backend::Uml, true, None),
+        },
+    };
+    let kernel = prepare_kernel(&cache, backend)?;
+    Ok(Rig {
+        cache,
+        kernel,
+        auto,
+        uml_cannot_run,
+    })
+}
+
+/// Installs the packages of `backend` and prepares its kernel in `cache`.
+fn prepare_kernel(cache: &Path, backend: Backend) -> Result<Kernel> {
     // One preparer at a time; the lock goes with the file.
     let lock = File::create(cache.join(".lock"))?;
     // SAFETY: flock on a descriptor `lock` keeps open.
@@ -186,11 +218,53 @@ pub(crate) fn prepare(backend: Backend) -> Result<Rig> {
         .collect();
     install::ensure_packages(&packages, &log)?;
     let kernel = match backend {
-        Backend::Uml => Kernel::Uml(uml::prepare(&cache)?),
-        Backend::Qemu => Kernel::Qemu(qemu::prepare(&cache, &log)?),
+        Backend::Uml => Kernel::Uml(uml::prepare(cache)?),
+        Backend::Qemu => Kernel::Qemu(qemu::prepare(cache, &log)?),
     };
     drop(lock);
-    Ok(Rig { cache, kernel })
+    Ok(kernel)
+}
+
+/// Prepares the rig (see [`prepare`]) and boots it once with `true`, to tell "the rig cannot
+/// start" apart from failing tests. An automatic choice is settled by this boot.
+pub(crate) fn start(backend: Option<Backend>) -> Result<Rig> {
+    let mut rig = prepare(backend)?;
+    if let Some(line) = rig.choice() {
+        eprintln!("{line}");
+    }
+    let probe = RunSpec {
+        command: vec!["true".into()],
+        env: guest_env(std::env::vars_os(), &[]),
+        cwd: "/".into(),
+        timeout: Duration::from_secs(120),
+        mem_mib: 1024,
+        cpus: 1,
+        verbose: false,
+        instance: None,
+    };
+    match rig.run(&probe)? {
+        (Outcome::Exited(0), timings) => {
+            eprintln!(
+                "xtask: the rig ({}) boots: `true` took {:.2?} (command started {:.2?} after boot)",
+                rig.backend(),
+                timings.total,
+                timings.boot_to_command.unwrap_or_default()
+            );
+            rig.auto = false;
+            Ok(rig)
+        }
+        (Outcome::NoStatus { console, .. }, _) => bail!("{console}"),
+        (other, _) => bail!("`true` in the rig ended with {other:?}"),
+    }
+}
+
+/// `LVS_RIG_KERNEL_ARGS`, split at whitespace.
+fn extra_kernel_args() -> Vec<String> {
+    std::env::var("LVS_RIG_KERNEL_ARGS")
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
 }
 
 /// A fresh instance name: `lvsrig-PID-N`.
@@ -219,7 +293,30 @@ fn tail_lines(text: &str, n: usize) -> String {
 
 impl Rig {
     /// Runs `spec` in a fresh VM. Its stdout and stderr go to xtask's.
-    pub(crate) fn run(&self, spec: &RunSpec) -> Result<(Outcome, Timings)> {
+    ///
+    /// When the backend was chosen automatically and UML's guest kernel panics before the
+    /// command starts, UML cannot run on this host: the verdict is cached, said in one line, and
+    /// the command runs under qemu instead (it never started, so it runs once).
+    pub(crate) fn run(&mut self, spec: &RunSpec) -> Result<(Outcome, Timings)> {
+        let (outcome, timings) = self.run_once(spec)?;
+        if let Outcome::NoStatus {
+            panic: Some(line), ..
+        } = &outcome
+            && self.auto
+            && self.backend() == Backend::Uml
+            && timings.boot_to_command.is_none()
+        {
+            let known = verdict::record(&self.cache, &extra_kernel_args(), line)?;
+            eprintln!("{}", known.message());
+            self.kernel = prepare_kernel(&self.cache, Backend::Qemu)?;
+            self.auto = false;
+            self.uml_cannot_run = Some(known);
+            return self.run_once(spec);
+        }
+        Ok((outcome, timings))
+    }
+
+    fn run_once(&self, spec: &RunSpec) -> Result<(Outcome, Timings)> {
         let instance = match &spec.instance {
             Some(name) if valid_instance(name) => name.clone(),
             Some(name) => bail!("invalid instance name {name:?} (letters, digits, - and _)"),
@@ -234,22 +331,22 @@ impl Rig {
             mem_mib: spec.mem_mib,
             cpus: spec.cpus,
             verbose: spec.verbose,
-            extra_kernel_args: std::env::var("LVS_RIG_KERNEL_ARGS")
-                .unwrap_or_default()
-                .split_whitespace()
-                .map(str::to_owned)
-                .collect(),
+            extra_kernel_args: extra_kernel_args(),
         };
         let _restore = process::StatusFlags::save(&[libc::STDOUT_FILENO, libc::STDERR_FILENO]);
         let started = Instant::now();
         let deadline = started + spec.timeout;
-        let ended = match &self.kernel {
-            Kernel::Uml(kernel) => uml::boot(kernel, &boot)?.wait(deadline),
+        let (ended, console) = match &self.kernel {
+            Kernel::Uml(kernel) => {
+                let (vm, console) = uml::boot(kernel, &boot)?;
+                let ended = vm.wait(deadline);
+                (ended, console.finish())
+            }
             Kernel::Qemu(kernel) => {
-                let (vm, drains) = qemu::boot(kernel, &boot)?;
+                let (vm, drains, console) = qemu::boot(kernel, &boot)?;
                 let ended = vm.wait(deadline);
                 drains.finish();
-                ended
+                (ended, console.finish())
             }
         };
         let timings = Timings {
@@ -262,17 +359,26 @@ impl Rig {
         let outcome = match (ended, run.read("rc")) {
             (Ended::TimedOut, _) => Outcome::TimedOut,
             (Ended::Signalled(signal), _) => Outcome::Interrupted(signal),
-            (Ended::Exited(_), Some(rc)) => match rc.trim().parse::<u8>() {
+            // The command's status is what counts, however the guest went down afterwards.
+            (Ended::Exited(_) | Ended::Panicked(_), Some(rc)) => match rc.trim().parse::<u8>() {
                 Ok(rc) => Outcome::Exited(rc),
                 Err(_) => bail!("the guest reported an invalid exit status {rc:?}"),
             },
-            (Ended::Exited(status), None) => Outcome::NoStatus {
-                console: format!(
-                    "the VM ended ({}) without reporting an exit status; guest console, last 60 lines:\n{}",
-                    status.map_or_else(|| "status unknown".to_owned(), |s| s.to_string()),
-                    tail_lines(&run.read("console.log").unwrap_or_default(), 60)
-                ),
-            },
+            (ended @ (Ended::Exited(_) | Ended::Panicked(_)), None) => {
+                let panic = console::panic_line(console.as_bytes());
+                let how = match (&ended, &panic) {
+                    (_, Some(line)) => format!("the guest kernel panicked ({line})"),
+                    (Ended::Exited(Some(status)), None) => format!("the VM ended ({status})"),
+                    _ => "the VM ended (status unknown)".to_owned(),
+                };
+                Outcome::NoStatus {
+                    console: format!(
+                        "{how} without reporting an exit status; guest console, last 60 lines:\n{}",
+                        tail_lines(&console, 60)
+                    ),
+                    panic,
+                }
+            }
         };
         if spec.verbose {
             eprintln!(
@@ -287,7 +393,16 @@ impl Rig {
         Ok((outcome, timings))
     }
 
-    fn backend(&self) -> Backend {
+    /// The line that says why this rig boots qemu although no backend was forced (UML cannot
+    /// run on this host), if that is so.
+    pub(crate) fn choice(&self) -> Option<String> {
+        self.uml_cannot_run
+            .as_ref()
+            .map(verdict::CannotRun::message)
+    }
+
+    /// The backend this rig boots.
+    pub(crate) fn backend(&self) -> Backend {
         match self.kernel {
             Kernel::Uml(_) => Backend::Uml,
             Kernel::Qemu(_) => Backend::Qemu,

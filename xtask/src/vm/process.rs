@@ -20,10 +20,33 @@ enum Event {
     Exited(io::Result<ExitStatus>),
     /// xtask got a signal.
     Signal(i32),
+    /// The guest kernel panicked: this line of its console says so.
+    Panic(String),
+}
+
+/// The events of a VM about to start: made before it, so that what watches the VM's console can
+/// report a panic (see [`Events::panic_reporter`]).
+pub(crate) struct Events {
+    tx: Sender<Event>,
+    rx: Receiver<Event>,
+}
+
+impl Events {
+    pub(crate) fn new() -> Self {
+        let (tx, rx) = mpsc::channel();
+        Self { tx, rx }
+    }
+
+    /// A function that tells the VM's waiter that the guest kernel panicked.
+    pub(crate) fn panic_reporter(&self) -> impl FnOnce(String) + Send + 'static {
+        let tx = self.tx.clone();
+        // The waiter is gone only once the VM is over; then there is nothing left to stop.
+        move |line| drop(tx.send(Event::Panic(line)))
+    }
 }
 
 /// How the wait for a VM ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Ended {
     /// The VM process ended by itself, with this status (`None`: waiting for it failed).
     Exited(Option<ExitStatus>),
@@ -31,6 +54,8 @@ pub(crate) enum Ended {
     TimedOut,
     /// xtask got this signal; the VM was stopped.
     Signalled(i32),
+    /// The guest kernel panicked (this line of the console says so); the VM was killed.
+    Panicked(String),
 }
 
 /// A running VM: its main process, a marker found on the command line of each of its processes,
@@ -42,13 +67,19 @@ pub(crate) struct Vm {
     _signals: signals::Forward,
 }
 
-/// Starts `cmd` as a VM whose processes all carry `marker` as one of their arguments.
+/// Starts `cmd` as a VM whose processes all carry `marker` as one of their arguments; `events`
+/// are the VM's (made before, for its console watcher).
 ///
 /// The VM gets its own process group (a terminal's Ctrl-C reaches xtask, which stops the VM in
 /// order), SIGKILL when xtask dies, and the descriptors `inherit` (cleared of close-on-exec).
 /// When `cmd` is a wrapper that starts the VM as its child (`unshare` for UML), the wrapper must
 /// pass its death on (`--kill-child`).
-pub(crate) fn spawn(mut cmd: Command, marker: String, inherit: &[RawFd]) -> Result<Vm> {
+pub(crate) fn spawn(
+    mut cmd: Command,
+    marker: String,
+    inherit: &[RawFd],
+    events: Events,
+) -> Result<Vm> {
     let inherit = inherit.to_vec();
     cmd.process_group(0);
     // SAFETY: the closure runs between fork and exec and only makes async-signal-safe calls
@@ -66,7 +97,7 @@ pub(crate) fn spawn(mut cmd: Command, marker: String, inherit: &[RawFd]) -> Resu
             Ok(())
         });
     }
-    let (tx, events) = mpsc::channel();
+    let Events { tx, rx: events } = events;
     let signal_tx: Sender<Event> = tx.clone();
     let signals = signals::Forward::to(move |signal| {
         // The receiver is gone only once the VM is over; then there is nothing left to stop.
@@ -91,21 +122,33 @@ pub(crate) fn spawn(mut cmd: Command, marker: String, inherit: &[RawFd]) -> Resu
 }
 
 impl Vm {
-    /// Waits until the VM ends, the deadline passes or a signal comes; in the last two cases
-    /// stops it. In every case, every process of the VM is gone when this returns.
+    /// Waits until the VM ends, the deadline passes, a signal comes or the guest kernel
+    /// panics; in the last three cases stops it (a panicked kernel is killed at once: it has
+    /// nothing left to shut down, and UML spins on a core after a panic). In every case, every
+    /// process of the VM is gone when this returns.
     pub(crate) fn wait(self, deadline: Instant) -> Ended {
         let left = deadline.saturating_duration_since(Instant::now());
         let ended = match self.events.recv_timeout(left) {
             Ok(Event::Exited(status)) => Ended::Exited(status.ok()),
             Ok(Event::Signal(signal)) => Ended::Signalled(signal),
+            Ok(Event::Panic(line)) => Ended::Panicked(line),
             Err(RecvTimeoutError::Timeout) => Ended::TimedOut,
             Err(RecvTimeoutError::Disconnected) => Ended::Exited(None),
         };
-        if !matches!(ended, Ended::Exited(_)) {
-            self.stop();
+        match ended {
+            Ended::Exited(_) => {}
+            Ended::Panicked(_) => self.kill(),
+            Ended::TimedOut | Ended::Signalled(_) => self.stop(),
         }
         kill_marked(&self.marker);
         ended
+    }
+
+    /// SIGKILL to the VM's process group and its main process, then waits for it a little.
+    fn kill(&self) {
+        signal(-self.pid, libc::SIGKILL);
+        signal(self.pid, libc::SIGKILL);
+        self.exited_before(Instant::now() + TERM_GRACE);
     }
 
     /// SIGTERM first, to the process and its children (a wrapper such as `unshare --fork`
@@ -117,9 +160,7 @@ impl Vm {
         }
         let deadline = Instant::now() + TERM_GRACE;
         if !self.exited_before(deadline) {
-            signal(-self.pid, libc::SIGKILL);
-            signal(self.pid, libc::SIGKILL);
-            self.exited_before(Instant::now() + TERM_GRACE);
+            self.kill();
         }
     }
 
@@ -130,7 +171,7 @@ impl Vm {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.events.recv_timeout(left) {
                 Ok(Event::Exited(_)) | Err(RecvTimeoutError::Disconnected) => return true,
-                Ok(Event::Signal(_)) => {}
+                Ok(Event::Signal(_) | Event::Panic(_)) => {}
                 Err(RecvTimeoutError::Timeout) => return false,
             }
         }

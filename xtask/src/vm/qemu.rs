@@ -19,8 +19,9 @@ use std::thread::JoinHandle;
 use anyhow::{Context, Result, bail};
 
 use super::Boot;
+use super::console::{self, Console};
 use super::cpio::{self, Entry};
-use super::process::{self, Vm};
+use super::process::{self, Events, Vm};
 use crate::install;
 
 /// The Debian packages of this backend (the kernel itself is downloaded, not installed).
@@ -242,15 +243,23 @@ fn accel() -> &'static str {
     }
 }
 
-/// Boots qemu for one run. The returned drains copy the guest's output until the VM is gone.
-pub(super) fn boot(kernel: &Kernel, boot: &Boot<'_>) -> Result<(Vm, Drains)> {
+/// Boots qemu for one run. The returned drains copy the guest's output, and the console its
+/// console, until the VM is gone.
+pub(super) fn boot(kernel: &Kernel, boot: &Boot<'_>) -> Result<(Vm, Drains, Console)> {
     let run = boot.run;
     let mut drains = Drains::default();
     let stdout: OwnedFd = std::io::stdout().as_fd().try_clone_to_owned()?;
     let stderr: OwnedFd = std::io::stderr().as_fd().try_clone_to_owned()?;
-    for (name, sink) in [("con", boot.console()?), ("out", stdout), ("err", stderr)] {
+    for (name, sink) in [("out", stdout), ("err", stderr)] {
         drains.add(&run.join(format!("{name}.pipe")), File::from(sink))?;
     }
+    let events = Events::new();
+    let con = drains.fifo(&run.join("con.pipe"))?;
+    let console = console::tap(
+        move || File::open(con),
+        File::from(boot.console()?),
+        events.panic_reporter(),
+    )?;
     let accel = accel();
     let cpu = if accel == "kvm" { "host" } else { "max" };
     let fsdev = |id: &str, path: &Path, readonly: bool| {
@@ -335,8 +344,8 @@ pub(super) fn boot(kernel: &Kernel, boot: &Boot<'_>) -> Result<(Vm, Drains)> {
                 .create(true)
                 .open(run.join("qemu.log"))?,
         );
-    let vm = process::spawn(cmd, boot.marker.clone(), &[])?;
-    Ok((vm, drains))
+    let vm = process::spawn(cmd, boot.marker.clone(), &[], events)?;
+    Ok((vm, drains, console))
 }
 
 /// Threads copying FIFOs (written by qemu) into xtask's stdout, stderr and the console log.
@@ -347,21 +356,27 @@ pub(super) struct Drains {
 }
 
 impl Drains {
-    fn add(&mut self, fifo: &Path, mut sink: File) -> Result<()> {
+    /// Makes the FIFO `fifo`, to be released by [`Drains::finish`]; returns its path for the
+    /// thread that reads it (opening it blocks until qemu opens its end).
+    fn fifo(&mut self, fifo: &Path) -> Result<PathBuf> {
         let c_path = std::ffi::CString::new(fifo.as_os_str().as_bytes())?;
         // SAFETY: `c_path` is a valid NUL-terminated path for the call.
         if unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) } != 0 {
             return Err(std::io::Error::last_os_error())
                 .with_context(|| format!("cannot create {}", fifo.display()));
         }
-        let path = fifo.to_path_buf();
+        self.fifos.push(fifo.to_path_buf());
+        Ok(fifo.to_path_buf())
+    }
+
+    fn add(&mut self, fifo: &Path, mut sink: File) -> Result<()> {
+        let path = self.fifo(fifo)?;
         self.threads.push(std::thread::spawn(move || {
             // Blocks until qemu opens its end; EOF when qemu is gone.
             if let Ok(mut source) = File::open(&path) {
                 let _ = std::io::copy(&mut source, &mut sink);
             }
         }));
-        self.fifos.push(fifo.to_path_buf());
         Ok(())
     }
 

@@ -1,7 +1,9 @@
 //! The UML backend: Debian's user-mode-linux (Linux 6.1, `CONFIG_IP_VS=m`), an ordinary process.
 //!
 //! The host root is the guest's root through hostfs; the init builds the overlay on top. The
-//! guest consoles `con1`/`con2` are xtask's own stdout/stderr, `con0` the console log. UML's RAM
+//! guest consoles `con1`/`con2` are xtask's own stdout/stderr; `con0` (the kernel's console) and
+//! UML's own output go through a pipe that xtask reads as it is written (see `console`), so a
+//! guest kernel panic stops the VM at once. UML's RAM
 //! is a file in `$TMPDIR` that it maps executable: a tmpfs without `noexec`. It runs in a PID
 //! namespace of its own, so no helper of it can outlive it.
 
@@ -12,7 +14,8 @@ use std::process::{Command, Stdio};
 use anyhow::{Context, Result, bail};
 
 use super::Boot;
-use super::process::{self, Vm};
+use super::console::{self, Console};
+use super::process::{self, Events, Vm};
 
 /// The Debian packages of this backend.
 pub(crate) const PACKAGES: &[&str] = &["user-mode-linux", "util-linux"];
@@ -87,11 +90,24 @@ fn ram_dir(proc_mounts: &str, fallback: &Path) -> PathBuf {
     }
 }
 
-/// Boots UML for one run.
-pub(super) fn boot(kernel: &Kernel, boot: &Boot<'_>) -> Result<Vm> {
+/// How big the console pipe is made: UML's console descriptor is non-blocking, and its own
+/// start-up messages go out on the same pipe.
+const CONSOLE_PIPE_BYTES: libc::c_int = 1 << 20;
+
+/// Boots UML for one run; the console is being read when this returns.
+pub(super) fn boot(kernel: &Kernel, boot: &Boot<'_>) -> Result<(Vm, Console)> {
     let stdout = std::io::stdout().as_fd().try_clone_to_owned()?;
     let stderr = std::io::stderr().as_fd().try_clone_to_owned()?;
-    let console = boot.console()?;
+    let (reader, console) = std::io::pipe().context("cannot make the console pipe")?;
+    // SAFETY: F_SETPIPE_SZ only resizes the pipe of a descriptor we own; failure is harmless.
+    unsafe { libc::fcntl(console.as_raw_fd(), libc::F_SETPIPE_SZ, CONSOLE_PIPE_BYTES) };
+    let events = Events::new();
+    let tap = console::tap(
+        move || Ok(reader),
+        std::fs::File::from(boot.console()?),
+        events.panic_reporter(),
+    )
+    .context("cannot start reading the console")?;
     let (out, err, con) = (stdout.as_raw_fd(), stderr.as_raw_fd(), console.as_raw_fd());
     let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
     let run = boot.run.display();
@@ -129,7 +145,11 @@ pub(super) fn boot(kernel: &Kernel, boot: &Boot<'_>) -> Result<Vm> {
     // UML prints its own start-up checks on stdout: they belong in the console log.
     .stdout(console.try_clone()?)
     .stderr(console.try_clone()?);
-    process::spawn(cmd, boot.marker.clone(), &[out, err, con])
+    let vm = process::spawn(cmd, boot.marker.clone(), &[out, err, con], events)?;
+    // Our ends of the pipe close here (with `cmd`, inside spawn): the console reaches its end
+    // when the VM's processes are gone.
+    drop(console);
+    Ok((vm, tap))
 }
 
 #[cfg(test)]
