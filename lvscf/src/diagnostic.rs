@@ -118,6 +118,17 @@ codes! {
     PrimaryIsBackup = "W006", Warning, None;
     /// A keyword given twice in the same place: the last one wins.
     RepeatedKeyword = "W007", Warning, None;
+    /// `backup_active = 1` without a `backup` address: the primary runs alone.
+    BackupWithoutAddress = "W008", Warning, None;
+    /// `network = nat` without a `nat_router`: the real servers' replies need another way back.
+    NatWithoutRouter = "W009", Warning, None;
+    /// An active virtual server with no active real server and no sorry server.
+    NoRealServer = "W010", Warning, None;
+    /// `pmask` without `persistent`: it has no effect.
+    PmaskWithoutPersistence = "W011", Warning, None;
+    /// Two active real servers of a virtual server with the same address and port: the kernel
+    /// takes one destination per address and port, the first.
+    DuplicateRealServer = "W012", Warning, None;
 }
 
 impl fmt::Display for Code {

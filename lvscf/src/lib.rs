@@ -44,6 +44,7 @@ mod document;
 mod edit;
 mod keywords;
 mod lexer;
+mod lint;
 mod locate;
 mod model;
 mod parser;
@@ -56,6 +57,7 @@ pub use document::{Document, parse_config};
 pub use edit::{EditError, Section};
 pub use keywords::{Key, Scope};
 pub use lexer::Eol;
+pub use lint::{Finding, Place};
 pub use locate::Location;
 pub use model::{
     AddressOnDevice, Config, ConflictAction, FailoverService, Globals, Host, HostError, Network,

@@ -137,8 +137,8 @@ fn resolve(name: &str) -> Option<Ipv4Addr> {
 }
 
 /// `file:line:column` of `place` in `doc` (or just the file, for a place it does not have).
-fn position(shown: &str, doc: &lvscf::Document, place: &director::Place) -> String {
-    match place.locate(doc) {
+fn position(shown: &str, doc: &lvscf::Document, place: &lvscf::Place) -> String {
+    match doc.locate_place(place) {
         Some(at) => format!("{shown}:{}:{}", at.line, at.column),
         None => shown.to_string(),
     }
@@ -202,12 +202,11 @@ fn load(files: &Files, lines: &mut Vec<String>) -> Result<Plan, ExitCode> {
             .iter()
             .map(|d| d.clone().with_file(&shown).to_string()),
     );
-    for w in Plan::warnings(doc.config()) {
-        lines.push(format!(
-            "{}: warning: {w}",
-            position(&shown, &doc, &w.place)
-        ));
-    }
+    lines.extend(
+        doc.lint()
+            .into_iter()
+            .map(|d| d.with_file(&shown).to_string()),
+    );
     Plan::build_with(doc.config(), &settings, &resolve).map_err(|errors| {
         for e in errors {
             lines.push(match (&e, e.place()) {

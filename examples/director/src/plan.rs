@@ -33,81 +33,10 @@ use healthcheck::{
     ServerConfig, SlowStart, TcpCheck, Timeouts, UdpCheck, decode_escapes,
 };
 use ipvs::{Destination, Family, Forwarding, Scheduler, Service, ServiceKey};
-use lvscf::{AddressOnDevice, Config, Host, Network, Protocol, VirtualServer};
+use lvscf::{AddressOnDevice, Config, Host, Network, Place, Protocol, VirtualServer};
 
 use crate::Settings;
 use crate::settings::SettingsError;
-
-/// Where in `lvs.cf` something is: a virtual server, a real server in it, and a keyword.
-/// [`Place::locate`] turns it into a line and column of the file.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Place {
-    /// The `virtual` block's name.
-    pub virtual_server: Option<String>,
-    /// The `server` block's name (inside the virtual server).
-    pub server: Option<String>,
-    /// The keyword.
-    pub key: Option<&'static str>,
-}
-
-impl Place {
-    /// A global keyword.
-    pub fn global(key: &'static str) -> Place {
-        Place {
-            key: Some(key),
-            ..Place::default()
-        }
-    }
-
-    /// A keyword of a virtual server (`None`: the block itself).
-    pub fn virtual_server(name: &str, key: Option<&'static str>) -> Place {
-        Place {
-            virtual_server: Some(name.to_owned()),
-            server: None,
-            key,
-        }
-    }
-
-    /// A keyword of a real server (`None`: the block itself).
-    pub fn server(virtual_server: &str, server: &str, key: Option<&'static str>) -> Place {
-        Place {
-            virtual_server: Some(virtual_server.to_owned()),
-            server: Some(server.to_owned()),
-            key,
-        }
-    }
-
-    /// Where it is written in `doc`: the keyword's value, or the block when the keyword is not
-    /// written (a default), or `None` for a place the file does not have.
-    pub fn locate(&self, doc: &lvscf::Document) -> Option<lvscf::Location> {
-        let (v, s) = (self.virtual_server.as_deref(), self.server.as_deref());
-        self.key
-            .and_then(|k| doc.locate(v, s, Some(k)))
-            .or_else(|| doc.locate(v, s, None))
-            .filter(|_| v.is_some() || self.key.is_some())
-    }
-}
-
-impl fmt::Display for Place {
-    /// `virtual WEB server web1: address`, `primary`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut sep = "";
-        if let Some(v) = &self.virtual_server {
-            write!(f, "virtual {v}")?;
-            sep = " ";
-        }
-        if let Some(s) = &self.server {
-            write!(f, "{sep}server {s}")?;
-            sep = ": ";
-        } else if !sep.is_empty() {
-            sep = ": ";
-        }
-        if let Some(k) = self.key {
-            write!(f, "{sep}{k}")?;
-        }
-        Ok(())
-    }
-}
 
 /// What a configuration cannot be turned into, with where it is.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -141,21 +70,6 @@ impl PlanError {
             PlanError::Unresolved { place, .. } | PlanError::Invalid { place, .. } => Some(place),
             PlanError::Settings(_) => None,
         }
-    }
-}
-
-/// A configuration that works, but probably not as its operator meant.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PlanWarning {
-    /// Where.
-    pub place: Place,
-    /// What is probably wrong.
-    pub message: String,
-}
-
-impl fmt::Display for PlanWarning {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.place, self.message)
     }
 }
 
@@ -541,63 +455,6 @@ impl Plan {
             commands,
             operation: Operation::default(),
         })
-    }
-
-    /// What in `config` works but is probably not what its operator meant: to print beside
-    /// lvscf's own warnings (`director check`, and `director run` at start).
-    pub fn warnings(config: &Config) -> Vec<PlanWarning> {
-        let g = &config.globals;
-        let mut out = Vec::new();
-        let unset = |h: &Option<Host>| {
-            h.as_ref()
-                .is_none_or(|h| h == &Host::Ip(Ipv4Addr::UNSPECIFIED))
-        };
-        if g.backup_active && unset(&g.backup) {
-            out.push(PlanWarning {
-                place: Place::global("backup_active"),
-                message: "a backup is marked active but `backup` names none: this node runs alone"
-                    .into(),
-            });
-        }
-        if g.network == Network::Nat && g.nat_router.is_none() {
-            out.push(PlanWarning {
-                place: Place::global("network"),
-                message: "NAT without a `nat_router`: the real servers' replies must reach the \
-                          active director some other way (their default gateway)"
-                    .into(),
-            });
-        }
-        for vs in config.virtual_servers.iter().filter(|v| v.active) {
-            if !vs.servers.iter().any(|r| r.active) && vs.sorry_server.is_none() {
-                out.push(PlanWarning {
-                    place: Place::virtual_server(&vs.name, None),
-                    message: "no active real server and no sorry server: the service accepts \
-                              nothing"
-                        .into(),
-                });
-            }
-            if vs.pmask.is_some() && vs.persistent.0 == 0 {
-                out.push(PlanWarning {
-                    place: Place::virtual_server(&vs.name, Some("pmask")),
-                    message: "has no effect without `persistent`".into(),
-                });
-            }
-            let mut seen: Vec<(&Host, u16)> = Vec::new();
-            for rs in vs.servers.iter().filter(|r| r.active) {
-                if seen.contains(&(&rs.address, rs.port)) {
-                    out.push(PlanWarning {
-                        place: Place::server(&vs.name, &rs.name, Some("address")),
-                        message: format!(
-                            "the same address and port as another real server of virtual {}: \
-                             only the first is used",
-                            vs.name
-                        ),
-                    });
-                }
-                seen.push((&rs.address, rs.port));
-            }
-        }
-        out
     }
 
     /// The whole IPVS table with every active real server at its configured weight (what the

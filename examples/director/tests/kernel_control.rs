@@ -628,12 +628,15 @@ fn trackers_make_the_active_router_step_down_by_their_weights() {
     r.ip(["link", "set", "dummy9", "up"]).expect("up");
     let flag = std::env::temp_dir().join(format!("director-track-flag-{}", std::process::id()));
     std::fs::write(&flag, "").expect("flag");
-    // The interface and the script together, or the script alone, make the router unfit.
+    // The interface and the script together, or the script alone, make the router unfit. The
+    // script's timeout is generous: under qemu's emulation a program can take longer than its
+    // 200 ms interval to start, and this test is about weights, not about timeouts.
     let overlay = Overlay::new(
         "track",
         &format!(
             "[track]\nthreshold = 2\n[[track.interface]]\nname = \"dummy9\"\n\
-             [[track.script]]\ncommand = \"test -e {}\"\ninterval = \"200ms\"\nweight = 2\n",
+             [[track.script]]\ncommand = \"test -e {}\"\ninterval = \"200ms\"\ntimeout = \"5s\"\n\
+             weight = 2\n",
             flag.display()
         ),
     );

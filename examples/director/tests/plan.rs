@@ -378,18 +378,18 @@ fn plan_errors_name_their_line_and_column() {
 }
 
 #[test]
-fn operator_mistakes_are_warnings_with_their_place() {
+fn operator_mistakes_are_lvscf_warnings_with_their_place_and_code() {
     let (code, err) = check_text(
         "warnings",
         "primary = 10.0.0.9\nbackup_active = 1\nbackup = 0.0.0.0\nnetwork = nat\nvirtual A {\n     active = 1\n     address = 10.0.0.1 eth0\n     pmask = 255.255.255.0\n     server a {\n         address = 10.0.1.1\n         active = 1\n     }\n     server b {\n         address = 10.0.1.1\n         active = 1\n     }\n}\nvirtual EMPTY {\n     active = 1\n     address = 10.0.0.2 eth0\n}\n",
     );
     assert_eq!(code, Some(0), "{err}");
     for line in [
-        "FILE:2:17: warning: backup_active: a backup is marked active but `backup` names none",
-        "FILE:4:11: warning: network: NAT without a `nat_router`",
-        "FILE:8:14: warning: virtual A: pmask: has no effect without `persistent`",
-        "FILE:14:20: warning: virtual A server b: address: the same address and port as another real server",
-        "FILE:18:9: warning: virtual EMPTY: no active real server and no sorry server",
+        "FILE:2:17: warning[W008]: backup_active: a backup is marked active but `backup` names none",
+        "FILE:4:11: warning[W009]: network: NAT without a `nat_router`",
+        "FILE:8:14: warning[W011]: virtual A: pmask: has no effect without `persistent`",
+        "FILE:14:20: warning[W012]: virtual A server b: address: the same address and port as another real server",
+        "FILE:18:9: warning[W010]: virtual EMPTY: no active real server and no sorry server",
     ] {
         assert!(err.contains(line), "no {line:?} in:\n{err}");
     }
