@@ -40,12 +40,12 @@ use netlink_sys::Socket;
 use netlink_sys::protocols::NETLINK_GENERIC;
 
 use crate::codec::{self, CmdAttr, Command, IpvsMessage, Message};
+use crate::diff::Op;
 use crate::error::{Error, Operation, Result, Target};
 use crate::model::{
     Daemon, DaemonState, Destination, DestinationEntry, Family, Forwarding, Info, Service,
     ServiceEntry, ServiceKey, Timeouts, TunnelType,
 };
-use crate::reconcile::Op;
 
 type Proto = netlink_proto::Connection<GenlMessage<IpvsMessage>, TokioSocket>;
 type ProtoHandle = netlink_proto::ConnectionHandle<GenlMessage<IpvsMessage>>;

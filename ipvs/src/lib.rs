@@ -20,6 +20,7 @@
 
 pub mod client;
 pub mod codec;
+mod diff;
 pub mod error;
 pub mod listing;
 pub mod model;
