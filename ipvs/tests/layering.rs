@@ -83,7 +83,10 @@ fn cycle(
 #[test]
 fn modules_form_layers() {
     let g = graph();
-    assert!(g.contains_key("client") && g.contains_key("reconcile"), "{g:?}");
+    assert!(
+        g.contains_key("client") && g.contains_key("reconcile"),
+        "{g:?}"
+    );
     for m in g.keys() {
         if let Some(c) = cycle(&g, m, &mut Vec::new()) {
             panic!("import cycle: {}", c.join(" -> "));
