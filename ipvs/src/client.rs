@@ -41,7 +41,7 @@ use netlink_sys::protocols::NETLINK_GENERIC;
 
 use crate::codec::{self, CmdAttr, Command, IpvsMessage, Message};
 use crate::diff::Op;
-use crate::error::{Error, Operation, Result, Target};
+use crate::error::{Error, Operation, ReplyError, Result, Target};
 use crate::model::{
     Daemon, DaemonState, Destination, DestinationEntry, Family, Forwarding, Info, Service,
     ServiceEntry, ServiceKey, Timeouts, TunnelType,
@@ -189,7 +189,7 @@ impl Dumper {
                 .recv(&mut &mut self.buf[..], 0)
                 .map_err(DumpError::Io)?;
             let msgs = codec::decode_datagram(&self.buf[..n.min(self.buf.len())])
-                .map_err(|e| DumpError::Decode(e.to_string()))?;
+                .map_err(DumpError::Decode)?;
             for m in msgs {
                 if m.header.sequence_number != seq {
                     continue;
@@ -225,7 +225,7 @@ fn dump_sockets() -> usize {
 enum DumpError {
     Errno(i32),
     Io(io::Error),
-    Decode(String),
+    Decode(netlink_packet_core::DecodeError),
 }
 
 type UnsolicitedRx = futures::channel::mpsc::UnboundedReceiver<(Message, SocketAddr)>;
@@ -492,7 +492,7 @@ fn destinations_of(
         for m in msgs {
             let attrs = m
                 .dest()
-                .ok_or_else(|| decode_err(op, target.clone())("reply without dest".into()))?;
+                .ok_or_else(|| decode_err(op, target.clone())(ReplyError::MissingNest("dest")))?;
             dests.push(
                 DestinationEntry::from_attrs(attrs, key.family())
                     .map_err(decode_err(op, target.clone()))?,
@@ -508,19 +508,20 @@ fn dump_err(op: Operation, target: Target) -> impl Fn(DumpError) -> Error {
     move |e| match e {
         DumpError::Errno(n) => Error::from_errno(op, target.clone(), n, None),
         DumpError::Io(source) => Error::Io { op, source },
-        DumpError::Decode(message) => Error::Decode {
+        DumpError::Decode(e) => Error::Decode {
             op,
             target: target.clone(),
-            message,
+            source: e.into(),
         },
     }
 }
 
-fn decode_err(op: Operation, target: Target) -> impl Fn(String) -> Error {
-    move |message| Error::Decode {
+/// How a reply that does not decode becomes an [`Error`].
+fn decode_err<E: Into<ReplyError>>(op: Operation, target: Target) -> impl Fn(E) -> Error {
+    move |e| Error::Decode {
         op,
         target: target.clone(),
-        message,
+        source: e.into(),
     }
 }
 
@@ -654,7 +655,7 @@ impl Handle {
         replies
             .into_iter()
             .next()
-            .ok_or_else(|| decode_err(op, Target::None)("no reply".into()))
+            .ok_or_else(|| decode_err(op, Target::None)(ReplyError::NoReply))
     }
 
     /// SET_CONFIG: sets the timeouts (0 keeps a value).
@@ -686,7 +687,7 @@ impl Handle {
             let m = m?;
             let attrs = m
                 .service()
-                .ok_or_else(|| decode_err(op, Target::None)("reply without service".into()))?;
+                .ok_or_else(|| decode_err(op, Target::None)(ReplyError::MissingNest("service")))?;
             ServiceEntry::from_attrs(attrs).map_err(decode_err(op, Target::None))
         })
     }
@@ -700,7 +701,7 @@ impl Handle {
         let attrs = r
             .first()
             .and_then(|m| m.service())
-            .ok_or_else(|| decode_err(op, target.clone())("reply without service".into()))?;
+            .ok_or_else(|| decode_err(op, target.clone())(ReplyError::MissingNest("service")))?;
         ServiceEntry::from_attrs(attrs).map_err(decode_err(op, target))
     }
 
@@ -754,7 +755,7 @@ impl Handle {
             let m = m?;
             let attrs = m
                 .dest()
-                .ok_or_else(|| decode_err(op, target.clone())("reply without dest".into()))?;
+                .ok_or_else(|| decode_err(op, target.clone())(ReplyError::MissingNest("dest")))?;
             DestinationEntry::from_attrs(attrs, fam).map_err(decode_err(op, target.clone()))
         })
     }
@@ -945,9 +946,9 @@ impl Handle {
                 .map_err(dump_err(op, Target::None))?;
             let mut services = Vec::with_capacity(msgs.len());
             for m in msgs {
-                let attrs = m
-                    .service()
-                    .ok_or_else(|| decode_err(op, Target::None)("reply without service".into()))?;
+                let attrs = m.service().ok_or_else(|| {
+                    decode_err(op, Target::None)(ReplyError::MissingNest("service"))
+                })?;
                 services
                     .push(ServiceEntry::from_attrs(attrs).map_err(decode_err(op, Target::None))?);
             }

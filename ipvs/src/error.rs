@@ -4,6 +4,7 @@ use std::fmt;
 use std::io;
 use std::net::IpAddr;
 
+use crate::codec::MappingError;
 use crate::model::{DaemonState, ServiceKey, fmt_addr_port};
 
 /// The operation that failed.
@@ -206,14 +207,15 @@ pub enum Error {
         source: io::Error,
     },
     /// A reply could not be decoded.
-    #[error("cannot {op}{target}: malformed reply: {message}")]
+    #[error("cannot {op}{target}: malformed reply: {source}")]
     Decode {
         /// Operation.
         op: Operation,
         /// Object.
         target: Target,
         /// What was wrong.
-        message: String,
+        #[source]
+        source: ReplyError,
     },
     /// Socket-level failure (including netns switching).
     #[error("cannot {op}: {source}")]
@@ -276,6 +278,24 @@ impl Error {
             _ => None,
         }
     }
+}
+
+/// What was wrong with a kernel reply: the source of [`Error::Decode`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReplyError {
+    /// The bytes are not a netlink message with IPVS attributes.
+    #[error(transparent)]
+    Malformed(#[from] netlink_packet_core::DecodeError),
+    /// The attributes do not make the object asked for.
+    #[error(transparent)]
+    Mapping(#[from] MappingError),
+    /// The reply lacks the nest it is for (`service`, `dest`).
+    #[error("reply without {0}")]
+    MissingNest(&'static str),
+    /// The kernel answered nothing where it always answers one message.
+    #[error("no reply")]
+    NoReply,
 }
 
 /// Result alias.
