@@ -661,10 +661,10 @@ impl Handle {
     /// SET_CONFIG: sets the timeouts (0 keeps a value).
     pub async fn set_timeouts(&self, t: &Timeouts) -> Result<()> {
         let op = Operation::SetTimeouts;
-        t.validate().map_err(|message| Error::InvalidArgument {
+        t.validate().map_err(|source| Error::InvalidArgument {
             op,
             target: Target::None,
-            message,
+            source,
         })?;
         self.set(
             op,
@@ -706,10 +706,10 @@ impl Handle {
     }
 
     fn check_service(&self, op: Operation, s: &Service) -> Result<()> {
-        s.validate().map_err(|message| Error::InvalidArgument {
+        s.validate().map_err(|source| Error::InvalidArgument {
             op,
             target: Target::Service(s.key),
-            message,
+            source,
         })
     }
 
@@ -766,10 +766,10 @@ impl Handle {
             addr: d.addr,
             port: d.port,
         };
-        d.validate(svc).map_err(|message| Error::InvalidArgument {
+        d.validate(svc).map_err(|source| Error::InvalidArgument {
             op,
             target: target.clone(),
-            message,
+            source,
         })?;
         let unsupported = |feature, needs| Error::Unsupported {
             op,
@@ -843,10 +843,10 @@ impl Handle {
     pub async fn add_daemon(&self, d: &Daemon) -> Result<()> {
         let op = Operation::AddDaemon;
         let target = Target::Daemon(d.state);
-        d.validate().map_err(|message| Error::InvalidArgument {
+        d.validate().map_err(|source| Error::InvalidArgument {
             op,
             target: target.clone(),
-            message,
+            source,
         })?;
         self.set(
             op,

@@ -5,7 +5,7 @@ use std::io;
 use std::net::IpAddr;
 
 use crate::codec::MappingError;
-use crate::model::{DaemonState, ServiceKey, fmt_addr_port};
+use crate::model::{DaemonState, ServiceKey, ValidationError, fmt_addr_port};
 
 /// The operation that failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -172,14 +172,15 @@ pub enum Error {
         source: io::Error,
     },
     /// Refused before sending: the kernel would answer EINVAL or similar.
-    #[error("cannot {op}{target}: invalid argument: {message}")]
+    #[error("cannot {op}{target}: invalid argument: {source}")]
     InvalidArgument {
         /// Operation.
         op: Operation,
         /// Object.
         target: Target,
         /// What is wrong.
-        message: String,
+        #[source]
+        source: ValidationError,
     },
     /// The running kernel does not know an attribute and would silently drop it.
     #[error("cannot {op}{target}: {feature} needs Linux {needs} or later (running {running})")]

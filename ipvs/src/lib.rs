@@ -34,5 +34,5 @@ pub use error::{Error, Operation, ReplyError, Result, Target};
 pub use model::{
     Daemon, DaemonState, Destination, DestinationEntry, Family, Forwarding, Info, Protocol,
     Scheduler, Service, ServiceEntry, ServiceFlags, ServiceKey, Stats, Table, Timeouts, TunnelType,
-    VirtualServer,
+    ValidationError, VirtualServer,
 };

@@ -7,7 +7,7 @@
 //! with a bare `EINVAL`, so users get a message instead.
 
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 
 #[cfg(feature = "serde")]
 use serde::{Deserialize, Serialize};
@@ -127,17 +127,15 @@ impl ServiceKey {
     }
 
     /// Checks what the kernel would refuse.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ValidationError> {
         match self {
             ServiceKey::Addr { addr, .. } => {
                 if addr.is_multicast() {
-                    return Err(format!("virtual address {addr} is multicast"));
+                    return Err(ValidationError::MulticastVirtualAddress(*addr));
                 }
                 Ok(())
             }
-            ServiceKey::Fwmark { mark, .. } if *mark == 0 => {
-                Err("firewall mark must be non-zero".into())
-            }
+            ServiceKey::Fwmark { mark, .. } if *mark == 0 => Err(ValidationError::ZeroFwmark),
             ServiceKey::Fwmark { .. } => Ok(()),
         }
     }
@@ -368,34 +366,27 @@ impl Service {
     }
 
     /// Checks everything the kernel would refuse with a bare `EINVAL`.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ValidationError> {
         self.key.validate()?;
         let name = self.scheduler.name();
         if name.is_empty() || name.len() > 15 || name.contains('\0') {
-            return Err(format!(
-                "scheduler name {name:?} must be 1 to 15 bytes without NUL"
-            ));
+            return Err(ValidationError::SchedulerName(name.to_string()));
         }
         if let Some(pe) = &self.persistence_engine
             && (pe.len() > 15 || pe.contains('\0'))
         {
-            return Err(format!(
-                "persistence engine name {pe:?} must be at most 15 bytes without NUL"
-            ));
+            return Err(ValidationError::PersistenceEngineName(pe.clone()));
         }
         match (self.key.family(), self.netmask) {
             (Family::Inet, Some(p)) if p > 32 => {
-                return Err(format!("IPv4 netmask /{p} is longer than 32"));
+                return Err(ValidationError::Ipv4Netmask(p));
             }
             (Family::Inet6, Some(p)) if p == 0 || p > 128 => {
-                return Err(format!("IPv6 netmask /{p} must be 1..=128"));
+                return Err(ValidationError::Ipv6Netmask(p));
             }
             _ => {}
         }
-        if self.timeout > i32::MAX as u32 / 1000 {
-            return Err(format!("timeout {} s is too large", self.timeout));
-        }
-        Ok(())
+        check_timeout("persistence", self.timeout)
     }
 }
 
@@ -559,35 +550,31 @@ impl Destination {
     }
 
     /// Checks what the kernel would refuse, for a destination of service `svc`.
-    pub fn validate(&self, svc: &ServiceKey) -> Result<(), String> {
+    pub fn validate(&self, svc: &ServiceKey) -> Result<(), ValidationError> {
         if self.weight > i32::MAX as u32 {
-            return Err(format!(
-                "weight {} is larger than {}",
-                self.weight,
-                i32::MAX
-            ));
+            return Err(ValidationError::Weight(self.weight));
         }
         if self.lower_threshold > self.upper_threshold {
-            return Err(format!(
-                "lower threshold {} is above upper threshold {}",
-                self.lower_threshold, self.upper_threshold
-            ));
+            return Err(ValidationError::Thresholds {
+                lower: self.lower_threshold,
+                upper: self.upper_threshold,
+            });
         }
         if self.addr.is_unspecified() || self.addr.is_multicast() {
-            return Err(format!("real server address {} is not unicast", self.addr));
+            return Err(ValidationError::NotUnicast(self.addr));
         }
         if let IpAddr::V4(a) = self.addr
             && a.is_broadcast()
         {
-            return Err(format!("real server address {a} is broadcast"));
+            return Err(ValidationError::Broadcast(a));
         }
         if Family::of(&self.addr) != svc.family()
             && !matches!(self.forwarding, Forwarding::Tunnel { .. })
         {
-            return Err(format!(
-                "real server {} has another address family than service {svc}: only tunnelling can mix families",
-                self.addr
-            ));
+            return Err(ValidationError::MixedFamilies {
+                addr: self.addr,
+                service: *svc,
+            });
         }
         if let Forwarding::Tunnel {
             tun_type,
@@ -597,10 +584,10 @@ impl Destination {
         } = self.forwarding
         {
             if tun_type == TunnelType::Gue && tun_port == 0 {
-                return Err("GUE tunnel needs a non-zero tunnel port".into());
+                return Err(ValidationError::GueWithoutPort);
             }
             if remcsum && tun_type != TunnelType::Gue {
-                return Err("remote checksum offload is only for GUE tunnels".into());
+                return Err(ValidationError::RemoteChecksumWithoutGue);
             }
         }
         Ok(())
@@ -698,17 +685,14 @@ impl Daemon {
     }
 
     /// Checks what the kernel would refuse.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ValidationError> {
         if self.interface.is_empty() || self.interface.len() > 15 || self.interface.contains('\0') {
-            return Err(format!(
-                "interface name {:?} must be 1 to 15 bytes",
-                self.interface
-            ));
+            return Err(ValidationError::InterfaceName(self.interface.clone()));
         }
         if let Some(g) = self.mcast_group
             && !g.is_multicast()
         {
-            return Err(format!("sync group {g} is not multicast"));
+            return Err(ValidationError::SyncGroupNotMulticast(g));
         }
         Ok(())
     }
@@ -728,17 +712,10 @@ pub struct Timeouts {
 
 impl Timeouts {
     /// Checks what the kernel would refuse (more than `INT_MAX / HZ`; HZ ≤ 1000 assumed).
-    pub fn validate(&self) -> Result<(), String> {
-        for (n, v) in [
-            ("tcp", self.tcp),
-            ("tcpfin", self.tcp_fin),
-            ("udp", self.udp),
-        ] {
-            if v > i32::MAX as u32 / 1000 {
-                return Err(format!("{n} timeout {v} s is too large"));
-            }
-        }
-        Ok(())
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        check_timeout("tcp", self.tcp)?;
+        check_timeout("tcpfin", self.tcp_fin)?;
+        check_timeout("udp", self.udp)
     }
 }
 
@@ -782,4 +759,85 @@ pub struct Table {
     /// Services with their destinations.
     #[cfg_attr(feature = "serde", serde(default))]
     pub services: Vec<VirtualServer>,
+}
+
+/// What the kernel would refuse in a service, destination, daemon or timeouts, found before
+/// sending (the kernel itself says only `EINVAL`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ValidationError {
+    /// A service's virtual address is multicast.
+    #[error("virtual address {0} is multicast")]
+    MulticastVirtualAddress(IpAddr),
+    /// A firewall-mark service with mark 0.
+    #[error("firewall mark must be non-zero")]
+    ZeroFwmark,
+    /// A scheduler name that is empty, longer than 15 bytes or holds a NUL.
+    #[error("scheduler name {0:?} must be 1 to 15 bytes without NUL")]
+    SchedulerName(String),
+    /// A persistence engine name longer than 15 bytes or holding a NUL.
+    #[error("persistence engine name {0:?} must be at most 15 bytes without NUL")]
+    PersistenceEngineName(String),
+    /// An IPv4 persistence netmask longer than /32.
+    #[error("IPv4 netmask /{0} is longer than 32")]
+    Ipv4Netmask(u8),
+    /// An IPv6 persistence netmask outside /1 to /128.
+    #[error("IPv6 netmask /{0} must be 1..=128")]
+    Ipv6Netmask(u8),
+    /// A timeout the kernel cannot hold in jiffies (more than `INT_MAX / HZ`, HZ ≤ 1000).
+    #[error("{timeout} timeout {seconds} s is too large")]
+    TimeoutTooLarge {
+        /// Which one: `persistence`, `tcp`, `tcpfin` or `udp`.
+        timeout: &'static str,
+        /// The value asked for.
+        seconds: u32,
+    },
+    /// A weight above `i32::MAX`.
+    #[error("weight {0} is larger than {max}", max = i32::MAX)]
+    Weight(u32),
+    /// A lower connection threshold above the upper one.
+    #[error("lower threshold {lower} is above upper threshold {upper}")]
+    Thresholds {
+        /// Lower threshold.
+        lower: u32,
+        /// Upper threshold.
+        upper: u32,
+    },
+    /// A real server address that is unspecified or multicast.
+    #[error("real server address {0} is not unicast")]
+    NotUnicast(IpAddr),
+    /// A real server address that is the IPv4 broadcast address.
+    #[error("real server address {0} is broadcast")]
+    Broadcast(Ipv4Addr),
+    /// A real server of another family than its service, without tunnelling.
+    #[error(
+        "real server {addr} has another address family than service {service}: only tunnelling can mix families"
+    )]
+    MixedFamilies {
+        /// The real server's address.
+        addr: IpAddr,
+        /// The service.
+        service: ServiceKey,
+    },
+    /// A GUE tunnel without a port.
+    #[error("GUE tunnel needs a non-zero tunnel port")]
+    GueWithoutPort,
+    /// Remote checksum offload on a tunnel other than GUE.
+    #[error("remote checksum offload is only for GUE tunnels")]
+    RemoteChecksumWithoutGue,
+    /// A sync interface name that is empty, longer than 15 bytes or holds a NUL.
+    #[error("interface name {0:?} must be 1 to 15 bytes")]
+    InterfaceName(String),
+    /// A sync group that is not a multicast address.
+    #[error("sync group {0} is not multicast")]
+    SyncGroupNotMulticast(IpAddr),
+}
+
+/// Timeouts become jiffies in an `int` in the kernel: more than `INT_MAX / HZ` seconds overflow
+/// (HZ ≤ 1000 assumed).
+fn check_timeout(timeout: &'static str, seconds: u32) -> Result<(), ValidationError> {
+    if seconds > i32::MAX as u32 / 1000 {
+        return Err(ValidationError::TimeoutTooLarge { timeout, seconds });
+    }
+    Ok(())
 }
