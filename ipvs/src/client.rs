@@ -34,8 +34,8 @@ use netlink_packet_core::{
 use netlink_packet_generic::GenlMessage;
 use netlink_packet_generic::ctrl::nlas::GenlCtrlAttrs;
 use netlink_packet_generic::ctrl::{GenlCtrl, GenlCtrlCmd};
-use netlink_proto::ReplyExpectation;
 use netlink_proto::sys::{SocketAddr, TokioSocket};
+use netlink_proto::{NetlinkProtoError, ReplyExpectation};
 use netlink_sys::Socket;
 use netlink_sys::protocols::NETLINK_GENERIC;
 
@@ -283,10 +283,7 @@ pub fn new_connection_in_netns(path: impl AsRef<Path>) -> Result<(Connection, Ha
         open_socket()
     })
     .join()
-    .map_err(|_| Error::Io {
-        op: Operation::Connect,
-        source: io::Error::other("netns thread panicked"),
-    })??;
+    .map_err(|payload| panicked(Operation::Connect, "the netns thread", payload))??;
     finish(joined.0, joined.1, joined.2)
 }
 
@@ -407,7 +404,7 @@ fn resolve_family(sock: &Socket) -> Result<u16> {
         let mut rbuf = vec![0u8; 65536];
         let n = sock.recv(&mut &mut rbuf[..], 0).map_err(io)?;
         let reply = NetlinkMessage::<GenlMessage<GenlCtrl>>::deserialize(&rbuf[..n])
-            .map_err(|e| io(io::Error::other(e.to_string())))?;
+            .map_err(|e| io(io::Error::other(e)))?;
         if reply.header.sequence_number != 1 {
             continue;
         }
@@ -465,10 +462,39 @@ fn sched_of(s: &Service) -> Option<(String, Option<String>)> {
 
 /// A dump socket, for this thread alone.
 fn lock_dumper(m: &Mutex<Dumper>) -> Result<std::sync::MutexGuard<'_, Dumper>> {
-    m.lock().map_err(|_| Error::ConnectionClosed {
+    // A poisoned lock carries no cause, only the guard: the panic that poisoned it was reported
+    // where it happened. The socket may hold half a dump, so it is not used again.
+    m.lock().map_err(|_poisoned| Error::ConnectionClosed {
         op: Operation::GetService,
         target: Target::None,
     })
+}
+
+/// A thread of the client that panicked, as an error. A panic's payload is no error type, so
+/// its message is what there is to keep.
+fn panicked(op: Operation, thread: &str, payload: Box<dyn std::any::Any + Send>) -> Error {
+    let message = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("no message");
+    Error::Io {
+        op,
+        source: io::Error::other(format!("{thread} panicked: {message}")),
+    }
+}
+
+/// How a request that netlink-proto could not send becomes an [`Error`]. It fails only once the
+/// connection future is gone, which has no cause to keep; the other arms keep theirs.
+fn not_sent(op: Operation, target: Target) -> impl FnOnce(NetlinkProtoError) -> Error {
+    move |e| match e {
+        NetlinkProtoError::ConnectionClosed => Error::ConnectionClosed { op, target },
+        NetlinkProtoError::SocketIo(source) => Error::Io { op, source },
+        NetlinkProtoError::NetlinkError(m) => match m.code {
+            Some(c) => Error::from_errno(op, target, -c.get(), None),
+            None => Error::ConnectionClosed { op, target },
+        },
+    }
 }
 
 /// The destinations of each of `services`, in order, dumped on `d`.
@@ -570,10 +596,7 @@ impl Handle {
         let mut s = self
             .nl
             .request(self.message(msg, flags), SocketAddr::new(0, 0))
-            .map_err(|_| Error::ConnectionClosed {
-                op,
-                target: target.clone(),
-            })?;
+            .map_err(not_sent(op, target.clone()))?;
         let mut out = Vec::new();
         let mut finished = false;
         while let Some(m) = s.next().await {
@@ -624,12 +647,7 @@ impl Handle {
                     }
                 })
                 .left_stream(),
-            Err(_) => {
-                futures::stream::once(
-                    async move { Err(Error::ConnectionClosed { op, target: t2 }) },
-                )
-                .right_stream()
-            }
+            Err(e) => futures::stream::once(async move { Err(not_sent(op, t2)(e)) }).right_stream(),
         }
     }
 
@@ -875,10 +893,7 @@ impl Handle {
         let mut s = self
             .nl
             .request_batch([del, get], SocketAddr::new(0, 0))
-            .map_err(|_| Error::ConnectionClosed {
-                op,
-                target: target.clone(),
-            })?;
+            .map_err(not_sent(op, target.clone()))?;
         let mut del_result: Option<std::result::Result<(), i32>> = None;
         let mut still_running = false;
         let mut done = false;
@@ -971,9 +986,8 @@ impl Handle {
                     .collect();
                 let mut all = destinations_of(&mut first, family_id, head)?;
                 for t in rest {
-                    let part = t.join().map_err(|_| Error::ConnectionClosed {
-                        op: Operation::GetDest,
-                        target: Target::None,
+                    let part = t.join().map_err(|payload| {
+                        panicked(Operation::GetDest, "a dump thread", payload)
                     })??;
                     all.extend(part);
                 }
@@ -982,13 +996,12 @@ impl Handle {
             Ok(services.into_iter().zip(dests).collect())
         })
         .await
-        .map_err(|_| Error::ConnectionClosed {
+        .map_err(|e| Error::Io {
             op: Operation::GetService,
-            target: Target::None,
+            source: io::Error::other(e),
         })?
     }
 
-    /// Validates `op` and builds its message.
     /// Sends one add/edit/delete and waits for its acknowledgement.
     async fn one(&self, op: Op) -> Result<()> {
         let (operation, msg) = self.op_message(&op)?;
@@ -996,6 +1009,7 @@ impl Handle {
             .await
     }
 
+    /// Validates `op` and builds its message.
     fn op_message(&self, op: &Op) -> Result<(Operation, IpvsMessage)> {
         Ok(match op {
             Op::AddService(s) | Op::EditService(s) => {
@@ -1085,6 +1099,8 @@ impl Handle {
                 });
                 let mut out: Vec<std::result::Result<(), i32>> = Vec::with_capacity(n);
                 let mut fence = None;
+                // netlink-proto refuses a request only once the connection is gone, which has no
+                // cause to keep: every op of the chunk is then reported ConnectionClosed below.
                 if let Ok(mut s) = nl.request_batch_with_expectation(msgs, SocketAddr::new(0, 0)) {
                     while let Some(m) = s.next().await {
                         let seq = m.header.sequence_number;

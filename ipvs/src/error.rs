@@ -218,7 +218,8 @@ pub enum Error {
         #[source]
         source: ReplyError,
     },
-    /// Socket-level failure (including netns switching).
+    /// Socket-level failure (including netns switching), or a thread of the client that died
+    /// (its panic or cancellation is the source).
     #[error("cannot {op}: {source}")]
     Io {
         /// Operation.
