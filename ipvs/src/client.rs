@@ -71,6 +71,7 @@ impl Future for Connection {
 
 /// What the running kernel supports, from its release number.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Features {
     /// `uname -r`.
     pub release: String,
@@ -122,13 +123,22 @@ impl Features {
     }
 }
 
-/// How large batches are split.
+/// How large batches are split. Made with [`BatchOptions::new`] or from the default; more
+/// settings may come.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct BatchOptions {
     /// Requests per `sendmsg`.
     pub chunk: usize,
     /// Chunks in flight at once.
     pub in_flight: usize,
+}
+
+impl BatchOptions {
+    /// `chunk` requests per `sendmsg`, `in_flight` chunks in flight at once.
+    pub fn new(chunk: usize, in_flight: usize) -> Self {
+        BatchOptions { chunk, in_flight }
+    }
 }
 
 impl Default for BatchOptions {

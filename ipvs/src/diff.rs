@@ -12,6 +12,7 @@ use crate::model::{Destination, Service, ServiceKey, Table, VirtualServer, fmt_a
 
 /// One change to the kernel table.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Op {
     /// NEW_SERVICE.
     AddService(Service),

@@ -43,6 +43,7 @@ impl Family {
     derive(Serialize, Deserialize),
     serde(rename_all = "lowercase")
 )]
+#[non_exhaustive]
 pub enum Protocol {
     /// TCP.
     Tcp,
@@ -173,6 +174,7 @@ pub fn fmt_addr_port(addr: &IpAddr, port: u16) -> String {
 
 /// A scheduler: a known name or any other module name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+#[non_exhaustive]
 pub enum Scheduler {
     /// Round robin (`rr`).
     RoundRobin,
@@ -270,9 +272,11 @@ impl<'de> Deserialize<'de> for Scheduler {
     }
 }
 
-/// Service flags a user may set (the kernel's HASHED flag is never part of it).
+/// Service flags a user may set (the kernel's HASHED flag is never part of it). Start from the
+/// default (none) or [`ServiceFlags::from_bits`]; kernels add flags, so there may be more.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize), serde(default))]
+#[non_exhaustive]
 pub struct ServiceFlags {
     /// Persistent service (`-p`).
     pub persistent: bool,
@@ -286,9 +290,11 @@ pub struct ServiceFlags {
     pub sched_flag_3: bool,
 }
 
-/// A virtual service and its settings.
+/// A virtual service and its settings. Made with [`Service::new`] and its builders; kernels add
+/// service settings, so there may be more fields.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[non_exhaustive]
 pub struct Service {
     /// What identifies the service.
     pub key: ServiceKey,
@@ -433,6 +439,7 @@ pub struct ServiceEntry {
     derive(Serialize, Deserialize),
     serde(rename_all = "lowercase")
 )]
+#[non_exhaustive]
 pub enum TunnelType {
     /// IP-in-IP (the default, and all that kernels before 5.2 know).
     #[default]
@@ -633,9 +640,11 @@ impl fmt::Display for DaemonState {
     }
 }
 
-/// A connection-synchronisation daemon.
+/// A connection-synchronisation daemon. Made with [`Daemon::new`]; kernels add sync settings, so
+/// there may be more fields.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[non_exhaustive]
 pub struct Daemon {
     /// Master or backup.
     pub state: DaemonState,

@@ -40,6 +40,7 @@ nla_enum! {
     /// One counter inside a `STATS` / `STATS64` nest. The width is kept so encoding reproduces
     /// the kernel's layout (legacy `STATS` mixes 32- and 64-bit values).
     #[derive(Debug, Clone, PartialEq, Eq)]
+    #[non_exhaustive]
     pub enum StatsAttr {
         /// A 32-bit counter (`kind` is one of [`stats_attr`]).
         U32(u16, u32): HostOrder,
@@ -100,6 +101,7 @@ nla_enum! {
     parse_by_kind;
     /// A service attribute (inside `IPVS_CMD_ATTR_SERVICE`).
     #[derive(Debug, Clone, PartialEq, Eq)]
+    #[non_exhaustive]
     pub enum SvcAttr {
         /// `AF`, host-order u16.
         AddressFamily(u16): HostOrder = svc_attr::AF,
@@ -174,6 +176,7 @@ nla_enum! {
     parse_by_kind;
     /// A destination attribute (inside `IPVS_CMD_ATTR_DEST`).
     #[derive(Debug, Clone, PartialEq, Eq)]
+    #[non_exhaustive]
     pub enum DestAttr {
         /// `ADDR`, raw bytes.
         Address(Vec<u8>): Raw = dest_attr::ADDR,
@@ -235,6 +238,7 @@ nla_enum! {
     parse_by_kind;
     /// A sync-daemon attribute (inside `IPVS_CMD_ATTR_DAEMON`).
     #[derive(Debug, Clone, PartialEq, Eq)]
+    #[non_exhaustive]
     pub enum DaemonAttr {
         /// `STATE`.
         State(u32): HostOrder = daemon_attr::STATE,
@@ -281,6 +285,7 @@ pub mod cmd_attr {
 nla_enum! {
     /// A top-level attribute of an IPVS message.
     #[derive(Debug, Clone, PartialEq, Eq)]
+    #[non_exhaustive]
     pub enum CmdAttr {
         /// `IPVS_CMD_ATTR_SERVICE`.
         Service(Vec<SvcAttr>): Nested = cmd_attr::SERVICE,
