@@ -34,18 +34,18 @@ use netlink_packet_core::{
 use netlink_packet_generic::GenlMessage;
 use netlink_packet_generic::ctrl::nlas::GenlCtrlAttrs;
 use netlink_packet_generic::ctrl::{GenlCtrl, GenlCtrlCmd};
-use netlink_proto::ReplyExpectation;
 use netlink_proto::sys::{SocketAddr, TokioSocket};
+use netlink_proto::{NetlinkProtoError, ReplyExpectation};
 use netlink_sys::Socket;
 use netlink_sys::protocols::NETLINK_GENERIC;
 
 use crate::codec::{self, CmdAttr, Command, IpvsMessage, Message};
-use crate::error::{Error, Operation, Result, Target};
+use crate::diff::Op;
+use crate::error::{Error, Operation, ReplyError, Result, Target};
 use crate::model::{
     Daemon, DaemonState, Destination, DestinationEntry, Family, Forwarding, Info, Service,
     ServiceEntry, ServiceKey, Timeouts, TunnelType,
 };
-use crate::reconcile::Op;
 
 type Proto = netlink_proto::Connection<GenlMessage<IpvsMessage>, TokioSocket>;
 type ProtoHandle = netlink_proto::ConnectionHandle<GenlMessage<IpvsMessage>>;
@@ -71,6 +71,7 @@ impl Future for Connection {
 
 /// What the running kernel supports, from its release number.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Features {
     /// `uname -r`.
     pub release: String,
@@ -122,13 +123,22 @@ impl Features {
     }
 }
 
-/// How large batches are split.
+/// How large batches are split. Made with [`BatchOptions::new`] or from the default; more
+/// settings may come.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct BatchOptions {
     /// Requests per `sendmsg`.
     pub chunk: usize,
     /// Chunks in flight at once.
     pub in_flight: usize,
+}
+
+impl BatchOptions {
+    /// `chunk` requests per `sendmsg`, `in_flight` chunks in flight at once.
+    pub fn new(chunk: usize, in_flight: usize) -> Self {
+        BatchOptions { chunk, in_flight }
+    }
 }
 
 impl Default for BatchOptions {
@@ -189,7 +199,7 @@ impl Dumper {
                 .recv(&mut &mut self.buf[..], 0)
                 .map_err(DumpError::Io)?;
             let msgs = codec::decode_datagram(&self.buf[..n.min(self.buf.len())])
-                .map_err(|e| DumpError::Decode(e.to_string()))?;
+                .map_err(DumpError::Decode)?;
             for m in msgs {
                 if m.header.sequence_number != seq {
                     continue;
@@ -225,7 +235,7 @@ fn dump_sockets() -> usize {
 enum DumpError {
     Errno(i32),
     Io(io::Error),
-    Decode(String),
+    Decode(netlink_packet_core::DecodeError),
 }
 
 type UnsolicitedRx = futures::channel::mpsc::UnboundedReceiver<(Message, SocketAddr)>;
@@ -283,10 +293,7 @@ pub fn new_connection_in_netns(path: impl AsRef<Path>) -> Result<(Connection, Ha
         open_socket()
     })
     .join()
-    .map_err(|_| Error::Io {
-        op: Operation::Connect,
-        source: io::Error::other("netns thread panicked"),
-    })??;
+    .map_err(|payload| panicked(Operation::Connect, "the netns thread", payload))??;
     finish(joined.0, joined.1, joined.2)
 }
 
@@ -407,7 +414,7 @@ fn resolve_family(sock: &Socket) -> Result<u16> {
         let mut rbuf = vec![0u8; 65536];
         let n = sock.recv(&mut &mut rbuf[..], 0).map_err(io)?;
         let reply = NetlinkMessage::<GenlMessage<GenlCtrl>>::deserialize(&rbuf[..n])
-            .map_err(|e| io(io::Error::other(e.to_string())))?;
+            .map_err(|e| io(io::Error::other(e)))?;
         if reply.header.sequence_number != 1 {
             continue;
         }
@@ -465,10 +472,39 @@ fn sched_of(s: &Service) -> Option<(String, Option<String>)> {
 
 /// A dump socket, for this thread alone.
 fn lock_dumper(m: &Mutex<Dumper>) -> Result<std::sync::MutexGuard<'_, Dumper>> {
-    m.lock().map_err(|_| Error::ConnectionClosed {
+    // A poisoned lock carries no cause, only the guard: the panic that poisoned it was reported
+    // where it happened. The socket may hold half a dump, so it is not used again.
+    m.lock().map_err(|_poisoned| Error::ConnectionClosed {
         op: Operation::GetService,
         target: Target::None,
     })
+}
+
+/// A thread of the client that panicked, as an error. A panic's payload is no error type, so
+/// its message is what there is to keep.
+fn panicked(op: Operation, thread: &str, payload: Box<dyn std::any::Any + Send>) -> Error {
+    let message = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("no message");
+    Error::Io {
+        op,
+        source: io::Error::other(format!("{thread} panicked: {message}")),
+    }
+}
+
+/// How a request that netlink-proto could not send becomes an [`Error`]. It fails only once the
+/// connection future is gone, which has no cause to keep; the other arms keep theirs.
+fn not_sent(op: Operation, target: Target) -> impl FnOnce(NetlinkProtoError) -> Error {
+    move |e| match e {
+        NetlinkProtoError::ConnectionClosed => Error::ConnectionClosed { op, target },
+        NetlinkProtoError::SocketIo(source) => Error::Io { op, source },
+        NetlinkProtoError::NetlinkError(m) => match m.code {
+            Some(c) => Error::from_errno(op, target, -c.get(), None),
+            None => Error::ConnectionClosed { op, target },
+        },
+    }
 }
 
 /// The destinations of each of `services`, in order, dumped on `d`.
@@ -492,7 +528,7 @@ fn destinations_of(
         for m in msgs {
             let attrs = m
                 .dest()
-                .ok_or_else(|| decode_err(op, target.clone())("reply without dest".into()))?;
+                .ok_or_else(|| decode_err(op, target.clone())(ReplyError::MissingNest("dest")))?;
             dests.push(
                 DestinationEntry::from_attrs(attrs, key.family())
                     .map_err(decode_err(op, target.clone()))?,
@@ -508,19 +544,20 @@ fn dump_err(op: Operation, target: Target) -> impl Fn(DumpError) -> Error {
     move |e| match e {
         DumpError::Errno(n) => Error::from_errno(op, target.clone(), n, None),
         DumpError::Io(source) => Error::Io { op, source },
-        DumpError::Decode(message) => Error::Decode {
+        DumpError::Decode(e) => Error::Decode {
             op,
             target: target.clone(),
-            message,
+            source: e.into(),
         },
     }
 }
 
-fn decode_err(op: Operation, target: Target) -> impl Fn(String) -> Error {
-    move |message| Error::Decode {
+/// How a reply that does not decode becomes an [`Error`].
+fn decode_err<E: Into<ReplyError>>(op: Operation, target: Target) -> impl Fn(E) -> Error {
+    move |e| Error::Decode {
         op,
         target: target.clone(),
-        message,
+        source: e.into(),
     }
 }
 
@@ -569,10 +606,7 @@ impl Handle {
         let mut s = self
             .nl
             .request(self.message(msg, flags), SocketAddr::new(0, 0))
-            .map_err(|_| Error::ConnectionClosed {
-                op,
-                target: target.clone(),
-            })?;
+            .map_err(not_sent(op, target.clone()))?;
         let mut out = Vec::new();
         let mut finished = false;
         while let Some(m) = s.next().await {
@@ -623,12 +657,7 @@ impl Handle {
                     }
                 })
                 .left_stream(),
-            Err(_) => {
-                futures::stream::once(
-                    async move { Err(Error::ConnectionClosed { op, target: t2 }) },
-                )
-                .right_stream()
-            }
+            Err(e) => futures::stream::once(async move { Err(not_sent(op, t2)(e)) }).right_stream(),
         }
     }
 
@@ -654,16 +683,16 @@ impl Handle {
         replies
             .into_iter()
             .next()
-            .ok_or_else(|| decode_err(op, Target::None)("no reply".into()))
+            .ok_or_else(|| decode_err(op, Target::None)(ReplyError::NoReply))
     }
 
     /// SET_CONFIG: sets the timeouts (0 keeps a value).
     pub async fn set_timeouts(&self, t: &Timeouts) -> Result<()> {
         let op = Operation::SetTimeouts;
-        t.validate().map_err(|message| Error::InvalidArgument {
+        t.validate().map_err(|source| Error::InvalidArgument {
             op,
             target: Target::None,
-            message,
+            source,
         })?;
         self.set(
             op,
@@ -686,7 +715,7 @@ impl Handle {
             let m = m?;
             let attrs = m
                 .service()
-                .ok_or_else(|| decode_err(op, Target::None)("reply without service".into()))?;
+                .ok_or_else(|| decode_err(op, Target::None)(ReplyError::MissingNest("service")))?;
             ServiceEntry::from_attrs(attrs).map_err(decode_err(op, Target::None))
         })
     }
@@ -700,15 +729,15 @@ impl Handle {
         let attrs = r
             .first()
             .and_then(|m| m.service())
-            .ok_or_else(|| decode_err(op, target.clone())("reply without service".into()))?;
+            .ok_or_else(|| decode_err(op, target.clone())(ReplyError::MissingNest("service")))?;
         ServiceEntry::from_attrs(attrs).map_err(decode_err(op, target))
     }
 
     fn check_service(&self, op: Operation, s: &Service) -> Result<()> {
-        s.validate().map_err(|message| Error::InvalidArgument {
+        s.validate().map_err(|source| Error::InvalidArgument {
             op,
             target: Target::Service(s.key),
-            message,
+            source,
         })
     }
 
@@ -754,7 +783,7 @@ impl Handle {
             let m = m?;
             let attrs = m
                 .dest()
-                .ok_or_else(|| decode_err(op, target.clone())("reply without dest".into()))?;
+                .ok_or_else(|| decode_err(op, target.clone())(ReplyError::MissingNest("dest")))?;
             DestinationEntry::from_attrs(attrs, fam).map_err(decode_err(op, target.clone()))
         })
     }
@@ -765,10 +794,10 @@ impl Handle {
             addr: d.addr,
             port: d.port,
         };
-        d.validate(svc).map_err(|message| Error::InvalidArgument {
+        d.validate(svc).map_err(|source| Error::InvalidArgument {
             op,
             target: target.clone(),
-            message,
+            source,
         })?;
         let unsupported = |feature, needs| Error::Unsupported {
             op,
@@ -842,10 +871,10 @@ impl Handle {
     pub async fn add_daemon(&self, d: &Daemon) -> Result<()> {
         let op = Operation::AddDaemon;
         let target = Target::Daemon(d.state);
-        d.validate().map_err(|message| Error::InvalidArgument {
+        d.validate().map_err(|source| Error::InvalidArgument {
             op,
             target: target.clone(),
-            message,
+            source,
         })?;
         self.set(
             op,
@@ -874,10 +903,7 @@ impl Handle {
         let mut s = self
             .nl
             .request_batch([del, get], SocketAddr::new(0, 0))
-            .map_err(|_| Error::ConnectionClosed {
-                op,
-                target: target.clone(),
-            })?;
+            .map_err(not_sent(op, target.clone()))?;
         let mut del_result: Option<std::result::Result<(), i32>> = None;
         let mut still_running = false;
         let mut done = false;
@@ -945,9 +971,9 @@ impl Handle {
                 .map_err(dump_err(op, Target::None))?;
             let mut services = Vec::with_capacity(msgs.len());
             for m in msgs {
-                let attrs = m
-                    .service()
-                    .ok_or_else(|| decode_err(op, Target::None)("reply without service".into()))?;
+                let attrs = m.service().ok_or_else(|| {
+                    decode_err(op, Target::None)(ReplyError::MissingNest("service"))
+                })?;
                 services
                     .push(ServiceEntry::from_attrs(attrs).map_err(decode_err(op, Target::None))?);
             }
@@ -970,9 +996,8 @@ impl Handle {
                     .collect();
                 let mut all = destinations_of(&mut first, family_id, head)?;
                 for t in rest {
-                    let part = t.join().map_err(|_| Error::ConnectionClosed {
-                        op: Operation::GetDest,
-                        target: Target::None,
+                    let part = t.join().map_err(|payload| {
+                        panicked(Operation::GetDest, "a dump thread", payload)
                     })??;
                     all.extend(part);
                 }
@@ -981,13 +1006,12 @@ impl Handle {
             Ok(services.into_iter().zip(dests).collect())
         })
         .await
-        .map_err(|_| Error::ConnectionClosed {
+        .map_err(|e| Error::Io {
             op: Operation::GetService,
-            target: Target::None,
+            source: io::Error::other(e),
         })?
     }
 
-    /// Validates `op` and builds its message.
     /// Sends one add/edit/delete and waits for its acknowledgement.
     async fn one(&self, op: Op) -> Result<()> {
         let (operation, msg) = self.op_message(&op)?;
@@ -995,6 +1019,7 @@ impl Handle {
             .await
     }
 
+    /// Validates `op` and builds its message.
     fn op_message(&self, op: &Op) -> Result<(Operation, IpvsMessage)> {
         Ok(match op {
             Op::AddService(s) | Op::EditService(s) => {
@@ -1084,6 +1109,8 @@ impl Handle {
                 });
                 let mut out: Vec<std::result::Result<(), i32>> = Vec::with_capacity(n);
                 let mut fence = None;
+                // netlink-proto refuses a request only once the connection is gone, which has no
+                // cause to keep: every op of the chunk is then reported ConnectionClosed below.
                 if let Ok(mut s) = nl.request_batch_with_expectation(msgs, SocketAddr::new(0, 0)) {
                     while let Some(m) = s.next().await {
                         let seq = m.header.sequence_number;

@@ -4,7 +4,8 @@ use std::fmt;
 use std::io;
 use std::net::IpAddr;
 
-use crate::model::{DaemonState, ServiceKey, fmt_addr_port};
+use crate::codec::MappingError;
+use crate::model::{DaemonState, ServiceKey, ValidationError, fmt_addr_port};
 
 /// The operation that failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -171,14 +172,15 @@ pub enum Error {
         source: io::Error,
     },
     /// Refused before sending: the kernel would answer EINVAL or similar.
-    #[error("cannot {op}{target}: invalid argument: {message}")]
+    #[error("cannot {op}{target}: invalid argument: {source}")]
     InvalidArgument {
         /// Operation.
         op: Operation,
         /// Object.
         target: Target,
         /// What is wrong.
-        message: String,
+        #[source]
+        source: ValidationError,
     },
     /// The running kernel does not know an attribute and would silently drop it.
     #[error("cannot {op}{target}: {feature} needs Linux {needs} or later (running {running})")]
@@ -206,16 +208,18 @@ pub enum Error {
         source: io::Error,
     },
     /// A reply could not be decoded.
-    #[error("cannot {op}{target}: malformed reply: {message}")]
+    #[error("cannot {op}{target}: malformed reply: {source}")]
     Decode {
         /// Operation.
         op: Operation,
         /// Object.
         target: Target,
         /// What was wrong.
-        message: String,
+        #[source]
+        source: ReplyError,
     },
-    /// Socket-level failure (including netns switching).
+    /// Socket-level failure (including netns switching), or a thread of the client that died
+    /// (its panic or cancellation is the source).
     #[error("cannot {op}: {source}")]
     Io {
         /// Operation.
@@ -276,6 +280,24 @@ impl Error {
             _ => None,
         }
     }
+}
+
+/// What was wrong with a kernel reply: the source of [`Error::Decode`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReplyError {
+    /// The bytes are not a netlink message with IPVS attributes.
+    #[error(transparent)]
+    Malformed(#[from] netlink_packet_core::DecodeError),
+    /// The attributes do not make the object asked for.
+    #[error(transparent)]
+    Mapping(#[from] MappingError),
+    /// The reply lacks the nest it is for (`service`, `dest`).
+    #[error("reply without {0}")]
+    MissingNest(&'static str),
+    /// The kernel answered nothing where it always answers one message.
+    #[error("no reply")]
+    NoReply,
 }
 
 /// Result alias.

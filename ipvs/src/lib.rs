@@ -20,6 +20,7 @@
 
 pub mod client;
 pub mod codec;
+mod diff;
 pub mod error;
 pub mod listing;
 pub mod model;
@@ -29,9 +30,9 @@ pub use client::{
     BatchOptions, Connection, DestinationHandle, Features, Handle, ServiceHandle, SetRequest,
     new_connection, new_connection_in_netns,
 };
-pub use error::{Error, Operation, Result, Target};
+pub use error::{Error, Operation, ReplyError, Result, Target};
 pub use model::{
     Daemon, DaemonState, Destination, DestinationEntry, Family, Forwarding, Info, Protocol,
     Scheduler, Service, ServiceEntry, ServiceFlags, ServiceKey, Stats, Table, Timeouts, TunnelType,
-    VirtualServer,
+    ValidationError, VirtualServer,
 };

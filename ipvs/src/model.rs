@@ -1,16 +1,13 @@
 //! Typed model of the IPVS table: services, destinations, daemons, timeouts, info and stats.
 //!
-//! Conversion to the wire goes through [`crate::codec`]; decoding is by address family and
-//! tolerant of unknown attributes. [`Service::validate`] and [`Destination::validate`] check
-//! everything the kernel would refuse with a bare `EINVAL`, so users get a message instead.
+//! The types, their builders, their display and their checks; nothing about the wire. How each
+//! type becomes attributes and back (`to_attrs`, `from_attrs`, the `AF_*` and protocol numbers,
+//! the flag bits) is written in [`crate::codec`], next to the format it follows.
+//! [`Service::validate`] and [`Destination::validate`] check everything the kernel would refuse
+//! with a bare `EINVAL`, so users get a message instead.
 
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-
-use crate::codec::{
-    self, CmdAttr, DaemonAttr, DestAttr, StatsAttr, SvcAttr, af, dest_attr, fwd, proto, stats_attr,
-    svc_flags, tun,
-};
+use std::net::{IpAddr, Ipv4Addr};
 
 #[cfg(feature = "serde")]
 use serde::{Deserialize, Serialize};
@@ -37,21 +34,6 @@ impl Family {
             IpAddr::V6(_) => Family::Inet6,
         }
     }
-    /// The `AF_*` number.
-    pub fn to_raw(self) -> u16 {
-        match self {
-            Family::Inet => af::INET,
-            Family::Inet6 => af::INET6,
-        }
-    }
-    /// From an `AF_*` number.
-    pub fn from_raw(v: u16) -> Option<Self> {
-        match v {
-            af::INET => Some(Family::Inet),
-            af::INET6 => Some(Family::Inet6),
-            _ => None,
-        }
-    }
 }
 
 /// Transport protocol of an address-based service.
@@ -61,6 +43,7 @@ impl Family {
     derive(Serialize, Deserialize),
     serde(rename_all = "lowercase")
 )]
+#[non_exhaustive]
 pub enum Protocol {
     /// TCP.
     Tcp,
@@ -71,23 +54,6 @@ pub enum Protocol {
 }
 
 impl Protocol {
-    /// The IP protocol number.
-    pub fn to_raw(self) -> u16 {
-        match self {
-            Protocol::Tcp => proto::TCP,
-            Protocol::Udp => proto::UDP,
-            Protocol::Sctp => proto::SCTP,
-        }
-    }
-    /// From an IP protocol number.
-    pub fn from_raw(v: u16) -> Option<Self> {
-        match v {
-            proto::TCP => Some(Protocol::Tcp),
-            proto::UDP => Some(Protocol::Udp),
-            proto::SCTP => Some(Protocol::Sctp),
-            _ => None,
-        }
-    }
     /// ipvsadm's name (`TCP`, `UDP`, `SCTP`).
     pub fn name(self) -> &'static str {
         match self {
@@ -162,69 +128,16 @@ impl ServiceKey {
     }
 
     /// Checks what the kernel would refuse.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ValidationError> {
         match self {
             ServiceKey::Addr { addr, .. } => {
                 if addr.is_multicast() {
-                    return Err(format!("virtual address {addr} is multicast"));
+                    return Err(ValidationError::MulticastVirtualAddress(*addr));
                 }
                 Ok(())
             }
-            ServiceKey::Fwmark { mark, .. } if *mark == 0 => {
-                Err("firewall mark must be non-zero".into())
-            }
+            ServiceKey::Fwmark { mark, .. } if *mark == 0 => Err(ValidationError::ZeroFwmark),
             ServiceKey::Fwmark { .. } => Ok(()),
-        }
-    }
-
-    /// The identifying attributes.
-    pub fn to_attrs(&self) -> Vec<SvcAttr> {
-        let mut v = vec![SvcAttr::AddressFamily(self.family().to_raw())];
-        match self {
-            ServiceKey::Addr {
-                protocol,
-                addr,
-                port,
-            } => {
-                v.push(SvcAttr::Protocol(protocol.to_raw()));
-                v.push(SvcAttr::Address(addr_bytes(addr)));
-                v.push(SvcAttr::Port(*port));
-            }
-            ServiceKey::Fwmark { mark, .. } => v.push(SvcAttr::Fwmark(*mark)),
-        }
-        v
-    }
-
-    /// Decodes the identifying attributes.
-    pub fn from_attrs(attrs: &[SvcAttr]) -> Result<Self, String> {
-        let mut family = None;
-        let (mut protocol, mut addr, mut port, mut mark) = (None, None, None, None);
-        for a in attrs {
-            match a {
-                SvcAttr::AddressFamily(f) => family = Some(*f),
-                SvcAttr::Protocol(p) => protocol = Some(*p),
-                SvcAttr::Address(b) => addr = Some(b.as_slice()),
-                SvcAttr::Port(p) => port = Some(*p),
-                SvcAttr::Fwmark(m) => mark = Some(*m),
-                _ => {}
-            }
-        }
-        let raw_af = family.ok_or("service without address family")?;
-        let family =
-            Family::from_raw(raw_af).ok_or_else(|| format!("unknown address family {raw_af}"))?;
-        match mark {
-            Some(m) if m != 0 => Ok(ServiceKey::Fwmark { family, mark: m }),
-            _ => {
-                let p = protocol.ok_or("service without protocol or fwmark")?;
-                let protocol =
-                    Protocol::from_raw(p).ok_or_else(|| format!("unknown protocol {p}"))?;
-                let addr = decode_addr(family, addr.ok_or("service without address")?)?;
-                Ok(ServiceKey::Addr {
-                    protocol,
-                    addr,
-                    port: port.unwrap_or(0),
-                })
-            }
         }
     }
 }
@@ -259,35 +172,9 @@ pub fn fmt_addr_port(addr: &IpAddr, port: u16) -> String {
     }
 }
 
-fn addr_bytes(a: &IpAddr) -> Vec<u8> {
-    match a {
-        IpAddr::V4(a) => a.octets().to_vec(),
-        IpAddr::V6(a) => a.octets().to_vec(),
-    }
-}
-
-/// Decodes an address by family (the kernel sends 16 bytes even for IPv4).
-fn decode_addr(family: Family, b: &[u8]) -> Result<IpAddr, String> {
-    match family {
-        Family::Inet => {
-            let o: [u8; 4] = b
-                .get(..4)
-                .and_then(|s| s.try_into().ok())
-                .ok_or_else(|| format!("IPv4 address of {} bytes", b.len()))?;
-            Ok(IpAddr::V4(Ipv4Addr::from(o)))
-        }
-        Family::Inet6 => {
-            let o: [u8; 16] = b
-                .get(..16)
-                .and_then(|s| s.try_into().ok())
-                .ok_or_else(|| format!("IPv6 address of {} bytes", b.len()))?;
-            Ok(IpAddr::V6(Ipv6Addr::from(o)))
-        }
-    }
-}
-
 /// A scheduler: a known name or any other module name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+#[non_exhaustive]
 pub enum Scheduler {
     /// Round robin (`rr`).
     RoundRobin,
@@ -385,9 +272,11 @@ impl<'de> Deserialize<'de> for Scheduler {
     }
 }
 
-/// Service flags a user may set (the kernel's HASHED flag is never part of it).
+/// Service flags a user may set (the kernel's HASHED flag is never part of it). Start from the
+/// default (none) or [`ServiceFlags::from_bits`]; kernels add flags, so there may be more.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize), serde(default))]
+#[non_exhaustive]
 pub struct ServiceFlags {
     /// Persistent service (`-p`).
     pub persistent: bool,
@@ -401,42 +290,11 @@ pub struct ServiceFlags {
     pub sched_flag_3: bool,
 }
 
-impl ServiceFlags {
-    /// The wire bits.
-    pub fn bits(&self) -> u32 {
-        let mut b = 0;
-        if self.persistent {
-            b |= svc_flags::PERSISTENT;
-        }
-        if self.one_packet {
-            b |= svc_flags::ONEPACKET;
-        }
-        if self.sched_fallback {
-            b |= svc_flags::SCHED1;
-        }
-        if self.sched_port {
-            b |= svc_flags::SCHED2;
-        }
-        if self.sched_flag_3 {
-            b |= svc_flags::SCHED3;
-        }
-        b
-    }
-    /// From wire bits (HASHED and unknown bits are dropped).
-    pub fn from_bits(b: u32) -> Self {
-        ServiceFlags {
-            persistent: b & svc_flags::PERSISTENT != 0,
-            one_packet: b & svc_flags::ONEPACKET != 0,
-            sched_fallback: b & svc_flags::SCHED1 != 0,
-            sched_port: b & svc_flags::SCHED2 != 0,
-            sched_flag_3: b & svc_flags::SCHED3 != 0,
-        }
-    }
-}
-
-/// A virtual service and its settings.
+/// A virtual service and its settings. Made with [`Service::new`] and its builders; kernels add
+/// service settings, so there may be more fields.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[non_exhaustive]
 pub struct Service {
     /// What identifies the service.
     pub key: ServiceKey,
@@ -514,84 +372,27 @@ impl Service {
     }
 
     /// Checks everything the kernel would refuse with a bare `EINVAL`.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ValidationError> {
         self.key.validate()?;
         let name = self.scheduler.name();
         if name.is_empty() || name.len() > 15 || name.contains('\0') {
-            return Err(format!(
-                "scheduler name {name:?} must be 1 to 15 bytes without NUL"
-            ));
+            return Err(ValidationError::SchedulerName(name.to_string()));
         }
         if let Some(pe) = &self.persistence_engine
             && (pe.len() > 15 || pe.contains('\0'))
         {
-            return Err(format!(
-                "persistence engine name {pe:?} must be at most 15 bytes without NUL"
-            ));
+            return Err(ValidationError::PersistenceEngineName(pe.clone()));
         }
         match (self.key.family(), self.netmask) {
             (Family::Inet, Some(p)) if p > 32 => {
-                return Err(format!("IPv4 netmask /{p} is longer than 32"));
+                return Err(ValidationError::Ipv4Netmask(p));
             }
             (Family::Inet6, Some(p)) if p == 0 || p > 128 => {
-                return Err(format!("IPv6 netmask /{p} must be 1..=128"));
+                return Err(ValidationError::Ipv6Netmask(p));
             }
             _ => {}
         }
-        if self.timeout > i32::MAX as u32 / 1000 {
-            return Err(format!("timeout {} s is too large", self.timeout));
-        }
-        Ok(())
-    }
-
-    /// All attributes for NEW/SET_SERVICE.
-    pub fn to_attrs(&self) -> Vec<SvcAttr> {
-        let mut v = self.key.to_attrs();
-        v.push(SvcAttr::SchedName(self.scheduler.name().to_string()));
-        if let Some(pe) = &self.persistence_engine {
-            v.push(SvcAttr::PeName(pe.clone()));
-        }
-        v.push(SvcAttr::Flags {
-            flags: self.flags.bits(),
-            mask: svc_flags::USER_MASK,
-        });
-        v.push(SvcAttr::Timeout(self.timeout));
-        let p = self.prefix_len();
-        let raw = match self.key.family() {
-            Family::Inet => {
-                let m: u32 = if p == 0 {
-                    0
-                } else {
-                    u32::MAX << (32 - u32::from(p.min(32)))
-                };
-                m.to_be_bytes()
-            }
-            Family::Inet6 => u32::from(p).to_ne_bytes(),
-        };
-        v.push(SvcAttr::Netmask(raw));
-        v
-    }
-
-    /// Decodes a service from the kernel's attributes.
-    pub fn from_attrs(attrs: &[SvcAttr]) -> Result<Self, String> {
-        let key = ServiceKey::from_attrs(attrs)?;
-        let mut s = Service::new(key);
-        for a in attrs {
-            match a {
-                SvcAttr::SchedName(n) => s.scheduler = Scheduler::from_name(n),
-                SvcAttr::Flags { flags, mask } => s.flags = ServiceFlags::from_bits(flags & mask),
-                SvcAttr::Timeout(t) => s.timeout = *t,
-                SvcAttr::PeName(p) if !p.is_empty() => s.persistence_engine = Some(p.clone()),
-                SvcAttr::Netmask(raw) => {
-                    s.netmask = Some(match key.family() {
-                        Family::Inet => u32::from_be_bytes(*raw).leading_ones() as u8,
-                        Family::Inet6 => u32::from_ne_bytes(*raw).min(128) as u8,
-                    })
-                }
-                _ => {}
-            }
-        }
-        Ok(s.normalized())
+        check_timeout("persistence", self.timeout)
     }
 }
 
@@ -621,63 +422,6 @@ pub struct Stats {
     pub out_bps: u64,
 }
 
-impl Stats {
-    /// From a `STATS` or `STATS64` nest (padding and unknown attributes are skipped).
-    pub fn from_attrs(attrs: &[StatsAttr]) -> Self {
-        let mut s = Stats::default();
-        for a in attrs {
-            let (k, v) = match a {
-                StatsAttr::U32(k, v) => (*k, u64::from(*v)),
-                StatsAttr::U64(k, v) => (*k, *v),
-                StatsAttr::Other(_) => continue,
-            };
-            let slot = match k {
-                stats_attr::CONNS => &mut s.conns,
-                stats_attr::INPKTS => &mut s.in_pkts,
-                stats_attr::OUTPKTS => &mut s.out_pkts,
-                stats_attr::INBYTES => &mut s.in_bytes,
-                stats_attr::OUTBYTES => &mut s.out_bytes,
-                stats_attr::CPS => &mut s.cps,
-                stats_attr::INPPS => &mut s.in_pps,
-                stats_attr::OUTPPS => &mut s.out_pps,
-                stats_attr::INBPS => &mut s.in_bps,
-                stats_attr::OUTBPS => &mut s.out_bps,
-                _ => continue,
-            };
-            *slot = v;
-        }
-        s
-    }
-
-    /// As a `STATS64` nest.
-    pub fn to_attrs64(&self) -> Vec<StatsAttr> {
-        use stats_attr::*;
-        [
-            (CONNS, self.conns),
-            (INPKTS, self.in_pkts),
-            (OUTPKTS, self.out_pkts),
-            (INBYTES, self.in_bytes),
-            (OUTBYTES, self.out_bytes),
-            (CPS, self.cps),
-            (INPPS, self.in_pps),
-            (OUTPPS, self.out_pps),
-            (INBPS, self.in_bps),
-            (OUTBPS, self.out_bps),
-        ]
-        .into_iter()
-        .map(|(k, v)| StatsAttr::U64(k, v))
-        .collect()
-    }
-
-    fn pick(legacy: Option<&Vec<StatsAttr>>, s64: Option<&Vec<StatsAttr>>) -> Stats {
-        match (s64, legacy) {
-            (Some(a), _) => Stats::from_attrs(a),
-            (None, Some(a)) => Stats::from_attrs(a),
-            (None, None) => Stats::default(),
-        }
-    }
-}
-
 /// A service as the kernel reports it: settings plus stats.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
@@ -688,25 +432,6 @@ pub struct ServiceEntry {
     pub stats: Stats,
 }
 
-impl ServiceEntry {
-    /// Decodes a kernel reply's service nest.
-    pub fn from_attrs(attrs: &[SvcAttr]) -> Result<Self, String> {
-        let service = Service::from_attrs(attrs)?;
-        let legacy = attrs.iter().find_map(|a| match a {
-            SvcAttr::Stats(s) => Some(s),
-            _ => None,
-        });
-        let s64 = attrs.iter().find_map(|a| match a {
-            SvcAttr::Stats64(s) => Some(s),
-            _ => None,
-        });
-        Ok(ServiceEntry {
-            service,
-            stats: Stats::pick(legacy, s64),
-        })
-    }
-}
-
 /// Tunnel encapsulation of a tunnelled destination.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[cfg_attr(
@@ -714,6 +439,7 @@ impl ServiceEntry {
     derive(Serialize, Deserialize),
     serde(rename_all = "lowercase")
 )]
+#[non_exhaustive]
 pub enum TunnelType {
     /// IP-in-IP (the default, and all that kernels before 5.2 know).
     #[default]
@@ -766,15 +492,6 @@ impl Forwarding {
             tun_port: 0,
             csum: false,
             remcsum: false,
-        }
-    }
-    fn raw(&self) -> u32 {
-        match self {
-            Forwarding::Masquerade => fwd::MASQ,
-            Forwarding::Local => fwd::LOCALNODE,
-            Forwarding::Tunnel { .. } => fwd::TUNNEL,
-            Forwarding::DirectRoute => fwd::DROUTE,
-            Forwarding::Bypass => fwd::BYPASS,
         }
     }
     /// ipvsadm's column name (`Masq`, `Local`, `Tunnel`, `Route`, `Bypass`).
@@ -840,35 +557,31 @@ impl Destination {
     }
 
     /// Checks what the kernel would refuse, for a destination of service `svc`.
-    pub fn validate(&self, svc: &ServiceKey) -> Result<(), String> {
+    pub fn validate(&self, svc: &ServiceKey) -> Result<(), ValidationError> {
         if self.weight > i32::MAX as u32 {
-            return Err(format!(
-                "weight {} is larger than {}",
-                self.weight,
-                i32::MAX
-            ));
+            return Err(ValidationError::Weight(self.weight));
         }
         if self.lower_threshold > self.upper_threshold {
-            return Err(format!(
-                "lower threshold {} is above upper threshold {}",
-                self.lower_threshold, self.upper_threshold
-            ));
+            return Err(ValidationError::Thresholds {
+                lower: self.lower_threshold,
+                upper: self.upper_threshold,
+            });
         }
         if self.addr.is_unspecified() || self.addr.is_multicast() {
-            return Err(format!("real server address {} is not unicast", self.addr));
+            return Err(ValidationError::NotUnicast(self.addr));
         }
         if let IpAddr::V4(a) = self.addr
             && a.is_broadcast()
         {
-            return Err(format!("real server address {a} is broadcast"));
+            return Err(ValidationError::Broadcast(a));
         }
         if Family::of(&self.addr) != svc.family()
             && !matches!(self.forwarding, Forwarding::Tunnel { .. })
         {
-            return Err(format!(
-                "real server {} has another address family than service {svc}: only tunnelling can mix families",
-                self.addr
-            ));
+            return Err(ValidationError::MixedFamilies {
+                addr: self.addr,
+                service: *svc,
+            });
         }
         if let Forwarding::Tunnel {
             tun_type,
@@ -878,107 +591,13 @@ impl Destination {
         } = self.forwarding
         {
             if tun_type == TunnelType::Gue && tun_port == 0 {
-                return Err("GUE tunnel needs a non-zero tunnel port".into());
+                return Err(ValidationError::GueWithoutPort);
             }
             if remcsum && tun_type != TunnelType::Gue {
-                return Err("remote checksum offload is only for GUE tunnels".into());
+                return Err(ValidationError::RemoteChecksumWithoutGue);
             }
         }
         Ok(())
-    }
-
-    /// The identifying attributes (for DEL_DEST).
-    pub fn key_attrs(addr: &IpAddr, port: u16) -> Vec<DestAttr> {
-        vec![
-            DestAttr::AddressFamily(Family::of(addr).to_raw()),
-            DestAttr::Address(addr_bytes(addr)),
-            DestAttr::Port(port),
-        ]
-    }
-
-    /// All attributes for NEW/SET_DEST. `tunnel_attrs` says whether to include the tunnel
-    /// attributes (5.2+), which older kernels would silently drop.
-    pub fn to_attrs(&self, tunnel_attrs: bool) -> Vec<DestAttr> {
-        let mut v = Self::key_attrs(&self.addr, self.port);
-        v.push(DestAttr::FwdMethod(self.forwarding.raw()));
-        v.push(DestAttr::Weight(self.weight));
-        v.push(DestAttr::UpperThreshold(self.upper_threshold));
-        v.push(DestAttr::LowerThreshold(self.lower_threshold));
-        if tunnel_attrs {
-            let (t, p, f) = match self.forwarding {
-                Forwarding::Tunnel {
-                    tun_type,
-                    tun_port,
-                    csum,
-                    remcsum,
-                } => (
-                    match tun_type {
-                        TunnelType::Ipip => tun::TYPE_IPIP,
-                        TunnelType::Gue => tun::TYPE_GUE,
-                        TunnelType::Gre => tun::TYPE_GRE,
-                    },
-                    tun_port,
-                    (if csum { tun::FLAG_CSUM } else { 0 })
-                        | (if remcsum { tun::FLAG_REMCSUM } else { 0 }),
-                ),
-                _ => (0, 0, 0),
-            };
-            v.push(DestAttr::TunType(t));
-            v.push(DestAttr::TunPort(p));
-            v.push(DestAttr::TunFlags(f));
-        }
-        v
-    }
-
-    /// Decodes a destination; `svc_family` is used when the kernel omits `ADDR_FAMILY` (< 3.18).
-    pub fn from_attrs(attrs: &[DestAttr], svc_family: Family) -> Result<Self, String> {
-        let mut family = svc_family;
-        let (mut addr, mut port, mut fwdm) = (None, 0, fwd::DROUTE);
-        let (mut weight, mut u, mut l) = (0, 0, 0);
-        let (mut tt, mut tp, mut tf) = (0u8, 0u16, 0u16);
-        for a in attrs {
-            match a {
-                DestAttr::AddressFamily(f) => {
-                    family = Family::from_raw(*f)
-                        .ok_or_else(|| format!("unknown destination address family {f}"))?
-                }
-                DestAttr::Address(b) => addr = Some(b.as_slice()),
-                DestAttr::Port(p) => port = *p,
-                DestAttr::FwdMethod(f) => fwdm = *f & fwd::MASK,
-                DestAttr::Weight(w) => weight = *w,
-                DestAttr::UpperThreshold(x) => u = *x,
-                DestAttr::LowerThreshold(x) => l = *x,
-                DestAttr::TunType(t) => tt = *t,
-                DestAttr::TunPort(p) => tp = *p,
-                DestAttr::TunFlags(f) => tf = *f,
-                _ => {}
-            }
-        }
-        let addr = decode_addr(family, addr.ok_or("destination without address")?)?;
-        let forwarding = match fwdm {
-            fwd::MASQ => Forwarding::Masquerade,
-            fwd::LOCALNODE => Forwarding::Local,
-            fwd::TUNNEL => Forwarding::Tunnel {
-                tun_type: match tt {
-                    tun::TYPE_GUE => TunnelType::Gue,
-                    tun::TYPE_GRE => TunnelType::Gre,
-                    _ => TunnelType::Ipip,
-                },
-                tun_port: tp,
-                csum: tf & tun::FLAG_CSUM != 0,
-                remcsum: tf & tun::FLAG_REMCSUM != 0,
-            },
-            fwd::BYPASS => Forwarding::Bypass,
-            _ => Forwarding::DirectRoute,
-        };
-        Ok(Destination {
-            addr,
-            port,
-            forwarding,
-            weight,
-            upper_threshold: u,
-            lower_threshold: l,
-        })
     }
 }
 
@@ -998,33 +617,6 @@ pub struct DestinationEntry {
     pub stats: Stats,
 }
 
-impl DestinationEntry {
-    /// Decodes a kernel reply's destination nest.
-    pub fn from_attrs(attrs: &[DestAttr], svc_family: Family) -> Result<Self, String> {
-        let destination = Destination::from_attrs(attrs, svc_family)?;
-        let mut e = DestinationEntry {
-            destination,
-            active_conns: 0,
-            inactive_conns: 0,
-            persistent_conns: 0,
-            stats: Stats::default(),
-        };
-        let (mut legacy, mut s64) = (None, None);
-        for a in attrs {
-            match a {
-                DestAttr::ActiveConns(x) => e.active_conns = *x,
-                DestAttr::InactiveConns(x) => e.inactive_conns = *x,
-                DestAttr::PersistConns(x) => e.persistent_conns = *x,
-                DestAttr::Stats(s) => legacy = Some(s),
-                DestAttr::Stats64(s) => s64 = Some(s),
-                _ => {}
-            }
-        }
-        e.stats = Stats::pick(legacy, s64);
-        Ok(e)
-    }
-}
-
 /// Sync daemon role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[cfg_attr(
@@ -1039,15 +631,6 @@ pub enum DaemonState {
     Backup,
 }
 
-impl DaemonState {
-    fn raw(self) -> u32 {
-        match self {
-            DaemonState::Master => codec::daemon_state::MASTER,
-            DaemonState::Backup => codec::daemon_state::BACKUP,
-        }
-    }
-}
-
 impl fmt::Display for DaemonState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -1057,9 +640,11 @@ impl fmt::Display for DaemonState {
     }
 }
 
-/// A connection-synchronisation daemon.
+/// A connection-synchronisation daemon. Made with [`Daemon::new`]; kernels add sync settings, so
+/// there may be more fields.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[non_exhaustive]
 pub struct Daemon {
     /// Master or backup.
     pub state: DaemonState,
@@ -1109,75 +694,16 @@ impl Daemon {
     }
 
     /// Checks what the kernel would refuse.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ValidationError> {
         if self.interface.is_empty() || self.interface.len() > 15 || self.interface.contains('\0') {
-            return Err(format!(
-                "interface name {:?} must be 1 to 15 bytes",
-                self.interface
-            ));
+            return Err(ValidationError::InterfaceName(self.interface.clone()));
         }
         if let Some(g) = self.mcast_group
             && !g.is_multicast()
         {
-            return Err(format!("sync group {g} is not multicast"));
+            return Err(ValidationError::SyncGroupNotMulticast(g));
         }
         Ok(())
-    }
-
-    /// Attributes for NEW_DAEMON.
-    pub fn to_attrs(&self) -> Vec<DaemonAttr> {
-        let mut v = vec![
-            DaemonAttr::State(self.state.raw()),
-            DaemonAttr::McastIfn(self.interface.clone()),
-            DaemonAttr::SyncId(self.sync_id),
-        ];
-        if let Some(m) = self.sync_maxlen {
-            v.push(DaemonAttr::SyncMaxLen(m));
-        }
-        match self.mcast_group {
-            Some(IpAddr::V4(g)) => v.push(DaemonAttr::McastGroup(g.octets())),
-            Some(IpAddr::V6(g)) => v.push(DaemonAttr::McastGroup6(g.octets())),
-            None => {}
-        }
-        if let Some(p) = self.mcast_port {
-            v.push(DaemonAttr::McastPort(p));
-        }
-        if let Some(t) = self.mcast_ttl {
-            v.push(DaemonAttr::McastTtl(t));
-        }
-        v
-    }
-
-    /// Decodes a GET_DAEMON reply. Zero-valued optional settings are reported as `None`-free
-    /// values exactly as the kernel sends them; an all-zero IPv4 group means "none".
-    pub fn from_attrs(attrs: &[DaemonAttr]) -> Result<Self, String> {
-        let mut d = Daemon::new(DaemonState::Master, "", 0);
-        let mut state = None;
-        for a in attrs {
-            match a {
-                DaemonAttr::State(s) => {
-                    state = Some(match *s {
-                        codec::daemon_state::MASTER => DaemonState::Master,
-                        codec::daemon_state::BACKUP => DaemonState::Backup,
-                        o => return Err(format!("unknown daemon state {o}")),
-                    })
-                }
-                DaemonAttr::McastIfn(i) => d.interface = i.clone(),
-                DaemonAttr::SyncId(i) => d.sync_id = *i,
-                DaemonAttr::SyncMaxLen(m) => d.sync_maxlen = Some(*m),
-                DaemonAttr::McastGroup(g) if *g != [0; 4] => {
-                    d.mcast_group = Some(IpAddr::V4(Ipv4Addr::from(*g)))
-                }
-                DaemonAttr::McastGroup6(g) if *g != [0; 16] => {
-                    d.mcast_group = Some(IpAddr::V6(Ipv6Addr::from(*g)))
-                }
-                DaemonAttr::McastPort(p) => d.mcast_port = Some(*p),
-                DaemonAttr::McastTtl(t) => d.mcast_ttl = Some(*t),
-                _ => {}
-            }
-        }
-        d.state = state.ok_or("daemon without state")?;
-        Ok(d)
     }
 }
 
@@ -1194,39 +720,11 @@ pub struct Timeouts {
 }
 
 impl Timeouts {
-    /// Top-level attributes for SET_CONFIG.
-    pub fn to_attrs(&self) -> Vec<CmdAttr> {
-        vec![
-            CmdAttr::TimeoutTcp(self.tcp),
-            CmdAttr::TimeoutTcpFin(self.tcp_fin),
-            CmdAttr::TimeoutUdp(self.udp),
-        ]
-    }
-    /// From a GET_CONFIG reply.
-    pub fn from_attrs(attrs: &[CmdAttr]) -> Self {
-        let mut t = Timeouts::default();
-        for a in attrs {
-            match a {
-                CmdAttr::TimeoutTcp(v) => t.tcp = *v,
-                CmdAttr::TimeoutTcpFin(v) => t.tcp_fin = *v,
-                CmdAttr::TimeoutUdp(v) => t.udp = *v,
-                _ => {}
-            }
-        }
-        t
-    }
     /// Checks what the kernel would refuse (more than `INT_MAX / HZ`; HZ ≤ 1000 assumed).
-    pub fn validate(&self) -> Result<(), String> {
-        for (n, v) in [
-            ("tcp", self.tcp),
-            ("tcpfin", self.tcp_fin),
-            ("udp", self.udp),
-        ] {
-            if v > i32::MAX as u32 / 1000 {
-                return Err(format!("{n} timeout {v} s is too large"));
-            }
-        }
-        Ok(())
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        check_timeout("tcp", self.tcp)?;
+        check_timeout("tcpfin", self.tcp_fin)?;
+        check_timeout("udp", self.udp)
     }
 }
 
@@ -1249,26 +747,7 @@ impl Info {
             self.version as u8,
         )
     }
-    /// From a SET_INFO reply.
-    pub fn from_attrs(attrs: &[CmdAttr]) -> Self {
-        let mut i = Info::default();
-        for a in attrs {
-            match a {
-                CmdAttr::InfoVersion(v) => i.version = *v,
-                CmdAttr::InfoConnTabSize(v) => i.conn_tab_size = *v,
-                _ => {}
-            }
-        }
-        i
-    }
 }
-
-/// `DEST_ATTR_*` ids that only exist since kernel 5.2 (tunnel type/port) and 5.3 (flags).
-pub const TUNNEL_ATTRS: [u16; 3] = [
-    dest_attr::TUN_TYPE,
-    dest_attr::TUN_PORT,
-    dest_attr::TUN_FLAGS,
-];
 
 /// A service with its destinations: one row of a desired or observed table.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1289,4 +768,85 @@ pub struct Table {
     /// Services with their destinations.
     #[cfg_attr(feature = "serde", serde(default))]
     pub services: Vec<VirtualServer>,
+}
+
+/// What the kernel would refuse in a service, destination, daemon or timeouts, found before
+/// sending (the kernel itself says only `EINVAL`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ValidationError {
+    /// A service's virtual address is multicast.
+    #[error("virtual address {0} is multicast")]
+    MulticastVirtualAddress(IpAddr),
+    /// A firewall-mark service with mark 0.
+    #[error("firewall mark must be non-zero")]
+    ZeroFwmark,
+    /// A scheduler name that is empty, longer than 15 bytes or holds a NUL.
+    #[error("scheduler name {0:?} must be 1 to 15 bytes without NUL")]
+    SchedulerName(String),
+    /// A persistence engine name longer than 15 bytes or holding a NUL.
+    #[error("persistence engine name {0:?} must be at most 15 bytes without NUL")]
+    PersistenceEngineName(String),
+    /// An IPv4 persistence netmask longer than /32.
+    #[error("IPv4 netmask /{0} is longer than 32")]
+    Ipv4Netmask(u8),
+    /// An IPv6 persistence netmask outside /1 to /128.
+    #[error("IPv6 netmask /{0} must be 1..=128")]
+    Ipv6Netmask(u8),
+    /// A timeout the kernel cannot hold in jiffies (more than `INT_MAX / HZ`, HZ ≤ 1000).
+    #[error("{timeout} timeout {seconds} s is too large")]
+    TimeoutTooLarge {
+        /// Which one: `persistence`, `tcp`, `tcpfin` or `udp`.
+        timeout: &'static str,
+        /// The value asked for.
+        seconds: u32,
+    },
+    /// A weight above `i32::MAX`.
+    #[error("weight {0} is larger than {max}", max = i32::MAX)]
+    Weight(u32),
+    /// A lower connection threshold above the upper one.
+    #[error("lower threshold {lower} is above upper threshold {upper}")]
+    Thresholds {
+        /// Lower threshold.
+        lower: u32,
+        /// Upper threshold.
+        upper: u32,
+    },
+    /// A real server address that is unspecified or multicast.
+    #[error("real server address {0} is not unicast")]
+    NotUnicast(IpAddr),
+    /// A real server address that is the IPv4 broadcast address.
+    #[error("real server address {0} is broadcast")]
+    Broadcast(Ipv4Addr),
+    /// A real server of another family than its service, without tunnelling.
+    #[error(
+        "real server {addr} has another address family than service {service}: only tunnelling can mix families"
+    )]
+    MixedFamilies {
+        /// The real server's address.
+        addr: IpAddr,
+        /// The service.
+        service: ServiceKey,
+    },
+    /// A GUE tunnel without a port.
+    #[error("GUE tunnel needs a non-zero tunnel port")]
+    GueWithoutPort,
+    /// Remote checksum offload on a tunnel other than GUE.
+    #[error("remote checksum offload is only for GUE tunnels")]
+    RemoteChecksumWithoutGue,
+    /// A sync interface name that is empty, longer than 15 bytes or holds a NUL.
+    #[error("interface name {0:?} must be 1 to 15 bytes")]
+    InterfaceName(String),
+    /// A sync group that is not a multicast address.
+    #[error("sync group {0} is not multicast")]
+    SyncGroupNotMulticast(IpAddr),
+}
+
+/// Timeouts become jiffies in an `int` in the kernel: more than `INT_MAX / HZ` seconds overflow
+/// (HZ ≤ 1000 assumed).
+fn check_timeout(timeout: &'static str, seconds: u32) -> Result<(), ValidationError> {
+    if seconds > i32::MAX as u32 / 1000 {
+        return Err(ValidationError::TimeoutTooLarge { timeout, seconds });
+    }
+    Ok(())
 }

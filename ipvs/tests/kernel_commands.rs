@@ -82,10 +82,8 @@ fn services_write_read_edit_delete() {
         let mut edited = services.clone();
         for s in &mut edited {
             s.scheduler = Scheduler::WeightedLeastConnection;
-            s.flags = ServiceFlags {
-                persistent: true,
-                ..Default::default()
-            };
+            s.flags = ServiceFlags::default();
+            s.flags.persistent = true;
             s.timeout = 120;
             s.netmask = Some(if s.key.family() == Family::Inet {
                 16

@@ -42,15 +42,27 @@ fn validation_messages() {
     let k6 = ServiceKey::tcp(ip("2001:db8::1"), 80);
     let mut s = Service::new(k6);
     s.netmask = Some(0);
-    assert_eq!(s.validate().unwrap_err(), "IPv6 netmask /0 must be 1..=128");
+    assert_eq!(s.validate(), Err(ValidationError::Ipv6Netmask(0)));
+    assert_eq!(
+        s.validate().unwrap_err().to_string(),
+        "IPv6 netmask /0 must be 1..=128"
+    );
     let mut s = Service::new(k4);
     s.netmask = Some(33);
-    assert!(s.validate().is_err());
-    assert!(ServiceKey::fwmark(Family::Inet, 0).validate().is_err());
+    assert_eq!(s.validate(), Err(ValidationError::Ipv4Netmask(33)));
+    assert_eq!(
+        ServiceKey::fwmark(Family::Inet, 0).validate(),
+        Err(ValidationError::ZeroFwmark)
+    );
     let d = Destination::new(ip("2001:db8::2"), 80);
+    assert!(matches!(
+        d.validate(&k4),
+        Err(ValidationError::MixedFamilies { service, .. }) if service == k4
+    ));
     assert!(
         d.validate(&k4)
             .unwrap_err()
+            .to_string()
             .contains("only tunnelling can mix families")
     );
     assert!(
@@ -65,8 +77,29 @@ fn validation_messages() {
         ..Destination::new(ip("10.0.1.1"), 80)
     };
     assert_eq!(
-        d.validate(&k4).unwrap_err(),
+        d.validate(&k4).unwrap_err().to_string(),
         "lower threshold 2 is above upper threshold 1"
+    );
+    let s = Service::new(k4).persistent(u32::MAX);
+    assert_eq!(
+        s.validate().unwrap_err().to_string(),
+        format!("persistence timeout {} s is too large", u32::MAX)
+    );
+    let t = Timeouts {
+        udp: 3_000_000,
+        ..Default::default()
+    };
+    assert_eq!(
+        t.validate().unwrap_err().to_string(),
+        "udp timeout 3000000 s is too large"
+    );
+    assert_eq!(
+        Destination::new(ip("10.0.1.1"), 80)
+            .with_weight(u32::MAX)
+            .validate(&k4)
+            .unwrap_err()
+            .to_string(),
+        format!("weight {} is larger than 2147483647", u32::MAX)
     );
 }
 
@@ -93,11 +126,16 @@ fn display_of_keys_ops_and_errors() {
             addr: ip("10.0.1.1"),
             port: 1,
         },
-        message: "x".into(),
+        source: ValidationError::GueWithoutPort,
     };
     assert_eq!(
         e.to_string(),
-        "cannot add destination 10.0.1.1:1 of SCTP 10.0.0.1:3868: invalid argument: x"
+        "cannot add destination 10.0.1.1:1 of SCTP 10.0.0.1:3868: invalid argument: GUE tunnel needs a non-zero tunnel port"
+    );
+    let source = std::error::Error::source(&e).unwrap();
+    assert_eq!(
+        source.downcast_ref::<ValidationError>(),
+        Some(&ValidationError::GueWithoutPort)
     );
 }
 
