@@ -17,6 +17,7 @@
 //! file of hex text is a key of those ASCII characters); at least 16. Node ids default to the
 //! public addresses (IPv4 as a 32-bit number), so they differ without configuration.
 
+use std::error::Error as _;
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -26,7 +27,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use clap::{Parser, ValueEnum};
 use heartbeat::packet::ByteOrder;
 use heartbeat::{
-    AuthConfig, Config, ConfigError, Driver, PathConfig, PathSocket, Protocol, Role, RoleChange,
+    AuthConfig, Config, Driver, PathConfig, PathSocket, Protocol, Role, RoleChange,
     Timers, read_key, unix_epoch_micros,
 };
 use tokio::signal::unix::{SignalKind, signal};
@@ -133,7 +134,7 @@ fn node_id(ip: IpAddr) -> u32 {
     }
 }
 
-fn config(args: &Args) -> Result<Config, ConfigError> {
+fn config(args: &Args) -> Result<Config, heartbeat::Error> {
     let timers = Timers::new(args.keepalive, args.deadtime)?;
     let mut paths = vec![PathConfig {
         peer: args.peer.ip(),
@@ -156,9 +157,12 @@ fn config(args: &Args) -> Result<Config, ConfigError> {
             },
         },
         Mode::Auth => {
-            let path = args.key_file.clone().ok_or_else(|| ConfigError::KeyFile {
+            let path = args.key_file.clone().ok_or_else(|| heartbeat::Error::KeyFile {
                 path: PathBuf::from("(none)"),
-                message: "--mode auth needs --key-file".into(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "--mode auth needs --key-file",
+                ),
             })?;
             let key = read_key(&path)?;
             Protocol::Auth(AuthConfig {
@@ -210,6 +214,11 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             eprintln!("node: {e}");
+            let mut source = e.source();
+            while let Some(s) = source {
+                eprintln!("  caused by: {s}");
+                source = s.source();
+            }
             return ExitCode::from(1);
         }
     };

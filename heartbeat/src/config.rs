@@ -5,7 +5,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use crate::error::ConfigError;
+use crate::error::Error;
 use crate::packet::ByteOrder;
 
 /// The shortest key accepted for the authenticated protocol, in bytes.
@@ -19,7 +19,7 @@ pub const MIN_KEY_LEN: usize = 16;
 /// let t = Timers::new(Duration::from_millis(100), Duration::from_millis(300))?;
 /// assert_eq!(t.keepalive(), Duration::from_millis(100));
 /// assert!(Timers::new(Duration::from_millis(300), Duration::from_millis(300)).is_err());
-/// # Ok::<(), heartbeat::ConfigError>(())
+/// # Ok::<(), heartbeat::Error>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timers {
@@ -29,12 +29,12 @@ pub struct Timers {
 
 impl Timers {
     /// Validated timers: `keepalive` at least 1 ms, `deadtime` greater than `keepalive`.
-    pub fn new(keepalive: Duration, deadtime: Duration) -> Result<Timers, ConfigError> {
+    pub fn new(keepalive: Duration, deadtime: Duration) -> Result<Timers, Error> {
         if keepalive < Duration::from_millis(1) {
-            return Err(ConfigError::KeepaliveTooShort { keepalive });
+            return Err(Error::KeepaliveTooShort { keepalive });
         }
         if deadtime <= keepalive {
-            return Err(ConfigError::DeadtimeNotAboveKeepalive {
+            return Err(Error::DeadtimeNotAboveKeepalive {
                 keepalive,
                 deadtime,
             });
@@ -145,14 +145,14 @@ pub struct Config {
 
 impl Config {
     /// Validates what [`Timers::new`] cannot: the key length and the node ids.
-    pub fn validate(&self) -> Result<(), ConfigError> {
+    pub fn validate(&self) -> Result<(), Error> {
         Timers::new(self.timers.keepalive, self.timers.deadtime)?;
         if let Protocol::Auth(a) = &self.protocol {
             if a.key.len() < MIN_KEY_LEN {
-                return Err(ConfigError::KeyTooShort { len: a.key.len() });
+                return Err(Error::KeyTooShort { len: a.key.len() });
             }
             if a.node_id == a.peer_node_id {
-                return Err(ConfigError::SameNodeId { id: a.node_id });
+                return Err(Error::SameNodeId { id: a.node_id });
             }
         }
         Ok(())
@@ -161,13 +161,13 @@ impl Config {
 
 /// Reads a key file: its bytes are the key, as they are (a file of hex text is a key of those
 /// ASCII characters, not of the bytes they spell). At least [`MIN_KEY_LEN`] bytes.
-pub fn read_key(path: &std::path::Path) -> Result<Vec<u8>, ConfigError> {
-    let key = std::fs::read(path).map_err(|e| ConfigError::KeyFile {
+pub fn read_key(path: &std::path::Path) -> Result<Vec<u8>, Error> {
+    let key = std::fs::read(path).map_err(|e| Error::KeyFile {
         path: path.to_owned(),
-        message: e.to_string(),
+        source: e,
     })?;
     if key.len() < MIN_KEY_LEN {
-        return Err(ConfigError::KeyTooShort { len: key.len() });
+        return Err(Error::KeyTooShort { len: key.len() });
     }
     Ok(key)
 }
@@ -180,24 +180,20 @@ mod tests {
     fn timers_are_validated() {
         let ms = Duration::from_millis;
         assert!(Timers::new(ms(100), ms(300)).is_ok());
-        assert_eq!(
+        assert!(matches!(
             Timers::new(ms(0), ms(300)),
-            Err(ConfigError::KeepaliveTooShort { keepalive: ms(0) })
-        );
-        assert_eq!(
+            Err(Error::KeepaliveTooShort { keepalive }) if keepalive == ms(0)
+        ));
+        assert!(matches!(
             Timers::new(ms(300), ms(300)),
-            Err(ConfigError::DeadtimeNotAboveKeepalive {
-                keepalive: ms(300),
-                deadtime: ms(300)
-            })
-        );
-        assert_eq!(
+            Err(Error::DeadtimeNotAboveKeepalive { keepalive, deadtime })
+                if (keepalive, deadtime) == (ms(300), ms(300))
+        ));
+        assert!(matches!(
             Timers::new(ms(500), ms(300)),
-            Err(ConfigError::DeadtimeNotAboveKeepalive {
-                keepalive: ms(500),
-                deadtime: ms(300)
-            })
-        );
+            Err(Error::DeadtimeNotAboveKeepalive { keepalive, deadtime })
+                if (keepalive, deadtime) == (ms(500), ms(300))
+        ));
     }
 
     #[test]
@@ -217,13 +213,13 @@ mod tests {
             primary: true,
             paths: vec![],
         };
-        assert_eq!(c.validate(), Err(ConfigError::KeyTooShort { len: 5 }));
+        assert!(matches!(c.validate(), Err(Error::KeyTooShort { len: 5 })));
         assert!(!format!("{c:?}").contains("short"));
         c.protocol = Protocol::Auth(AuthConfig {
             key: vec![7; 16],
             peer_node_id: 1,
             ..auth
         });
-        assert_eq!(c.validate(), Err(ConfigError::SameNodeId { id: 1 }));
+        assert!(matches!(c.validate(), Err(Error::SameNodeId { id: 1 })));
     }
 }

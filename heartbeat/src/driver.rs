@@ -339,9 +339,7 @@ impl DriverHandle {
         let _ = self.commands.send(Command::Shutdown).await;
         match self.task.await {
             Ok(r) => r,
-            Err(e) => Err(Error::Task {
-                message: e.to_string(),
-            }),
+            Err(source) => Err(Error::Task { source }),
         }
     }
 }

@@ -1,14 +1,16 @@
-//! Typed errors: a configuration that cannot work, and what the driver could not do.
+//! The crate's one error type: a configuration that cannot work, and what the driver could not
+//! do.
 
 use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// A configuration that is refused before anything starts.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Everything that can go wrong: a configuration refused before anything starts, and what the
+/// tokio driver could not do.
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum ConfigError {
+pub enum Error {
     /// The keepalive is zero (or below the 1 ms resolution).
     #[error("keepalive {keepalive:?} is too short: at least 1ms")]
     KeepaliveTooShort {
@@ -36,22 +38,14 @@ pub enum ConfigError {
         id: u32,
     },
     /// The key file cannot be read.
-    #[error("cannot read the key file {path}: {message}")]
+    #[error("cannot read the key file {path}")]
     KeyFile {
         /// The file.
         path: PathBuf,
-        /// The system's message.
-        message: String,
+        /// Why.
+        #[source]
+        source: io::Error,
     },
-}
-
-/// What the tokio driver could not do.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum Error {
-    /// The configuration was refused.
-    #[error(transparent)]
-    Config(#[from] ConfigError),
     /// The driver was given a different number of sockets than the configuration has paths.
     #[error("{sockets} sockets for {paths} paths: give one socket per path")]
     PathCount {
@@ -82,7 +76,7 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
-    /// The rtnetlink socket for link monitoring could not be opened or queried.
+    /// The rtnetlink socket for link monitoring could not be opened.
     #[error("link monitoring via rtnetlink failed: {what}")]
     Netlink {
         /// What was being done.
@@ -91,10 +85,26 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// An rtnetlink request of the link monitor failed.
+    #[error("link monitoring via rtnetlink failed: {what}")]
+    Rtnetlink {
+        /// What was being done.
+        what: String,
+        /// rtnetlink's error.
+        #[source]
+        source: rtnetlink::Error,
+    },
+    /// An interface a path or a watch names is not there.
+    #[error("link monitoring: {what}: no such interface")]
+    NoInterface {
+        /// Which one, and for what.
+        what: String,
+    },
     /// The driver task panicked or was cancelled.
-    #[error("the heartbeat driver task ended abnormally: {message}")]
+    #[error("the heartbeat driver task ended abnormally")]
     Task {
         /// What tokio said.
-        message: String,
+        #[source]
+        source: tokio::task::JoinError,
     },
 }

@@ -56,5 +56,5 @@ pub mod packet;
 
 pub use config::{AuthConfig, Config, MIN_KEY_LEN, PathConfig, Protocol, Timers, read_key};
 pub use driver::{Command, Driver, DriverHandle, PathSocket, RoleChange, unix_epoch_micros};
-pub use error::{ConfigError, Error};
+pub use error::Error;
 pub use machine::{Action, Counters, Event, Heartbeat, PathId, Reason, Role};

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use crate::config::{AuthConfig, Config, Protocol, Timers};
-use crate::error::ConfigError;
+use crate::error::Error;
 use crate::packet::{
     Advert, ByteOrder, Kind, PeerState, PulseMagic, Reject, decode_auth, decode_pulse, encode_auth,
     encode_pulse,
@@ -302,7 +302,7 @@ impl ReplayWindow {
 /// assert_eq!(actions[0], Action::BecomeActive { reason: Reason::PeerDead });
 /// // ... and says so (RUNNING).
 /// assert_eq!(actions[1], Action::Send { path: PathId(0), bytes: vec![0xda, 0xdb, 0xad, 0xbd] });
-/// # Ok::<(), heartbeat::ConfigError>(())
+/// # Ok::<(), heartbeat::Error>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct Heartbeat {
@@ -346,7 +346,7 @@ pub struct Heartbeat {
 impl Heartbeat {
     /// A node starting at `now`, standby. Its first heartbeat is due at once (pulse waits a
     /// keepalive), and the peer is declared dead one deadtime from now unless heard.
-    pub fn new(config: Config, now: Instant) -> Result<Heartbeat, ConfigError> {
+    pub fn new(config: Config, now: Instant) -> Result<Heartbeat, Error> {
         config.validate()?;
         let (auth, byte_order) = match &config.protocol {
             Protocol::Piranha { byte_order } => (None, *byte_order),

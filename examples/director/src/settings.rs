@@ -461,7 +461,9 @@ impl Settings {
                 )),
                 Some(file) => {
                     if let Err(e) = heartbeat::read_key(file.get_ref()) {
-                        out.push(self.error(file.span(), e.to_string()));
+                        let why = std::error::Error::source(&e)
+                            .map_or_else(|| e.to_string(), |s| format!("{e}: {s}"));
+                        out.push(self.error(file.span(), why));
                     }
                 }
             }
