@@ -22,13 +22,13 @@ use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use clap::{Parser, ValueEnum};
 use heartbeat::packet::ByteOrder;
 use heartbeat::{
-    AuthConfig, Config, Driver, PathConfig, PathSocket, Protocol, Role, RoleChange,
-    Timers, read_key, unix_epoch_micros,
+    AuthConfig, Config, Driver, PathConfig, PathSocket, Protocol, Reason, Role, RoleAction,
+    RoleChange, Timers, read_key, unix_epoch_micros,
 };
 use tokio::signal::unix::{SignalKind, signal};
 
@@ -157,13 +157,16 @@ fn config(args: &Args) -> Result<Config, heartbeat::Error> {
             },
         },
         Mode::Auth => {
-            let path = args.key_file.clone().ok_or_else(|| heartbeat::Error::KeyFile {
-                path: PathBuf::from("(none)"),
-                source: std::io::Error::new(
-                    std::io::ErrorKind::NotFound,
-                    "--mode auth needs --key-file",
-                ),
-            })?;
+            let path = args
+                .key_file
+                .clone()
+                .ok_or_else(|| heartbeat::Error::KeyFile {
+                    path: PathBuf::from("(none)"),
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::NotFound,
+                        "--mode auth needs --key-file",
+                    ),
+                })?;
             let key = read_key(&path)?;
             Protocol::Auth(AuthConfig {
                 key,
@@ -187,13 +190,22 @@ fn config(args: &Args) -> Result<Config, heartbeat::Error> {
 }
 
 fn print(change: &RoleChange) {
-    let ms = change
-        .at
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis());
+    if change.action == RoleAction::Reannounce {
+        let ms = millis(change.at);
+        eprintln!("{ms} REANNOUNCE {}", change.reason);
+    } else {
+        print_role(change.role(), change.reason, change.at);
+    }
+}
+
+fn millis(at: SystemTime) -> u128 {
+    at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis())
+}
+
+fn print_role(role: Role, reason: Reason, at: SystemTime) {
     let mut out = std::io::stdout().lock();
     // A closed stdout must not stop the heartbeat.
-    let _ = writeln!(out, "{ms} {} {}", change.role, change.reason);
+    let _ = writeln!(out, "{} {role} {reason}", millis(at));
     let _ = out.flush();
 }
 
@@ -263,37 +275,29 @@ async fn run(args: Args, config: Config) -> Result<(), Box<dyn std::error::Error
     if args.no_link_monitor {
         driver = driver.without_link_monitoring();
     }
-    let mut roles = driver.roles();
+    let mut roles = driver.role_changes();
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
     let handle = driver.spawn();
 
-    let mut last = *roles.borrow_and_update();
-    print(&last);
+    // A node starts standby.
+    print_role(Role::Standby, Reason::Startup, SystemTime::now());
     loop {
         tokio::select! {
-            changed = roles.changed() => {
-                if changed.is_err() {
+            change = roles.recv() => {
+                let Some(change) = change else {
                     // The driver stopped on its own: an error.
                     return Ok(handle.shutdown().await.map(drop)?);
-                }
-                let now = *roles.borrow_and_update();
-                if now.role != last.role {
-                    print(&now);
-                } else if now.role == Role::Active {
-                    let ms = now.at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
-                    eprintln!("{ms} REANNOUNCE {}", now.reason);
-                }
-                last = now;
+                };
+                print(&change);
             }
             _ = term.recv() => break,
             _ = int.recv() => break,
         }
     }
     let counters = handle.shutdown().await?;
-    let now = *roles.borrow_and_update();
-    if now.role != last.role {
-        print(&now);
+    while let Ok(change) = roles.try_recv() {
+        print(&change);
     }
     eprintln!(
         "node: stopped; {} heartbeats sent, {} accepted, {} rejected, {} stalls",

@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use tokio::io::ReadBuf;
 use tokio::net::UdpSocket;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -17,18 +17,59 @@ use crate::error::Error;
 use crate::link::{self, Which};
 use crate::machine::{Action, Counters, Event, Heartbeat, PathId, Reason, Role};
 
-/// The latest role, published on a [`watch`] channel.
+/// What the state machine decided about the role: become active, become standby, or stay
+/// active and announce the addresses again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RoleAction {
+    /// Become active: add the virtual addresses, announce them, start the services.
+    BecomeActive,
+    /// Become standby: release the virtual addresses.
+    BecomeStandby,
+    /// Stay active, and announce the virtual addresses again (the peer was active too, so
+    /// neighbours may have learnt its MAC address).
+    Reannounce,
+}
+
+impl RoleAction {
+    /// The role once the action is carried out.
+    pub fn role(self) -> Role {
+        match self {
+            RoleAction::BecomeActive | RoleAction::Reannounce => Role::Active,
+            RoleAction::BecomeStandby => Role::Standby,
+        }
+    }
+}
+
+impl std::fmt::Display for RoleAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RoleAction::BecomeActive => "become active",
+            RoleAction::BecomeStandby => "become standby",
+            RoleAction::Reannounce => "reannounce",
+        })
+    }
+}
+
+/// One role action, as the driver hands it to its user: every one, in order, none coalesced
+/// (see [`Driver::role_changes`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RoleChange {
-    /// The role.
-    pub role: Role,
+    /// What to do.
+    pub action: RoleAction,
     /// Why.
     pub reason: Reason,
     /// When, on the wall clock.
     pub at: SystemTime,
-    /// Counts every publication (role changes and re-announcements), so a reader can tell that
-    /// it missed one: a watch channel keeps only the latest value.
+    /// 1 for the first change, then one more for each.
     pub seq: u64,
+}
+
+impl RoleChange {
+    /// The role once the change is carried out.
+    pub fn role(&self) -> Role {
+        self.action.role()
+    }
 }
 
 /// What the application can tell a running driver.
@@ -67,22 +108,21 @@ pub struct PathSocket {
 
 /// A [`Heartbeat`] with its sockets, ready to run on tokio.
 ///
-/// Create it inside a tokio runtime with [`Driver::bind`], take a [`Driver::roles`] receiver if
-/// wanted, then [`Driver::spawn`] it (or `.await` [`Driver::run`]).
+/// Create it inside a tokio runtime with [`Driver::bind`], take its [`Driver::role_changes`],
+/// then [`Driver::spawn`] it (or `.await` [`Driver::run`]). The node starts standby.
 #[derive(Debug)]
 pub struct Driver {
     machine: Heartbeat,
     sockets: Vec<UdpSocket>,
     peers: Vec<SocketAddr>,
     monitor: Option<Vec<(PathId, Which)>>,
-    roles: watch::Sender<RoleChange>,
+    roles: mpsc::UnboundedSender<RoleChange>,
 }
 
 /// The handle of a spawned driver.
 #[derive(Debug)]
 pub struct DriverHandle {
     commands: mpsc::Sender<Command>,
-    roles: watch::Receiver<RoleChange>,
     task: JoinHandle<Result<Counters, Error>>,
 }
 
@@ -137,12 +177,8 @@ impl Driver {
             ));
         }
         let machine = Heartbeat::new(config, Instant::now().into_std())?;
-        let (roles, _) = watch::channel(RoleChange {
-            role: machine.role(),
-            reason: Reason::Startup,
-            at: SystemTime::now(),
-            seq: 0,
-        });
+        // Nobody listens until `role_changes` is called: changes until then are dropped.
+        let (roles, _) = mpsc::unbounded_channel();
         Ok(Driver {
             machine,
             sockets,
@@ -163,18 +199,20 @@ impl Driver {
         self.sockets.iter().map(UdpSocket::local_addr).collect()
     }
 
-    /// A receiver of role changes; its first value is the initial role (standby, `startup`).
-    pub fn roles(&self) -> watch::Receiver<RoleChange> {
-        self.roles.subscribe()
+    /// The receiver of every role change, in order, none coalesced: call it once, before the
+    /// driver runs (a second call gives a new receiver, and the first one gets nothing more).
+    /// Unbounded: role changes are rare, and each one must reach the user.
+    pub fn role_changes(&mut self) -> mpsc::UnboundedReceiver<RoleChange> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.roles = tx;
+        rx
     }
 
     /// Spawns the driver on the current runtime.
     pub fn spawn(self) -> DriverHandle {
         let (tx, rx) = mpsc::channel(16);
-        let roles = self.roles();
         DriverHandle {
             commands: tx,
-            roles,
             task: tokio::spawn(self.run(rx)),
         }
     }
@@ -284,11 +322,11 @@ fn execute(
     actions: Vec<Action>,
     sockets: &[UdpSocket],
     peers: &[SocketAddr],
-    roles: &watch::Sender<RoleChange>,
+    roles: &mpsc::UnboundedSender<RoleChange>,
     seq: &mut u64,
 ) {
     for action in actions {
-        let (role, reason) = match action {
+        let (action, reason) = match action {
             Action::Send { path, bytes } => {
                 if let (Some(s), Some(peer)) = (sockets.get(path.0), peers.get(path.0)) {
                     // Non-blocking: a full buffer or a down link loses this heartbeat, the
@@ -299,14 +337,15 @@ fn execute(
                 }
                 continue;
             }
-            Action::BecomeActive { reason } => (Role::Active, reason),
-            Action::BecomeStandby { reason } => (Role::Standby, reason),
-            Action::Reannounce { reason } => (Role::Active, reason),
+            Action::BecomeActive { reason } => (RoleAction::BecomeActive, reason),
+            Action::BecomeStandby { reason } => (RoleAction::BecomeStandby, reason),
+            Action::Reannounce { reason } => (RoleAction::Reannounce, reason),
         };
         *seq += 1;
-        tracing::info!(%role, %reason, "role");
-        roles.send_replace(RoleChange {
-            role,
+        tracing::info!(%action, %reason, "role");
+        // Nobody listening is the user's choice.
+        let _ = roles.send(RoleChange {
+            action,
             reason,
             at: SystemTime::now(),
             seq: *seq,
@@ -315,11 +354,6 @@ fn execute(
 }
 
 impl DriverHandle {
-    /// A receiver of role changes.
-    pub fn roles(&self) -> watch::Receiver<RoleChange> {
-        self.roles.clone()
-    }
-
     /// Sends a command; false if the driver has stopped.
     pub async fn command(&self, command: Command) -> bool {
         self.commands.send(command).await.is_ok()

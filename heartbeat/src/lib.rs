@@ -9,8 +9,8 @@
 //!   magics; pairs with a real `pulse`) and the authenticated format (HMAC-SHA256, epoch and
 //!   sequence number, replay window).
 //! * [`Driver`] runs a [`Heartbeat`] on tokio: one UDP socket per path (optionally bound to a
-//!   device), link monitoring from rtnetlink events, a [`watch`](tokio::sync::watch) channel of
-//!   role changes, and a clean shutdown that resigns.
+//!   device), link monitoring from rtnetlink events, every role change handed to its user in
+//!   order ([`Driver::role_changes`]), and a clean shutdown that resigns.
 //!
 //! The two protocols differ in what they decide, not only in what they send:
 //!
@@ -35,12 +35,11 @@
 //!     paths: vec![PathConfig { peer: "192.168.1.2".parse().unwrap(), critical: true }],
 //! };
 //! let local = PathSocket { local: "192.168.1.1:539".parse().unwrap(), peer_port: 539, device: None };
-//! let driver = Driver::bind(config, &[local])?;
-//! let mut roles = driver.roles();
+//! let mut driver = Driver::bind(config, &[local])?;
+//! let mut roles = driver.role_changes();
 //! let handle = driver.spawn();
-//! while roles.changed().await.is_ok() {
-//!     let change = *roles.borrow();
-//!     println!("{} {}", change.role, change.reason);
+//! while let Some(change) = roles.recv().await {
+//!     println!("{} ({}): now {}", change.action, change.reason, change.role());
 //! }
 //! # drop(handle); Ok(()) }
 //! ```
@@ -55,6 +54,8 @@ mod machine;
 pub mod packet;
 
 pub use config::{AuthConfig, Config, MIN_KEY_LEN, PathConfig, Protocol, Timers, read_key};
-pub use driver::{Command, Driver, DriverHandle, PathSocket, RoleChange, unix_epoch_micros};
+pub use driver::{
+    Command, Driver, DriverHandle, PathSocket, RoleAction, RoleChange, unix_epoch_micros,
+};
 pub use error::Error;
 pub use machine::{Action, Counters, Event, Heartbeat, PathId, Reason, Role};

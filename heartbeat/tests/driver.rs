@@ -9,7 +9,7 @@ use heartbeat::{
     AuthConfig, Command, Config, Driver, DriverHandle, PathConfig, PathSocket, Protocol, Reason,
     Role, RoleChange, Timers,
 };
-use tokio::sync::watch;
+use tokio::sync::mpsc;
 use tokio::time::timeout;
 
 const A: &str = "127.0.0.1";
@@ -48,7 +48,7 @@ fn start(
     me: usize,
     ports: [u16; 2],
     deadtime: Duration,
-) -> (DriverHandle, watch::Receiver<RoleChange>) {
+) -> (DriverHandle, mpsc::UnboundedReceiver<RoleChange>) {
     let ip = [A, B][me];
     let local = SocketAddr::new(ip.parse().expect("ip"), ports[me]);
     let socket = PathSocket {
@@ -56,22 +56,23 @@ fn start(
         peer_port: ports[1 - me],
         device: None,
     };
-    let driver = Driver::bind(config(me, deadtime), &[socket])
+    let mut driver = Driver::bind(config(me, deadtime), &[socket])
         .expect("bind")
         .without_link_monitoring();
     assert_eq!(driver.local_addrs().expect("addrs"), [local]);
-    let roles = driver.roles();
-    assert_eq!(roles.borrow().role, Role::Standby);
-    assert_eq!(roles.borrow().reason, Reason::Startup);
+    let roles = driver.role_changes();
     (driver.spawn(), roles)
 }
 
-async fn until(roles: &mut watch::Receiver<RoleChange>, role: Role) -> RoleChange {
-    timeout(Duration::from_secs(10), roles.wait_for(|c| c.role == role))
+/// The next role change, which must be to `role`: changes come one by one, in order, so the
+/// test sees every one.
+async fn until(roles: &mut mpsc::UnboundedReceiver<RoleChange>, role: Role) -> RoleChange {
+    let change = timeout(Duration::from_secs(10), roles.recv())
         .await
         .expect("in time")
-        .map(|c| *c)
-        .expect("driver running")
+        .expect("driver running");
+    assert_eq!(change.role(), role, "{change:?}");
+    change
 }
 
 #[tokio::test]
@@ -97,7 +98,8 @@ async fn two_drivers_elect_the_primary_and_hand_over_on_shutdown() {
     .await
     .expect("b hears a");
     assert_eq!(counters.total_rejected(), 0);
-    assert_eq!(b_roles.borrow().role, Role::Standby);
+    // b stays standby: it has changed nothing.
+    assert!(b_roles.try_recv().is_err());
 
     let final_a = a.shutdown().await.expect("clean stop");
     assert!(final_a.sent >= 2);
@@ -109,16 +111,15 @@ async fn two_drivers_elect_the_primary_and_hand_over_on_shutdown() {
     assert_eq!(takeover.reason, Reason::PeerResigned);
 
     // A failed service hands nothing over (no peer) but steps down; recovery brings it back.
+    // Both changes reach the user, in order, though the second follows the first at once (a
+    // channel of the latest role would have shown only the last).
     assert!(b.command(Command::ServiceFailed).await);
-    assert_eq!(
-        until(&mut b_roles, Role::Standby).await.reason,
-        Reason::ServiceFailed
-    );
     assert!(b.command(Command::ServiceRecovered).await);
-    assert_eq!(
-        until(&mut b_roles, Role::Active).await.reason,
-        Reason::ServiceRecovered
-    );
+    let failed = until(&mut b_roles, Role::Standby).await;
+    assert_eq!(failed.reason, Reason::ServiceFailed);
+    let recovered = until(&mut b_roles, Role::Active).await;
+    assert_eq!(recovered.reason, Reason::ServiceRecovered);
+    assert_eq!(recovered.seq, failed.seq + 1);
     b.shutdown().await.expect("clean stop");
 }
 

@@ -14,7 +14,7 @@ use std::{
 
 use healthcheck::{Monitor, MonitorOptions, Target, TargetId, Update};
 use heartbeat::{
-    AuthConfig, Config, Driver, PathConfig, PathSocket, Protocol, Reason, Role, RoleChange, Timers,
+    AuthConfig, Config, Driver, PathConfig, PathSocket, Protocol, Reason, Role, Timers,
 };
 use ipvs::reconcile::{Ownership, Reconciler, observe};
 use ipvs::{Daemon, DaemonState, ServiceKey, Table, Timeouts};
@@ -246,6 +246,13 @@ struct ServerChange {
     hook: [String; 6],
 }
 
+/// The role decided last, and why.
+#[derive(Debug, Clone, Copy)]
+struct Decided {
+    role: Role,
+    reason: Reason,
+}
+
 /// The director's running state, between events.
 struct Director {
     plan: Plan,
@@ -272,7 +279,7 @@ struct Director {
     /// The heartbeat (`None`: a router alone).
     heartbeat: Option<heartbeat::DriverHandle>,
     /// The last role decided, and why.
-    role: RoleChange,
+    role: Decided,
     /// The operator's forced role.
     forced: Option<Force>,
     /// Counts for the metrics.
@@ -750,11 +757,9 @@ pub async fn run(
         sync_daemon: None,
         primary,
         heartbeat: None,
-        role: RoleChange {
+        role: Decided {
             role: Role::Standby,
             reason: Reason::Startup,
-            at: std::time::SystemTime::now(),
-            seq: 0,
         },
         forced: None,
         counts: metrics::Counts::default(),
@@ -771,18 +776,17 @@ pub async fn run(
 
     // With a peer, the heartbeat decides. A router alone (no backup, or `backup_active = 0`)
     // is active at once: pulse waited a deadtime for a peer it would never hear.
-    let (mut roles, _alone) = if standalone {
-        let (tx, rx) = tokio::sync::watch::channel(d.role);
+    let mut roles = if standalone {
         d.role.role = Role::Active;
         eprintln!("director: ACTIVE (standalone: no backup to hear from)");
         d.become_active().await;
-        (rx, Some(tx))
+        None
     } else {
-        let driver =
+        let mut driver =
             Driver::bind(config, &sockets).map_err(|e| RunError::Heartbeat(e.to_string()))?;
-        let roles = driver.roles();
+        let roles = driver.role_changes();
         d.heartbeat = Some(driver.spawn());
-        (roles, None)
+        Some(roles)
     };
     eprintln!("director: control socket {}", socket.display());
     if !d.active {
@@ -848,13 +852,11 @@ pub async fn run(
                     d.announce_change(change);
                 }
             }
-            changed = roles.changed() => {
-                if changed.is_err() {
-                    break;
-                }
-                let change = *roles.borrow_and_update();
-                d.role = change;
-                eprintln!("director: {} ({})", change.role, change.reason);
+            change = next_role(&mut roles) => {
+                // The heartbeat stopped by itself: so does the director.
+                let Some(change) = change else { break };
+                d.role = Decided { role: change.role(), reason: change.reason };
+                eprintln!("director: {} ({})", change.role(), change.reason);
                 d.follow_role().await;
             }
             _ = drains.tick(), if !d.desired.draining().is_empty() => d.check_drains().await,
@@ -870,4 +872,14 @@ pub async fn run(
     d.stop().await;
     let _ = std::fs::remove_file(&socket);
     Ok(())
+}
+
+/// The heartbeat's next role change; never, for a router alone.
+async fn next_role(
+    roles: &mut Option<mpsc::UnboundedReceiver<heartbeat::RoleChange>>,
+) -> Option<heartbeat::RoleChange> {
+    match roles {
+        Some(roles) => roles.recv().await,
+        None => std::future::pending().await,
+    }
 }
