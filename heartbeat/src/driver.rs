@@ -14,7 +14,7 @@ use tokio::time::Instant;
 
 use crate::config::Config;
 use crate::error::Error;
-use crate::link::{self, Which};
+use crate::link::{self, LinkState, Which};
 use crate::machine::{Action, Counters, Event, Heartbeat, PathId, Reason, Role};
 
 /// What the state machine decided about the role: become active, become standby, or stay
@@ -221,7 +221,7 @@ impl Driver {
     /// is a shutdown too), and returns the final counters.
     pub async fn run(mut self, mut commands: mpsc::Receiver<Command>) -> Result<Counters, Error> {
         let mut links = match self.monitor.take() {
-            Some(paths) => Some(link::monitor(paths).await?),
+            Some(paths) => Some(link::watch(paths).await?),
             None => None,
         };
         let mut buf = vec![0u8; 2048];
@@ -248,9 +248,9 @@ impl Driver {
                         Err(e) => tracing::warn!(%path, error = %e, "receive failed"),
                     }
                 }
-                Some((path, up)) = recv_link(&mut links) => {
-                    tracing::info!(%path, up, "link state");
-                    let event = if up { Event::LinkUp(path) } else { Event::LinkDown(path) };
+                Some((path, state)) = recv_link(&mut links) => {
+                    tracing::info!(%path, %state, "link state");
+                    let event = if state.is_up() { Event::LinkUp(path) } else { Event::LinkDown(path) };
                     act(&mut self.machine, event, &self.sockets);
                 }
                 command = commands.recv() => {
@@ -287,8 +287,8 @@ async fn sleep_until(deadline: Option<Instant>) {
 }
 
 async fn recv_link(
-    links: &mut Option<mpsc::UnboundedReceiver<(PathId, bool)>>,
-) -> Option<(PathId, bool)> {
+    links: &mut Option<mpsc::UnboundedReceiver<(PathId, LinkState)>>,
+) -> Option<(PathId, LinkState)> {
     match links {
         Some(rx) => match rx.recv().await {
             Some(x) => Some(x),

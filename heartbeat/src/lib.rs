@@ -49,7 +49,7 @@
 mod config;
 mod driver;
 mod error;
-mod link;
+pub mod link;
 mod machine;
 pub mod packet;
 

@@ -1,10 +1,20 @@
-//! Link monitoring from rtnetlink: the interfaces under the heartbeat paths, up or down, from
-//! `RTM_NEWLINK` / `RTM_DELLINK` events (multicast group `RTMGRP_LINK`), after one dump for the
-//! initial state. A link is up when it is administratively up and has carrier (`IFF_UP` and
-//! `IFF_RUNNING`); an interface that disappears is down.
+//! Link monitoring from rtnetlink: interfaces up or down, from `RTM_NEWLINK` / `RTM_DELLINK`
+//! events (multicast group `RTMGRP_LINK`), after one dump for the initial state. The driver
+//! watches the interfaces under its paths with it; an application can watch its own (a director
+//! tracking an uplink, as keepalived's `track_interface`).
+//!
+//! ```no_run
+//! use heartbeat::link::{LinkState, Which, watch};
+//! # async fn f() -> Result<(), heartbeat::Error> {
+//! let mut links = watch(vec![("uplink", Which::Device("eth2".into()))]).await?;
+//! while let Some((name, state)) = links.recv().await {
+//!     println!("{name}: {state}");
+//! }
+//! # Ok(()) }
+//! ```
 
 use std::collections::HashMap;
-use std::io;
+use std::fmt;
 use std::net::IpAddr;
 
 use futures::{StreamExt, TryStreamExt};
@@ -16,29 +26,59 @@ use rtnetlink::{MulticastGroup, new_multicast_connection};
 use tokio::sync::mpsc;
 
 use crate::error::Error;
-use crate::machine::PathId;
 
-/// Which interface carries a path: by name, or the one holding the path's local address.
+/// Which interface to watch: by name, or the one holding a local address.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Which {
+#[non_exhaustive]
+pub enum Which {
+    /// The interface of this name (it may come and go).
     Device(String),
+    /// The interface holding this address when the watch starts.
     Address(IpAddr),
 }
 
-fn netlink(what: impl Into<String>) -> impl FnOnce(io::Error) -> Error {
-    let what = what.into();
-    move |source| Error::Netlink { what, source }
+/// The state of a watched link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum LinkState {
+    /// Administratively up with a carrier (`IFF_UP` and `IFF_RUNNING`).
+    Up,
+    /// Up, without a carrier.
+    NoCarrier,
+    /// Administratively down.
+    Down,
+    /// The interface does not exist (any more).
+    Missing,
 }
 
-fn rt(what: &str, e: rtnetlink::Error) -> Error {
-    Error::Netlink {
-        what: what.to_owned(),
-        source: io::Error::other(e.to_string()),
+impl LinkState {
+    /// Whether traffic can flow.
+    pub fn is_up(self) -> bool {
+        self == LinkState::Up
+    }
+
+    fn of(link: &LinkMessage) -> LinkState {
+        let flags = link.header.flags;
+        match (
+            flags.contains(LinkFlags::Up),
+            flags.contains(LinkFlags::Running),
+        ) {
+            (true, true) => LinkState::Up,
+            (true, false) => LinkState::NoCarrier,
+            (false, _) => LinkState::Down,
+        }
     }
 }
 
-fn is_up(link: &LinkMessage) -> bool {
-    link.header.flags.contains(LinkFlags::Up) && link.header.flags.contains(LinkFlags::Running)
+impl fmt::Display for LinkState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            LinkState::Up => "up",
+            LinkState::NoCarrier => "up without a carrier",
+            LinkState::Down => "down",
+            LinkState::Missing => "missing",
+        })
+    }
 }
 
 fn name_of(link: &LinkMessage) -> Option<&str> {
@@ -48,25 +88,46 @@ fn name_of(link: &LinkMessage) -> Option<&str> {
     })
 }
 
-/// Starts monitoring. The receiver gets `(path, up)` once per path at once (the initial
-/// state), then on every change. Must be called inside a tokio runtime; the monitor runs as a
-/// task until the receiver is dropped.
-pub(crate) async fn monitor(
-    paths: Vec<(PathId, Which)>,
-) -> Result<mpsc::UnboundedReceiver<(PathId, bool)>, Error> {
-    let (conn, handle, mut messages) = new_multicast_connection(&[MulticastGroup::Link])
-        .map_err(netlink("opening an rtnetlink socket"))?;
+/// How a watched link is recognised in events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Key {
+    Name(String),
+    Index(u32),
+}
+
+impl Key {
+    fn matches(&self, link: &LinkMessage) -> bool {
+        match self {
+            Key::Name(name) => name_of(link) == Some(name.as_str()),
+            Key::Index(index) => link.header.index == *index,
+        }
+    }
+}
+
+/// Starts watching `links`, each under a key of the caller's. The receiver gets `(key, state)`
+/// once per link at once (the initial state), then on every change. A device that does not
+/// exist is [`LinkState::Missing`] until it appears; an address that no interface holds is an
+/// error. Must be called inside a tokio runtime; the watch runs as a task until the receiver is
+/// dropped.
+pub async fn watch<K: Clone + Send + 'static>(
+    links: Vec<(K, Which)>,
+) -> Result<mpsc::UnboundedReceiver<(K, LinkState)>, Error> {
+    let (conn, handle, mut messages) =
+        new_multicast_connection(&[MulticastGroup::Link]).map_err(|source| Error::Netlink {
+            what: "opening an rtnetlink socket".into(),
+            source,
+        })?;
     let conn_task = tokio::spawn(conn);
+    let rt = |what: &str| {
+        let what = what.to_owned();
+        move |source| Error::Rtnetlink { what, source }
+    };
 
     // Interface indexes holding the local addresses.
     let mut by_address = HashMap::new();
-    if paths.iter().any(|(_, w)| matches!(w, Which::Address(_))) {
+    if links.iter().any(|(_, w)| matches!(w, Which::Address(_))) {
         let mut addrs = handle.address().get().execute();
-        while let Some(msg) = addrs
-            .try_next()
-            .await
-            .map_err(|e| rt("dumping addresses", e))?
-        {
+        while let Some(msg) = addrs.try_next().await.map_err(rt("dumping addresses"))? {
             for attr in &msg.attributes {
                 if let AddressAttribute::Address(ip) | AddressAttribute::Local(ip) = attr {
                     by_address.insert(*ip, msg.header.index);
@@ -74,60 +135,56 @@ pub(crate) async fn monitor(
             }
         }
     }
-    let mut links = HashMap::new();
     let mut dump = handle.link().get().execute();
-    while let Some(msg) = dump.try_next().await.map_err(|e| rt("dumping links", e))? {
-        links.insert(msg.header.index, msg);
+    let mut all = Vec::new();
+    while let Some(msg) = dump.try_next().await.map_err(rt("dumping links"))? {
+        all.push(msg);
     }
-    // path -> interface index
-    let mut watched: Vec<(PathId, u32)> = Vec::new();
-    for (path, which) in &paths {
-        let index = match which {
-            Which::Address(ip) => by_address.get(ip).copied(),
-            Which::Device(name) => links
-                .values()
-                .find(|l| name_of(l) == Some(name.as_str()))
-                .map(|l| l.header.index),
+    let mut watched: Vec<(K, Key, LinkState)> = Vec::new();
+    for (key, which) in links {
+        let found = match &which {
+            Which::Address(ip) => {
+                let index = by_address
+                    .get(ip)
+                    .copied()
+                    .ok_or_else(|| Error::NoInterface {
+                        what: format!("the interface holding {ip}"),
+                    })?;
+                Key::Index(index)
+            }
+            Which::Device(name) => Key::Name(name.clone()),
         };
-        let index = index.ok_or_else(|| Error::Netlink {
-            what: match which {
-                Which::Address(ip) => format!("finding the interface holding {ip} ({path})"),
-                Which::Device(name) => format!("finding interface {name} ({path})"),
-            },
-            source: io::Error::from(io::ErrorKind::NotFound),
-        })?;
-        watched.push((*path, index));
+        let state = all
+            .iter()
+            .find(|l| found.matches(l))
+            .map_or(LinkState::Missing, LinkState::of);
+        watched.push((key, found, state));
     }
 
     let (tx, rx) = mpsc::unbounded_channel();
-    let mut state: HashMap<u32, bool> = HashMap::new();
-    for (path, index) in &watched {
-        let up = links.get(index).is_some_and(is_up);
-        state.insert(*index, up);
-        let _ = tx.send((*path, up));
+    for (key, _, state) in &watched {
+        let _ = tx.send((key.clone(), *state));
     }
     tokio::spawn(async move {
         // The request handle keeps the connection open along with the event stream.
         let _handle = handle;
         while let Some((msg, _)) = messages.next().await {
-            let (index, up) = match msg.payload {
+            let (link, state) = match msg.payload {
                 NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(l)) => {
-                    (l.header.index, is_up(&l))
+                    let state = LinkState::of(&l);
+                    (l, state)
                 }
                 NetlinkPayload::InnerMessage(RouteNetlinkMessage::DelLink(l)) => {
-                    (l.header.index, false)
+                    (l, LinkState::Missing)
                 }
                 _ => continue,
             };
-            let Some(old) = state.get_mut(&index) else {
-                continue;
-            };
-            if *old == up {
-                continue;
-            }
-            *old = up;
-            for (path, i) in &watched {
-                if *i == index && tx.send((*path, up)).is_err() {
+            for (key, found, old) in &mut watched {
+                if !found.matches(&link) || *old == state {
+                    continue;
+                }
+                *old = state;
+                if tx.send((key.clone(), state)).is_err() {
                     conn_task.abort();
                     return;
                 }
