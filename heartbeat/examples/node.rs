@@ -28,7 +28,7 @@ use clap::{Parser, ValueEnum};
 use heartbeat::packet::ByteOrder;
 use heartbeat::{
     AuthConfig, Config, Driver, PathConfig, PathSocket, Protocol, Reason, Role, RoleAction,
-    RoleChange, Timers, read_key, unix_epoch_micros,
+    RoleChange, Timers, node_id_of, read_key, unix_epoch_micros,
 };
 use tokio::signal::unix::{SignalKind, signal};
 
@@ -125,15 +125,6 @@ fn duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("bad duration {s:?}: {e} (e.g. 100ms, 6s)"))
 }
 
-fn node_id(ip: IpAddr) -> u32 {
-    match ip {
-        IpAddr::V4(a) => u32::from(a),
-        IpAddr::V6(a) => a.octets().chunks(4).fold(0, |acc, c| {
-            acc ^ u32::from_be_bytes([c[0], c[1], c[2], c[3]])
-        }),
-    }
-}
-
 fn config(args: &Args) -> Result<Config, heartbeat::Error> {
     let timers = Timers::new(args.keepalive, args.deadtime)?;
     let mut paths = vec![PathConfig {
@@ -170,8 +161,10 @@ fn config(args: &Args) -> Result<Config, heartbeat::Error> {
             let key = read_key(&path)?;
             Protocol::Auth(AuthConfig {
                 key,
-                node_id: args.node_id.unwrap_or_else(|| node_id(args.local.ip())),
-                peer_node_id: args.peer_node_id.unwrap_or_else(|| node_id(args.peer.ip())),
+                node_id: args.node_id.unwrap_or_else(|| node_id_of(args.local.ip())),
+                peer_node_id: args
+                    .peer_node_id
+                    .unwrap_or_else(|| node_id_of(args.peer.ip())),
                 epoch: unix_epoch_micros(),
                 priority: args.priority,
                 failback: args.failback,

@@ -76,11 +76,41 @@ pub struct PathConfig {
     pub critical: bool,
 }
 
+/// The shared key of the authenticated protocol: its bytes, never printed (`Debug` shows only
+/// its length).
+///
+/// ```
+/// let key = heartbeat::Key::from(b"sixteen bytes!!!".to_vec());
+/// assert_eq!(format!("{key:?}"), "Key(<16 bytes>)");
+/// assert_eq!(key.len(), 16);
+/// ```
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Key(Vec<u8>);
+
+impl std::fmt::Debug for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Key(<{} bytes>)", self.0.len())
+    }
+}
+
+impl std::ops::Deref for Key {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl From<Vec<u8>> for Key {
+    fn from(bytes: Vec<u8>) -> Key {
+        Key(bytes)
+    }
+}
+
 /// Settings of the authenticated protocol.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthConfig {
     /// The shared HMAC-SHA256 key, at least [`MIN_KEY_LEN`] bytes.
-    pub key: Vec<u8>,
+    pub key: Key,
     /// Our node id. It must differ from the peer's; packets carrying any other id than
     /// `peer_node_id` are rejected (this also rejects our own packets reflected back).
     pub node_id: u32,
@@ -100,17 +130,18 @@ pub struct AuthConfig {
     pub preempt_delay: Duration,
 }
 
-impl std::fmt::Debug for AuthConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AuthConfig")
-            .field("key", &format_args!("<{} bytes>", self.key.len()))
-            .field("node_id", &self.node_id)
-            .field("peer_node_id", &self.peer_node_id)
-            .field("epoch", &self.epoch)
-            .field("priority", &self.priority)
-            .field("failback", &self.failback)
-            .field("preempt_delay", &self.preempt_delay)
-            .finish()
+/// A node's id in the authenticated protocol when none is configured: its IPv4 address as a
+/// number, or the XOR of an IPv6 address's four 32-bit words.
+///
+/// ```
+/// assert_eq!(heartbeat::node_id_of("10.0.0.1".parse().unwrap()), 0x0a00_0001);
+/// ```
+pub fn node_id_of(ip: IpAddr) -> u32 {
+    match ip {
+        IpAddr::V4(a) => u32::from(a),
+        IpAddr::V6(a) => a.octets().chunks(4).fold(0, |acc, c| {
+            acc ^ c.iter().fold(0u32, |w, b| (w << 8) | u32::from(*b))
+        }),
     }
 }
 
@@ -161,7 +192,7 @@ impl Config {
 
 /// Reads a key file: its bytes are the key, as they are (a file of hex text is a key of those
 /// ASCII characters, not of the bytes they spell). At least [`MIN_KEY_LEN`] bytes.
-pub fn read_key(path: &std::path::Path) -> Result<Vec<u8>, Error> {
+pub fn read_key(path: &std::path::Path) -> Result<Key, Error> {
     let key = std::fs::read(path).map_err(|e| Error::KeyFile {
         path: path.to_owned(),
         source: e,
@@ -169,7 +200,7 @@ pub fn read_key(path: &std::path::Path) -> Result<Vec<u8>, Error> {
     if key.len() < MIN_KEY_LEN {
         return Err(Error::KeyTooShort { len: key.len() });
     }
-    Ok(key)
+    Ok(Key(key))
 }
 
 #[cfg(test)]
@@ -199,7 +230,7 @@ mod tests {
     #[test]
     fn auth_config_is_validated_and_the_key_is_not_printed() {
         let auth = AuthConfig {
-            key: b"short".to_vec(),
+            key: b"short".to_vec().into(),
             node_id: 1,
             peer_node_id: 2,
             epoch: 1,
@@ -216,7 +247,7 @@ mod tests {
         assert!(matches!(c.validate(), Err(Error::KeyTooShort { len: 5 })));
         assert!(!format!("{c:?}").contains("short"));
         c.protocol = Protocol::Auth(AuthConfig {
-            key: vec![7; 16],
+            key: vec![7; 16].into(),
             peer_node_id: 1,
             ..auth
         });

@@ -46,6 +46,25 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// None of this node's addresses is the configuration's `primary` or `backup`.
+    #[error(
+        "this node has neither the primary ({primary}) nor the backup ({}) address",
+        backup.map_or("none".to_string(), |b| b.to_string())
+    )]
+    NotInConfig {
+        /// The configured primary.
+        primary: std::net::Ipv4Addr,
+        /// The configured backup.
+        backup: Option<std::net::Ipv4Addr>,
+    },
+    /// This node is the backup, and the configuration says the backup does not run.
+    #[error(
+        "this node is the backup ({backup}), and `backup_active = 0` says the backup does not run"
+    )]
+    BackupInactive {
+        /// The backup's address.
+        backup: std::net::Ipv4Addr,
+    },
     /// The driver was given a different number of sockets than the configuration has paths.
     #[error("{sockets} sockets for {paths} paths: give one socket per path")]
     PathCount {

@@ -52,8 +52,11 @@ mod error;
 pub mod link;
 mod machine;
 pub mod packet;
+pub mod pulse;
 
-pub use config::{AuthConfig, Config, MIN_KEY_LEN, PathConfig, Protocol, Timers, read_key};
+pub use config::{
+    AuthConfig, Config, Key, MIN_KEY_LEN, PathConfig, Protocol, Timers, node_id_of, read_key,
+};
 pub use driver::{
     Command, Driver, DriverHandle, PathSocket, RoleAction, RoleChange, unix_epoch_micros,
 };

@@ -27,7 +27,7 @@ fn free_port(ip: &str) -> u16 {
 fn config(me: usize, deadtime: Duration) -> Config {
     Config {
         protocol: Protocol::Auth(AuthConfig {
-            key: b"driver test key, 16+ bytes".to_vec(),
+            key: b"driver test key, 16+ bytes".to_vec().into(),
             node_id: me as u32 + 1,
             peer_node_id: 2 - me as u32,
             epoch: heartbeat::unix_epoch_micros(),

@@ -35,8 +35,8 @@ mod takeover;
 pub use addresses::{ADDRESS_PROTOCOL, Added, AddressError, Addresses};
 pub use desired::{Desired, Draining, Entry, ServerKey};
 pub use plan::{
-    AddressPlan, AuthPlan, Commands, HeartbeatPlan, Operation, Plan, PlanError, ServerPlan,
-    ServicePlan, TrackKind, TrackPlan,
+    AddressPlan, Commands, Operation, Plan, PlanError, ServerPlan, ServicePlan, TrackKind,
+    TrackPlan,
 };
-pub use run::{Control, Loader, RunError, RunOptions, TableMode, is_primary, run};
+pub use run::{Control, Loader, RunError, RunOptions, TableMode, run};
 pub use settings::{Settings, SettingsError};

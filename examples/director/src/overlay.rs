@@ -5,7 +5,7 @@ use ipvs::{Family, Forwarding, ServiceKey};
 use lvscf::Config;
 
 use crate::Plan;
-use crate::plan::{AddressPlan, AuthPlan, Operation, ServicePlan, TrackKind, TrackPlan};
+use crate::plan::{AddressPlan, Operation, ServicePlan, TrackKind, TrackPlan};
 use crate::settings::{ForwardingSetting, Mode, Settings, TableSetting};
 
 /// Changes `plan` as `settings` say; `settings` were checked against `config`.
@@ -24,17 +24,16 @@ pub(crate) fn apply(plan: &mut Plan, config: &Config, settings: &Settings) {
     if auth && let Some(file) = &h.key_file {
         // Checked by `Settings::check`; a file that changed since is left to the run's error.
         let key = heartbeat::read_key(file.get_ref()).unwrap_or_default();
-        plan.heartbeat.auth = Some(AuthPlan {
-            key,
-            priority: h.priority.unwrap_or(100),
-            failback: h.failback.unwrap_or(false),
-            preempt_delay: h
-                .preempt_delay
-                .as_ref()
-                .map_or_else(Default::default, |d| *d.get_ref()),
-            node_id: h.node_id.as_ref().map(|n| *n.get_ref()),
-            peer_node_id: h.peer_node_id.as_ref().map(|n| *n.get_ref()),
-        });
+        let mut auth = heartbeat::pulse::Auth::new(key);
+        auth.priority = h.priority.unwrap_or(100);
+        auth.failback = h.failback.unwrap_or(false);
+        auth.preempt_delay = h
+            .preempt_delay
+            .as_ref()
+            .map_or_else(Default::default, |d| *d.get_ref());
+        auth.node_id = h.node_id.as_ref().map(|n| *n.get_ref());
+        auth.peer_node_id = h.peer_node_id.as_ref().map(|n| *n.get_ref());
+        plan.heartbeat.auth = Some(auth);
     }
     let d = &settings.director;
     let words = |line: &Option<toml::Spanned<String>>| {

@@ -32,6 +32,7 @@ use healthcheck::{
     Binding, Check, CommandTemplate, Expect, LoadMonitor, LoadScaling, Probe, ProgramCheck,
     ServerConfig, SlowStart, TcpCheck, Timeouts, UdpCheck, decode_escapes,
 };
+use heartbeat::pulse::Pulse;
 use ipvs::{Destination, Family, Forwarding, Scheduler, Service, ServiceKey};
 use lvscf::{AddressOnDevice, Config, Host, Network, Place, Protocol, VirtualServer};
 
@@ -121,61 +122,6 @@ pub struct ServicePlan {
     pub drain_timeout: Option<Duration>,
 }
 
-/// The heartbeat settings (Piranha-compatible).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HeartbeatPlan {
-    /// The primary's public address.
-    pub primary: Option<Ipv4Addr>,
-    /// The primary's private address.
-    pub primary_private: Option<Ipv4Addr>,
-    /// The backup's public address (none when absent or `0.0.0.0`).
-    pub backup: Option<Ipv4Addr>,
-    /// The backup's private address.
-    pub backup_private: Option<Ipv4Addr>,
-    /// Whether the backup runs at all (`backup_active`).
-    pub backup_active: bool,
-    /// UDP port.
-    pub port: u16,
-    /// Time between heartbeats.
-    pub keepalive: Duration,
-    /// Silence after which the peer is dead.
-    pub deadtime: Duration,
-    /// Whether a link down on a heartbeat path makes this node step down (`monitor_links`).
-    pub monitor_links: bool,
-    /// The authenticated protocol, when the overlay asks for it (`None`: Piranha's).
-    pub auth: Option<AuthPlan>,
-}
-
-/// The authenticated heartbeat (overlay `[heartbeat] mode = "authenticated"`).
-#[derive(Clone, PartialEq, Eq)]
-pub struct AuthPlan {
-    /// The shared key, read from `key_file`.
-    pub key: Vec<u8>,
-    /// Priority: the higher wins.
-    pub priority: u8,
-    /// Take the active role back from a lower-precedence peer.
-    pub failback: bool,
-    /// How long the peer must have been active before failback.
-    pub preempt_delay: Duration,
-    /// Our node id (`None`: our public IPv4 address as a number).
-    pub node_id: Option<u32>,
-    /// The peer's (`None`: its public IPv4 address as a number).
-    pub peer_node_id: Option<u32>,
-}
-
-impl fmt::Debug for AuthPlan {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AuthPlan")
-            .field("key", &format_args!("<{} bytes>", self.key.len()))
-            .field("priority", &self.priority)
-            .field("failback", &self.failback)
-            .field("preempt_delay", &self.preempt_delay)
-            .field("node_id", &self.node_id)
-            .field("peer_node_id", &self.peer_node_id)
-            .finish()
-    }
-}
-
 /// What one tracker watches.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TrackKind {
@@ -244,8 +190,8 @@ pub struct Plan {
     pub services: Vec<ServicePlan>,
     /// The addresses taken over when active.
     pub addresses: Vec<AddressPlan>,
-    /// The heartbeat.
-    pub heartbeat: HeartbeatPlan,
+    /// The pair of routers and their heartbeat.
+    pub heartbeat: Pulse,
     /// The sync daemon's interface and id, when `syncdaemon = 1`.
     pub sync_daemon: Option<(String, u8)>,
     /// IPVS timeouts (TCP, TCP FIN, UDP); 0 leaves one unchanged.
@@ -314,33 +260,7 @@ impl Plan {
         };
         let g = &config.globals;
         let mut addresses = Vec::new();
-        let nonzero = |a: Option<Ipv4Addr>| a.filter(|a| !a.is_unspecified());
-        let heartbeat = HeartbeatPlan {
-            primary: nonzero(
-                g.primary
-                    .as_ref()
-                    .and_then(|h| ip(h, Place::global("primary"))),
-            ),
-            primary_private: nonzero(
-                g.effective_primary_private()
-                    .and_then(|h| ip(h, Place::global("primary_private"))),
-            ),
-            backup: nonzero(
-                g.backup
-                    .as_ref()
-                    .and_then(|h| ip(h, Place::global("backup"))),
-            ),
-            backup_private: nonzero(
-                g.effective_backup_private()
-                    .and_then(|h| ip(h, Place::global("backup_private"))),
-            ),
-            backup_active: g.backup_active,
-            port: g.heartbeat_port,
-            keepalive: g.keepalive.as_duration(),
-            deadtime: g.deadtime.as_duration(),
-            monitor_links: g.monitor_links,
-            auth: None,
-        };
+        let heartbeat = Pulse::from_lvscf(g, &mut |h, key| ip(h, Place::global(key)));
         if g.primary.is_none() {
             errors.push(PlanError::Invalid {
                 place: Place::global("primary"),
@@ -352,7 +272,8 @@ impl Plan {
         let overlay_timers =
             settings.heartbeat.keepalive.is_some() || settings.heartbeat.deadtime.is_some();
         if !overlay_timers
-            && let Err(e) = heartbeat::Timers::new(heartbeat.keepalive, heartbeat.deadtime)
+            && let Err(e) =
+                heartbeat::Timers::new(g.keepalive.as_duration(), g.deadtime.as_duration())
         {
             errors.push(PlanError::Invalid {
                 place: Place::global("deadtime"),
@@ -438,9 +359,9 @@ impl Plan {
             inactive: argv(&g.inactive_cmd, "inactive_cmd"),
         };
         errors.extend(unresolved);
-        if !errors.is_empty() {
+        let Some(heartbeat) = heartbeat.filter(|_| errors.is_empty()) else {
             return Err(errors);
-        }
+        };
         let secs = |s: lvscf::Seconds| s.as_duration();
         Ok(Plan {
             services,
@@ -693,45 +614,7 @@ fn describe_expect(e: &Option<Expect>) -> String {
 impl fmt::Display for Plan {
     /// The plan for people: heartbeat, addresses, IPVS table with probes.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let h = &self.heartbeat;
-        let show = |a: Option<Ipv4Addr>| a.map_or("none".to_string(), |a| a.to_string());
-        let mode = match &h.auth {
-            None => "Piranha-compatible".to_string(),
-            Some(a) => format!(
-                "authenticated (HMAC-SHA256), priority {}, failback {}",
-                a.priority,
-                if a.failback {
-                    format!("after {:?}", a.preempt_delay)
-                } else {
-                    "off".into()
-                }
-            ),
-        };
-        writeln!(
-            f,
-            "heartbeat: {mode}, UDP port {}, keepalive {:?}, deadtime {:?}{}",
-            h.port,
-            h.keepalive,
-            h.deadtime,
-            if h.monitor_links {
-                ", links monitored"
-            } else {
-                ""
-            }
-        )?;
-        writeln!(
-            f,
-            "  primary {} (private {}), backup {} (private {}){}",
-            show(h.primary),
-            show(h.primary_private),
-            show(h.backup),
-            show(h.backup_private),
-            if h.backup_active {
-                ""
-            } else {
-                ", backup inactive"
-            }
-        )?;
+        write!(f, "{}", self.heartbeat)?;
         let o = &self.operation;
         if *o != Operation::default() {
             let mut parts = Vec::new();

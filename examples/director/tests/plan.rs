@@ -7,6 +7,7 @@ use std::{
 };
 
 use director::{Plan, PlanError};
+use heartbeat::pulse::Node;
 use ipvs::{Family, Forwarding, Scheduler, ServiceKey};
 
 const SEED: &str = concat!(
@@ -32,7 +33,7 @@ fn the_seed_nat_router() {
     let text = std::fs::read_to_string(format!("{SEED}01-nat-single-router.cf")).unwrap();
     let p = plan(&text).unwrap();
     let h = &p.heartbeat;
-    assert_eq!(h.primary, Some(Ipv4Addr::new(192, 168, 1, 10)));
+    assert_eq!(h.primary, Ipv4Addr::new(192, 168, 1, 10));
     assert_eq!(h.backup, None, "backup = 0.0.0.0 means none");
     assert_eq!(
         (h.port, h.keepalive, h.deadtime),
@@ -404,19 +405,24 @@ fn the_role_comes_from_the_nodes_addresses() {
     };
     let p = plan(&text(1)).unwrap();
     let ip = |s: &str| s.parse::<Ipv4Addr>().unwrap();
-    assert!(director::is_primary(&p, &[ip("127.0.0.1"), ip("10.0.0.1")]).unwrap());
-    assert!(!director::is_primary(&p, &[ip("10.0.0.2")]).unwrap());
-    let err = director::is_primary(&p, &[ip("10.0.0.3")]).unwrap_err();
+    assert_eq!(
+        p.heartbeat
+            .node(&[ip("127.0.0.1"), ip("10.0.0.1")])
+            .unwrap(),
+        Node::Primary
+    );
+    assert_eq!(p.heartbeat.node(&[ip("10.0.0.2")]).unwrap(), Node::Backup);
+    let err = p.heartbeat.node(&[ip("10.0.0.3")]).unwrap_err();
     assert_eq!(
         err.to_string(),
         "this node has neither the primary (10.0.0.1) nor the backup (10.0.0.2) address"
     );
     // pulse's backup exited when the backup was marked inactive.
     let p = plan(&text(0)).unwrap();
-    let err = director::is_primary(&p, &[ip("10.0.0.2")]).unwrap_err();
+    let err = p.heartbeat.node(&[ip("10.0.0.2")]).unwrap_err();
     assert_eq!(
         err.to_string(),
         "this node is the backup (10.0.0.2), and `backup_active = 0` says the backup does not run"
     );
-    assert!(director::is_primary(&p, &[ip("10.0.0.1")]).unwrap());
+    assert_eq!(p.heartbeat.node(&[ip("10.0.0.1")]).unwrap(), Node::Primary);
 }

@@ -14,7 +14,7 @@ const KEY: &[u8] = b"fuzzing key, sixteen+ bytes";
 fn node(auth: bool, now: Instant) -> Heartbeat {
     let protocol = if auth {
         Protocol::Auth(AuthConfig {
-            key: KEY.to_vec(),
+            key: KEY.to_vec().into(),
             node_id: 2,
             peer_node_id: 1,
             epoch: 1,

@@ -48,7 +48,7 @@ pub fn config(mode: Mode, n: usize, epoch: u64, preempt_delay: Duration) -> Conf
             },
         },
         Mode::Auth { failback } => Protocol::Auth(AuthConfig {
-            key: b"simulation key, 32 bytes long!!!".to_vec(),
+            key: b"simulation key, 32 bytes long!!!".to_vec().into(),
             node_id: n as u32 + 1,
             peer_node_id: 2 - n as u32,
             epoch,

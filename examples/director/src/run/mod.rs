@@ -7,15 +7,13 @@ mod track;
 
 use std::{
     collections::{BTreeSet, HashMap},
-    net::{IpAddr, Ipv4Addr, SocketAddr},
+    net::SocketAddr,
     sync::Arc,
     time::{Duration, Instant},
 };
 
 use healthcheck::{Monitor, MonitorOptions, Target, TargetId, Update};
-use heartbeat::{
-    AuthConfig, Config, Driver, PathConfig, PathSocket, Protocol, Reason, Role, Timers,
-};
+use heartbeat::{Driver, Reason, Role};
 use ipvs::reconcile::{Ownership, Reconciler, observe};
 use ipvs::{Daemon, DaemonState, ServiceKey, Table, Timeouts};
 use tokio::sync::{mpsc, oneshot};
@@ -29,22 +27,9 @@ use notify::run_command;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RunError {
-    /// None of this node's addresses is the configuration's `primary` or `backup`.
-    #[error("this node has neither the primary ({primary}) nor the backup ({backup}) address")]
-    NotInConfig {
-        /// The configured primary.
-        primary: String,
-        /// The configured backup.
-        backup: String,
-    },
-    /// This node is the backup, and the configuration says the backup does not run.
-    #[error(
-        "this node is the backup ({backup}), and `backup_active = 0` says the backup does not run"
-    )]
-    BackupInactive {
-        /// The backup's address.
-        backup: Ipv4Addr,
-    },
+    /// This node's role cannot be found from its addresses.
+    #[error(transparent)]
+    Role(heartbeat::Error),
     /// An address could not be listed, added or removed.
     #[error(transparent)]
     Address(#[from] AddressError),
@@ -53,7 +38,10 @@ pub enum RunError {
     Ipvs(#[from] ipvs::Error),
     /// The heartbeat.
     #[error("heartbeat: {0}")]
-    Heartbeat(String),
+    Heartbeat(#[from] heartbeat::Error),
+    /// The health monitor stopped.
+    #[error("the health monitor stopped: {0}")]
+    Monitor(healthcheck::MonitorError),
     /// The control socket.
     #[error("control socket {0}")]
     Control(String),
@@ -116,97 +104,6 @@ impl std::fmt::Debug for Loader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Loader")
     }
-}
-
-/// Whether this node is the primary (true) or the backup, from its addresses. As pulse: the
-/// primary if it holds the primary's address (secondary addresses count too).
-pub fn is_primary(plan: &Plan, local: &[Ipv4Addr]) -> Result<bool, RunError> {
-    let h = &plan.heartbeat;
-    let has = |a: Option<Ipv4Addr>| a.is_some_and(|a| local.contains(&a));
-    if has(h.primary) {
-        Ok(true)
-    } else if let Some(backup) = h.backup.filter(|b| local.contains(b)) {
-        if h.backup_active {
-            Ok(false)
-        } else {
-            // pulse: "We are backup node and backup is marked inactive -- exiting pulse".
-            Err(RunError::BackupInactive { backup })
-        }
-    } else {
-        let show = |a: Option<Ipv4Addr>| a.map_or("none".to_string(), |a| a.to_string());
-        Err(RunError::NotInConfig {
-            primary: show(h.primary),
-            backup: show(h.backup),
-        })
-    }
-}
-
-fn heartbeat_config(plan: &Plan, primary: bool) -> Result<(Config, Vec<PathSocket>), RunError> {
-    let h = &plan.heartbeat;
-    let (me, peer, my_private, peer_private) = if primary {
-        (h.primary, h.backup, h.primary_private, h.backup_private)
-    } else {
-        (h.backup, h.primary, h.backup_private, h.primary_private)
-    };
-    let timers =
-        Timers::new(h.keepalive, h.deadtime).map_err(|e| RunError::Heartbeat(e.to_string()))?;
-    let mut paths = Vec::new();
-    let mut sockets = Vec::new();
-    // A peer only when a backup runs and it is another node (the published backup file names
-    // the same address twice). Without one the primary runs alone (pulse sent no heartbeats
-    // with `backup_active = 0`).
-    if let (Some(me), Some(peer)) = (me, peer)
-        && me != peer
-        && h.backup_active
-    {
-        paths.push(PathConfig {
-            peer: IpAddr::V4(peer),
-            critical: h.monitor_links,
-        });
-        sockets.push(PathSocket {
-            local: SocketAddr::new(IpAddr::V4(me), h.port),
-            peer_port: h.port,
-            device: None,
-        });
-        if let (Some(mine), Some(theirs)) = (my_private, peer_private)
-            && mine != me
-            && theirs != peer
-        {
-            paths.push(PathConfig {
-                peer: IpAddr::V4(theirs),
-                critical: h.monitor_links,
-            });
-            sockets.push(PathSocket {
-                local: SocketAddr::new(IpAddr::V4(mine), h.port),
-                peer_port: h.port,
-                device: None,
-            });
-        }
-    }
-    let protocol = match (&h.auth, me, peer) {
-        (Some(a), Some(me), Some(peer)) => Protocol::Auth(AuthConfig {
-            key: a.key.clone(),
-            node_id: a.node_id.unwrap_or(u32::from(me)),
-            peer_node_id: a.peer_node_id.unwrap_or(u32::from(peer)),
-            epoch: heartbeat::unix_epoch_micros(),
-            priority: a.priority,
-            failback: a.failback,
-            preempt_delay: a.preempt_delay,
-        }),
-        _ => Protocol::Piranha {
-            byte_order: Default::default(),
-        },
-    };
-    let config = Config {
-        protocol,
-        timers,
-        primary,
-        paths,
-    };
-    config
-        .validate()
-        .map_err(|e| RunError::Heartbeat(e.to_string()))?;
-    Ok((config, sockets))
 }
 
 /// Whether two plans check a real server the same way (then its running check is kept).
@@ -700,7 +597,7 @@ impl Director {
 }
 
 fn monitor_gone(e: healthcheck::MonitorError) -> RunError {
-    RunError::Heartbeat(format!("the health monitor stopped: {e}"))
+    RunError::Monitor(e)
 }
 
 /// Runs the director until told to stop (or until `control` closes).
@@ -715,7 +612,8 @@ pub async fn run(
 ) -> Result<(), RunError> {
     let addresses = Addresses::new()?;
     let local = addresses.local_ipv4().await?;
-    let primary = is_primary(&plan, &local)?;
+    let node = plan.heartbeat.node(&local).map_err(RunError::Role)?;
+    let primary = node == heartbeat::pulse::Node::Primary;
     eprintln!(
         "director: this node is the {}",
         if primary { "primary" } else { "backup" }
@@ -727,7 +625,9 @@ pub async fn run(
     // A restart adopts what the kernel has: real servers already in stay in until a check fails.
     desired.adopt(&observe(&ipvs).await?);
     let (monitor, mut updates) = Monitor::spawn(MonitorOptions::default());
-    let (config, sockets) = heartbeat_config(&plan, primary)?;
+    let (config, sockets) = plan
+        .heartbeat
+        .config(node, heartbeat::unix_epoch_micros())?;
     let standalone = config.paths.is_empty();
     let socket = (options.socket.clone())
         .or_else(|| plan.operation.socket.clone())
@@ -782,8 +682,7 @@ pub async fn run(
         d.become_active().await;
         None
     } else {
-        let mut driver =
-            Driver::bind(config, &sockets).map_err(|e| RunError::Heartbeat(e.to_string()))?;
+        let mut driver = Driver::bind(config, &sockets)?;
         let roles = driver.role_changes();
         d.heartbeat = Some(driver.spawn());
         Some(roles)
