@@ -49,6 +49,7 @@
 mod config;
 mod driver;
 mod error;
+pub mod fitness;
 pub mod link;
 mod machine;
 pub mod packet;
