@@ -1,6 +1,7 @@
 //! Linux IPVS (LVS) over generic netlink: a sans-IO [`codec`], a typed [`model`] with serde, an
 //! async [`client`] in the style of rtnetlink (connection future + cloneable [`Handle`], dump
-//! streams, batching, network namespaces), typed [`Error`]s and a [`reconcile`]r.
+//! streams, batching, network namespaces), typed [`Error`]s and a [`reconcile`]r; sans-I/O
+//! [`drain`]s of real servers, and the [`environment`] checks (sysctls, firewall) a director needs.
 //!
 //! ```no_run
 //! # #[tokio::main(flavor = "current_thread")]
@@ -21,6 +22,8 @@
 pub mod client;
 pub mod codec;
 mod diff;
+pub mod drain;
+pub mod environment;
 pub mod error;
 pub mod listing;
 pub mod model;
@@ -30,6 +33,7 @@ pub use client::{
     BatchOptions, Connection, DestinationHandle, Features, Handle, ServiceHandle, SetRequest,
     new_connection, new_connection_in_netns,
 };
+pub use drain::DestinationKey;
 pub use error::{Error, Operation, ReplyError, Result, Target};
 pub use model::{
     Daemon, DaemonState, Destination, DestinationEntry, Family, Forwarding, Info, Protocol,

@@ -1,16 +1,70 @@
-//! Checks of the machine the director runs on, for what the configuration needs from it:
+//! Checks of the machine a director runs on, for what its IPVS services need from it:
 //! forwarding for NAT, the IPVS settings that make draining and quiescing really move clients,
 //! connection tracking, the real servers' side of direct routing and tunnelling, and the
-//! firewall marks of fwmark services. `director check` prints them; `director run` logs them at
-//! start. They read `/proc/sys` of the director's network namespace, and the firewall through
-//! `nft` and `iptables-save` when those are installed.
+//! firewall marks of fwmark services. They read `/proc/sys` of the caller's network namespace,
+//! and the firewall through `nft` and `iptables-save` when those are installed ([`System`]), or
+//! whatever a [`Machine`] answers.
+//!
+//! ```
+//! use ipvs::environment::{Machine, Planned, check};
+//! use ipvs::{Destination, Forwarding, Service, ServiceKey, VirtualServer};
+//!
+//! struct Forwarding0;
+//! impl Machine for Forwarding0 {
+//!     fn sysctl(&self, name: &str) -> Option<String> {
+//!         (name == "net/ipv4/ip_forward").then(|| "0".to_string())
+//!     }
+//!     fn firewall(&self) -> Option<String> {
+//!         None
+//!     }
+//! }
+//!
+//! let web = VirtualServer {
+//!     service: Service::new(ServiceKey::tcp("192.0.2.1".parse().unwrap(), 80)),
+//!     destinations: vec![
+//!         Destination::new("10.0.0.2".parse().unwrap(), 80).with_forwarding(Forwarding::Masquerade),
+//!     ],
+//! };
+//! let found = check(&[Planned::new("WEB", &web)], &Forwarding0);
+//! assert!(found[0].to_string().starts_with("environment: warning: NAT needs net.ipv4.ip_forward = 1"));
+//! ```
 
-use ipvs::{Forwarding, ServiceKey};
+use crate::model::{Forwarding, ServiceKey, VirtualServer};
 
-use crate::Plan;
+/// A service the checks look at: its lvs.cf-style name (for the messages), its table entry
+/// (service and real servers, whose forwarding counts), and whether it keeps failed real servers
+/// at weight 0 (quiesce).
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct Planned<'a> {
+    /// The name messages give it.
+    pub name: &'a str,
+    /// The service and its real servers.
+    pub server: &'a VirtualServer,
+    /// Whether a failed real server is kept at weight 0 rather than removed.
+    pub quiesces: bool,
+}
+
+impl<'a> Planned<'a> {
+    /// `server` under `name`, quiescing nothing.
+    pub fn new(name: &'a str, server: &'a VirtualServer) -> Self {
+        Planned {
+            name,
+            server,
+            quiesces: false,
+        }
+    }
+
+    /// Whether a failed real server is kept at weight 0.
+    pub fn quiescing(mut self, quiesces: bool) -> Self {
+        self.quiesces = quiesces;
+        self
+    }
+}
 
 /// How much a finding matters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Level {
     /// Something will not work as configured.
     Warning,
@@ -47,7 +101,7 @@ pub trait Machine {
     fn firewall(&self) -> Option<String>;
 }
 
-/// The machine the director runs on.
+/// The machine this process runs on (its network namespace).
 pub struct System;
 
 impl Machine for System {
@@ -78,8 +132,9 @@ impl Machine for System {
     }
 }
 
-/// Checks `machine` against what `plan` needs.
-pub fn check(plan: &Plan, machine: &dyn Machine) -> Vec<Finding> {
+/// Checks `machine` against what `services` need: warnings first where they apply, notes about
+/// the real servers' side, the fwmark rules last.
+pub fn check(services: &[Planned<'_>], machine: &dyn Machine) -> Vec<Finding> {
     let mut out = Vec::new();
     let firewall = machine.firewall();
     let mut warn = |message: String| {
@@ -89,9 +144,9 @@ pub fn check(plan: &Plan, machine: &dyn Machine) -> Vec<Finding> {
         })
     };
     let uses = |f: &dyn Fn(&Forwarding) -> bool| {
-        plan.services
+        services
             .iter()
-            .flat_map(|s| s.servers.iter().map(|r| &r.destination.forwarding))
+            .flat_map(|s| s.server.destinations.iter().map(|d| &d.forwarding))
             .any(f)
     };
     if uses(&|f| matches!(f, Forwarding::Masquerade))
@@ -113,10 +168,9 @@ pub fn check(plan: &Plan, machine: &dyn Machine) -> Vec<Finding> {
                     .into(),
             );
         }
-        let persistent_quiesce = plan
-            .services
+        let persistent_quiesce = services
             .iter()
-            .any(|s| s.service.flags.persistent && s.servers.iter().any(|r| r.health.quiesce));
+            .any(|s| s.server.service.flags.persistent && s.quiesces);
         if persistent_quiesce
             && machine
                 .sysctl("net/ipv4/vs/expire_quiescent_template")
@@ -147,17 +201,18 @@ pub fn check(plan: &Plan, machine: &dyn Machine) -> Vec<Finding> {
                 .into(),
         });
     }
-    for s in &plan.services {
+    for s in services {
         let how = s
-            .servers
+            .server
+            .destinations
             .iter()
-            .find_map(|r| match r.destination.forwarding {
+            .find_map(|d| match d.forwarding {
                 Forwarding::DirectRoute => Some("lo"),
                 Forwarding::Tunnel { .. } => Some("tunl0"),
                 _ => None,
             });
         if let Some(dev) = how {
-            let vip = match s.service.key {
+            let vip = match s.server.service.key {
                 ServiceKey::Addr { addr, .. } => addr.to_string(),
                 ServiceKey::Fwmark { .. } => "the service's addresses".into(),
             };
@@ -174,11 +229,10 @@ pub fn check(plan: &Plan, machine: &dyn Machine) -> Vec<Finding> {
             });
         }
     }
-    let marked: Vec<(&str, u32)> = plan
-        .services
+    let marked: Vec<(&str, u32)> = services
         .iter()
-        .filter_map(|s| match s.service.key {
-            ServiceKey::Fwmark { mark, .. } => Some((s.name.as_str(), mark)),
+        .filter_map(|s| match s.server.service.key {
+            ServiceKey::Fwmark { mark, .. } => Some((s.name, mark)),
             ServiceKey::Addr { .. } => None,
         })
         .collect();
@@ -237,6 +291,7 @@ fn sets_mark(rules: &str, mark: u32) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{Destination, Service};
 
     struct Fake {
         sysctls: Vec<(&'static str, &'static str)>,
@@ -255,12 +310,56 @@ mod tests {
         }
     }
 
-    fn plan(text: &str) -> Plan {
-        let doc = lvscf::Document::parse(text).expect("parses");
-        Plan::build(doc.config(), &|_| None).expect("plans")
+    /// lvs.cf's `network = nat`, `persistent = 60`, `quiesce_server = 1`.
+    fn nat() -> Vec<(&'static str, VirtualServer, bool)> {
+        let service = Service::new(ServiceKey::tcp([10, 0, 0, 1].into(), 80)).persistent(60);
+        let rs = Destination::new([10, 0, 1, 1].into(), 80).with_forwarding(Forwarding::Masquerade);
+        vec![(
+            "A",
+            VirtualServer {
+                service,
+                destinations: vec![rs],
+            },
+            true,
+        )]
     }
 
-    const NAT: &str = "primary = 10.0.0.9\nnetwork = nat\nvirtual A {\n active = 1\n address = 10.0.0.1 eth0\n persistent = 60\n quiesce_server = 1\n server a {\n  address = 10.0.1.1\n  active = 1\n }\n}\n";
+    /// A direct-routing service W and a fwmark 42 service M.
+    fn direct() -> Vec<(&'static str, VirtualServer, bool)> {
+        let rs =
+            Destination::new([10, 0, 1, 1].into(), 80).with_forwarding(Forwarding::DirectRoute);
+        let w = Service::new(ServiceKey::tcp([10, 0, 0, 1].into(), 80));
+        let m = Service::new(ServiceKey::fwmark(crate::Family::Inet, 42));
+        vec![
+            (
+                "W",
+                VirtualServer {
+                    service: w,
+                    destinations: vec![rs.clone()],
+                },
+                false,
+            ),
+            (
+                "M",
+                VirtualServer {
+                    service: m,
+                    destinations: vec![rs],
+                },
+                false,
+            ),
+        ]
+    }
+
+    fn check_all(
+        services: &[(&'static str, VirtualServer, bool)],
+        machine: &dyn Machine,
+    ) -> Vec<Finding> {
+        let planned: Vec<Planned<'_>> = services
+            .iter()
+            .map(|(name, vs, q)| Planned::new(name, vs).quiescing(*q))
+            .collect();
+        check(&planned, machine)
+    }
 
     fn messages(f: &[Finding]) -> Vec<String> {
         f.iter().map(ToString::to_string).collect()
@@ -277,7 +376,7 @@ mod tests {
             ],
             firewall: None,
         };
-        assert_eq!(messages(&check(&plan(NAT), &good)), Vec::<String>::new());
+        assert_eq!(messages(&check_all(&nat(), &good)), Vec::<String>::new());
     }
 
     #[test]
@@ -291,7 +390,7 @@ mod tests {
             ],
             firewall: Some("-A INPUT -m state --state ESTABLISHED,RELATED -j ACCEPT"),
         };
-        let found = messages(&check(&plan(NAT), &bad));
+        let found = messages(&check_all(&nat(), &bad));
         assert_eq!(found.len(), 4, "{found:#?}");
         assert!(found[0].starts_with("environment: warning: NAT needs net.ipv4.ip_forward = 1"));
         assert!(found[1].contains("expire_nodest_conn = 0"));
@@ -302,7 +401,7 @@ mod tests {
             firewall: None,
         };
         assert_eq!(
-            messages(&check(&plan(NAT), &none)),
+            messages(&check_all(&nat(), &none)),
             [
                 "environment: note: IPVS is not loaded here (no /proc/sys/net/ipv4/vs): its settings are not checked (`modprobe ip_vs`)"
             ]
@@ -311,7 +410,6 @@ mod tests {
 
     #[test]
     fn direct_routing_gets_the_real_servers_setup_and_fwmarks_their_rules() {
-        let text = "primary = 10.0.0.9\nnetwork = direct\nvirtual W {\n active = 1\n address = 10.0.0.1 eth0\n server a {\n  address = 10.0.1.1\n  active = 1\n }\n}\nvirtual M {\n active = 1\n address = 10.0.0.2 eth0\n fwmark = 42\n server a {\n  address = 10.0.1.1\n  active = 1\n }\n}\n";
         let sysctls = vec![
             ("net/ipv4/vs/expire_nodest_conn", "1"),
             ("net/ipv4/vs/conntrack", "0"),
@@ -322,7 +420,7 @@ mod tests {
                 "table ip mangle {\n chain p {\n  ip daddr 10.0.0.2 meta mark set 0x00000007\n }\n}\n",
             ),
         };
-        let found = messages(&check(&plan(text), &unmarked));
+        let found = messages(&check_all(&direct(), &unmarked));
         assert!(
             found[0].starts_with("environment: note: virtual W: each real server must hold 10.0.0.1 on lo (ip address add 10.0.0.1/32 dev lo)"),
             "{found:#?}"
@@ -342,7 +440,7 @@ mod tests {
                 sysctls: sysctls.clone(),
                 firewall: Some(rules),
             };
-            let found = messages(&check(&plan(text), &marked));
+            let found = messages(&check_all(&direct(), &marked));
             assert!(
                 !found.iter().any(|f| f.contains("fwmark 42")),
                 "{rules}: {found:#?}"
