@@ -1,9 +1,10 @@
 //! The IPVS table the director wants, from the plan and the health of each real server.
 
-use std::{net::IpAddr, time::Instant};
+use std::time::{Duration, Instant};
 
 use healthcheck::{EventKind, Health, Pool, PoolEvent};
-use ipvs::{Destination, Service, ServiceKey, Table, VirtualServer};
+use ipvs::drain::Drains;
+use ipvs::{Destination, ServiceKey, Table, VirtualServer};
 
 use crate::Plan;
 use crate::control::Admin;
@@ -36,7 +37,7 @@ pub enum Entry {
 #[derive(Debug, Clone)]
 pub struct Desired {
     services: Vec<ServiceState>,
-    draining: Vec<Draining>,
+    draining: Drains,
 }
 
 #[derive(Debug, Clone)]
@@ -68,44 +69,7 @@ impl ServerState {
 }
 
 /// A real server's identity across reloads: its service and its address and port (as lvsd).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ServerKey {
-    /// The virtual service.
-    pub service: ServiceKey,
-    /// The real server's address.
-    pub addr: IpAddr,
-    /// The real server's port.
-    pub port: u16,
-}
-
-impl ServerKey {
-    fn of(service: &ServiceKey, d: &Destination) -> Self {
-        ServerKey {
-            service: *service,
-            addr: d.addr,
-            port: d.port,
-        }
-    }
-}
-
-/// A real server that left the configuration while in the table: kept at weight 0 until its
-/// connections are gone (or the drain timeout), then deleted.
-#[derive(Debug, Clone)]
-pub struct Draining {
-    /// Its service as it was configured (kept while a removed service drains).
-    pub service: Service,
-    /// The real server, weight 0.
-    pub destination: Destination,
-    /// When draining began.
-    pub since: Instant,
-}
-
-impl Draining {
-    /// The server's identity.
-    pub fn key(&self) -> ServerKey {
-        ServerKey::of(&self.service.key, &self.destination)
-    }
-}
+pub type ServerKey = ipvs::DestinationKey;
 
 impl Desired {
     /// Every service of the plan, no real server in yet.
@@ -140,15 +104,21 @@ impl Desired {
             .collect();
         Desired {
             services,
-            draining: Vec::new(),
+            draining: Drains::default(),
         }
     }
 
     /// The desired table for a new plan (a reload), carrying over what is known: a real server
     /// kept by the new plan (same service, address and port) keeps its place and its last
-    /// verdict; one the new plan drops, if it was in the table, starts draining at `now`; one
-    /// that was draining and is back is kept at weight 0 until its next verdict.
-    pub fn reload(&self, plan: &Plan, now: Instant) -> Desired {
+    /// verdict; one the new plan drops, if it was in the table, starts draining at `now` for
+    /// `timeout` of its service; one that was draining and is back is kept at weight 0 until its
+    /// next verdict.
+    pub fn reload(
+        &self,
+        plan: &Plan,
+        now: Instant,
+        timeout: impl Fn(&ServiceKey) -> Duration,
+    ) -> Desired {
         let mut next = Desired::new(plan);
         let mut kept = std::collections::HashSet::new();
         for s in &mut next.services {
@@ -164,7 +134,7 @@ impl Desired {
                     server.entry = o.entry;
                     server.health = o.health;
                     server.admin = o.admin;
-                } else if self.draining.iter().any(|d| d.key() == id) {
+                } else if self.draining.contains(&id) {
                     server.entry = Entry::Quiesced;
                 }
                 if let Some(h) = server.serving() {
@@ -177,33 +147,30 @@ impl Desired {
             for r in &o.servers {
                 let id = ServerKey::of(&o.base.service.key, &r.destination);
                 if r.entry != Entry::Out && !kept.contains(&id) {
-                    next.draining.push(Draining {
-                        service: o.base.service.clone(),
-                        destination: r.destination.clone().with_weight(0),
-                        since: now,
-                    });
+                    let timeout = timeout(&o.base.service.key);
+                    next.draining
+                        .start(&o.base.service, &r.destination, now, timeout);
                 }
             }
         }
-        for d in &self.draining {
-            if !kept.contains(&d.key()) && !next.draining.iter().any(|n| n.key() == d.key()) {
-                next.draining.push(d.clone());
+        for d in self.draining.iter() {
+            if !kept.contains(&d.key()) {
+                next.draining.keep(d.clone());
             }
         }
+        next.draining.retime(timeout);
         next
     }
 
-    /// The real servers being drained.
-    pub fn draining(&self) -> &[Draining] {
+    /// The real servers being drained. A drain that [`Drains::poll`] ends leaves the table (and
+    /// its service too, if the configuration no longer has it and nothing else of it drains).
+    pub fn draining(&self) -> &Drains {
         &self.draining
     }
 
-    /// Ends the drain of `key`: it leaves the table (and its service too, if the configuration
-    /// no longer has it and nothing else of it drains). True if it was draining.
-    pub fn drained(&mut self, key: &ServerKey) -> bool {
-        let before = self.draining.len();
-        self.draining.retain(|d| d.key() != *key);
-        before != self.draining.len()
+    /// The real servers being drained, to end those that are over.
+    pub fn draining_mut(&mut self) -> &mut Drains {
+        &mut self.draining
     }
 
     /// Where the real server `key` is, as (service, server) indices in the plan.
@@ -353,19 +320,7 @@ impl Desired {
                 })
                 .collect(),
         };
-        for d in &self.draining {
-            match table
-                .services
-                .iter_mut()
-                .find(|vs| vs.service.key == d.service.key)
-            {
-                Some(vs) => vs.destinations.push(d.destination.clone()),
-                None => table.services.push(VirtualServer {
-                    service: d.service.clone(),
-                    destinations: vec![d.destination.clone()],
-                }),
-            }
-        }
+        self.draining.add_to(&mut table);
         table
     }
 }
@@ -497,7 +452,7 @@ mod tests {
             &(virt("A2", "10.0.0.1", &["10.0.1.4", "10.0.1.1"])
                 + &virt("C", "10.0.0.3", &["10.0.3.1"])),
         );
-        let mut r = d.reload(&new, now);
+        let mut r = d.reload(&new, now, |_| Duration::from_secs(300));
         assert_eq!(
             table_of(&r),
             [
@@ -509,7 +464,7 @@ mod tests {
                 ("TCP 10.0.0.2:80".into(), vec![("10.0.2.1".into(), 0)]),
             ]
         );
-        assert_eq!(r.position(&r.draining()[0].key()), None);
+        assert_eq!(r.position(&r.draining().iter().next().unwrap().key()), None);
         assert_eq!(
             r.entry(0, 1),
             Some(Entry::In(3)),
@@ -521,13 +476,13 @@ mod tests {
             "new: in after its first check"
         );
         // A drained server leaves; its removed service goes with its last server.
-        let b = r.draining()[1].key();
-        assert!(r.drained(&b));
-        assert!(!r.drained(&b));
+        let b = r.draining().iter().nth(1).unwrap().key();
+        assert!(r.draining_mut().cancel(&b));
+        assert!(!r.draining_mut().cancel(&b));
         assert_eq!(table_of(&r).len(), 2);
         // Back in the next reload while still draining: kept at 0 until its next verdict.
         let back = plan_of(&virt("A", "10.0.0.1", &["10.0.1.1", "10.0.1.2"]));
-        let r2 = r.reload(&back, now);
+        let r2 = r.reload(&back, now, |_| Duration::from_secs(300));
         assert!(r2.draining().is_empty(), "{:?}", r2.draining());
         assert_eq!(r2.entry(0, 1), Some(Entry::Quiesced));
         assert_eq!(
@@ -545,7 +500,7 @@ mod tests {
         let mut d = Desired::new(&plan_of(text));
         d.apply(0, 0, EventKind::Down { quiesce: false });
         assert!(d.sorry_in(0));
-        let r = d.reload(&plan_of(text), Instant::now());
+        let r = d.reload(&plan_of(text), Instant::now(), |_| Duration::from_secs(300));
         assert!(r.sorry_in(0), "the verdict carries over");
     }
 
@@ -570,7 +525,9 @@ mod tests {
             "nothing in service: the sorry server is in"
         );
         // A reload keeps the operator's decisions.
-        let mut r = d.reload(&plan(" sorry_server = 10.9.9.9"), Instant::now());
+        let mut r = d.reload(&plan(" sorry_server = 10.9.9.9"), Instant::now(), |_| {
+            Duration::from_secs(300)
+        });
         assert_eq!(r.admin(0, 1), Some(Admin::Disable));
         assert!(r.set_admin(0, 0, Admin::Enable));
         assert!(r.set_admin(0, 1, Admin::Enable));

@@ -5,8 +5,8 @@
 //! [`plan`] turns a parsed `lvs.cf` (and the [`settings`] overlay, `director.toml`) into what the
 //! director will do: the IPVS table it owns, the addresses it takes over when active, one health
 //! probe per real server, the heartbeat settings, the sync daemon, the IPVS timeouts, and how it
-//! runs (trackers, hooks, metrics). `director check FILE` prints it, with the [`environment`]'s
-//! findings.
+//! runs (trackers, hooks, metrics). `director check FILE` prints it, with the findings of
+//! [`ipvs::environment`].
 //!
 //! [`Desired`] is the IPVS table the director wants at each moment: the plan's services, each
 //! real server as its health events and the operator put it (in, weighted, quiesced, drained or
@@ -24,7 +24,6 @@
 mod addresses;
 pub mod control;
 mod desired;
-pub mod environment;
 mod exporter;
 mod overlay;
 pub mod plan;
@@ -33,7 +32,7 @@ pub mod settings;
 mod takeover;
 
 pub use addresses::{ADDRESS_PROTOCOL, Added, AddressError, Addresses};
-pub use desired::{Desired, Draining, Entry, ServerKey};
+pub use desired::{Desired, Entry, ServerKey};
 pub use plan::{
     AddressPlan, Commands, Operation, Plan, PlanError, ServerPlan, ServicePlan, TrackKind,
     TrackPlan,

@@ -307,7 +307,14 @@ async fn signals(control: tokio::sync::mpsc::Sender<director::Control>) {
 
 /// The environment's findings about `plan`, on stderr.
 fn environment(plan: &Plan) {
-    for finding in director::environment::check(plan, &director::environment::System) {
+    use ipvs::environment::{Planned, System, check};
+    let servers: Vec<ipvs::VirtualServer> = plan.services.iter().map(|s| s.table_entry()).collect();
+    let planned: Vec<Planned<'_>> = (plan.services.iter().zip(&servers))
+        .map(|(s, vs)| {
+            Planned::new(&s.name, vs).quiescing(s.servers.iter().any(|r| r.health.quiesce))
+        })
+        .collect();
+    for finding in check(&planned, &System) {
         eprintln!("director: {finding}");
     }
 }

@@ -122,6 +122,16 @@ pub struct ServicePlan {
     pub drain_timeout: Option<Duration>,
 }
 
+impl ServicePlan {
+    /// The service with every real server of the plan (before any check).
+    pub fn table_entry(&self) -> ipvs::VirtualServer {
+        ipvs::VirtualServer {
+            service: self.service.clone(),
+            destinations: self.servers.iter().map(|r| r.destination.clone()).collect(),
+        }
+    }
+}
+
 /// What one tracker watches.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TrackKind {

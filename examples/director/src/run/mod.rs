@@ -479,7 +479,9 @@ impl Director {
                 "director: warning: the metrics address or the control socket changed; they apply when the director restarts"
             );
         }
-        self.desired = self.desired.reload(&self.plan, start);
+        self.desired = self
+            .desired
+            .reload(&self.plan, start, |k| self.drain_timeout(k));
         self.sync_checks(Some(&old)).await?;
         self.sync_table().await;
         if self.active {
@@ -522,44 +524,38 @@ impl Director {
 
     /// Ends the drains that are over: no active connection left, or the drain timeout passed.
     async fn check_drains(&mut self) {
-        let now = Instant::now();
-        let mut done = Vec::new();
-        for d in self.desired.draining() {
-            let over = now.duration_since(d.since) >= self.drain_timeout(&d.service.key);
-            let conns = match self.ipvs.destinations(&d.service.key).await {
-                Ok(list) => list
-                    .iter()
-                    .find(|e| {
-                        e.destination.addr == d.destination.addr
-                            && e.destination.port == d.destination.port
-                    })
-                    .map_or(0, |e| e.active_conns),
-                Err(ipvs::Error::NotFound { .. }) => 0,
+        let mut active = HashMap::new();
+        for service in self.desired.draining().services() {
+            match self.ipvs.destinations(&service).await {
+                Ok(list) => {
+                    for e in list {
+                        let key = ServerKey::of(&service, &e.destination);
+                        active.insert(key, Some(e.active_conns));
+                    }
+                }
+                // The service is gone: so are its real servers.
+                Err(ipvs::Error::NotFound { .. }) => {}
                 Err(e) => {
                     eprintln!("director: IPVS: {e}");
-                    continue;
+                    for d in self.desired.draining().iter() {
+                        if d.service.key == service {
+                            active.insert(d.key(), None);
+                        }
+                    }
                 }
-            };
-            if conns == 0 || over {
-                let why = if conns == 0 {
-                    "no active connection left".to_string()
-                } else {
-                    format!("drain timeout, {conns} active connections dropped")
-                };
-                done.push((d.key(), why));
             }
         }
+        let done = (self.desired.draining_mut()).poll(Instant::now(), |key| {
+            active.get(key).copied().unwrap_or(Some(0))
+        });
         if done.is_empty() {
             return;
         }
-        for (key, _) in &done {
-            self.desired.drained(key);
-        }
         self.sync_table().await;
-        for (key, why) in done {
+        for (d, why) in done {
             eprintln!(
                 "director: drained {} ({why})",
-                SocketAddr::new(key.addr, key.port)
+                SocketAddr::new(d.destination.addr, d.destination.port)
             );
         }
     }

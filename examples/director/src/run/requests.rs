@@ -264,7 +264,7 @@ impl Director {
                 servers,
             });
         }
-        for d in self.desired.draining() {
+        for d in self.desired.draining().iter() {
             let addr = SocketAddr::new(d.destination.addr, d.destination.port);
             let in_kernel = kernel.get(&d.service.key);
             let e = in_kernel.and_then(|(_, ds)| {
