@@ -73,4 +73,67 @@ pub enum Error {
         /// The text given.
         text: String,
     },
+    /// No rtnetlink socket (address takeover).
+    #[cfg(feature = "takeover")]
+    #[error("cannot open an rtnetlink socket: {0}")]
+    Rtnetlink(#[source] io::Error),
+    /// The interface an address goes on does not exist.
+    #[cfg(feature = "takeover")]
+    #[error("interface {device} (for {address}) does not exist")]
+    NoInterface {
+        /// The interface.
+        device: String,
+        /// The address meant for it.
+        address: IpAddr,
+    },
+    /// The interfaces or addresses could not be listed.
+    #[cfg(feature = "takeover")]
+    #[error("listing the {what}: {source}")]
+    List {
+        /// `interfaces` or `addresses`.
+        what: &'static str,
+        /// The kernel's answer.
+        #[source]
+        source: Box<rtnetlink::Error>,
+    },
+    /// The kernel refused to add or remove an address.
+    #[cfg(feature = "takeover")]
+    #[error("{what} {address}/{prefix} on {device}: {source}")]
+    Address {
+        /// `adding` or `removing`.
+        what: &'static str,
+        /// The address.
+        address: IpAddr,
+        /// Its prefix.
+        prefix: u8,
+        /// The interface.
+        device: String,
+        /// The kernel's answer.
+        #[source]
+        source: Box<rtnetlink::Error>,
+    },
+    /// Announcing taken-over addresses on an interface failed.
+    #[cfg(feature = "takeover")]
+    #[error("announcing on {device}: {source}")]
+    Announce {
+        /// The interface.
+        device: String,
+        /// Why.
+        #[source]
+        source: Box<Error>,
+    },
+    /// Probing for taken-over addresses (RFC 5227) on an interface failed.
+    #[cfg(feature = "takeover")]
+    #[error("probing on {device}: {source}")]
+    Probe {
+        /// The interface.
+        device: String,
+        /// Why.
+        #[source]
+        source: Box<Error>,
+    },
+    /// A probe's blocking task died.
+    #[cfg(feature = "takeover")]
+    #[error("probing: {0}")]
+    ProbeTask(#[source] tokio::task::JoinError),
 }

@@ -1,5 +1,6 @@
-//! Gratuitous ARP and IPv6 unsolicited neighbour advertisements, for a director taking over a
-//! virtual IP: every switch and neighbour learns the new MAC at once.
+//! Address takeover and announcement for failover: gratuitous ARP and IPv6 unsolicited
+//! neighbour advertisements for a director taking over a virtual IP (every switch and neighbour
+//! learns the new MAC at once), RFC 5227 probes, and the addresses themselves.
 //!
 //! * [`frame`] builds the frames (pure, no sockets): the RFC 5227 ARP announcement (a request,
 //!   the default), Piranha's `send_arp` reply, and RFC 4861 unsolicited neighbour advertisements.
@@ -9,6 +10,9 @@
 //!   blocking one-shot.
 //! * [`probe`] is RFC 5227's conflict detection before claiming an address: probes, then
 //!   [`conflict`] on what comes back.
+//! * [`takeover`] (default feature `takeover`) holds addresses for a failover node: adds them
+//!   through rtnetlink with a label and a mark of ours, probes, announces, releases only what
+//!   it added, repairs, and adopts or removes what a crashed run left.
 //!
 //! Sending raw frames needs `CAP_NET_RAW`. Interfaces are looked up in the calling thread's
 //! network namespace.
@@ -32,6 +36,8 @@ mod interface;
 mod probe;
 mod schedule;
 mod sender;
+#[cfg(feature = "takeover")]
+pub mod takeover;
 
 pub use announcer::{AnnounceHandle, Announcer, Options, Report, announce_once, send_all};
 pub use error::Error;

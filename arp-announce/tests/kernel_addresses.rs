@@ -1,20 +1,22 @@
 //! Kernel tests: the taken-over addresses are added with their labels, found among secondary
-//! addresses, and removed without touching anything else.
+//! addresses, and removed without touching anything else; a takeover releases only what it
+//! added and adopts what an earlier run left.
 //!
 //! Run with `cargo xtask test` (root, in the rig).
 
 use std::net::Ipv4Addr;
 
-use director::{Added, AddressError, AddressPlan, Addresses};
+use std::time::Duration;
+
+use arp_announce::Error;
+use arp_announce::takeover::{Added, Address, Addresses, Announce, Takeover};
 use testkit::NetNs;
 
-fn plan(address: [u8; 4], prefix: u8, device: &str, label: Option<&str>) -> AddressPlan {
-    AddressPlan {
-        address: Ipv4Addr::from(address).into(),
-        prefix,
-        device: device.into(),
-        label: label.map(Into::into),
-        purpose: "test".into(),
+fn plan(address: [u8; 4], prefix: u8, device: &str, label: Option<&str>) -> Address {
+    let a = Address::new(Ipv4Addr::from(address).into(), prefix, device);
+    match label {
+        Some(label) => a.with_label(label),
+        None => a,
     }
 }
 
@@ -116,9 +118,88 @@ fn an_address_that_was_there_is_not_ours_and_a_missing_interface_is_named() {
         Added::Foreign,
         "an address already there without our mark is the operator's"
     );
-    assert!(matches!(err, AddressError::NoInterface { .. }), "{err}");
+    assert!(matches!(err, Error::NoInterface { .. }), "{err}");
     assert_eq!(
         err.to_string(),
         "interface nosuch0 (for 10.51.0.8) does not exist"
+    );
+}
+
+#[test]
+#[ignore = "kernel test: run with `cargo xtask test`"]
+fn a_takeover_releases_only_what_it_added_and_a_restart_adopts_what_it_left() {
+    let ns = NetNs::new().expect("netns");
+    // A veth pair inside the namespace: the announcements go from one end to the other.
+    ns.ip([
+        "link", "add", "veth0", "type", "veth", "peer", "name", "peer0",
+    ])
+    .expect("veth");
+    ns.ip(["link", "set", "peer0", "up"]).expect("up");
+    ns.ip(["link", "set", "veth0", "up"]).expect("up");
+    ns.ip(["address", "add", "10.52.0.1/24", "dev", "veth0"])
+        .expect("operator's address");
+    let vip = plan([10, 52, 0, 100], 24, "veth0", Some("veth0:1"));
+    let operators = plan([10, 52, 0, 1], 24, "veth0", None);
+    let wanted = [vip.clone(), operators.clone()];
+    let (taken, held, released) = in_ns(&ns, async |a: Addresses| {
+        let mut t = Takeover::with_addresses(a);
+        let taken: Vec<String> = (t.take(&wanted, Announce::All, Duration::ZERO).await)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        let held = t.held().to_vec();
+        let released: Vec<String> = (t.release_all().await)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        (taken, held, released)
+    });
+    assert_eq!(
+        taken,
+        ["10.52.0.1/24 on veth0 was already there (not ours: it stays when we stand down)"]
+    );
+    assert_eq!(
+        held,
+        std::slice::from_ref(&vip),
+        "only what it added is held"
+    );
+    assert!(released.is_empty(), "{released:?}");
+    let shown = ns
+        .ip(["-4", "-o", "address", "show", "dev", "veth0"])
+        .expect("ip addr");
+    assert!(!shown.contains("10.52.0.100"), "released: {shown}");
+    assert!(
+        shown.contains("10.52.0.1/24"),
+        "the operator's stays: {shown}"
+    );
+
+    // A run that was killed left two addresses marked as ours; the next run adopts the one it
+    // wants and removes the other.
+    let old = plan([10, 52, 0, 101], 24, "veth0", None);
+    let events = in_ns(&ns, async |a: Addresses| {
+        a.add(&vip).await.expect("add");
+        a.add(&old).await.expect("add");
+        let mut t = Takeover::with_addresses(a);
+        let events = t
+            .leftovers(std::slice::from_ref(&vip), true)
+            .await
+            .expect("leftovers");
+        assert_eq!(t.held(), std::slice::from_ref(&vip));
+        events
+    });
+    let events: Vec<String> = events.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        events,
+        [
+            "adopted 10.52.0.100/24 on veth0 from an earlier run",
+            "removing 10.52.0.101/24 on veth0, left by an earlier run",
+        ]
+    );
+    let shown = ns
+        .ip(["-4", "-o", "address", "show", "dev", "veth0"])
+        .expect("ip addr");
+    assert!(
+        shown.contains("10.52.0.100/24") && !shown.contains("10.52.0.101"),
+        "{shown}"
     );
 }

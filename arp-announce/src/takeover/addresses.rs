@@ -1,67 +1,31 @@
-//! The addresses a director takes over (VIPs, the NAT router address), through rtnetlink.
+//! Adding and removing whole addresses through rtnetlink, marked as ours with an address
+//! protocol (`IFA_PROTO`), in the calling thread's network namespace.
 
-use std::{
-    collections::HashMap,
-    io,
-    net::{IpAddr, Ipv4Addr},
-};
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr};
 
 use futures::TryStreamExt;
-use netlink_packet_route::address::{AddressAttribute, AddressMessage, AddressProtocol};
+use netlink_packet_route::address::{
+    AddressAttribute, AddressFlags, AddressMessage, AddressProtocol,
+};
+use netlink_packet_route::link::LinkAttribute;
 
-use crate::AddressPlan;
+use super::Address;
+use crate::Error;
 
-/// An address operation that failed, naming the address and the interface.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum AddressError {
-    /// No rtnetlink socket.
-    #[error("cannot open an rtnetlink socket: {0}")]
-    Socket(#[source] io::Error),
-    /// The interface does not exist.
-    #[error("interface {device} (for {address}) does not exist")]
-    NoInterface {
-        /// The interface.
-        device: String,
-        /// The address meant for it.
-        address: IpAddr,
-    },
-    /// The interfaces or addresses could not be listed.
-    #[error("listing the {what}: {message}")]
-    List {
-        /// `interfaces` or `addresses`.
-        what: &'static str,
-        /// The kernel's answer.
-        message: String,
-    },
-    /// The kernel refused.
-    #[error("{what} {address}/{prefix} on {device}: {message}")]
-    Kernel {
-        /// `adding` or `removing`.
-        what: &'static str,
-        /// The address.
-        address: IpAddr,
-        /// Its prefix.
-        prefix: u8,
-        /// The interface.
-        device: String,
-        /// The kernel's answer.
-        message: String,
-    },
-}
-
-/// The address protocol (`IFA_PROTO`, Linux 5.18 and later) that marks the addresses a director
-/// added, so that a restarted director knows them from the operator's own (`ip address show`
-/// prints it as `proto 76`). Older kernels ignore the mark: every address found at start is then
-/// the operator's.
+/// The address protocol (`IFA_PROTO`, Linux 5.18 and later) that marks the addresses we added,
+/// so that a restarted director knows them from the operator's own (`ip address show` prints
+/// it as `proto 76`). Older kernels ignore the mark: every address found at start is then the
+/// operator's.
 pub const ADDRESS_PROTOCOL: u8 = 76;
 
 /// What [`Addresses::add`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Added {
     /// It was not there; it is now, marked as ours.
     Added,
-    /// It was there with our mark: a director put it there (an earlier run). It is ours.
+    /// It was there with our mark: we (an earlier run) put it there. It is ours.
     Adopted,
     /// It was there without our mark: the operator's. It is not ours to remove.
     Foreign,
@@ -75,7 +39,7 @@ pub struct Addresses {
     handle: rtnetlink::Handle,
 }
 
-/// The interfaces and IPv4 addresses of the namespace, read once.
+/// The interfaces and addresses of the namespace, read once.
 struct Snapshot {
     /// Interface index by name.
     links: HashMap<String, u32>,
@@ -84,43 +48,44 @@ struct Snapshot {
 }
 
 impl Snapshot {
-    /// The interface of `a`.
-    fn index(&self, a: &AddressPlan) -> Result<u32, AddressError> {
-        self.links
+    fn find(&self, a: &Address) -> Result<(u32, Option<&AddressMessage>), Error> {
+        let index = self
+            .links
             .get(&a.device)
             .copied()
-            .ok_or_else(|| AddressError::NoInterface {
+            .ok_or_else(|| Error::NoInterface {
                 device: a.device.clone(),
                 address: a.address,
-            })
-    }
-
-    fn find(&self, a: &AddressPlan) -> Result<(u32, Option<&AddressMessage>), AddressError> {
-        let index = self.index(a)?;
+            })?;
         Ok((index, self.addresses.get(&(index, a.address, a.prefix))))
     }
 }
 
 impl Addresses {
     /// Opens the rtnetlink connection (inside a tokio runtime).
-    pub fn new() -> Result<Self, AddressError> {
-        let (conn, handle, _) = rtnetlink::new_connection().map_err(AddressError::Socket)?;
+    pub fn new() -> Result<Self, Error> {
+        let (conn, handle, _) = rtnetlink::new_connection().map_err(Error::Rtnetlink)?;
         tokio::spawn(conn);
         Ok(Addresses { handle })
     }
 
-    async fn snapshot(&self) -> Result<Snapshot, AddressError> {
+    /// Uses an rtnetlink handle the caller opened.
+    pub fn with_handle(handle: rtnetlink::Handle) -> Self {
+        Addresses { handle }
+    }
+
+    async fn snapshot(&self) -> Result<Snapshot, Error> {
         let list = |what| {
-            move |e: rtnetlink::Error| AddressError::List {
+            move |source| Error::List {
                 what,
-                message: e.to_string(),
+                source: Box::new(source),
             }
         };
         let mut links = HashMap::new();
         let mut dump = self.handle.link().get().execute();
         while let Some(link) = dump.try_next().await.map_err(list("interfaces"))? {
             for attr in link.attributes {
-                if let netlink_packet_route::link::LinkAttribute::IfName(name) = attr {
+                if let LinkAttribute::IfName(name) = attr {
                     links.insert(name, link.header.index);
                 }
             }
@@ -142,20 +107,17 @@ impl Addresses {
     }
 
     /// Adds the address with its label and our mark ([`ADDRESS_PROTOCOL`]), unless it is there.
-    pub async fn add(&self, a: &AddressPlan) -> Result<Added, AddressError> {
+    pub async fn add(&self, a: &Address) -> Result<Added, Error> {
         let mut all = self.add_all(std::slice::from_ref(a)).await?;
         all.pop().unwrap_or(Ok(Added::Foreign))
     }
 
-    /// [`Addresses::add`] for each of `plans`, in order, reading the addresses once. `Err`
+    /// [`Addresses::add`] for each of `addresses`, in order, reading the addresses once. `Err`
     /// when they cannot be read at all.
-    pub async fn add_all(
-        &self,
-        plans: &[AddressPlan],
-    ) -> Result<Vec<Result<Added, AddressError>>, AddressError> {
+    pub async fn add_all(&self, addresses: &[Address]) -> Result<Vec<Result<Added, Error>>, Error> {
         let now = self.snapshot().await?;
-        let mut out = Vec::with_capacity(plans.len());
-        for a in plans {
+        let mut out = Vec::with_capacity(addresses.len());
+        for a in addresses {
             out.push(match now.find(a) {
                 Err(e) => Err(e),
                 Ok((_, Some(found))) if marked(found) => Ok(Added::Adopted),
@@ -166,7 +128,7 @@ impl Addresses {
         Ok(out)
     }
 
-    async fn add_one(&self, index: u32, a: &AddressPlan) -> Result<(), AddressError> {
+    async fn add_one(&self, index: u32, a: &Address) -> Result<(), Error> {
         let mut request = self.handle.address().add(index, a.address, a.prefix);
         let attributes = &mut request.message_mut().attributes;
         match a.address {
@@ -178,9 +140,7 @@ impl Addresses {
             }
             // A taken-over address is usable at once: no duplicate address detection (it
             // would hold the address tentative for a second), as keepalived does.
-            IpAddr::V6(_) => attributes.push(AddressAttribute::Flags(
-                netlink_packet_route::address::AddressFlags::Nodad,
-            )),
+            IpAddr::V6(_) => attributes.push(AddressAttribute::Flags(AddressFlags::Nodad)),
         }
         attributes.push(AddressAttribute::Protocol(AddressProtocol::from(
             ADDRESS_PROTOCOL,
@@ -189,19 +149,19 @@ impl Addresses {
     }
 
     /// Removes the address; false when it was not there.
-    pub async fn remove(&self, a: &AddressPlan) -> Result<bool, AddressError> {
+    pub async fn remove(&self, a: &Address) -> Result<bool, Error> {
         let mut all = self.remove_all(std::slice::from_ref(a)).await?;
         all.pop().unwrap_or(Ok(false))
     }
 
-    /// [`Addresses::remove`] for each of `plans`, in order, reading the addresses once.
+    /// [`Addresses::remove`] for each of `addresses`, in order, reading the addresses once.
     pub async fn remove_all(
         &self,
-        plans: &[AddressPlan],
-    ) -> Result<Vec<Result<bool, AddressError>>, AddressError> {
+        addresses: &[Address],
+    ) -> Result<Vec<Result<bool, Error>>, Error> {
         let now = self.snapshot().await?;
-        let mut out = Vec::with_capacity(plans.len());
-        for a in plans {
+        let mut out = Vec::with_capacity(addresses.len());
+        for a in addresses {
             out.push(match now.find(a) {
                 Err(e) => Err(e),
                 Ok((_, None)) => Ok(false),
@@ -218,23 +178,21 @@ impl Addresses {
         Ok(out)
     }
 
-    /// The addresses carrying our mark: those a director added and did not remove (it was
-    /// killed, or stopped while keeping them), as plans without label or purpose.
-    pub async fn marked(&self) -> Result<Vec<AddressPlan>, AddressError> {
+    /// The addresses carrying our mark: those we added and did not remove (the process was
+    /// killed, or stopped while keeping them), without labels, sorted by interface and address.
+    pub async fn marked(&self) -> Result<Vec<Address>, Error> {
         let now = self.snapshot().await?;
         let names: HashMap<u32, &String> = now.links.iter().map(|(n, i)| (*i, n)).collect();
-        let mut out: Vec<AddressPlan> = now
+        let mut out: Vec<Address> = now
             .addresses
             .iter()
             .filter(|(_, msg)| marked(msg))
             .filter_map(|((index, address, prefix), _)| {
-                Some(AddressPlan {
-                    address: *address,
-                    prefix: *prefix,
-                    device: (*names.get(index)?).clone(),
-                    label: None,
-                    purpose: "left by an earlier run".into(),
-                })
+                Some(Address::new(
+                    *address,
+                    *prefix,
+                    (*names.get(index)?).clone(),
+                ))
             })
             .collect();
         out.sort_by(|a, b| (&a.device, a.address).cmp(&(&b.device, b.address)));
@@ -242,8 +200,8 @@ impl Addresses {
     }
 
     /// Every IPv4 address of this namespace, secondary ones included (Piranha's pulse saw only
-    /// each interface's primary address).
-    pub async fn local_ipv4(&self) -> Result<Vec<Ipv4Addr>, AddressError> {
+    /// each interface's primary address), sorted.
+    pub async fn local_ipv4(&self) -> Result<Vec<Ipv4Addr>, Error> {
         let now = self.snapshot().await?;
         let mut out: Vec<Ipv4Addr> = (now.addresses.keys())
             .filter_map(|(_, ip, _)| match ip {
@@ -263,12 +221,12 @@ fn marked(msg: &AddressMessage) -> bool {
         .any(|a| matches!(a, AddressAttribute::Protocol(p) if u8::from(*p) == ADDRESS_PROTOCOL))
 }
 
-fn kernel(what: &'static str, a: &AddressPlan, e: rtnetlink::Error) -> AddressError {
-    AddressError::Kernel {
+fn kernel(what: &'static str, a: &Address, source: rtnetlink::Error) -> Error {
+    Error::Address {
         what,
         address: a.address,
         prefix: a.prefix,
         device: a.device.clone(),
-        message: e.to_string(),
+        source: Box::new(source),
     }
 }
