@@ -12,8 +12,9 @@
 //! real server as its health events and the operator put it (in, weighted, quiesced, drained or
 //! out), and the sorry server while every real server is down. The `ipvs` reconciler applies it.
 //!
-//! [`Addresses`] adds and removes the taken-over addresses with their labels through rtnetlink,
-//! touching nothing else, and lists the node's addresses (secondary ones too) to find its role.
+//! [`arp_announce::takeover`] adds and removes the taken-over addresses with their labels through
+//! rtnetlink, touching nothing else, and lists the node's addresses (secondary ones too) to find
+//! its role.
 //!
 //! [`run`] joins them: the monitor's events update [`Desired`], which the `ipvs` reconciler
 //! applies to the services the plan owns; the heartbeat's role changes add or remove the
@@ -21,7 +22,6 @@
 //! `inactive_cmd` and the hooks. The [`control`] socket takes the operator's requests; the
 //! metrics are served over HTTP.
 
-mod addresses;
 pub mod control;
 mod desired;
 mod exporter;
@@ -29,9 +29,7 @@ mod overlay;
 pub mod plan;
 mod run;
 pub mod settings;
-mod takeover;
 
-pub use addresses::{ADDRESS_PROTOCOL, Added, AddressError, Addresses};
 pub use desired::{Desired, Entry, ServerKey};
 pub use plan::{
     AddressPlan, Commands, Operation, Plan, PlanError, ServerPlan, ServicePlan, TrackKind,

@@ -122,6 +122,17 @@ pub struct ServicePlan {
     pub drain_timeout: Option<Duration>,
 }
 
+impl AddressPlan {
+    /// The address as [`arp_announce::takeover`] holds it.
+    pub fn target(&self) -> arp_announce::takeover::Address {
+        let a = arp_announce::takeover::Address::new(self.address, self.prefix, &self.device);
+        match &self.label {
+            Some(label) => a.with_label(label),
+            None => a,
+        }
+    }
+}
+
 impl ServicePlan {
     /// The service with every real server of the plan (before any check).
     pub fn table_entry(&self) -> ipvs::VirtualServer {
@@ -386,6 +397,11 @@ impl Plan {
             commands,
             operation: Operation::default(),
         })
+    }
+
+    /// The addresses taken over when active, as [`arp_announce::takeover`] holds them.
+    pub fn takeover(&self) -> Vec<arp_announce::takeover::Address> {
+        self.addresses.iter().map(AddressPlan::target).collect()
     }
 
     /// The whole IPVS table with every active real server at its configured weight (what the

@@ -19,8 +19,9 @@ use ipvs::{Daemon, DaemonState, ServiceKey, Table, Timeouts};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::control::{self, DEFAULT_SOCKET, Force, Request, Response};
-use crate::takeover::{Announce, Takeover};
-use crate::{AddressError, Addresses, Desired, Plan, ServerKey, ServerPlan, ServicePlan};
+use arp_announce::takeover::{Addresses, Announce, Event, Takeover};
+
+use crate::{Desired, Plan, ServerKey, ServerPlan, ServicePlan};
 use notify::run_command;
 
 /// Why the director cannot run.
@@ -32,7 +33,7 @@ pub enum RunError {
     Role(heartbeat::Error),
     /// An address could not be listed, added or removed.
     #[error(transparent)]
-    Address(#[from] AddressError),
+    Address(#[from] arp_announce::Error),
     /// IPVS.
     #[error("IPVS: {0}")]
     Ipvs(#[from] ipvs::Error),
@@ -269,8 +270,12 @@ impl Director {
                 "director: the IPVS table was changed behind the director's back: {changes} changes to repair it"
             );
         }
-        if self.active && self.takeover.repair().await > 0 {
-            self.counts.repairs += 1;
+        if self.active {
+            let events = self.takeover.repair().await;
+            if events.iter().any(|e| matches!(e, Event::Restored(_))) {
+                self.counts.repairs += 1;
+            }
+            log(events);
         }
     }
 
@@ -406,9 +411,10 @@ impl Director {
     /// addresses are added if they went missing and announced again, and `active_cmd` runs
     /// again.
     async fn reannounce(&mut self) {
-        self.takeover
-            .take(&self.plan.addresses, Announce::All, self.address_probe())
-            .await;
+        let probe = self.address_probe();
+        log((self.takeover)
+            .take(&self.plan.takeover(), Announce::All, probe)
+            .await);
         run_command("active_cmd", self.plan.commands.active.as_deref(), &[]);
     }
 
@@ -428,10 +434,14 @@ impl Director {
         if self.table_mode() == TableMode::WhenActive {
             self.sync_table().await;
         }
-        self.takeover
-            .take(&self.plan.addresses, Announce::All, self.address_probe())
-            .await;
-        eprintln!("director: took over {} addresses", self.takeover.count());
+        let probe = self.address_probe();
+        log((self.takeover)
+            .take(&self.plan.takeover(), Announce::All, probe)
+            .await);
+        eprintln!(
+            "director: took over {} addresses",
+            self.takeover.held().len()
+        );
         self.sync_daemon(DaemonState::Master).await;
         run_command("active_cmd", self.plan.commands.active.as_deref(), &[]);
         self.role_hook();
@@ -452,7 +462,7 @@ impl Director {
     async fn become_standby(&mut self) {
         self.active = false;
         self.counts.role_changes += 1;
-        self.takeover.release_all().await;
+        log(self.takeover.release_all().await);
         eprintln!("director: released the addresses");
         self.sync_daemon(DaemonState::Backup).await;
         if self.table_mode() == TableMode::WhenActive {
@@ -485,10 +495,10 @@ impl Director {
         self.sync_checks(Some(&old)).await?;
         self.sync_table().await;
         if self.active {
-            self.takeover.release(&self.plan.addresses).await;
-            self.takeover
-                .take(&self.plan.addresses, Announce::New, self.address_probe())
-                .await;
+            let wanted = self.plan.takeover();
+            log(self.takeover.release(&wanted).await);
+            let probe = self.address_probe();
+            log(self.takeover.take(&wanted, Announce::New, probe).await);
         }
         if old.sync_daemon != self.plan.sync_daemon {
             let state = if self.active {
@@ -566,7 +576,7 @@ impl Director {
         if let Some(heartbeat) = self.heartbeat.take() {
             let _ = heartbeat.shutdown().await;
         }
-        self.takeover.release_all().await;
+        log(self.takeover.release_all().await);
         if let Some(d) = self.sync_daemon.take()
             && let Err(e) = self.ipvs.del_daemon(d.state).await
         {
@@ -589,6 +599,13 @@ impl Director {
             }
         }
         self.monitor.shutdown().await;
+    }
+}
+
+/// Logs what a takeover step met.
+fn log(events: Vec<Event>) {
+    for e in events {
+        eprintln!("director: {e}");
     }
 }
 
@@ -648,7 +665,7 @@ pub async fn run(
         monitor,
         targets: HashMap::new(),
         checks: HashMap::new(),
-        takeover: Takeover::new(addresses),
+        takeover: Takeover::with_addresses(addresses),
         active: false,
         sync_daemon: None,
         primary,
@@ -661,7 +678,7 @@ pub async fn run(
         counts: metrics::Counts::default(),
         tracking: track::Tracking::default(),
     };
-    d.takeover.leftovers(&d.plan.addresses, standalone).await?;
+    log(d.takeover.leftovers(&d.plan.takeover(), standalone).await?);
     d.set_timeouts().await;
     d.sync_table().await;
     // As pulse: a node starts inactive, with `inactive_cmd` and a backup sync daemon.

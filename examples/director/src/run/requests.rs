@@ -306,7 +306,12 @@ impl Director {
             reason: self.role.reason.to_string(),
             forced: self.forced,
             heartbeat,
-            addresses: self.takeover.held(),
+            addresses: (self.takeover.held().iter())
+                .map(|a| {
+                    let on = a.label.as_deref().unwrap_or(&a.device);
+                    format!("{}/{} on {on}", a.address, a.prefix)
+                })
+                .collect(),
             tracking: (self.trackers().into_iter())
                 .map(|(name, weight, failing)| crate::control::TrackStatus {
                     name,
