@@ -166,7 +166,7 @@ fn main() -> Result<(), Error> {
             )?;
             monitor
                 .add(Target::new(probe, config.clone(), interval))
-                .await??;
+                .await?;
         }
         tokio::time::sleep(Duration::from_secs(seconds)).await;
         let status = monitor.status().await?;

@@ -11,6 +11,9 @@
 //! * [`Monitor`]: the tokio driver that runs many probes with jittered, drift-free intervals and
 //!   bounded concurrency.
 //!
+//! * [`nanny`] (default feature `lvscf`): Piranha nanny's check, timeouts and state machine for
+//!   an `lvs.cf` virtual server.
+//!
 //! Piranha's nanny is the reference for defaults and formulas; its defects are fixed: a program
 //! that fails or hangs is unhealthy, every read is bounded, and timeouts are not the interval.
 //!
@@ -28,23 +31,25 @@
 //!     Timeouts::both(Duration::from_secs(2)),
 //! )?;
 //! let target = Target::new(probe, ServerConfig::default(), Duration::from_secs(6));
-//! let _id = monitor.add(target).await??;
+//! let _id = monitor.add(target).await?;
 //! while let Some(update) = events.recv().await {
 //!     println!("{update}");
 //! }
 //! # Ok(()) }
 //! ```
 
-mod config;
+mod error;
 mod escape;
 mod expect;
 mod load;
 mod monitor;
+#[cfg(feature = "lvscf")]
+pub mod nanny;
 mod pool;
 mod probe;
 mod server;
 
-pub use config::ConfigError;
+pub use error::Error;
 
 /// Entry points for the fuzz targets in `healthcheck/fuzz`; not part of the API.
 #[doc(hidden)]
@@ -64,7 +69,7 @@ pub mod fuzzing {
 pub use escape::decode_escapes;
 pub use expect::{Expect, Matcher, Progress, Snippet};
 pub use load::{LoadMonitor, parse_load};
-pub use monitor::{Monitor, MonitorError, MonitorOptions, Target, TargetId, TargetStatus, Update};
+pub use monitor::{Monitor, MonitorOptions, Target, TargetId, TargetStatus, Update};
 pub use pool::{Pool, PoolEvent};
 pub use probe::{
     Binding, BodyDigest, Check, Checker, CommandTemplate, ExitReason, HttpCheck, Outcome, Pass,

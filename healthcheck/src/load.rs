@@ -2,7 +2,7 @@
 
 use std::{fmt, net::SocketAddr, time::Duration};
 
-use crate::{CommandTemplate, ConfigError, ProbeError, probe::program};
+use crate::{CommandTemplate, Error, ProbeError, probe::program};
 
 /// How to read a real server's load average (Piranha's `load_monitor`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,7 +28,7 @@ impl LoadMonitor {
     /// assert_eq!(LoadMonitor::piranha("none").unwrap(), None);
     /// assert_eq!(LoadMonitor::piranha("ssh").unwrap(), Some(LoadMonitor::Ssh));
     /// ```
-    pub fn piranha(setting: &str) -> Result<Option<Self>, ConfigError> {
+    pub fn piranha(setting: &str) -> Result<Option<Self>, Error> {
         Ok(Some(match setting {
             "" | "none" => return Ok(None),
             "rup" => LoadMonitor::Rup,

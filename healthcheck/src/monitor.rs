@@ -17,8 +17,8 @@ use tokio::{
 };
 
 use crate::{
-    Checker, ConfigError, Event, Health, Outcome, Override, Pool, PoolEvent, Probe, ProbeError,
-    Server, ServerConfig, Snapshot,
+    Checker, Error, Event, Health, Outcome, Override, Pool, PoolEvent, Probe, ProbeError, Server,
+    ServerConfig, Snapshot,
 };
 
 /// Settings of a [`Monitor`].
@@ -155,12 +155,8 @@ pub struct TargetStatus {
 }
 
 /// The monitor's task has ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("the health monitor has stopped")]
-pub struct MonitorError;
-
 enum Command {
-    Add(Target, oneshot::Sender<Result<TargetId, ConfigError>>),
+    Add(Target, oneshot::Sender<Result<TargetId, Error>>),
     Remove(TargetId, oneshot::Sender<bool>),
     Override(TargetId, Override, oneshot::Sender<bool>),
     Status(oneshot::Sender<Vec<(TargetId, TargetStatus)>>),
@@ -193,35 +189,32 @@ impl Monitor {
         (Monitor { commands, done }, updates_rx)
     }
 
-    async fn ask<T>(
-        &self,
-        make: impl FnOnce(oneshot::Sender<T>) -> Command,
-    ) -> Result<T, MonitorError> {
+    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Result<T, Error> {
         let (tx, rx) = oneshot::channel();
-        self.commands
-            .send(make(tx))
-            .await
-            .map_err(|_| MonitorError)?;
-        rx.await.map_err(|_| MonitorError)
+        // A closed channel is the whole story: the task has ended.
+        let stopped = |_closed| Error::MonitorStopped;
+        self.commands.send(make(tx)).await.map_err(stopped)?;
+        rx.await.map_err(|_closed| Error::MonitorStopped)
     }
 
-    /// Adds a target; its first check comes within one interval (jittered).
-    pub async fn add(&self, target: Target) -> Result<Result<TargetId, ConfigError>, MonitorError> {
-        self.ask(|tx| Command::Add(target, tx)).await
+    /// Adds a target; its first check comes within one interval (jittered). `Err` when its
+    /// settings cannot work, or the monitor has stopped.
+    pub async fn add(&self, target: Target) -> Result<TargetId, Error> {
+        self.ask(|tx| Command::Add(target, tx)).await?
     }
 
     /// Removes a target; its running check is abandoned. False if it was not there.
-    pub async fn remove(&self, id: TargetId) -> Result<bool, MonitorError> {
+    pub async fn remove(&self, id: TargetId) -> Result<bool, Error> {
         self.ask(|tx| Command::Remove(id, tx)).await
     }
 
     /// Applies an operator's override. False if the target is not there.
-    pub async fn set_override(&self, id: TargetId, o: Override) -> Result<bool, MonitorError> {
+    pub async fn set_override(&self, id: TargetId, o: Override) -> Result<bool, Error> {
         self.ask(|tx| Command::Override(id, o, tx)).await
     }
 
     /// Every target's state, ordered by id.
-    pub async fn status(&self) -> Result<Vec<(TargetId, TargetStatus)>, MonitorError> {
+    pub async fn status(&self) -> Result<Vec<(TargetId, TargetStatus)>, Error> {
         self.ask(Command::Status).await
     }
 
@@ -391,9 +384,9 @@ impl Task {
         }
     }
 
-    fn add(&mut self, target: Target) -> Result<TargetId, ConfigError> {
+    fn add(&mut self, target: Target) -> Result<TargetId, Error> {
         if target.interval.is_zero() {
-            return Err(ConfigError::Server(
+            return Err(Error::Server(
                 "the check interval must be greater than zero".into(),
             ));
         }

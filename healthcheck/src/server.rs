@@ -4,7 +4,7 @@ use std::{collections::VecDeque, fmt, time::Duration};
 
 use tokio::time::Instant;
 
-use crate::{ConfigError, LoadMonitor, Outcome, Pass};
+use crate::{Error, LoadMonitor, Outcome, Pass};
 
 /// Weights IPVS accepts (the kernel takes a non-negative `int`).
 const MAX_WEIGHT: u32 = i32::MAX as u32;
@@ -47,8 +47,8 @@ impl Default for ServerConfig {
 
 impl ServerConfig {
     /// Checks the settings.
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        let bad = |s: &str| Err(ConfigError::Server(s.into()));
+    pub fn validate(&self) -> Result<(), Error> {
+        let bad = |s: &str| Err(Error::Server(s.into()));
         if self.weight > MAX_WEIGHT {
             return bad("weight above 2147483647");
         }
@@ -310,7 +310,7 @@ pub struct Server {
 
 impl Server {
     /// A server not judged yet.
-    pub fn new(config: ServerConfig) -> Result<Self, ConfigError> {
+    pub fn new(config: ServerConfig) -> Result<Self, Error> {
         config.validate()?;
         Ok(Server {
             config,

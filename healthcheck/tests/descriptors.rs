@@ -72,7 +72,6 @@ async fn descriptors_are_released_on_every_path() {
                 monitor
                     .add(Target::new(p.clone(), plain(), ms(50)))
                     .await
-                    .unwrap()
                     .unwrap(),
             );
         }

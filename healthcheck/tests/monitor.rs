@@ -92,7 +92,6 @@ async fn real_tcp_target_goes_up_and_down() {
     let id = monitor
         .add(Target::new(probe, plain(), ms(50)))
         .await
-        .unwrap()
         .unwrap();
     let (got, kind, reason) = next_server_event(&mut updates).await;
     assert_eq!((got, kind), (id, EventKind::Up { weight: 1 }));
@@ -121,7 +120,6 @@ async fn first_checks_are_spread_over_the_interval() {
         monitor
             .add(Target::custom(addr(i), r.clone(), plain(), interval))
             .await
-            .unwrap()
             .unwrap();
         all.push(r);
     }
@@ -151,12 +149,10 @@ async fn intervals_do_not_drift_and_long_checks_skip_ticks() {
     monitor
         .add(Target::custom(addr(1), fast.clone(), plain(), ms(100)))
         .await
-        .unwrap()
         .unwrap();
     monitor
         .add(Target::custom(addr(2), slow.clone(), plain(), ms(100)))
         .await
-        .unwrap()
         .unwrap();
     tokio::time::sleep(ms(1050)).await;
     let fast_calls: Vec<u128> = fast
@@ -193,7 +189,6 @@ async fn concurrency_is_bounded() {
         monitor
             .add(Target::custom(addr(i), r.clone(), plain(), ms(1000)))
             .await
-            .unwrap()
             .unwrap();
     }
     tokio::time::sleep(Duration::from_secs(5)).await;
@@ -212,12 +207,10 @@ async fn overrides_pools_and_removal() {
     let ia = monitor
         .add(Target::custom(addr(1), a.clone(), plain(), ms(100)).group(7))
         .await
-        .unwrap()
         .unwrap();
     let ib = monitor
         .add(Target::custom(addr(2), b.clone(), plain(), ms(100)).group(7))
         .await
-        .unwrap()
         .unwrap();
     let mut pool = Vec::new();
     let mut downs = 0;
@@ -297,7 +290,6 @@ async fn load_monitoring_through_any_command() {
         monitor
             .add(Target::custom(addr(1), r, config, ms(20)))
             .await
-            .unwrap()
             .unwrap();
         assert_eq!(
             next_server_event(&mut updates).await.1,

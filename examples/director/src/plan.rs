@@ -28,10 +28,7 @@ use std::{
     time::Duration,
 };
 
-use healthcheck::{
-    Binding, Check, CommandTemplate, Expect, LoadMonitor, LoadScaling, Probe, ProgramCheck,
-    ServerConfig, SlowStart, TcpCheck, Timeouts, UdpCheck, decode_escapes,
-};
+use healthcheck::{Probe, ServerConfig};
 use heartbeat::pulse::Pulse;
 use ipvs::{Destination, Family, Forwarding, Scheduler, Service, ServiceKey};
 use lvscf::{AddressOnDevice, Config, Host, Network, Place, Protocol, VirtualServer};
@@ -40,7 +37,7 @@ use crate::Settings;
 use crate::settings::SettingsError;
 
 /// What a configuration cannot be turned into, with where it is.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum PlanError {
     /// A host name that does not resolve to an IPv4 address.
@@ -59,6 +56,9 @@ pub enum PlanError {
         /// What is wrong.
         message: String,
     },
+    /// A virtual server's checks that cannot work (nanny's semantics), with where.
+    #[error(transparent)]
+    Check(healthcheck::Error),
     /// A problem in the settings overlay (`director.toml`), at its own line and column.
     #[error("{0}")]
     Settings(SettingsError),
@@ -69,6 +69,7 @@ impl PlanError {
     pub fn place(&self) -> Option<&Place> {
         match self {
             PlanError::Unresolved { place, .. } | PlanError::Invalid { place, .. } => Some(place),
+            PlanError::Check(e) => e.place(),
             PlanError::Settings(_) => None,
         }
     }
@@ -472,37 +473,15 @@ fn service(
             }
         }
     }
-    if vs.timeout.0 == 0 {
-        errors.push(PlanError::Invalid {
-            place: at(Some("timeout")),
-            message: "must be at least 1 second (it is the check interval)".into(),
-        });
-        return Err(errors);
-    }
-    let interval = vs.timeout.as_duration();
-    let (check, described) = match check_for(vs) {
-        Ok(c) => c,
+    let nanny = match healthcheck::nanny::Nanny::from_lvscf(vs, g) {
+        Ok(n) => n,
         Err(e) => {
-            errors.push(e);
+            errors.push(PlanError::Check(e));
             return Err(errors);
         }
     };
-    let load = match vs.load_monitor.as_deref() {
-        None => None,
-        // lvsd replaces `uptime` with the `rsh_command` (rsh or ssh).
-        Some("uptime") => Some(if g.rsh_command == "ssh" {
-            LoadMonitor::Ssh
-        } else {
-            LoadMonitor::Rsh
-        }),
-        Some(other) => LoadMonitor::piranha(other).unwrap_or_else(|e| {
-            errors.push(PlanError::Invalid {
-                place: at(Some("load_monitor")),
-                message: e.to_string(),
-            });
-            None
-        }),
-    };
+    let interval = nanny.interval();
+    let described = nanny.to_string();
     let mut servers: Vec<ServerPlan> = Vec::new();
     for rs in vs.servers.iter().filter(|r| r.active) {
         let place = |key| Place::server(&vs.name, &rs.name, key);
@@ -520,34 +499,17 @@ fn service(
             continue;
         }
         let target = SocketAddr::new(IpAddr::V4(rip), rs.port);
-        let probe = match Probe::new(
-            target,
-            check.clone(),
-            Binding::default(),
-            Timeouts::both(interval),
-        ) {
+        let probe = match nanny.probe(target) {
             Ok(p) => p,
             Err(e) => {
-                errors.push(PlanError::Invalid {
+                errors.push(PlanError::Check(healthcheck::Error::At {
                     place: place(None),
-                    message: e.to_string(),
-                });
+                    source: Box::new(e),
+                }));
                 continue;
             }
         };
-        let health = ServerConfig {
-            weight: rs.weight,
-            rise: 1,
-            fall: 1,
-            reentry: vs.reentry.as_duration(),
-            quiesce: vs.quiesce_server,
-            slow_start: Some(SlowStart::default()),
-            load: load.clone().map(|monitor| LoadScaling {
-                monitor,
-                scale: 10,
-                interval: Duration::from_secs(20),
-            }),
-        };
+        let health = nanny.server_config(rs.weight);
         servers.push(ServerPlan {
             name: rs.name.clone(),
             destination,
@@ -572,69 +534,6 @@ fn service(
         sorry,
         drain_timeout: None,
     })
-}
-
-/// nanny's choice of check for a virtual server, and its description.
-fn check_for(vs: &VirtualServer) -> Result<(Check, String), PlanError> {
-    let expect = match vs.expect.as_deref() {
-        None => None,
-        Some(e) if vs.use_regex => {
-            Some(Expect::regex(e).map_err(|e| PlanError::Invalid {
-                place: Place::virtual_server(&vs.name, Some("expect")),
-                // The regex crate's message draws the pattern over several lines; its last
-                // line says what is wrong.
-                message: format!(
-                    "not a regular expression (use_regex = 1): {}",
-                    e.to_string()
-                        .lines()
-                        .last()
-                        .unwrap_or_default()
-                        .trim_start_matches("error: ")
-                ),
-            })?)
-        }
-        Some(e) => Some(Expect::nanny(decode_escapes(e))),
-    };
-    if let Some(program) = &vs.send_program {
-        let command = CommandTemplate::parse(program).map_err(|e| PlanError::Invalid {
-            place: Place::virtual_server(&vs.name, Some("send_program")),
-            message: e.to_string(),
-        })?;
-        let expect = vs
-            .expect
-            .as_deref()
-            .map(|e| Expect::Exact(decode_escapes(e)));
-        let text = format!("program `{command}`{}", describe_expect(&expect));
-        return Ok((Check::Program(ProgramCheck { command, expect }), text));
-    }
-    let (send, expect) = match (&vs.send, expect) {
-        // nanny: no monitor configured on port 80 is a web server.
-        (None, None) if vs.port == 80 => (
-            Some(decode_escapes(r"GET / HTTP/1.0\r\n\r\n")),
-            Some(Expect::Substring(b"HTTP".to_vec())),
-        ),
-        (send, expect) => (send.as_deref().map(decode_escapes), expect),
-    };
-    let shown = send
-        .as_deref()
-        .map(|s| format!(" send {:?}", healthcheck::Snippet(s)))
-        .unwrap_or_default();
-    Ok(match vs.protocol {
-        Protocol::Udp => {
-            let text = format!("udp{shown}{}", describe_expect(&expect));
-            (Check::Udp(UdpCheck { send, expect }), text)
-        }
-        Protocol::Tcp => {
-            let text = format!("tcp{shown}{}", describe_expect(&expect));
-            (Check::Tcp(TcpCheck { send, expect }), text)
-        }
-    })
-}
-
-fn describe_expect(e: &Option<Expect>) -> String {
-    e.as_ref()
-        .map(|e| format!(" expect {e}"))
-        .unwrap_or_default()
 }
 
 impl fmt::Display for Plan {

@@ -18,7 +18,7 @@ use super::{
     Pass, ProbeError, Timeouts, before, read_error, send_error, stream::connect, tls::Tls,
 };
 use crate::{
-    ConfigError,
+    Error,
     expect::{Expect, Matcher, Progress, Snippet},
     probe::socket::Binding,
 };
@@ -89,8 +89,8 @@ impl HttpCheck {
     }
 
     /// Checks the settings and renders the request for `addr`.
-    pub(crate) fn prepare(&self, addr: SocketAddr) -> Result<PreparedHttp, ConfigError> {
-        let bad = |what: &str| ConfigError::Http(what.to_string());
+    pub(crate) fn prepare(&self, addr: SocketAddr) -> Result<PreparedHttp, Error> {
+        let bad = |what: &str| Error::Http(what.to_string());
         if self.method.is_empty() || !self.method.bytes().all(is_token) {
             return Err(bad("the method must be an HTTP token"));
         }
@@ -109,12 +109,12 @@ impl HttpCheck {
             Version::Http11 => "HTTP/1.1",
         };
         req.extend_from_slice(format!("{} {} {version}\r\n", self.method, self.path).as_bytes());
-        let mut header = |name: &str, value: &str| -> Result<(), ConfigError> {
+        let mut header = |name: &str, value: &str| -> Result<(), Error> {
             if name.is_empty() || !name.bytes().all(is_token) {
-                return Err(ConfigError::Http(format!("bad header name {name:?}")));
+                return Err(Error::Http(format!("bad header name {name:?}")));
             }
             if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
-                return Err(ConfigError::Http(format!("bad value for header {name:?}")));
+                return Err(Error::Http(format!("bad value for header {name:?}")));
             }
             req.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
             Ok(())
@@ -623,15 +623,15 @@ impl Default for StatusSet {
 }
 
 impl FromStr for StatusSet {
-    type Err = ConfigError;
+    type Err = Error;
 
     /// ```
     /// let s: healthcheck::StatusSet = "200-299, 301,302".parse().unwrap();
     /// assert!(s.contains(204) && s.contains(302) && !s.contains(300));
     /// ```
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bad = || ConfigError::Http(format!("bad status list {s:?} (want e.g. 200-299,301)"));
-        let code = |t: &str| -> Result<u16, ConfigError> {
+        let bad = || Error::Http(format!("bad status list {s:?} (want e.g. 200-299,301)"));
+        let code = |t: &str| -> Result<u16, Error> {
             t.trim()
                 .parse::<u16>()
                 .ok()
@@ -679,11 +679,11 @@ pub enum BodyDigest {
 }
 
 impl FromStr for BodyDigest {
-    type Err = ConfigError;
+    type Err = Error;
 
     /// Hex; an optional `md5:` or `sha256:` prefix, otherwise the length decides.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bad = || ConfigError::Http(format!("bad digest {s:?} (32 or 64 hex digits)"));
+        let bad = || Error::Http(format!("bad digest {s:?} (32 or 64 hex digits)"));
         let hex = s
             .strip_prefix("md5:")
             .or_else(|| s.strip_prefix("sha256:"))

@@ -20,7 +20,7 @@ pub use socket::Binding;
 pub use stream::{TcpCheck, UdpCheck};
 pub use tls::Tls;
 
-use crate::ConfigError;
+use crate::Error;
 
 /// How long a probe may take, and how much it may read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -219,9 +219,9 @@ impl Probe {
         check: Check,
         binding: Binding,
         timeouts: Timeouts,
-    ) -> Result<Self, ConfigError> {
+    ) -> Result<Self, Error> {
         if timeouts.connect.is_zero() || timeouts.read.is_zero() {
-            return Err(ConfigError::Timeout);
+            return Err(Error::Timeout);
         }
         let kind = match check {
             Check::Tcp(c) => Kind::Tcp(c),
@@ -248,7 +248,7 @@ impl Probe {
 
     /// The same probe against another target (an HTTP request is prepared again: its `Host`
     /// header may name the target).
-    pub fn with_target(&self, target: SocketAddr) -> Result<Probe, ConfigError> {
+    pub fn with_target(&self, target: SocketAddr) -> Result<Probe, Error> {
         let kind = match &self.kind {
             Kind::Http(check, _) => Kind::Http(check.clone(), Arc::new(check.prepare(target)?)),
             other => other.clone(),

@@ -12,7 +12,7 @@ use tokio::{
 };
 
 use super::{Pass, ProbeError};
-use crate::{ConfigError, expect::Expect, probe::error::ExitReason};
+use crate::{Error, expect::Expect, probe::error::ExitReason};
 
 /// Most output kept from a program (nanny reads 4095 bytes); the rest is read and dropped.
 const MAX_OUTPUT: usize = 4096;
@@ -33,11 +33,11 @@ pub struct CommandTemplate {
 
 impl CommandTemplate {
     /// Splits `command` into words.
-    pub fn parse(command: &str) -> Result<Self, ConfigError> {
+    pub fn parse(command: &str) -> Result<Self, Error> {
         let words = shlex::split(command)
-            .ok_or_else(|| ConfigError::Command(format!("unbalanced quotes in {command:?}")))?;
+            .ok_or_else(|| Error::Command(format!("unbalanced quotes in {command:?}")))?;
         if words.is_empty() {
-            return Err(ConfigError::Command("empty command".into()));
+            return Err(Error::Command("empty command".into()));
         }
         Ok(CommandTemplate { words })
     }

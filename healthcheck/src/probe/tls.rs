@@ -17,7 +17,7 @@ use tokio::{net::TcpStream, time::Instant};
 use tokio_rustls::{TlsConnector, client::TlsStream};
 
 use super::{ProbeError, Timeouts, before};
-use crate::ConfigError;
+use crate::Error;
 
 /// TLS settings of an HTTPS probe.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -33,17 +33,17 @@ pub struct Tls {
 }
 
 impl Tls {
-    pub(crate) fn prepare(&self, host: &str, addr: SocketAddr) -> Result<PreparedTls, ConfigError> {
+    pub(crate) fn prepare(&self, host: &str, addr: SocketAddr) -> Result<PreparedTls, Error> {
         let name = match &self.sni {
             Some(sni) => sni.clone(),
             None => host_name(host).unwrap_or_else(|| addr.ip().to_string()),
         };
         let name = ServerName::try_from(name.clone())
-            .map_err(|_| ConfigError::Tls(format!("{name:?} is not a valid server name")))?;
+            .map_err(|source| Error::ServerName { name, source })?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let builder = ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
-            .map_err(|e| ConfigError::Tls(e.to_string()))?;
+            .map_err(Error::Tls)?;
         let config = if self.insecure {
             builder
                 .dangerous()
@@ -60,24 +60,25 @@ impl Tls {
         })
     }
 
-    fn roots(&self) -> Result<Arc<RootCertStore>, ConfigError> {
+    fn roots(&self) -> Result<Arc<RootCertStore>, Error> {
         static SYSTEM: OnceLock<Arc<RootCertStore>> = OnceLock::new();
         let mut roots = RootCertStore::empty();
         match &self.ca_file {
             Some(path) => {
                 let certs = CertificateDer::pem_file_iter(path)
                     .and_then(|it| it.collect::<Result<Vec<_>, _>>())
-                    .map_err(|e| ConfigError::Tls(format!("{}: {e}", path.display())))?;
+                    .map_err(|source| Error::CaFile {
+                        path: path.clone(),
+                        source,
+                    })?;
                 if certs.is_empty() {
-                    return Err(ConfigError::Tls(format!(
-                        "{}: no certificates in the file",
-                        path.display()
-                    )));
+                    return Err(Error::NoCertificates { path: path.clone() });
                 }
                 for cert in certs {
-                    roots
-                        .add(cert)
-                        .map_err(|e| ConfigError::Tls(format!("{}: {e}", path.display())))?;
+                    roots.add(cert).map_err(|source| Error::CaCertificate {
+                        path: path.clone(),
+                        source,
+                    })?;
                 }
             }
             None => {

@@ -42,7 +42,7 @@ pub enum RunError {
     Heartbeat(#[from] heartbeat::Error),
     /// The health monitor stopped.
     #[error("the health monitor stopped: {0}")]
-    Monitor(healthcheck::MonitorError),
+    Monitor(healthcheck::Error),
     /// The control socket.
     #[error("control socket {0}")]
     Control(String),
@@ -305,7 +305,7 @@ impl Director {
                 Some(id) => added.push((key, *id)),
                 None => {
                     let target = Target::new(r.probe.clone(), r.health.clone(), r.interval);
-                    match self.monitor.add(target).await.map_err(monitor_gone)? {
+                    match refused(self.monitor.add(target).await)? {
                         Ok(id) => added.push((key, id)),
                         Err(e) => eprintln!("director: virtual {} server {}: {e}", s.name, r.name),
                     }
@@ -609,8 +609,18 @@ fn log(events: Vec<Event>) {
     }
 }
 
-fn monitor_gone(e: healthcheck::MonitorError) -> RunError {
+fn monitor_gone(e: healthcheck::Error) -> RunError {
     RunError::Monitor(e)
+}
+
+/// A target the monitor refused (its settings), or the monitor gone (fatal).
+fn refused(
+    added: Result<TargetId, healthcheck::Error>,
+) -> Result<Result<TargetId, healthcheck::Error>, RunError> {
+    match added {
+        Err(e @ healthcheck::Error::MonitorStopped) => Err(monitor_gone(e)),
+        other => Ok(other),
+    }
 }
 
 /// Runs the director until told to stop (or until `control` closes).

@@ -15,7 +15,7 @@ use healthcheck::{
 };
 use heartbeat::{Command, Reason, Role};
 
-use super::{Director, RunError, monitor_gone};
+use super::{Director, RunError, monitor_gone, refused};
 use crate::TrackKind;
 
 /// The trackers running, and what they say.
@@ -96,7 +96,7 @@ impl Director {
                     t.interval,
                 ),
             };
-            match self.monitor.add(target).await.map_err(monitor_gone)? {
+            match refused(self.monitor.add(target).await)? {
                 Ok(id) => {
                     self.tracking.targets.insert(id, i);
                 }
