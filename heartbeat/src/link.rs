@@ -88,6 +88,56 @@ fn name_of(link: &LinkMessage) -> Option<&str> {
     })
 }
 
+/// One-shot readings of links' states, on one rtnetlink connection (for a check that polls,
+/// e.g. a tracker with its own interval and fall count; [`watch`] follows changes instead).
+///
+/// ```no_run
+/// # async fn f() -> Result<(), heartbeat::Error> {
+/// let links = heartbeat::link::Links::new()?;
+/// println!("eth0: {}", links.state("eth0").await?);
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Links {
+    handle: rtnetlink::Handle,
+}
+
+impl Links {
+    /// Opens the connection (inside a tokio runtime), in the calling thread's network namespace.
+    pub fn new() -> Result<Self, Error> {
+        let (conn, handle, _) = rtnetlink::new_connection().map_err(|source| Error::Netlink {
+            what: "opening an rtnetlink socket".into(),
+            source,
+        })?;
+        tokio::spawn(conn);
+        Ok(Links { handle })
+    }
+
+    /// The state of the interface named `name` now ([`LinkState::Missing`] if there is none).
+    pub async fn state(&self, name: &str) -> Result<LinkState, Error> {
+        let mut dump = self
+            .handle
+            .link()
+            .get()
+            .match_name(name.to_owned())
+            .execute();
+        match dump.try_next().await {
+            Ok(Some(link)) => Ok(LinkState::of(&link)),
+            Ok(None) => Ok(LinkState::Missing),
+            Err(rtnetlink::Error::NetlinkError(e)) if e.code.map(|c| c.get()) == Some(-ENODEV) => {
+                Ok(LinkState::Missing)
+            }
+            Err(source) => Err(Error::Rtnetlink {
+                what: format!("reading interface {name}"),
+                source,
+            }),
+        }
+    }
+}
+
+/// "No such device", as the kernel answers for a name no link has.
+const ENODEV: i32 = 19;
+
 /// How a watched link is recognised in events.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Key {

@@ -1,11 +1,12 @@
 //! Kernel tests of the link watch (`heartbeat::link`): a device watched by name is missing until
-//! it appears, then follows its flags and carrier; an address's interface is found at start.
+//! it appears, then follows its flags and carrier; an address's interface is found at start; a
+//! one-shot reading gives the same states.
 //!
 //! Run with `cargo xtask test` (root, in the rig).
 
 use std::time::Duration;
 
-use heartbeat::link::{LinkState, Which, watch};
+use heartbeat::link::{LinkState, Links, Which, watch};
 use testkit::NetNs;
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -94,5 +95,30 @@ fn an_address_names_its_interface_and_a_missing_one_is_an_error() {
         assert_eq!(next(&mut rx).await, ("path", LinkState::Up));
         b.ip(["link", "set", "dev", &peer, "down"]).expect("down");
         assert_eq!(next(&mut rx).await, ("path", LinkState::NoCarrier));
+    });
+}
+
+#[test]
+#[ignore = "kernel test: run with `cargo xtask test`"]
+fn a_reading_says_missing_down_up_and_no_carrier() {
+    let ns = NetNs::new().expect("netns");
+    in_ns(&ns, async || {
+        let links = Links::new().expect("rtnetlink");
+        let ip = |args: &[&str]| {
+            let status = std::process::Command::new("ip")
+                .args(args)
+                .status()
+                .expect("ip");
+            assert!(status.success(), "ip {args:?}");
+        };
+        assert_eq!(links.state("dummy8").await.unwrap(), LinkState::Missing);
+        ip(&["link", "add", "dummy8", "type", "dummy"]);
+        assert_eq!(links.state("dummy8").await.unwrap(), LinkState::Down);
+        ip(&["link", "set", "dummy8", "up"]);
+        assert_eq!(links.state("dummy8").await.unwrap(), LinkState::Up);
+        // A veth whose peer is down has no carrier.
+        ip(&["link", "add", "v8a", "type", "veth", "peer", "name", "v8b"]);
+        ip(&["link", "set", "v8a", "up"]);
+        assert_eq!(links.state("v8a").await.unwrap(), LinkState::NoCarrier);
     });
 }
