@@ -143,7 +143,7 @@ impl Director {
             "gauge",
             "1 while the trackers let this router be active.",
             &[],
-            if self.tracking.unfit { 0.0 } else { 1.0 },
+            if self.tracking.is_fit() { 1.0 } else { 0.0 },
         );
         for (name, _, failing) in self.trackers() {
             e.sample(

@@ -752,19 +752,14 @@ pub async fn run(
                 let Some(update) = update else { break };
                 // Every update already queued goes into one reconcile.
                 let mut changes: Vec<ServerChange> = Vec::new();
-                let mut tracked = false;
                 let mut next = Some(update);
                 while let Some(update) = next.take().or_else(|| updates.try_recv().ok()) {
                     match update {
                         Update::Server { target, event, .. } if d.tracking.owns(&target) => {
-                            d.tracker_event(&target, event.kind, &event.reason.to_string());
-                            tracked = true;
+                            d.tracker_event(&target, event.kind, &event.reason.to_string()).await;
                         }
                         update => changes.extend(d.health(update)),
                     }
-                }
-                if tracked {
-                    d.judge_fitness().await;
                 }
                 if !changes.is_empty() {
                     d.sync_table().await;

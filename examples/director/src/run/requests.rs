@@ -319,7 +319,7 @@ impl Director {
                     failing,
                 })
                 .collect(),
-            fit: !self.tracking.unfit,
+            fit: self.tracking.is_fit(),
             services,
         }
     }

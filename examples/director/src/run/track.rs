@@ -10,23 +10,33 @@ use std::{
     time::Duration,
 };
 
+use heartbeat::fitness::{Fitness, Verdict};
+use heartbeat::link::{LinkState, Links};
+
 use healthcheck::{
     Checker, EventKind, Pass, ProbeError, ProbeFuture, ServerConfig, Target, TargetId,
 };
-use heartbeat::{Command, Reason, Role};
+use heartbeat::{Reason, Role};
 
 use super::{Director, RunError, monitor_gone, refused};
 use crate::TrackKind;
 
 /// The trackers running, and what they say.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct Tracking {
     /// Each tracker's check, to its index in the plan's trackers.
     targets: HashMap<TargetId, usize>,
-    /// The trackers failing now.
-    failing: BTreeSet<usize>,
-    /// Whether the router is unfit now.
-    pub(super) unfit: bool,
+    /// The trackers' weights and which fail.
+    fitness: Fitness<usize>,
+}
+
+impl Default for Tracking {
+    fn default() -> Self {
+        Tracking {
+            targets: HashMap::new(),
+            fitness: Fitness::new(1),
+        }
+    }
 }
 
 impl Tracking {
@@ -34,33 +44,34 @@ impl Tracking {
     pub(super) fn owns(&self, target: &TargetId) -> bool {
         self.targets.contains_key(target)
     }
+
+    /// Whether the router may be active.
+    pub(super) fn is_fit(&self) -> bool {
+        self.fitness.is_fit()
+    }
 }
 
-/// An interface that must be up (IFF_UP) with a carrier, read from `/sys/class/net` (of the
-/// director's network namespace).
-struct LinkUp(String);
+/// An interface that must be up with a carrier, read through rtnetlink (in the director's
+/// network namespace).
+struct LinkUp {
+    links: Links,
+    name: String,
+}
 
 impl Checker for LinkUp {
     fn check(&self) -> ProbeFuture<'_> {
         Box::pin(async move {
-            let read = |what: &str| {
-                std::fs::read_to_string(format!("/sys/class/net/{}/{what}", self.0))
-                    .map(|s| s.trim().to_string())
-            };
-            let flags = read("flags")
-                .map_err(|e| ProbeError::Custom(format!("interface {}: {e}", self.0)))?;
-            let up =
-                u32::from_str_radix(flags.trim_start_matches("0x"), 16).is_ok_and(|f| f & 1 != 0);
-            // The carrier cannot be read while the interface is down.
-            if up && read("carrier").is_ok_and(|c| c == "1") {
-                Ok(Pass::Custom)
-            } else if up {
-                Err(ProbeError::Custom(format!(
-                    "interface {}: no carrier",
-                    self.0
-                )))
-            } else {
-                Err(ProbeError::Custom(format!("interface {} is down", self.0)))
+            let name = &self.name;
+            match self.links.state(name).await {
+                Ok(LinkState::Up) => Ok(Pass::Custom),
+                Ok(LinkState::NoCarrier) => {
+                    Err(ProbeError::Custom(format!("interface {name}: no carrier")))
+                }
+                Ok(LinkState::Missing) => Err(ProbeError::Custom(format!(
+                    "interface {name} does not exist"
+                ))),
+                Ok(_) => Err(ProbeError::Custom(format!("interface {name} is down"))),
+                Err(e) => Err(ProbeError::Custom(format!("interface {name}: {e}"))),
             }
         })
     }
@@ -76,7 +87,15 @@ impl Director {
         for id in std::mem::take(&mut self.tracking.targets).into_keys() {
             self.monitor.remove(id).await.map_err(monitor_gone)?;
         }
-        self.tracking.failing.clear();
+        let was_fit = self.tracking.fitness.is_fit();
+        self.tracking.fitness = Fitness::new(self.plan.operation.track_threshold.unwrap_or(1));
+        let links = if (self.plan.operation.track.iter())
+            .any(|t| matches!(t.kind, TrackKind::Interface(_)))
+        {
+            Some(Links::new()?)
+        } else {
+            None
+        };
         for (i, t) in self.plan.operation.track.iter().enumerate() {
             let config = ServerConfig {
                 weight: 1,
@@ -91,7 +110,10 @@ impl Director {
                 TrackKind::Probe(p) => Target::new(p.clone(), config, t.interval),
                 TrackKind::Interface(dev) => Target::custom(
                     SocketAddr::from(([0, 0, 0, 0], 0)),
-                    Arc::new(LinkUp(dev.clone())),
+                    Arc::new(LinkUp {
+                        links: links.clone().expect("opened for the interfaces"),
+                        name: dev.clone(),
+                    }),
                     config,
                     t.interval,
                 ),
@@ -99,60 +121,53 @@ impl Director {
             match refused(self.monitor.add(target).await)? {
                 Ok(id) => {
                     self.tracking.targets.insert(id, i);
+                    self.tracking.fitness.track(i, t.weight);
                 }
                 Err(e) => eprintln!("director: track {}: {e}", t.name),
             }
         }
-        self.judge_fitness().await;
+        // Every tracker starts passing: a router that was unfit is fit again.
+        if !was_fit {
+            self.verdict(Verdict::Fit).await;
+        }
         Ok(())
     }
 
-    /// A tracker's verdict.
-    pub(super) fn tracker_event(&mut self, target: &TargetId, kind: EventKind, why: &str) {
+    /// A tracker's verdict; true when the router's fitness changed (then it has acted).
+    pub(super) async fn tracker_event(&mut self, target: &TargetId, kind: EventKind, why: &str) {
         let Some(&i) = self.tracking.targets.get(target) else {
             return;
         };
         let name = &self.plan.operation.track[i].name;
-        match kind {
-            EventKind::Down { .. } => {
-                eprintln!("director: track: {name} fails: {why}");
-                self.tracking.failing.insert(i);
-            }
-            EventKind::Up { .. } | EventKind::Weight(_) => {
-                if self.tracking.failing.remove(&i) {
-                    eprintln!("director: track: {name} is back");
-                }
-            }
+        let failing = matches!(kind, EventKind::Down { .. });
+        let was = self.tracking.fitness.failing(&i);
+        if failing {
+            eprintln!("director: track: {name} fails: {why}");
+        } else if was == Some(true) {
+            eprintln!("director: track: {name} is back");
+        }
+        if let Some(verdict) = self.tracking.fitness.set(&i, failing) {
+            self.verdict(verdict).await;
         }
     }
 
-    /// Decides whether the router is fit, from the failing trackers; acts when that changed.
-    pub(super) async fn judge_fitness(&mut self) {
-        let track = &self.plan.operation.track;
-        let failing: u32 = (self.tracking.failing.iter())
-            .map(|&i| track.get(i).map_or(0, |t| t.weight))
-            .sum();
-        let threshold = self.plan.operation.track_threshold.unwrap_or(1);
-        let unfit = failing >= threshold;
-        if unfit == self.tracking.unfit {
-            return;
-        }
-        self.tracking.unfit = unfit;
-        if unfit {
-            eprintln!(
-                "director: unfit: failing weight {failing} of threshold {threshold}: stepping down"
-            );
-        } else {
-            eprintln!("director: fit again");
-        }
+    /// Acts on a change of the router's fitness.
+    async fn verdict(&mut self, verdict: Verdict) {
+        let unfit = match verdict {
+            Verdict::Unfit { failing, threshold } => {
+                eprintln!(
+                    "director: unfit: failing weight {failing} of threshold {threshold}: stepping down"
+                );
+                true
+            }
+            _ => {
+                eprintln!("director: fit again");
+                false
+            }
+        };
         match &self.heartbeat {
             Some(h) => {
-                let command = if unfit {
-                    Command::ServiceFailed
-                } else {
-                    Command::ServiceRecovered
-                };
-                let _ = h.command(command).await;
+                let _ = h.command(verdict.command()).await;
             }
             // A router alone follows its own fitness.
             None => {
@@ -173,7 +188,10 @@ impl Director {
         let running: BTreeSet<usize> = self.tracking.targets.values().copied().collect();
         (self.plan.operation.track.iter().enumerate())
             .filter(|(i, _)| running.contains(i))
-            .map(|(i, t)| (t.name.clone(), t.weight, self.tracking.failing.contains(&i)))
+            .map(|(i, t)| {
+                let failing = self.tracking.fitness.failing(&i) == Some(true);
+                (t.name.clone(), t.weight, failing)
+            })
             .collect()
     }
 }
