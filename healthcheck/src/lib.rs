@@ -11,6 +11,8 @@
 //! * [`Monitor`]: the tokio driver that runs many probes with jittered, drift-free intervals and
 //!   bounded concurrency.
 //!
+//! * [`table`]: how health events and an operator's drain / disable / enable put a real server in
+//!   a table (in, weighted, quiesced, out).
 //! * [`nanny`] (default feature `lvscf`): Piranha nanny's check, timeouts and state machine for
 //!   an `lvs.cf` virtual server.
 //!
@@ -48,6 +50,7 @@ pub mod nanny;
 mod pool;
 mod probe;
 mod server;
+pub mod table;
 
 pub use error::Error;
 

@@ -55,18 +55,7 @@ pub enum Request {
     Metrics,
 }
 
-/// An operator's decision about one real server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Admin {
-    /// Weight 0: established connections go on, new ones go elsewhere.
-    Drain,
-    /// Out of the table.
-    Disable,
-    /// As its checks say (the default).
-    #[default]
-    Enable,
-}
+pub use healthcheck::table::Admin;
 
 /// A forced role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -288,17 +277,6 @@ impl Status {
             }
         }
         out
-    }
-}
-
-impl Admin {
-    /// For people: `drained`, `disabled`, `enabled`.
-    pub fn word(self) -> &'static str {
-        match self {
-            Admin::Drain => "drained by the operator",
-            Admin::Disable => "disabled by the operator",
-            Admin::Enable => "enabled",
-        }
     }
 }
 

@@ -9,16 +9,7 @@ use ipvs::{Destination, ServiceKey, Table, VirtualServer};
 use crate::Plan;
 use crate::control::Admin;
 
-/// Where one real server stands in the table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Entry {
-    /// Not in the table (never admitted, or removed after a failure).
-    Out,
-    /// In the table with this weight.
-    In(u32),
-    /// Kept in the table with weight 0 (`quiesce_server`).
-    Quiesced,
-}
+pub use healthcheck::table::Entry;
 
 /// The desired table: every service of the plan, each real server as its health events put it,
 /// and the sorry server while every real server is down. Like Piranha, a real server enters the
@@ -61,10 +52,7 @@ struct ServerState {
 impl ServerState {
     /// The health that counts for the sorry server: a server the operator took out is down.
     fn serving(&self) -> Option<Health> {
-        match self.admin {
-            Admin::Enable => self.health,
-            Admin::Drain | Admin::Disable => Some(Health::Down),
-        }
+        self.admin.serving(self.health)
     }
 }
 
@@ -234,18 +222,7 @@ impl Desired {
             return false;
         };
         let before = state.entry;
-        let (next, health) = match event {
-            EventKind::Up { weight } => (Entry::In(weight), Health::Up),
-            EventKind::Weight(w) => match before {
-                Entry::In(_) => (Entry::In(w), Health::Up),
-                other => (other, Health::Down),
-            },
-            // Quiesce keeps an entry that is in; one that never was stays out.
-            EventKind::Down { quiesce: true } if before != Entry::Out => {
-                (Entry::Quiesced, Health::Down)
-            }
-            EventKind::Down { .. } => (Entry::Out, Health::Down),
-        };
+        let (next, health) = before.after(event);
         state.entry = next;
         state.health = Some(health);
         let sorry_before = s.pool.all_down();
@@ -303,13 +280,10 @@ impl Desired {
                 .map(|s| {
                     let mut vs = s.base.clone();
                     for r in &s.servers {
-                        let weight = match (r.admin, r.entry) {
-                            (Admin::Disable, _) | (_, Entry::Out) => continue,
-                            (Admin::Drain, _) | (_, Entry::Quiesced) => 0,
-                            (Admin::Enable, Entry::In(w)) => w,
-                        };
-                        vs.destinations
-                            .push(r.destination.clone().with_weight(weight));
+                        if let Some(weight) = r.entry.weight(r.admin) {
+                            vs.destinations
+                                .push(r.destination.clone().with_weight(weight));
+                        }
                     }
                     if let Some(sorry) = &s.sorry
                         && s.pool.all_down()

@@ -136,11 +136,7 @@ impl Director {
             Ok(found) => found,
             Err(e) => return Response::error(e),
         };
-        let word = match action {
-            Admin::Drain => "drain",
-            Admin::Disable => "disable",
-            Admin::Enable => "enable",
-        };
+        let word = action.verb();
         let mut changed = false;
         let mut messages = Vec::new();
         for (si, ri) in found {
