@@ -286,7 +286,10 @@ pub type Incoming = (Request, oneshot::Sender<Response>);
 /// Opens the control socket at `path` (mode 0600) and serves it: every request is handed to
 /// `requests` and its answer written back. A socket file left by a director that is gone is
 /// replaced; one that answers is another director's, and an error.
-pub async fn serve(path: &Path, requests: mpsc::Sender<Incoming>) -> io::Result<()> {
+pub(crate) async fn serve(
+    path: &Path,
+    requests: mpsc::Sender<Incoming>,
+) -> io::Result<crate::serve::Serving> {
     if path.exists() {
         if UnixStream::connect(path).await.is_ok() {
             return Err(io::Error::new(
@@ -301,19 +304,17 @@ pub async fn serve(path: &Path, requests: mpsc::Sender<Incoming>) -> io::Result<
     }
     let listener = UnixListener::bind(path)?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
+    Ok(crate::serve::serve(
+        listener,
+        "control socket",
+        move |stream| {
             let requests = requests.clone();
-            tokio::spawn(async move {
+            async move {
                 let _ =
                     tokio::time::timeout(Duration::from_secs(120), answer(stream, requests)).await;
-            });
-        }
-    });
-    Ok(())
+            }
+        },
+    ))
 }
 
 async fn answer(stream: UnixStream, requests: mpsc::Sender<Incoming>) -> io::Result<()> {

@@ -15,27 +15,21 @@ use tokio::{
 
 use crate::control::{Incoming, Request};
 
-/// Listens on `addr` and serves `/metrics` until the director stops.
+/// Listens on `addr` and serves `/metrics` until the returned handle is dropped.
 pub(crate) async fn serve(
     addr: SocketAddr,
     requests: mpsc::Sender<Incoming>,
-) -> std::io::Result<()> {
+) -> std::io::Result<crate::serve::Serving> {
     let listener = TcpListener::bind(addr).await?;
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            let requests = requests.clone();
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |req| answer(req, requests.clone()));
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
+    Ok(crate::serve::serve(listener, "metrics", move |stream| {
+        let requests = requests.clone();
+        async move {
+            let service = hyper::service::service_fn(move |req| answer(req, requests.clone()));
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
         }
-    });
-    Ok(())
+    }))
 }
 
 async fn answer<B>(

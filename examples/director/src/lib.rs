@@ -28,6 +28,7 @@ mod exporter;
 mod overlay;
 pub mod plan;
 mod run;
+mod serve;
 pub mod settings;
 
 pub use desired::{Desired, Entry, ServerKey};

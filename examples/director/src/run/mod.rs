@@ -656,15 +656,19 @@ pub async fn run(
         .or_else(|| plan.operation.socket.clone())
         .unwrap_or_else(|| DEFAULT_SOCKET.into());
     let (requests_tx, mut requests) = mpsc::channel(16);
-    control::serve(&socket, requests_tx.clone())
+    let _control = control::serve(&socket, requests_tx.clone())
         .await
         .map_err(|e| RunError::Control(format!("{}: {e}", socket.display())))?;
-    if let Some(addr) = plan.operation.metrics {
-        crate::exporter::serve(addr, requests_tx)
-            .await
-            .map_err(|e| RunError::Control(format!("metrics on {addr}: {e}")))?;
-        eprintln!("director: metrics on http://{addr}/metrics");
-    }
+    let _metrics = match plan.operation.metrics {
+        Some(addr) => {
+            let serving = crate::exporter::serve(addr, requests_tx)
+                .await
+                .map_err(|e| RunError::Control(format!("metrics on {addr}: {e}")))?;
+            eprintln!("director: metrics on http://{addr}/metrics");
+            Some(serving)
+        }
+        None => None,
+    };
     let mut d = Director {
         owned: plan.services.iter().map(|s| s.service.key).collect(),
         plan,
