@@ -24,6 +24,7 @@
 
 pub mod control;
 mod desired;
+pub mod engine;
 mod exporter;
 mod overlay;
 pub mod plan;
@@ -32,6 +33,7 @@ mod serve;
 pub mod settings;
 
 pub use desired::{Desired, Entry, ServerKey};
+pub use engine::{Engine, Input, Output};
 pub use plan::{
     AddressPlan, Commands, Operation, Plan, PlanError, ServerPlan, ServicePlan, TrackKind,
     TrackPlan,

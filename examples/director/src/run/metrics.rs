@@ -10,19 +10,6 @@ use ipvs::Stats;
 
 use super::Director;
 
-/// Counts kept by the director itself.
-#[derive(Debug, Clone, Copy, Default)]
-pub(super) struct Counts {
-    /// Becoming active or standby.
-    pub(super) role_changes: u64,
-    /// Reloads applied.
-    pub(super) reloads: u64,
-    /// Reloads refused (invalid files).
-    pub(super) reload_failures: u64,
-    /// Repairs of the IPVS table or of the addresses made behind the director's back.
-    pub(super) repairs: u64,
-}
-
 /// Metric families, each written whole (Prometheus wants a family's samples together).
 #[derive(Default)]
 struct Exposition {
@@ -129,7 +116,7 @@ impl Director {
             "gauge",
             "1 while this director holds the addresses.",
             &[],
-            if self.active { 1.0 } else { 0.0 },
+            if self.engine.is_active() { 1.0 } else { 0.0 },
         );
         e.sample(
             "lvs_director_primary",
@@ -143,9 +130,9 @@ impl Director {
             "gauge",
             "1 while the trackers let this router be active.",
             &[],
-            if self.tracking.is_fit() { 1.0 } else { 0.0 },
+            if self.engine.is_fit() { 1.0 } else { 0.0 },
         );
-        for (name, _, failing) in self.trackers() {
+        for (name, _, failing) in self.engine.trackers_status() {
             e.sample(
                 "lvs_director_track_failing",
                 "gauge",
@@ -154,7 +141,7 @@ impl Director {
                 if failing { 1.0 } else { 0.0 },
             );
         }
-        let c = self.counts;
+        let c = self.engine.counts();
         for (name, help, v) in [
             (
                 "lvs_director_role_changes_total",
@@ -210,7 +197,7 @@ impl Director {
             );
         }
         let super::requests::Live { kernel, checks } = self.live().await;
-        for (si, s) in self.plan.services.iter().enumerate() {
+        for (si, s) in self.engine.plan().services.iter().enumerate() {
             let service = s.service.key.to_string();
             let labels = [("virtual", s.name.as_str()), ("service", service.as_str())];
             let in_kernel = kernel.get(&s.service.key);
@@ -225,7 +212,7 @@ impl Director {
                     ("server", r.name.as_str()),
                     ("address", address.as_str()),
                 ];
-                let up = self.desired.health(si, ri).flatten() == Some(Health::Up);
+                let up = self.engine.desired().health(si, ri).flatten() == Some(Health::Up);
                 e.sample(
                     "lvs_server_up",
                     "gauge",

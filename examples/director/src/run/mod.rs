@@ -1,4 +1,7 @@
-//! The running director: health checks feed the IPVS table, the heartbeat moves the addresses.
+//! The running director: the [`Engine`] decides, this driver does. It feeds the engine the
+//! monitor's verdicts, the heartbeat's role changes, the operator's requests and the drain
+//! counts, and executes what it says: the IPVS table reconciled, the addresses taken and
+//! released, the sync daemon, the checks, the commands and the log.
 
 mod metrics;
 mod notify;
@@ -7,21 +10,21 @@ mod track;
 
 use std::{
     collections::{BTreeSet, HashMap},
-    net::SocketAddr,
     sync::Arc,
     time::{Duration, Instant},
 };
 
-use healthcheck::{Monitor, MonitorOptions, Target, TargetId, Update};
-use heartbeat::{Driver, Reason, Role};
+use arp_announce::takeover::{Addresses, Event, Takeover};
+use healthcheck::{Monitor, MonitorOptions, TargetId, Update};
+use heartbeat::Driver;
 use ipvs::reconcile::{Ownership, Reconciler, observe};
-use ipvs::{Daemon, DaemonState, ServiceKey, Table, Timeouts};
+use ipvs::{Daemon, ServiceKey, Table};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::control::{self, DEFAULT_SOCKET, Force, Request, Response};
-use arp_announce::takeover::{Addresses, Announce, Event, Takeover};
-
-use crate::{Desired, Plan, ServerKey, ServerPlan, ServicePlan};
+use crate::control::{self, DEFAULT_SOCKET, Request, Response};
+pub use crate::engine::TableMode;
+use crate::engine::{Choices, Engine, Input, Output, Verdicted};
+use crate::{Plan, ServerKey};
 use notify::run_command;
 
 /// Why the director cannot run.
@@ -66,24 +69,9 @@ pub struct RunOptions {
     pub loader: Option<Loader>,
 }
 
-/// The drain timeout when nothing sets one.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(300);
-/// How long an RFC 5227 probe listens before an address is claimed, when the overlay does not
-/// say.
-const ADDRESS_PROBE: Duration = Duration::from_millis(50);
 /// How often the owned IPVS entries and addresses are compared with the kernel, when the
 /// overlay does not say.
 const RECONCILE_INTERVAL: Duration = Duration::from_secs(5);
-
-/// When the director programs its IPVS table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum TableMode {
-    /// On both nodes, so that a takeover only moves addresses (the default).
-    #[default]
-    Always,
-    /// Only while active, as Piranha (lvsd ran only on the active router).
-    WhenActive,
-}
 
 /// What the director is told while it runs.
 #[derive(Debug)]
@@ -107,53 +95,18 @@ impl std::fmt::Debug for Loader {
     }
 }
 
-/// Whether two plans check a real server the same way (then its running check is kept).
-fn same_check(a: &ServerPlan, b: &ServerPlan) -> bool {
-    a.interval == b.interval && a.health == b.health && a.probe == b.probe
-}
-
-fn server_key(s: &ServicePlan, r: &ServerPlan) -> ServerKey {
-    ServerKey {
-        service: s.service.key,
-        addr: r.destination.addr,
-        port: r.destination.port,
-    }
-}
-
-/// Every real server of `plan` with its identity and its service.
-fn servers(plan: &Plan) -> impl Iterator<Item = (ServerKey, &ServicePlan, &ServerPlan)> {
-    plan.services
-        .iter()
-        .flat_map(|s| s.servers.iter().map(move |r| (server_key(s, r), s, r)))
-}
-
-fn ipvs_timeouts(plan: &Plan) -> Timeouts {
-    let secs = |d: Duration| u32::try_from(d.as_secs()).unwrap_or(u32::MAX);
-    let (tcp, fin, udp) = plan.timeouts;
-    Timeouts {
-        tcp: secs(tcp),
-        tcp_fin: secs(fin),
-        udp: secs(udp),
-    }
-}
-
-/// A real server's change, said once the kernel has it: the log line, and the server hook's
-/// arguments (`VIRTUAL SERVER ADDRESS:PORT up|down|weight WEIGHT REASON`).
-struct ServerChange {
-    line: String,
-    hook: [String; 6],
-}
-
-/// The role decided last, and why.
+/// What a check of the monitor is for.
 #[derive(Debug, Clone, Copy)]
-struct Decided {
-    role: Role,
-    reason: Reason,
+enum Checked {
+    /// A real server.
+    Server(ServerKey),
+    /// A tracker (its index in the plan's trackers).
+    Tracker(usize),
 }
 
-/// The director's running state, between events.
+/// The driver: the engine and the handles it acts through.
 struct Director {
-    plan: Plan,
+    engine: Engine,
     options: RunOptions,
     ipvs: ipvs::Handle,
     /// Applies the desired table; it remembers what the kernel holds, so that a health change
@@ -162,79 +115,109 @@ struct Director {
     /// The services this director may touch: those of its plan, and those it still has in the
     /// kernel from an earlier plan.
     owned: BTreeSet<ServiceKey>,
-    desired: Desired,
     monitor: Monitor,
-    /// Each check's real server, and back.
-    targets: HashMap<TargetId, ServerKey>,
+    /// Each check, and what it is for.
+    targets: HashMap<TargetId, Checked>,
+    /// Each real server's check.
     checks: HashMap<ServerKey, TargetId>,
     /// The addresses held while active.
     takeover: Takeover,
-    active: bool,
     /// The sync daemon this director started, if any.
     sync_daemon: Option<Daemon>,
     /// This node is the primary.
     primary: bool,
     /// The heartbeat (`None`: a router alone).
     heartbeat: Option<heartbeat::DriverHandle>,
-    /// The last role decided, and why.
-    role: Decided,
-    /// The operator's forced role.
-    forced: Option<Force>,
-    /// Counts for the metrics.
-    counts: metrics::Counts,
-    /// The router's own health.
-    tracking: track::Tracking,
 }
 
 impl Director {
-    /// When the table is programmed: the command line's choice, else the overlay's.
-    fn table_mode(&self) -> TableMode {
-        self.options
-            .table
-            .unwrap_or(if self.plan.operation.table_when_active == Some(true) {
-                TableMode::WhenActive
-            } else {
-                TableMode::Always
-            })
-    }
-
-    /// How long to listen for another holder of an address before claiming it.
-    fn address_probe(&self) -> Duration {
-        self.plan.operation.address_probe.unwrap_or(ADDRESS_PROBE)
-    }
-
-    /// How long a real server of `service` may drain.
-    fn drain_timeout(&self, service: &ServiceKey) -> Duration {
-        let of_service = (self.plan.services.iter())
-            .find(|s| s.service.key == *service)
-            .and_then(|s| s.drain_timeout);
-        self.options
-            .drain_timeout
-            .or(of_service)
-            .or(self.plan.operation.drain_timeout)
-            .unwrap_or(DRAIN_TIMEOUT)
-    }
-
-    /// The table as it should be now.
-    fn table(&self) -> Table {
-        if self.table_mode() == TableMode::WhenActive && !self.active {
-            Table::default()
-        } else {
-            self.desired.table()
+    /// Does what the engine said, in order; the answer to the request in progress, if any. A
+    /// heartbeat that has stopped drops the rest and answers with an error. `Err` only for
+    /// what stops the director.
+    async fn execute(
+        &mut self,
+        started: Instant,
+        outputs: Vec<Output>,
+    ) -> Result<Option<Response>, RunError> {
+        let mut reply = None;
+        for output in outputs {
+            match output {
+                Output::Table(table) => {
+                    self.sync_table(&table).await;
+                }
+                Output::Take {
+                    addresses,
+                    announce,
+                    probe,
+                    report,
+                } => {
+                    log(self.takeover.take(&addresses, announce, probe).await);
+                    if report {
+                        let n = self.takeover.held().len();
+                        eprintln!("director: took over {n} addresses");
+                    }
+                }
+                Output::Release { keep } => log(self.takeover.release(&keep).await),
+                Output::SyncDaemon(want) => self.sync_daemon(want).await,
+                Output::Timeouts(t) => {
+                    if let Err(e) = self.ipvs.set_timeouts(&t).await {
+                        eprintln!("director: IPVS timeouts: {e}");
+                    }
+                }
+                Output::Checks { remove, add } => self.checks(remove, add).await?,
+                Output::Trackers(trackers) => self.trackers(trackers).await?,
+                Output::Heartbeat(command) => {
+                    if let Some(h) = &self.heartbeat
+                        && !h.command(command).await
+                    {
+                        return Ok(Some(Response::error("the heartbeat has stopped")));
+                    }
+                }
+                Output::Run {
+                    what,
+                    command,
+                    args,
+                } => {
+                    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                    run_command(what, command.as_deref(), &args);
+                }
+                Output::Log(line) => eprintln!("{line}"),
+                Output::Status(line) => notify::status(&line),
+                Output::Reloaded {
+                    services,
+                    added,
+                    removed,
+                    draining,
+                } => {
+                    let summary = format!(
+                        "reloaded: {services} services ({added} added, {removed} removed), {draining} real servers draining; applied in {:.1} ms",
+                        started.elapsed().as_secs_f64() * 1000.0
+                    );
+                    eprintln!("director: {summary}");
+                    notify::ready(&summary);
+                    reply = Some(Response::ok(summary));
+                }
+                Output::Reply(r) => reply = Some(r),
+            }
         }
+        Ok(reply)
     }
 
-    /// Reconciles the kernel with [`Director::table`]. Errors are reported, never fatal: what
-    /// runs keeps running.
-    /// Returns how many changes were sent.
-    async fn sync_table(&mut self) -> usize {
-        let table = self.table();
+    /// Hands `input` to the engine and does what it says.
+    async fn handle(&mut self, input: Input) -> Result<Option<Response>, RunError> {
+        let now = Instant::now();
+        let outputs = self.engine.handle(now, input);
+        self.execute(now, outputs).await
+    }
+
+    /// Reconciles the kernel with `table`. Errors are reported, never fatal: what runs keeps
+    /// running. Returns how many changes were sent.
+    async fn sync_table(&mut self, table: &Table) -> usize {
         self.owned
             .extend(table.services.iter().map(|s| s.service.key));
         let owned = Ownership::Keys(self.owned.clone());
-        match self.reconciler.apply(&table, &owned).await {
+        match self.reconciler.apply(table, &owned).await {
             Ok(report) => {
-                let sent = report.results.len();
                 for (op, result) in &report.results {
                     if let Err(e) = result {
                         eprintln!("director: IPVS: {op}: {e}");
@@ -242,14 +225,12 @@ impl Director {
                 }
                 if report.is_ok() {
                     // What is gone from the kernel and from the plan is no longer ours.
-                    self.owned = table
-                        .services
-                        .iter()
-                        .map(|s| s.service.key)
-                        .chain(self.plan.services.iter().map(|s| s.service.key))
+                    let plan = &self.engine.plan().services;
+                    self.owned = (table.services.iter().map(|s| s.service.key))
+                        .chain(plan.iter().map(|s| s.service.key))
                         .collect();
                 }
-                sent
+                report.results.len()
             }
             Err(e) => {
                 eprintln!("director: IPVS: {e}");
@@ -263,112 +244,48 @@ impl Director {
     /// with their interface).
     async fn repair(&mut self) {
         self.reconciler.forget();
-        let changes = self.sync_table().await;
+        let changes = self.sync_table(&self.engine.table()).await;
         if changes > 0 {
-            self.counts.repairs += 1;
+            self.engine.repaired();
             eprintln!(
                 "director: the IPVS table was changed behind the director's back: {changes} changes to repair it"
             );
         }
-        if self.active {
+        if self.engine.is_active() {
             let events = self.takeover.repair().await;
             if events.iter().any(|e| matches!(e, Event::Restored(_))) {
-                self.counts.repairs += 1;
+                self.engine.repaired();
             }
             log(events);
         }
     }
 
-    /// One check per real server of the plan: checks whose settings did not change since `old`
-    /// keep running (and keep their state); the others are replaced or stopped.
-    async fn sync_checks(&mut self, old: Option<&Plan>) -> Result<(), RunError> {
-        let mut keep = HashMap::new();
-        if let Some(old) = old {
-            let before: HashMap<_, _> = servers(old).map(|(k, _, r)| (k, r)).collect();
-            for (key, _, server) in servers(&self.plan) {
-                if let (Some(was), Some(id)) = (before.get(&key), self.checks.get(&key))
-                    && same_check(was, server)
-                {
-                    keep.insert(key, *id);
+    /// Stops the checks of `remove` and starts those of `add`.
+    async fn checks(
+        &mut self,
+        remove: Vec<ServerKey>,
+        add: Vec<(ServerKey, healthcheck::Target, String)>,
+    ) -> Result<(), RunError> {
+        for key in remove {
+            if let Some(id) = self.checks.remove(&key) {
+                self.targets.remove(&id);
+                self.monitor.remove(id).await.map_err(RunError::Monitor)?;
+            }
+        }
+        for (key, target, label) in add {
+            match refused(self.monitor.add(target).await)? {
+                Ok(id) => {
+                    self.targets.insert(id, Checked::Server(key));
+                    self.checks.insert(key, id);
                 }
+                Err(e) => eprintln!("director: {label}: {e}"),
             }
-        }
-        for (key, id) in std::mem::take(&mut self.checks) {
-            if !keep.contains_key(&key) {
-                self.monitor.remove(id).await.map_err(monitor_gone)?;
-            }
-        }
-        self.targets.clear();
-        let mut added = Vec::new();
-        for (key, s, r) in servers(&self.plan) {
-            match keep.get(&key) {
-                Some(id) => added.push((key, *id)),
-                None => {
-                    let target = Target::new(r.probe.clone(), r.health.clone(), r.interval);
-                    match refused(self.monitor.add(target).await)? {
-                        Ok(id) => added.push((key, id)),
-                        Err(e) => eprintln!("director: virtual {} server {}: {e}", s.name, r.name),
-                    }
-                }
-            }
-        }
-        for (key, id) in added {
-            self.targets.insert(id, key);
-            self.checks.insert(key, id);
         }
         Ok(())
     }
 
-    /// Applies one health update to the desired table; what to say once the kernel has it.
-    fn health(&mut self, update: Update) -> Option<ServerChange> {
-        let Update::Server {
-            target,
-            address,
-            event,
-        } = update
-        else {
-            return None;
-        };
-        let (si, ri) = self.desired.position(self.targets.get(&target)?)?;
-        self.desired.apply(si, ri, event.kind);
-        let (tag, word, weight) = match event.kind {
-            healthcheck::EventKind::Up { weight } => ("[ active ]", "up", weight),
-            healthcheck::EventKind::Weight(weight) => ("[ active ]", "weight", weight),
-            healthcheck::EventKind::Down { .. } => ("[inactive]", "down", 0),
-        };
-        let service = &self.plan.services[si];
-        Some(ServerChange {
-            line: format!("director: {tag} {address} {event}"),
-            hook: [
-                service.name.clone(),
-                service.servers[ri].name.clone(),
-                address.to_string(),
-                word.into(),
-                weight.to_string(),
-                event.reason.to_string(),
-            ],
-        })
-    }
-
-    /// Logs a real server's change and runs the server hook with it.
-    fn announce_change(&self, change: &ServerChange) {
-        eprintln!("{}", change.line);
-        let args: Vec<&str> = change.hook.iter().map(String::as_str).collect();
-        run_command(
-            "the server hook",
-            self.plan.operation.server_hook.as_deref(),
-            &args,
-        );
-    }
-
-    /// Runs the sync daemon in `state` (as pulse: the other one stopped first), when the plan
-    /// asks for one; stops ours when it does not.
-    async fn sync_daemon(&mut self, state: DaemonState) {
-        let want = self
-            .plan
-            .sync_daemon
-            .as_ref()
-            .map(|(iface, id)| Daemon::new(state, iface.clone(), u32::from(*id)));
+    /// Runs the sync daemon `want` (as pulse: the other one stopped first), or none.
+    async fn sync_daemon(&mut self, want: Option<Daemon>) {
         if want == self.sync_daemon {
             return;
         }
@@ -397,145 +314,10 @@ impl Director {
         }
     }
 
-    /// Sets the IPVS timeouts the plan has (0 keeps a value).
-    async fn set_timeouts(&self) {
-        let t = ipvs_timeouts(&self.plan);
-        if t != Timeouts::default()
-            && let Err(e) = self.ipvs.set_timeouts(&t).await
-        {
-            eprintln!("director: IPVS timeouts: {e}");
-        }
-    }
-
-    /// The peer is active too and we stay (pulse: "partner active: resending arps"): the
-    /// addresses are added if they went missing and announced again, and `active_cmd` runs
-    /// again.
-    async fn reannounce(&mut self) {
-        let probe = self.address_probe();
-        log((self.takeover)
-            .take(&self.plan.takeover(), Announce::All, probe)
-            .await);
-        run_command("active_cmd", self.plan.commands.active.as_deref(), &[]);
-    }
-
-    /// Acts on the role decided last ([`Director::role`]).
-    async fn follow_role(&mut self) {
-        match (self.role.role, self.active) {
-            (Role::Active, false) => self.become_active().await,
-            (Role::Standby, true) => self.become_standby().await,
-            (Role::Active, true) => self.reannounce().await,
-            (Role::Standby, false) => {}
-        }
-    }
-
-    async fn become_active(&mut self) {
-        self.active = true;
-        self.counts.role_changes += 1;
-        if self.table_mode() == TableMode::WhenActive {
-            self.sync_table().await;
-        }
-        let probe = self.address_probe();
-        log((self.takeover)
-            .take(&self.plan.takeover(), Announce::All, probe)
-            .await);
-        eprintln!(
-            "director: took over {} addresses",
-            self.takeover.held().len()
-        );
-        self.sync_daemon(DaemonState::Master).await;
-        run_command("active_cmd", self.plan.commands.active.as_deref(), &[]);
-        self.role_hook();
-    }
-
-    /// Runs the role hook (`ROLE REASON`) and tells the service manager.
-    fn role_hook(&self) {
-        let role = if self.active { "active" } else { "standby" };
-        let reason = self.role.reason.to_string();
-        run_command(
-            "the role hook",
-            self.plan.operation.role_hook.as_deref(),
-            &[role, &reason],
-        );
-        notify::status(&format!("{role} ({reason})"));
-    }
-
-    async fn become_standby(&mut self) {
-        self.active = false;
-        self.counts.role_changes += 1;
-        log(self.takeover.release_all().await);
-        eprintln!("director: released the addresses");
-        self.sync_daemon(DaemonState::Backup).await;
-        if self.table_mode() == TableMode::WhenActive {
-            self.sync_table().await;
-        }
-        run_command("inactive_cmd", self.plan.commands.inactive.as_deref(), &[]);
-        self.role_hook();
-    }
-
-    /// Applies a new plan as a diff; the summary line, also logged.
-    async fn reload(&mut self, plan: Plan) -> Result<String, RunError> {
-        let start = Instant::now();
-        notify::reloading();
-        let old = std::mem::replace(&mut self.plan, plan);
-        if old.heartbeat != self.plan.heartbeat {
-            eprintln!(
-                "director: warning: the heartbeat settings changed; they apply when the director restarts"
-            );
-        }
-        if (old.operation.metrics, &old.operation.socket)
-            != (self.plan.operation.metrics, &self.plan.operation.socket)
-        {
-            eprintln!(
-                "director: warning: the metrics address or the control socket changed; they apply when the director restarts"
-            );
-        }
-        self.desired = self
-            .desired
-            .reload(&self.plan, start, |k| self.drain_timeout(k));
-        self.sync_checks(Some(&old)).await?;
-        self.sync_table().await;
-        if self.active {
-            let wanted = self.plan.takeover();
-            log(self.takeover.release(&wanted).await);
-            let probe = self.address_probe();
-            log(self.takeover.take(&wanted, Announce::New, probe).await);
-        }
-        if old.sync_daemon != self.plan.sync_daemon {
-            let state = if self.active {
-                DaemonState::Master
-            } else {
-                DaemonState::Backup
-            };
-            self.sync_daemon(state).await;
-        }
-        if old.timeouts != self.plan.timeouts {
-            self.set_timeouts().await;
-        }
-        if old.operation.track != self.plan.operation.track
-            || old.operation.track_threshold != self.plan.operation.track_threshold
-        {
-            self.sync_trackers().await?;
-        }
-        let before: BTreeSet<_> = old.services.iter().map(|s| s.service.key).collect();
-        let after: BTreeSet<_> = self.plan.services.iter().map(|s| s.service.key).collect();
-        let summary = format!(
-            "reloaded: {} services ({} added, {} removed), {} real servers draining; applied in {:.1} ms",
-            after.len(),
-            after.difference(&before).count(),
-            before.difference(&after).count(),
-            self.desired.draining().len(),
-            start.elapsed().as_secs_f64() * 1000.0
-        );
-        eprintln!("director: {summary}");
-        self.counts.reloads += 1;
-        notify::ready(&summary);
-        Ok(summary)
-    }
-
-    /// Ends the drains that are over: no active connection left, or the drain timeout passed.
-    async fn check_drains(&mut self) {
+    /// Reads the connection counts of the draining real servers for the engine.
+    async fn drain_counts(&self) -> HashMap<ServerKey, Option<u32>> {
         let mut active = HashMap::new();
-        for service in self.desired.draining().services() {
+        for service in self.engine.draining_services() {
             match self.ipvs.destinations(&service).await {
                 Ok(list) => {
                     for e in list {
@@ -547,7 +329,7 @@ impl Director {
                 Err(ipvs::Error::NotFound { .. }) => {}
                 Err(e) => {
                     eprintln!("director: IPVS: {e}");
-                    for d in self.desired.draining().iter() {
+                    for d in self.engine.desired().draining().iter() {
                         if d.service.key == service {
                             active.insert(d.key(), None);
                         }
@@ -555,19 +337,7 @@ impl Director {
                 }
             }
         }
-        let done = (self.desired.draining_mut()).poll(Instant::now(), |key| {
-            active.get(key).copied().unwrap_or(Some(0))
-        });
-        if done.is_empty() {
-            return;
-        }
-        self.sync_table().await;
-        for (d, why) in done {
-            eprintln!(
-                "director: drained {} ({why})",
-                SocketAddr::new(d.destination.addr, d.destination.port)
-            );
-        }
+        active
     }
 
     /// Stops: resign, give the addresses back, remove what we own, stop our sync daemon.
@@ -577,15 +347,12 @@ impl Director {
             let _ = heartbeat.shutdown().await;
         }
         log(self.takeover.release_all().await);
-        if let Some(d) = self.sync_daemon.take()
-            && let Err(e) = self.ipvs.del_daemon(d.state).await
-        {
-            eprintln!("director: stopping the {} sync daemon: {e}", d.state);
-        }
+        self.sync_daemon(None).await;
         if !self.options.keep_table_on_exit {
             // Everything owned goes, drains included: an empty table under the same ownership.
+            let table = self.engine.desired().table();
             self.owned
-                .extend(self.desired.table().services.iter().map(|s| s.service.key));
+                .extend(table.services.iter().map(|s| s.service.key));
             // Read from the kernel: whatever happened, nothing of ours is left.
             self.reconciler.forget();
             let owned = Ownership::Keys(self.owned.clone());
@@ -609,16 +376,12 @@ fn log(events: Vec<Event>) {
     }
 }
 
-fn monitor_gone(e: healthcheck::Error) -> RunError {
-    RunError::Monitor(e)
-}
-
 /// A target the monitor refused (its settings), or the monitor gone (fatal).
 fn refused(
     added: Result<TargetId, healthcheck::Error>,
 ) -> Result<Result<TargetId, healthcheck::Error>, RunError> {
     match added {
-        Err(e @ healthcheck::Error::MonitorStopped) => Err(monitor_gone(e)),
+        Err(e @ healthcheck::Error::MonitorStopped) => Err(RunError::Monitor(e)),
         other => Ok(other),
     }
 }
@@ -644,9 +407,8 @@ pub async fn run(
 
     let (conn, ipvs) = ipvs::new_connection()?;
     tokio::spawn(conn);
-    let mut desired = Desired::new(&plan);
     // A restart adopts what the kernel has: real servers already in stay in until a check fails.
-    desired.adopt(&observe(&ipvs).await?);
+    let observed = observe(&ipvs).await?;
     let (monitor, mut updates) = Monitor::spawn(MonitorOptions::default());
     let (config, sockets) = plan
         .heartbeat
@@ -669,44 +431,32 @@ pub async fn run(
         }
         None => None,
     };
+    let choices = Choices {
+        table: options.table,
+        drain_timeout: options.drain_timeout,
+    };
+    let wanted = plan.takeover();
     let mut d = Director {
         owned: plan.services.iter().map(|s| s.service.key).collect(),
-        plan,
+        engine: Engine::new(plan, choices, !standalone),
         options,
         reconciler: Reconciler::new(ipvs.clone()),
         ipvs,
-        desired,
         monitor,
         targets: HashMap::new(),
         checks: HashMap::new(),
         takeover: Takeover::with_addresses(addresses),
-        active: false,
         sync_daemon: None,
         primary,
         heartbeat: None,
-        role: Decided {
-            role: Role::Standby,
-            reason: Reason::Startup,
-        },
-        forced: None,
-        counts: metrics::Counts::default(),
-        tracking: track::Tracking::default(),
     };
-    log(d.takeover.leftovers(&d.plan.takeover(), standalone).await?);
-    d.set_timeouts().await;
-    d.sync_table().await;
-    // As pulse: a node starts inactive, with `inactive_cmd` and a backup sync daemon.
-    run_command("inactive_cmd", d.plan.commands.inactive.as_deref(), &[]);
-    d.sync_daemon(DaemonState::Backup).await;
-    d.sync_checks(None).await?;
-    d.sync_trackers().await?;
+    log(d.takeover.leftovers(&wanted, standalone).await?);
+    let outputs = d.engine.start(&observed);
+    d.execute(Instant::now(), outputs).await?;
 
     // With a peer, the heartbeat decides. A router alone (no backup, or `backup_active = 0`)
     // is active at once: pulse waited a deadtime for a peer it would never hear.
     let mut roles = if standalone {
-        d.role.role = Role::Active;
-        eprintln!("director: ACTIVE (standalone: no backup to hear from)");
-        d.become_active().await;
         None
     } else {
         let mut driver = Driver::bind(config, &sockets)?;
@@ -715,21 +465,19 @@ pub async fn run(
         Some(roles)
     };
     eprintln!("director: control socket {}", socket.display());
-    if !d.active {
-        // As `inactive_cmd` at start: the hook hears the initial role too.
-        d.role_hook();
-    }
-    notify::ready(if d.active { "active" } else { "standby" });
+    let outputs = d.engine.started();
+    d.execute(Instant::now(), outputs).await?;
+    notify::ready(if d.engine.is_active() {
+        "active"
+    } else {
+        "standby"
+    });
     let watchdog_every = notify::watchdog_period();
     let mut watchdog = tokio::time::interval(watchdog_every.unwrap_or(Duration::from_secs(3600)));
     let mut drains = tokio::time::interval(Duration::from_secs(1));
     drains.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let repair_every = |d: &Director| {
-        d.plan
-            .operation
-            .reconcile_interval
-            .unwrap_or(RECONCILE_INTERVAL)
-    };
+    let repair_every =
+        |d: &Director| (d.engine.plan().operation.reconcile_interval).unwrap_or(RECONCILE_INTERVAL);
     let timer = |every| {
         let mut t = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -742,7 +490,8 @@ pub async fn run(
         tokio::select! {
             command = control.recv() => match command {
                 Some(Control::Reload(plan)) => {
-                    d.reload(*plan).await?;
+                    notify::reloading();
+                    d.handle(Input::Reload(plan)).await?;
                 }
                 Some(Control::Request(request, reply)) => {
                     let _ = reply.send(d.request(request).await?);
@@ -755,32 +504,38 @@ pub async fn run(
             update = updates.recv() => {
                 let Some(update) = update else { break };
                 // Every update already queued goes into one reconcile.
-                let mut changes: Vec<ServerChange> = Vec::new();
+                let mut verdicts = Vec::new();
                 let mut next = Some(update);
                 while let Some(update) = next.take().or_else(|| updates.try_recv().ok()) {
-                    match update {
-                        Update::Server { target, event, .. } if d.tracking.owns(&target) => {
-                            d.tracker_event(&target, event.kind, &event.reason.to_string()).await;
+                    let Update::Server { target, address, event } = update else { continue };
+                    match d.targets.get(&target) {
+                        Some(Checked::Tracker(index)) => {
+                            let input = Input::Tracker {
+                                index: *index,
+                                kind: event.kind,
+                                reason: event.reason.to_string(),
+                            };
+                            d.handle(input).await?;
                         }
-                        update => changes.extend(d.health(update)),
+                        Some(Checked::Server(server)) => verdicts.push(Verdicted {
+                            server: *server,
+                            address,
+                            event,
+                        }),
+                        None => {}
                     }
                 }
-                if !changes.is_empty() {
-                    d.sync_table().await;
-                }
-                // Said once the kernel has it, so that whoever reads the log can rely on it.
-                for change in &changes {
-                    d.announce_change(change);
-                }
+                d.handle(Input::Health(verdicts)).await?;
             }
             change = next_role(&mut roles) => {
                 // The heartbeat stopped by itself: so does the director.
                 let Some(change) = change else { break };
-                d.role = Decided { role: change.role(), reason: change.reason };
-                eprintln!("director: {} ({})", change.role(), change.reason);
-                d.follow_role().await;
+                d.handle(Input::Role(change)).await?;
             }
-            _ = drains.tick(), if !d.desired.draining().is_empty() => d.check_drains().await,
+            _ = drains.tick(), if !d.engine.draining_services().is_empty() => {
+                let counts = d.drain_counts().await;
+                d.handle(Input::DrainCounts(counts)).await?;
+            }
             _ = repairs.tick() => d.repair().await,
             _ = watchdog.tick(), if watchdog_every.is_some() => notify::watchdog(),
         }

@@ -4,13 +4,13 @@
 use std::{collections::HashMap, net::SocketAddr};
 
 use healthcheck::{Health, TargetStatus};
-use heartbeat::{Command, Role};
 use ipvs::{DestinationEntry, ServiceEntry, ServiceKey, listing};
 
 use super::{Director, RunError};
 use crate::control::{
-    Admin, Force, HeartbeatStatus, Request, Response, ServerStatus, ServiceStatus, Status,
+    Admin, HeartbeatStatus, Request, Response, ServerStatus, ServiceStatus, Status,
 };
+use crate::engine::Input;
 
 /// What the kernel and the monitor say now, for the status and the metrics.
 pub(super) struct Live {
@@ -39,7 +39,9 @@ impl Director {
             Ok(all) => all
                 .into_iter()
                 .filter_map(|(id, s)| {
-                    let key = self.targets.get(&id)?;
+                    let super::Checked::Server(key) = self.targets.get(&id)? else {
+                        return None;
+                    };
                     Some((SocketAddr::new(key.addr, key.port), s))
                 })
                 .collect(),
@@ -50,160 +52,43 @@ impl Director {
 
     /// Carries out one request. `Err` only for what stops the director.
     pub(super) async fn request(&mut self, request: Request) -> Result<Response, RunError> {
-        Ok(match request {
+        let input = match request {
             Request::Status => {
                 let status = self.status().await;
-                Response {
+                return Ok(Response {
                     ok: true,
                     message: String::new(),
                     status: Some(status),
-                }
+                });
             }
+            Request::Metrics => return Ok(Response::ok(self.metrics().await)),
             Request::Server {
                 action,
                 virtual_server,
                 server,
-            } => self.admin(action, &virtual_server, &server).await,
-            Request::Force { role } => self.force(role).await,
-            Request::Reload => self.reload_files().await?,
-            Request::Metrics => Response::ok(self.metrics().await),
-        })
-    }
-
-    /// Re-reads the configuration through the loader and applies it.
-    async fn reload_files(&mut self) -> Result<Response, RunError> {
-        let Some(loader) = self.options.loader.clone() else {
-            return Ok(Response::error(
-                "this director was started without its files: it cannot reload",
-            ));
-        };
-        match tokio::task::spawn_blocking(move || (loader.0)()).await {
-            Ok(Ok(plan)) => Ok(Response::ok(self.reload(plan).await?)),
-            Ok(Err(problems)) => {
-                self.counts.reload_failures += 1;
-                for p in &problems {
-                    eprintln!("{p}");
-                }
-                eprintln!(
-                    "director: reload: the configuration is not valid; the running one is kept"
-                );
-                Ok(Response::error(format!(
-                    "the configuration is not valid; the running one is kept:\n{}",
-                    problems.join("\n")
-                )))
-            }
-            Err(e) => Ok(Response::error(format!("reload: {e}"))),
-        }
-    }
-
-    /// Finds real server `server` (its name, address or `address:port`) of virtual server
-    /// `name`, in each of its services (IPv4 and IPv6): their (service, server) indices.
-    fn find_server(&self, name: &str, server: &str) -> Result<Vec<(usize, usize)>, String> {
-        let services: Vec<usize> = (self.plan.services.iter().enumerate())
-            .filter(|(_, s)| s.name == name)
-            .map(|(si, _)| si)
-            .collect();
-        if services.is_empty() {
-            return Err(format!("no virtual server `{name}` is running"));
-        }
-        let mut found = Vec::new();
-        for si in services {
-            let matching: Vec<usize> = (self.plan.services[si].servers.iter().enumerate())
-                .filter(|(_, r)| {
-                    let at = SocketAddr::new(r.destination.addr, r.destination.port);
-                    r.name == server
-                        || r.destination.addr.to_string() == server
-                        || at.to_string() == server
-                })
-                .map(|(i, _)| i)
-                .collect();
-            if matching.len() > 1 {
-                return Err(format!(
-                    "virtual {name} has {} real servers named `{server}`: give its address",
-                    matching.len()
-                ));
-            }
-            found.extend(matching.into_iter().map(|ri| (si, ri)));
-        }
-        if found.is_empty() {
-            return Err(format!("virtual {name} has no real server `{server}`"));
-        }
-        Ok(found)
-    }
-
-    async fn admin(&mut self, action: Admin, name: &str, server: &str) -> Response {
-        let found = match self.find_server(name, server) {
-            Ok(found) => found,
-            Err(e) => return Response::error(e),
-        };
-        let word = action.verb();
-        let mut changed = false;
-        let mut messages = Vec::new();
-        for (si, ri) in found {
-            changed |= self.desired.set_admin(si, ri, action);
-            let r = &self.plan.services[si].servers[ri];
-            let address = SocketAddr::new(r.destination.addr, r.destination.port).to_string();
-            let args = [
-                name,
-                r.name.as_str(),
-                address.as_str(),
-                word,
-                "-",
-                "operator",
-            ];
-            super::notify::run_command(
-                "the server hook",
-                self.plan.operation.server_hook.as_deref(),
-                &args,
-            );
-            messages.push(format!(
-                "virtual {name} server {} ({address}): {}",
-                r.name,
-                action.word()
-            ));
-        }
-        if changed {
-            self.sync_table().await;
-        }
-        let message = messages.join("\n");
-        for m in &messages {
-            eprintln!("director: operator: {m}");
-        }
-        Response::ok(message)
-    }
-
-    async fn force(&mut self, role: Force) -> Response {
-        self.forced = (role != Force::Auto).then_some(role);
-        match &self.heartbeat {
-            Some(h) => {
-                let command = match role {
-                    Force::Active => Command::ForceActive,
-                    Force::Standby => Command::ForceStandby,
-                    Force::Auto => Command::Release,
+            } => Input::Admin {
+                action,
+                virtual_server,
+                server,
+            },
+            Request::Force { role } => Input::Force(role),
+            Request::Reload => {
+                let Some(loader) = self.options.loader.clone() else {
+                    return Ok(Response::error(
+                        "this director was started without its files: it cannot reload",
+                    ));
                 };
-                if !h.command(command).await {
-                    return Response::error("the heartbeat has stopped");
+                match tokio::task::spawn_blocking(move || (loader.0)()).await {
+                    Ok(Ok(plan)) => {
+                        super::notify::reloading();
+                        Input::Reload(Box::new(plan))
+                    }
+                    Ok(Err(problems)) => Input::ReloadFailed(problems),
+                    Err(e) => return Ok(Response::error(format!("reload: {e}"))),
                 }
             }
-            // A router alone is active unless held standby.
-            None => {
-                self.role.role = if role == Force::Standby {
-                    Role::Standby
-                } else {
-                    Role::Active
-                };
-                self.role.reason = heartbeat::Reason::Operator;
-                eprintln!("director: {} (operator)", self.role.role);
-                self.follow_role().await;
-            }
-        }
-        let message = match role {
-            Force::Active => "forced active",
-            Force::Standby => "forced standby",
-            Force::Auto => "the heartbeat decides the role again",
         };
-        eprintln!("director: operator: {message}");
-        Response::ok(message)
+        Ok((self.handle(input).await?).unwrap_or_else(|| Response::error("no answer")))
     }
 
     /// The live state: the kernel's table for the services of the configuration (and those
@@ -214,7 +99,7 @@ impl Director {
             checks: health,
         } = self.live().await;
         let mut services = Vec::new();
-        for (si, s) in self.plan.services.iter().enumerate() {
+        for (si, s) in self.engine.plan().services.iter().enumerate() {
             let in_kernel = kernel.get(&s.service.key);
             let entry = |addr: SocketAddr| {
                 in_kernel.and_then(|(_, ds)| {
@@ -226,7 +111,7 @@ impl Director {
             for (ri, r) in s.servers.iter().enumerate() {
                 let addr = SocketAddr::new(r.destination.addr, r.destination.port);
                 let checked = health.get(&addr);
-                let verdict = self.desired.health(si, ri).flatten();
+                let verdict = self.engine.desired().health(si, ri).flatten();
                 servers.push(server_status(
                     &r.name,
                     addr,
@@ -236,7 +121,7 @@ impl Director {
                         Some(Health::Down) => "down",
                         _ => "unknown",
                     },
-                    self.desired.admin(si, ri).unwrap_or_default(),
+                    self.engine.desired().admin(si, ri).unwrap_or_default(),
                     checked,
                 ));
             }
@@ -260,7 +145,7 @@ impl Director {
                 servers,
             });
         }
-        for d in self.desired.draining().iter() {
+        for d in self.engine.desired().draining().iter() {
             let addr = SocketAddr::new(d.destination.addr, d.destination.port);
             let in_kernel = kernel.get(&d.service.key);
             let e = in_kernel.and_then(|(_, ds)| {
@@ -284,7 +169,7 @@ impl Director {
         let heartbeat = match &self.heartbeat {
             None => None,
             Some(h) => h.counters().await.map(|c| HeartbeatStatus {
-                protocol: if self.plan.heartbeat.auth.is_some() {
+                protocol: if self.engine.plan().heartbeat.auth.is_some() {
                     "authenticated"
                 } else {
                     "piranha"
@@ -298,9 +183,14 @@ impl Director {
         };
         Status {
             node: if self.primary { "primary" } else { "backup" }.into(),
-            role: if self.active { "active" } else { "standby" }.into(),
-            reason: self.role.reason.to_string(),
-            forced: self.forced,
+            role: if self.engine.is_active() {
+                "active"
+            } else {
+                "standby"
+            }
+            .into(),
+            reason: self.engine.role().reason.to_string(),
+            forced: self.engine.forced(),
             heartbeat,
             addresses: (self.takeover.held().iter())
                 .map(|a| {
@@ -308,14 +198,14 @@ impl Director {
                     format!("{}/{} on {on}", a.address, a.prefix)
                 })
                 .collect(),
-            tracking: (self.trackers().into_iter())
+            tracking: (self.engine.trackers_status().into_iter())
                 .map(|(name, weight, failing)| crate::control::TrackStatus {
                     name,
                     weight,
                     failing,
                 })
                 .collect(),
-            fit: self.tracking.is_fit(),
+            fit: self.engine.is_fit(),
             services,
         }
     }
