@@ -1,7 +1,8 @@
 //! Linux IPVS (LVS) over generic netlink: a sans-IO [`codec`], a typed [`model`] with serde, an
 //! async [`client`] in the style of rtnetlink (connection future + cloneable [`Handle`], dump
 //! streams, batching, network namespaces), typed [`Error`]s and a [`reconcile`]r; sans-I/O
-//! [`drain`]s of real servers, and the [`environment`] checks (sysctls, firewall) a director needs.
+//! [`drain`]s of real servers, and the [`environment`] checks (sysctls, firewall) a director needs;
+//! `lvscf` (default feature) reads Piranha's `lvs.cf` as services and destinations, as lvsd did.
 //!
 //! ```no_run
 //! # #[tokio::main(flavor = "current_thread")]
@@ -26,6 +27,8 @@ pub mod drain;
 pub mod environment;
 pub mod error;
 pub mod listing;
+#[cfg(feature = "lvscf")]
+pub mod lvscf;
 pub mod model;
 pub mod reconcile;
 

@@ -790,6 +790,9 @@ pub enum ValidationError {
     /// An IPv4 persistence netmask longer than /32.
     #[error("IPv4 netmask /{0} is longer than 32")]
     Ipv4Netmask(u8),
+    /// A persistence netmask given as an address that is not a contiguous netmask.
+    #[error("{0} is not a contiguous netmask")]
+    Netmask(Ipv4Addr),
     /// An IPv6 persistence netmask outside /1 to /128.
     #[error("IPv6 netmask /{0} must be 1..=128")]
     Ipv6Netmask(u8),

@@ -47,6 +47,7 @@ mod lexer;
 mod lint;
 mod locate;
 mod model;
+mod netmask;
 mod parser;
 mod syntax;
 mod value;
@@ -63,5 +64,6 @@ pub use model::{
     AddressOnDevice, Config, ConflictAction, FailoverService, Globals, Host, HostError, Network,
     Protocol, RealServer, Scheduler, Seconds, ServiceType, VirtualServer,
 };
+pub use netmask::{prefix_len, takeover_prefix};
 pub use value::{SERVICE_NAMES, service_port};
 pub use write::WriteError;

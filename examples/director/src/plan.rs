@@ -30,8 +30,8 @@ use std::{
 
 use healthcheck::{Probe, ServerConfig};
 use heartbeat::pulse::Pulse;
-use ipvs::{Destination, Family, Forwarding, Scheduler, Service, ServiceKey};
-use lvscf::{AddressOnDevice, Config, Host, Network, Place, Protocol, VirtualServer};
+use ipvs::{Destination, Forwarding, Service, ServiceKey};
+use lvscf::{AddressOnDevice, Config, Host, Place, VirtualServer};
 
 use crate::Settings;
 use crate::settings::SettingsError;
@@ -307,16 +307,7 @@ impl Plan {
         {
             addresses.push(address(addr, g.nat_nmask, router, "nat_router".into()));
         }
-        let forwarding = match g.network {
-            Network::Nat => Forwarding::Masquerade,
-            Network::Direct => Forwarding::DirectRoute,
-            Network::Tunnel => Forwarding::Tunnel {
-                tun_type: Default::default(),
-                tun_port: 0,
-                csum: false,
-                remcsum: false,
-            },
-        };
+        let forwarding = ipvs::lvscf::forwarding(g.network);
         let mut services: Vec<ServicePlan> = Vec::new();
         for vs in config.virtual_servers.iter().filter(|v| v.active) {
             let Some(on) = &vs.address else {
@@ -421,24 +412,12 @@ impl Plan {
     }
 }
 
-fn prefix(mask: Ipv4Addr) -> Option<u8> {
-    let bits = u32::from(mask);
-    let ones = bits.leading_ones();
-    (bits.checked_shl(ones).unwrap_or(0) == 0).then_some(ones as u8)
-}
-
 fn address(addr: Ipv4Addr, mask: Ipv4Addr, on: &AddressOnDevice, purpose: String) -> AddressPlan {
-    let (device, label) = match on.device.split_once(':') {
-        Some((dev, _)) => (dev.to_string(), Some(on.device.clone())),
-        None => (on.device.clone(), None),
-    };
     AddressPlan {
         address: IpAddr::V4(addr),
-        // A mask of 0 (unset) made Piranha run a bare `ifconfig DEV IP up`, which picks the
-        // classful mask and adds its route; a /32 adds the address and nothing else.
-        prefix: prefix(mask).filter(|p| *p > 0).unwrap_or(32),
-        device,
-        label,
+        prefix: lvscf::takeover_prefix(mask),
+        device: on.interface().to_string(),
+        label: on.label().map(str::to_string),
         purpose,
     }
 }
@@ -452,27 +431,16 @@ fn service(
 ) -> Result<ServicePlan, Vec<PlanError>> {
     let at = |key| Place::virtual_server(&vs.name, key);
     let mut errors = Vec::new();
-    let key = if vs.fwmark != 0 {
-        ServiceKey::fwmark(Family::Inet, vs.fwmark)
-    } else {
-        match vs.protocol {
-            Protocol::Tcp => ServiceKey::tcp(IpAddr::V4(vip), vs.port),
-            Protocol::Udp => ServiceKey::udp(IpAddr::V4(vip), vs.port),
+    let service = match ipvs::lvscf::service(vs, vip) {
+        Ok(service) => service,
+        Err(e) => {
+            errors.push(PlanError::Invalid {
+                place: at(Some("pmask")),
+                message: e.to_string(),
+            });
+            Service::new(ServiceKey::tcp(IpAddr::V4(vip), vs.port))
         }
     };
-    let mut service = Service::new(key).with_scheduler(Scheduler::from_name(vs.scheduler.as_str()));
-    if vs.persistent.0 > 0 {
-        service = service.persistent(vs.persistent.0);
-        if let Some(mask) = vs.pmask {
-            match prefix(mask) {
-                Some(p) => service.netmask = Some(p),
-                None => errors.push(PlanError::Invalid {
-                    place: at(Some("pmask")),
-                    message: format!("{mask} is not a contiguous netmask"),
-                }),
-            }
-        }
-    }
     let nanny = match healthcheck::nanny::Nanny::from_lvscf(vs, g) {
         Ok(n) => n,
         Err(e) => {
@@ -488,9 +456,7 @@ fn service(
         let Some(rip) = ip(&rs.address, place(Some("address"))) else {
             continue;
         };
-        let destination = Destination::new(IpAddr::V4(rip), rs.port)
-            .with_forwarding(forwarding)
-            .with_weight(rs.weight);
+        let destination = ipvs::lvscf::destination(rs, rip, forwarding);
         // The kernel refuses a second destination with the same address and port; the first
         // one is used (`Plan::warnings` reports the others).
         if servers.iter().any(|s| {
@@ -519,11 +485,7 @@ fn service(
             check: described.clone(),
         });
     }
-    let sorry = vs.sorry_server.map(|addr| {
-        Destination::new(IpAddr::V4(addr), vs.port)
-            .with_forwarding(forwarding)
-            .with_weight(1)
-    });
+    let sorry = ipvs::lvscf::sorry_server(vs, forwarding);
     if !errors.is_empty() {
         return Err(errors);
     }
