@@ -260,15 +260,7 @@ async fn list(h: &Handle, stats: bool, rate: bool, json: bool) -> Res<()> {
     let mut t = h.table().await?;
     listing::sort(&mut t);
     if json {
-        let table = Table {
-            services: t
-                .into_iter()
-                .map(|(s, d)| VirtualServer {
-                    service: s.service,
-                    destinations: d.into_iter().map(|e| e.destination).collect(),
-                })
-                .collect(),
-        };
+        let table: Table = t.into_iter().collect();
         println!("{}", serde_json::to_string_pretty(&table)?);
         return Ok(());
     }

@@ -770,6 +770,22 @@ pub struct Table {
     pub services: Vec<VirtualServer>,
 }
 
+impl FromIterator<(ServiceEntry, Vec<DestinationEntry>)> for Table {
+    /// A dump's entries (as [`Handle::table`](crate::Handle::table) reads them) as a table:
+    /// their settings, without counters.
+    fn from_iter<I: IntoIterator<Item = (ServiceEntry, Vec<DestinationEntry>)>>(dump: I) -> Self {
+        Table {
+            services: dump
+                .into_iter()
+                .map(|(s, d)| VirtualServer {
+                    service: s.service,
+                    destinations: d.into_iter().map(|e| e.destination).collect(),
+                })
+                .collect(),
+        }
+    }
+}
+
 /// What the kernel would refuse in a service, destination, daemon or timeouts, found before
 /// sending (the kernel itself says only `EINVAL`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -22,7 +22,7 @@ pub use crate::diff::{Op, Ownership, Plan, plan};
 
 use crate::client::Handle;
 use crate::error::{Error, Result};
-use crate::model::{ServiceKey, Table, VirtualServer};
+use crate::model::{ServiceKey, Table};
 
 /// What [`apply`] did.
 #[derive(Debug)]
@@ -46,16 +46,7 @@ impl Report {
 
 /// Reads the kernel's table (services and destinations, settings only).
 pub async fn observe(handle: &Handle) -> Result<Table> {
-    let t = handle.table().await?;
-    Ok(Table {
-        services: t
-            .into_iter()
-            .map(|(s, d)| VirtualServer {
-                service: s.service,
-                destinations: d.into_iter().map(|e| e.destination).collect(),
-            })
-            .collect(),
-    })
+    Ok(handle.table().await?.into_iter().collect())
 }
 
 /// A reconciler that remembers what the kernel holds after each apply, so that the next apply
