@@ -47,3 +47,8 @@ pub use pnet_base::MacAddr;
 pub use probe::{Conflict, conflict, probe};
 pub use schedule::{Burst, Plan, Schedule};
 pub use sender::{FrameSink, PacketSocket};
+
+/// The README's examples, compiled and run as doc tests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -83,3 +83,8 @@ pub use server::{
     Detail, Event, EventKind, Health, LastCheck, LoadScaling, Override, Reason, Server,
     ServerConfig, SlowStart, Snapshot,
 };
+
+/// The README's examples, compiled and run as doc tests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

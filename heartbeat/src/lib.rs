@@ -63,3 +63,8 @@ pub use driver::{
 };
 pub use error::Error;
 pub use machine::{Action, Counters, Event, Heartbeat, PathId, Reason, Role};
+
+/// The README's examples, compiled and run as doc tests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -67,3 +67,8 @@ pub use model::{
 pub use netmask::{prefix_len, takeover_prefix};
 pub use value::{SERVICE_NAMES, service_port};
 pub use write::WriteError;
+
+/// The README's examples, compiled and run as doc tests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
