@@ -1,15 +1,21 @@
 //! The settings overlay applied to the plan lvs.cf describes (after [`Settings::check`]).
 
 use healthcheck::{Binding, Check, Probe, Timeouts};
-use ipvs::{Family, Forwarding, ServiceKey};
+use ipvs::{Family, ServiceKey};
 use lvscf::Config;
 
 use crate::Plan;
-use crate::plan::{AddressPlan, Operation, ServicePlan, TrackKind, TrackPlan};
+use crate::plan::{AddressPlan, Operation, PlanError, ServicePlan, TrackKind, TrackPlan};
 use crate::settings::{ForwardingSetting, Mode, Settings, TableSetting};
 
-/// Changes `plan` as `settings` say; `settings` were checked against `config`.
-pub(crate) fn apply(plan: &mut Plan, config: &Config, settings: &Settings) {
+/// Changes `plan` as `settings` say; `settings` were checked against `config`, so an error
+/// here means a file changed since (the key file), and every one is reported.
+pub(crate) fn apply(
+    plan: &mut Plan,
+    config: &Config,
+    settings: &Settings,
+) -> Result<(), Vec<PlanError>> {
+    let mut errors = Vec::new();
     let h = &settings.heartbeat;
     if let Some(k) = &h.keepalive {
         plan.heartbeat.keepalive = *k.get_ref();
@@ -22,8 +28,13 @@ pub(crate) fn apply(plan: &mut Plan, config: &Config, settings: &Settings) {
         .as_ref()
         .is_some_and(|m| *m.get_ref() == Mode::Authenticated);
     if auth && let Some(file) = &h.key_file {
-        // Checked by `Settings::check`; a file that changed since is left to the run's error.
-        let key = heartbeat::read_key(file.get_ref()).unwrap_or_default();
+        let key = match heartbeat::read_key(file.get_ref()) {
+            Ok(key) => key,
+            Err(e) => {
+                errors.push(PlanError::Heartbeat(e));
+                Default::default()
+            }
+        };
         let mut auth = heartbeat::pulse::Auth::new(key);
         auth.priority = h.priority.unwrap_or(100);
         auth.failback = h.failback.unwrap_or(false);
@@ -48,12 +59,12 @@ pub(crate) fn apply(plan: &mut Plan, config: &Config, settings: &Settings) {
         address_probe: d.address_probe.as_ref().map(|t| *t.get_ref()),
         role_hook: words(&settings.hooks.role),
         server_hook: words(&settings.hooks.server),
-        track: track(&settings.track),
+        track: track(&settings.track, &mut errors),
         track_threshold: settings.track.threshold.as_ref().map(|t| *t.get_ref()),
     };
     for service in &mut plan.services {
         if let Some(v) = settings.virtual_server(&service.name) {
-            virtual_server(service, v);
+            virtual_server(service, v, &mut errors);
         }
     }
     // IPv6: a service beside each IPv4 one that has an `ipv6` address, and the gateway.
@@ -70,7 +81,7 @@ pub(crate) fn apply(plan: &mut Plan, config: &Config, settings: &Settings) {
             label: None,
             purpose: format!("virtual {} (IPv6)", service.name),
         });
-        services.push(ipv6_service(service, v, on.address));
+        services.push(ipv6_service(service, v, on.address, &mut errors));
     }
     plan.services.extend(services);
     if let Some(on) = &settings.ipv6.nat_router {
@@ -83,6 +94,11 @@ pub(crate) fn apply(plan: &mut Plan, config: &Config, settings: &Settings) {
         });
     }
     let _ = config;
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
 }
 
 /// The IPv6 twin of `service`: its key on `vip` (or its firewall mark for IPv6), and the real
@@ -91,6 +107,7 @@ fn ipv6_service(
     service: &ServicePlan,
     v: &crate::settings::VirtualSettings,
     vip: std::net::Ipv6Addr,
+    errors: &mut Vec<PlanError>,
 ) -> ServicePlan {
     let mut twin = service.service.clone();
     twin.key = match service.service.key {
@@ -115,9 +132,13 @@ fn ipv6_service(
             continue;
         };
         let target = std::net::SocketAddr::new((*ip.get_ref()).into(), r.destination.port);
-        // The same check: only its target changes (checked by `Settings::check`).
-        let Ok(probe) = r.probe.with_target(target) else {
-            continue;
+        // The same check: only its target changes.
+        let probe = match r.probe.with_target(target) {
+            Ok(probe) => probe,
+            Err(e) => {
+                errors.push(PlanError::Check(e));
+                continue;
+            }
         };
         let mut server = r.clone();
         server.destination.addr = target.ip();
@@ -134,7 +155,7 @@ fn ipv6_service(
 }
 
 /// The trackers of `[track]` (checked by `Settings::check`).
-fn track(t: &crate::settings::TrackSettings) -> Vec<TrackPlan> {
+fn track(t: &crate::settings::TrackSettings, errors: &mut Vec<PlanError>) -> Vec<TrackPlan> {
     let get = |d: &Option<toml::Spanned<std::time::Duration>>| d.as_ref().map(|d| *d.get_ref());
     let mut out = Vec::new();
     for i in &t.interface {
@@ -154,20 +175,25 @@ fn track(t: &crate::settings::TrackSettings) -> Vec<TrackPlan> {
             Binding::default(),
             Timeouts::both(get(&g.timeout).unwrap_or(interval)),
         );
-        if let Ok(probe) = probe {
-            out.push(TrackPlan {
+        match probe {
+            Err(e) => errors.push(PlanError::Check(e)),
+            Ok(probe) => out.push(TrackPlan {
                 name: format!("gateway {}", g.address),
                 kind: TrackKind::Probe(probe),
                 interval,
                 fall: g.fall.as_ref().map_or(3, |f| *f.get_ref()),
                 weight: g.weight.unwrap_or(1),
-            });
+            }),
         }
     }
     for s in &t.script {
         let interval = get(&s.interval).unwrap_or(std::time::Duration::from_secs(2));
-        let Ok(command) = healthcheck::CommandTemplate::parse(s.command.get_ref()) else {
-            continue;
+        let command = match healthcheck::CommandTemplate::parse(s.command.get_ref()) {
+            Ok(command) => command,
+            Err(e) => {
+                errors.push(PlanError::Check(e));
+                continue;
+            }
         };
         let probe = Probe::new(
             std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
@@ -178,31 +204,31 @@ fn track(t: &crate::settings::TrackSettings) -> Vec<TrackPlan> {
             Binding::default(),
             Timeouts::both(get(&s.timeout).unwrap_or(interval)),
         );
-        if let Ok(probe) = probe {
-            out.push(TrackPlan {
+        match probe {
+            Err(e) => errors.push(PlanError::Check(e)),
+            Ok(probe) => out.push(TrackPlan {
                 name: format!("script {}", s.command.get_ref()),
                 kind: TrackKind::Probe(probe),
                 interval,
                 fall: s.fall.as_ref().map_or(1, |f| *f.get_ref()),
                 weight: s.weight.unwrap_or(1),
-            });
+            }),
         }
     }
     out
 }
 
-fn virtual_server(service: &mut ServicePlan, v: &crate::settings::VirtualSettings) {
+fn virtual_server(
+    service: &mut ServicePlan,
+    v: &crate::settings::VirtualSettings,
+    errors: &mut Vec<PlanError>,
+) {
     if let Some(f) = v.forwarding {
-        let forwarding = match f {
-            ForwardingSetting::Nat => Forwarding::Masquerade,
-            ForwardingSetting::Direct => Forwarding::DirectRoute,
-            ForwardingSetting::Tunnel => Forwarding::Tunnel {
-                tun_type: Default::default(),
-                tun_port: 0,
-                csum: false,
-                remcsum: false,
-            },
-        };
+        let forwarding = ipvs::lvscf::forwarding(match f {
+            ForwardingSetting::Nat => lvscf::Network::Nat,
+            ForwardingSetting::Direct => lvscf::Network::Direct,
+            ForwardingSetting::Tunnel => lvscf::Network::Tunnel,
+        });
         for r in &mut service.servers {
             r.destination.forwarding = forwarding;
         }
@@ -218,20 +244,30 @@ fn virtual_server(service: &mut ServicePlan, v: &crate::settings::VirtualSetting
         if let Some(n) = &v.fall {
             r.health.fall = *n.get_ref();
         }
-        if let Some(http) = &v.http
-            && let Ok(check) = http.get_ref().check()
-        {
+        if let Some(http) = &v.http {
+            let check = match http.get_ref().check() {
+                Ok(check) => check,
+                Err(message) => {
+                    errors.push(PlanError::Invalid {
+                        place: lvscf::Place::virtual_server(&service.name, None),
+                        message,
+                    });
+                    continue;
+                }
+            };
             let text = describe(&check);
-            let target = r.probe.target();
-            // Checked by `Settings::check` against the same settings.
-            if let Ok(probe) = Probe::new(
-                target,
+            let timeouts = Timeouts::both(r.interval);
+            match Probe::new(
+                r.probe.target(),
                 Check::Http(check),
                 Binding::default(),
-                Timeouts::both(r.interval),
+                timeouts,
             ) {
-                r.probe = probe;
-                r.check = text;
+                Ok(probe) => {
+                    r.probe = probe;
+                    r.check = text;
+                }
+                Err(e) => errors.push(PlanError::Check(e)),
             }
         }
     }

@@ -59,6 +59,9 @@ pub enum PlanError {
     /// A virtual server's checks that cannot work (nanny's semantics), with where.
     #[error(transparent)]
     Check(healthcheck::Error),
+    /// The heartbeat's settings (the key file).
+    #[error("heartbeat: {0}")]
+    Heartbeat(heartbeat::Error),
     /// A problem in the settings overlay (`director.toml`), at its own line and column.
     #[error("{0}")]
     Settings(SettingsError),
@@ -70,6 +73,7 @@ impl PlanError {
         match self {
             PlanError::Unresolved { place, .. } | PlanError::Invalid { place, .. } => Some(place),
             PlanError::Check(e) => e.place(),
+            PlanError::Heartbeat(_) => None,
             PlanError::Settings(_) => None,
         }
     }
@@ -249,7 +253,7 @@ impl Plan {
             return Err(overlay_errors);
         }
         let mut plan = Plan::from_lvscf(config, settings, resolve)?;
-        crate::overlay::apply(&mut plan, config, settings);
+        crate::overlay::apply(&mut plan, config, settings)?;
         Ok(plan)
     }
 

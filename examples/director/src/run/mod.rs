@@ -76,8 +76,6 @@ const RECONCILE_INTERVAL: Duration = Duration::from_secs(5);
 /// What the director is told while it runs.
 #[derive(Debug)]
 pub enum Control {
-    /// Apply a new, already validated plan as a diff.
-    Reload(Box<Plan>),
     /// An operator's request (the control socket's, or SIGHUP's [`Request::Reload`]).
     Request(Request, oneshot::Sender<Response>),
     /// Stop (SIGTERM): resign, release the addresses, remove the owned entries.
@@ -388,7 +386,7 @@ fn refused(
 
 /// Runs the director until told to stop (or until `control` closes).
 ///
-/// A reload ([`Control::Reload`]) is applied as a diff: checks whose settings did not change keep
+/// A reload ([`Request::Reload`], SIGHUP) is applied as a diff: checks whose settings did not change keep
 /// running, the IPVS table is reconciled, a real server that left the configuration drains
 /// (weight 0) until its active connections are gone or [`RunOptions::drain_timeout`] passed.
 pub async fn run(
@@ -489,10 +487,6 @@ pub async fn run(
     loop {
         tokio::select! {
             command = control.recv() => match command {
-                Some(Control::Reload(plan)) => {
-                    notify::reloading();
-                    d.handle(Input::Reload(plan)).await?;
-                }
                 Some(Control::Request(request, reply)) => {
                     let _ = reply.send(d.request(request).await?);
                 }
