@@ -22,6 +22,7 @@
 
 pub mod client;
 pub mod codec;
+pub mod daemon;
 mod diff;
 pub mod drain;
 pub mod environment;

@@ -472,8 +472,9 @@ impl Engine {
 
     /// The sync daemon the plan asks for, in `state`, when it differs from the last asked.
     fn sync_daemon(&mut self, state: DaemonState) -> Option<Output> {
+        let active = state == DaemonState::Master;
         let want = (self.plan.sync_daemon.as_ref())
-            .map(|(iface, id)| Daemon::new(state, iface.clone(), u32::from(*id)));
+            .map(|(iface, id)| ipvs::daemon::for_role(active, iface, u32::from(*id)));
         if want == self.sync {
             return None;
         }

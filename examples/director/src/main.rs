@@ -168,7 +168,7 @@ fn load(files: &Files, lines: &mut Vec<String>) -> Result<Plan, ExitCode> {
         None => director::Settings::default(),
         Some(bytes) => {
             let parsed = String::from_utf8(bytes)
-                .map_err(|_| format!("{settings_shown}: error: not UTF-8"))
+                .map_err(|e| format!("{settings_shown}: error: not UTF-8 ({})", e.utf8_error()))
                 .and_then(|text| {
                     director::Settings::parse(&text).map_err(|e| {
                         format!(

@@ -17,6 +17,7 @@ use std::{
 use arp_announce::takeover::{Addresses, Event, Takeover};
 use healthcheck::{Monitor, MonitorOptions, TargetId, Update};
 use heartbeat::Driver;
+use ipvs::daemon::Step;
 use ipvs::reconcile::{Ownership, Reconciler, observe};
 use ipvs::{Daemon, ServiceKey, Table};
 use tokio::sync::{mpsc, oneshot};
@@ -284,31 +285,32 @@ impl Director {
 
     /// Runs the sync daemon `want` (as pulse: the other one stopped first), or none.
     async fn sync_daemon(&mut self, want: Option<Daemon>) {
-        if want == self.sync_daemon {
-            return;
-        }
-        if let Some(old) = self.sync_daemon.take()
-            && let Err(e) = self.ipvs.del_daemon(old.state).await
-        {
-            eprintln!("director: stopping the {} sync daemon: {e}", old.state);
-        }
-        let Some(want) = want else { return };
-        // A daemon in the same state left by someone else (or an earlier run) is replaced.
-        if let Ok(running) = self.ipvs.daemons().await
-            && running.iter().any(|d| d.state == want.state)
-            && let Err(e) = self.ipvs.del_daemon(want.state).await
-        {
-            eprintln!("director: stopping the {} sync daemon: {e}", want.state);
-        }
-        match self.ipvs.add_daemon(&want).await {
-            Ok(()) => {
-                eprintln!(
-                    "director: {} sync daemon on {} (syncid {})",
-                    want.state, want.interface, want.sync_id
-                );
-                self.sync_daemon = Some(want);
+        let running = match (&want, want == self.sync_daemon) {
+            (Some(_), false) => self.ipvs.daemons().await.unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        for step in ipvs::daemon::steps(self.sync_daemon.as_ref(), want.as_ref(), &running) {
+            match step {
+                Step::Stop(state) => {
+                    if self.sync_daemon.as_ref().is_some_and(|d| d.state == state) {
+                        self.sync_daemon = None;
+                    }
+                    if let Err(e) = self.ipvs.del_daemon(state).await {
+                        eprintln!("director: stopping the {state} sync daemon: {e}");
+                    }
+                }
+                Step::Start(want) => match self.ipvs.add_daemon(&want).await {
+                    Ok(()) => {
+                        eprintln!(
+                            "director: {} sync daemon on {} (syncid {})",
+                            want.state, want.interface, want.sync_id
+                        );
+                        self.sync_daemon = Some(want);
+                    }
+                    Err(e) => eprintln!("director: starting the {} sync daemon: {e}", want.state),
+                },
+                _ => {}
             }
-            Err(e) => eprintln!("director: starting the {} sync daemon: {e}", want.state),
         }
     }
 
