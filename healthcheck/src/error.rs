@@ -11,6 +11,18 @@ pub enum Error {
     /// An HTTP setting (method, path, header, status list, digest).
     #[error("HTTP check: {0}")]
     Http(String),
+    /// An HTTP check's status list that does not parse.
+    #[error("status {text:?}: {source}")]
+    HttpStatus {
+        /// The text given.
+        text: String,
+        /// Why.
+        #[source]
+        source: Box<Error>,
+    },
+    /// TLS settings on a check that is not HTTPS.
+    #[error("insecure, sni and ca_file go with https = true")]
+    TlsWithoutHttps,
     /// A TLS server name that is not a DNS name or an address.
     #[error("TLS: {name:?} is not a valid server name")]
     ServerName {

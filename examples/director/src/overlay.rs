@@ -247,15 +247,12 @@ fn virtual_server(
         if let Some(http) = &v.http {
             let check = match http.get_ref().check() {
                 Ok(check) => check,
-                Err(message) => {
-                    errors.push(PlanError::Invalid {
-                        place: lvscf::Place::virtual_server(&service.name, None),
-                        message,
-                    });
+                Err(e) => {
+                    errors.push(PlanError::Check(e));
                     continue;
                 }
             };
-            let text = describe(&check);
+            let text = check.to_string();
             let timeouts = Timeouts::both(r.interval);
             match Probe::new(
                 r.probe.target(),
@@ -271,19 +268,4 @@ fn virtual_server(
             }
         }
     }
-}
-
-/// An HTTP check, for people.
-fn describe(c: &healthcheck::HttpCheck) -> String {
-    let mut text = format!(
-        "{} {} {}",
-        if c.tls.is_some() { "https" } else { "http" },
-        c.method,
-        c.path
-    );
-    text += &format!(" status {}", c.status);
-    if let Some(e) = &c.body_expect {
-        text += &format!(" expect {e}");
-    }
-    text
 }

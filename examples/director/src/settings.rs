@@ -325,73 +325,13 @@ pub struct VirtualSettings {
     #[serde(default, deserialize_with = "duration")]
     pub drain_timeout: Option<Spanned<Duration>>,
     /// An HTTP or HTTPS check instead of send/expect.
-    pub http: Option<Spanned<HttpSettings>>,
+    pub http: Option<Spanned<healthcheck::HttpSpec>>,
     /// An IPv6 service beside the IPv4 one: the same port, protocol (or firewall mark),
     /// scheduler, persistence and checks, for the real servers given an `ipv6` address.
     pub ipv6: Option<Ipv6On>,
     /// `[virtual.NAME.server.NAME_OR_ADDRESS]`.
     #[serde(default)]
     pub server: BTreeMap<Spanned<String>, ServerSettings>,
-}
-
-/// An HTTP check (`[virtual.NAME] http = { … }`).
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HttpSettings {
-    /// Method (GET).
-    pub method: Option<String>,
-    /// Path (`/`).
-    pub path: Option<String>,
-    /// `Host` header.
-    pub host: Option<String>,
-    /// Accepted statuses (`200-299`).
-    pub status: Option<String>,
-    /// A substring the body must contain.
-    pub expect: Option<String>,
-    /// HTTPS.
-    #[serde(default)]
-    pub https: bool,
-    /// Accept any certificate (HTTPS).
-    #[serde(default)]
-    pub insecure: bool,
-    /// Server name to send and verify (HTTPS).
-    pub sni: Option<String>,
-    /// PEM file of trusted CAs (HTTPS).
-    pub ca_file: Option<PathBuf>,
-    /// Keep the connection between checks.
-    #[serde(default)]
-    pub keep_alive: bool,
-}
-
-impl HttpSettings {
-    /// The check these settings describe.
-    pub fn check(&self) -> Result<healthcheck::HttpCheck, String> {
-        let mut c = healthcheck::HttpCheck::get(self.path.as_deref().unwrap_or("/"));
-        if let Some(m) = &self.method {
-            c.method = m.clone();
-        }
-        c.host = self.host.clone();
-        if let Some(status) = &self.status {
-            c.status = status
-                .parse()
-                .map_err(|e| format!("status {status:?}: {e}"))?;
-        }
-        c.body_expect = self
-            .expect
-            .as_ref()
-            .map(|e| healthcheck::Expect::Substring(e.as_bytes().to_vec()));
-        if self.https {
-            c.tls = Some(healthcheck::Tls {
-                insecure: self.insecure,
-                sni: self.sni.clone(),
-                ca_file: self.ca_file.clone(),
-            });
-        } else if self.insecure || self.sni.is_some() || self.ca_file.is_some() {
-            return Err("insecure, sni and ca_file go with https = true".into());
-        }
-        c.keep_alive = self.keep_alive;
-        Ok(c)
-    }
 }
 
 /// `[virtual.NAME.server.NAME_OR_ADDRESS]`: one real server.
@@ -565,7 +505,6 @@ impl Settings {
                         healthcheck::Binding::default(),
                         healthcheck::Timeouts::default(),
                     )
-                    .map_err(|e| e.to_string())
                 })
             {
                 out.push(self.error(http.span(), format!("http: {e}")));

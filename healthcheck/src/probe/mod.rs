@@ -2,6 +2,7 @@
 
 mod error;
 pub(crate) mod http;
+mod http_spec;
 pub(crate) mod ping;
 pub(crate) mod program;
 mod socket;
@@ -14,6 +15,7 @@ use tokio::time::Instant;
 
 pub use error::{ExitReason, ProbeError};
 pub use http::{BodyDigest, HttpCheck, StatusSet, Version};
+pub use http_spec::HttpSpec;
 pub use ping::PingCheck;
 pub use program::{CommandTemplate, ProgramCheck};
 pub use socket::Binding;
