@@ -33,6 +33,7 @@ pub enum ArpForm {
 
 /// What kind of frame announces an address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum FrameKind {
     /// A gratuitous ARP (IPv4 addresses).
     Arp(ArpForm),

@@ -10,6 +10,7 @@ use regex::bytes::Regex;
 /// Stream probes (TCP, UDP) read until the expectation is met, the peer closes, the byte limit
 /// is reached or the read timeout fires, and then decide.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub enum Expect {
     /// nanny's `expect = "*"`: at least one byte, whatever it is.
     Any,

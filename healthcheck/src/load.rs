@@ -6,6 +6,7 @@ use crate::{CommandTemplate, Error, ProbeError, probe::program};
 
 /// How to read a real server's load average (Piranha's `load_monitor`).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum LoadMonitor {
     /// `rup HOST`.
     Rup,

@@ -113,6 +113,7 @@ impl Target {
 
 /// What the [`Monitor`] reports.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum Update {
     /// A server's change.
     Server {

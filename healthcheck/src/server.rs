@@ -127,6 +127,7 @@ pub enum Health {
 
 /// An operator's override (nanny's SIGUSR2 / SIGUSR1 / SIGHUP, and a plain freeze).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Override {
     /// Put the server in with its configured weight and stop acting on checks.
     ForceUp,
@@ -170,6 +171,7 @@ pub enum EventKind {
 
 /// Why an event happened.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum Reason {
     /// The checks passed; the last one's detail.
     Passed(String),
@@ -230,6 +232,7 @@ pub struct LastCheck {
 
 /// What a check saw: kept without formatting, so a passing check costs no allocation.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum Detail {
     /// A probe's pass.
     Pass(Pass),

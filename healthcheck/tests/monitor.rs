@@ -221,6 +221,7 @@ async fn overrides_pools_and_removal() {
                 assert_eq!(event.kind, EventKind::Down { quiesce: false });
                 downs += 1;
             }
+            other => panic!("unexpected update {other:?}"),
         }
     }
     assert_eq!((downs, pool[0]), (2, (7, PoolEvent::AllDown)));

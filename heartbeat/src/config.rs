@@ -147,6 +147,7 @@ pub fn node_id_of(ip: IpAddr) -> u32 {
 
 /// Which protocol is spoken on the wire.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Protocol {
     /// Piranha's pulse: 4-byte magics, no authentication. Pairs with a real pulse peer.
     Piranha {

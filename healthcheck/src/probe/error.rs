@@ -136,6 +136,7 @@ pub enum ProbeError {
 
 /// How an external program ended, when that counts as a failure.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ExitReason {
     /// It exited with this non-zero code.
     Code(i32),

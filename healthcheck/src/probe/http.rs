@@ -671,6 +671,7 @@ impl fmt::Display for StatusSet {
 
 /// A digest of the response body: MD5 (keepalived's `digest`, 32 hex digits) or SHA-256 (64).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum BodyDigest {
     /// MD5.
     Md5([u8; 16]),

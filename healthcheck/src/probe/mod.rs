@@ -145,6 +145,7 @@ pub trait Checker: Send + Sync + 'static {
 // A configuration value built once per target: the size difference does not matter.
 #[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Check {
     /// TCP connect, optionally send/expect.
     Tcp(TcpCheck),
