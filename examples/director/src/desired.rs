@@ -22,7 +22,12 @@ pub use healthcheck::table::Entry;
 /// use healthcheck::EventKind;
 /// let mut desired = Desired::new(&plan);
 /// assert!(desired.table().services[0].destinations.is_empty());
-/// desired.apply(0, 0, EventKind::Up { weight: 5 });
+/// let a = director::ServerKey {
+///     service: plan.services[0].service.key,
+///     addr: "10.0.1.1".parse().unwrap(),
+///     port: 80,
+/// };
+/// desired.apply(&a, EventKind::Up { weight: 5 });
 /// assert_eq!(desired.table().services[0].destinations[0].weight, 5);
 /// ```
 #[derive(Debug, Clone)]
@@ -162,7 +167,7 @@ impl Desired {
     }
 
     /// Where the real server `key` is, as (service, server) indices in the plan.
-    pub fn position(&self, key: &ServerKey) -> Option<(usize, usize)> {
+    fn position(&self, key: &ServerKey) -> Option<(usize, usize)> {
         self.services.iter().enumerate().find_map(|(si, s)| {
             (s.base.service.key == key.service)
                 .then(|| {
@@ -214,7 +219,7 @@ impl Desired {
 
     /// Applies a health event of real server `server` of service `service` (indices in the plan);
     /// true when the table changed. Indices out of range change nothing.
-    pub fn apply(&mut self, service: usize, server: usize, event: EventKind) -> bool {
+    fn apply_at(&mut self, service: usize, server: usize, event: EventKind) -> bool {
         let Some(s) = self.services.get_mut(service) else {
             return false;
         };
@@ -234,7 +239,7 @@ impl Desired {
     }
 
     /// Records the operator's decision about a real server; true when the table changed.
-    pub fn set_admin(&mut self, service: usize, server: usize, admin: Admin) -> bool {
+    fn set_admin_at(&mut self, service: usize, server: usize, admin: Admin) -> bool {
         let Some(s) = self.services.get_mut(service) else {
             return false;
         };
@@ -250,25 +255,64 @@ impl Desired {
     }
 
     /// The operator's decision about a real server.
-    pub fn admin(&self, service: usize, server: usize) -> Option<Admin> {
+    fn admin_at(&self, service: usize, server: usize) -> Option<Admin> {
         Some(self.services.get(service)?.servers.get(server)?.admin)
     }
 
     /// The last verdict about a real server (`None` inside: not judged yet).
-    pub fn health(&self, service: usize, server: usize) -> Option<Option<Health>> {
+    fn health_at(&self, service: usize, server: usize) -> Option<Option<Health>> {
         Some(self.services.get(service)?.servers.get(server)?.health)
     }
 
     /// Where a real server stands.
-    pub fn entry(&self, service: usize, server: usize) -> Option<Entry> {
+    fn entry_at(&self, service: usize, server: usize) -> Option<Entry> {
         Some(self.services.get(service)?.servers.get(server)?.entry)
     }
 
     /// Whether a service's sorry server is in.
-    pub fn sorry_in(&self, service: usize) -> bool {
+    fn sorry_in_at(&self, service: usize) -> bool {
         self.services
             .get(service)
             .is_some_and(|s| s.sorry.is_some() && s.pool.all_down())
+    }
+
+    /// Applies a health event of the real server `key`; true when the table changed. A server
+    /// the plan does not have changes nothing.
+    pub fn apply(&mut self, key: &ServerKey, event: EventKind) -> bool {
+        self.position(key)
+            .is_some_and(|(si, ri)| self.apply_at(si, ri, event))
+    }
+
+    /// Records the operator's decision about the real server `key`; true when the table
+    /// changed.
+    pub fn set_admin(&mut self, key: &ServerKey, admin: Admin) -> bool {
+        self.position(key)
+            .is_some_and(|(si, ri)| self.set_admin_at(si, ri, admin))
+    }
+
+    /// The operator's decision about the real server `key` (`None`: not in the plan).
+    pub fn admin(&self, key: &ServerKey) -> Option<Admin> {
+        let (si, ri) = self.position(key)?;
+        self.admin_at(si, ri)
+    }
+
+    /// The last verdict about the real server `key` (`None` inside: not judged yet).
+    pub fn health(&self, key: &ServerKey) -> Option<Option<Health>> {
+        let (si, ri) = self.position(key)?;
+        self.health_at(si, ri)
+    }
+
+    /// Where the real server `key` stands.
+    pub fn entry(&self, key: &ServerKey) -> Option<Entry> {
+        let (si, ri) = self.position(key)?;
+        self.entry_at(si, ri)
+    }
+
+    /// Whether the sorry server of `service` is in.
+    pub fn sorry_in(&self, service: &ServiceKey) -> bool {
+        (self.services.iter())
+            .position(|s| s.base.service.key == *service)
+            .is_some_and(|si| self.sorry_in_at(si))
     }
 
     /// The table to reconcile the kernel with.
@@ -323,30 +367,30 @@ mod tests {
     fn servers_follow_their_events() {
         let mut d = Desired::new(&plan(""));
         assert!(weights(&d).is_empty());
-        assert!(d.apply(0, 0, EventKind::Up { weight: 1 }));
-        assert!(d.apply(0, 0, EventKind::Weight(5)));
-        assert!(!d.apply(0, 0, EventKind::Weight(5)));
-        assert!(d.apply(0, 1, EventKind::Up { weight: 7 }));
+        assert!(d.apply_at(0, 0, EventKind::Up { weight: 1 }));
+        assert!(d.apply_at(0, 0, EventKind::Weight(5)));
+        assert!(!d.apply_at(0, 0, EventKind::Weight(5)));
+        assert!(d.apply_at(0, 1, EventKind::Up { weight: 7 }));
         assert_eq!(
             weights(&d),
             [("10.0.1.1".into(), 5), ("10.0.1.2".into(), 7)]
         );
-        assert!(d.apply(0, 0, EventKind::Down { quiesce: false }));
+        assert!(d.apply_at(0, 0, EventKind::Down { quiesce: false }));
         assert_eq!(weights(&d), [("10.0.1.2".into(), 7)]);
-        assert!(!d.apply(3, 0, EventKind::Up { weight: 1 }));
-        assert!(!d.apply(0, 9, EventKind::Up { weight: 1 }));
+        assert!(!d.apply_at(3, 0, EventKind::Up { weight: 1 }));
+        assert!(!d.apply_at(0, 9, EventKind::Up { weight: 1 }));
     }
 
     #[test]
     fn quiesce_keeps_admitted_servers_at_zero() {
         let mut d = Desired::new(&plan(" quiesce_server = 1"));
         // Never admitted: a quiesced failure keeps it out.
-        assert!(!d.apply(0, 1, EventKind::Down { quiesce: true }));
-        assert_eq!(d.entry(0, 1), Some(Entry::Out));
-        d.apply(0, 0, EventKind::Up { weight: 5 });
-        assert!(d.apply(0, 0, EventKind::Down { quiesce: true }));
+        assert!(!d.apply_at(0, 1, EventKind::Down { quiesce: true }));
+        assert_eq!(d.entry_at(0, 1), Some(Entry::Out));
+        d.apply_at(0, 0, EventKind::Up { weight: 5 });
+        assert!(d.apply_at(0, 0, EventKind::Down { quiesce: true }));
         assert_eq!(weights(&d), [("10.0.1.1".into(), 0)]);
-        d.apply(0, 0, EventKind::Up { weight: 5 });
+        d.apply_at(0, 0, EventKind::Up { weight: 5 });
         assert_eq!(weights(&d), [("10.0.1.1".into(), 5)]);
     }
 
@@ -361,7 +405,7 @@ mod tests {
             weights(&d),
             [("10.0.1.1".into(), 5), ("10.0.1.2".into(), 0)]
         );
-        assert_eq!(d.entry(0, 1), Some(Entry::Quiesced));
+        assert_eq!(d.entry_at(0, 1), Some(Entry::Quiesced));
         // An empty kernel adopts nothing.
         let mut fresh = Desired::new(&p);
         fresh.adopt(&Table::default());
@@ -371,13 +415,13 @@ mod tests {
     #[test]
     fn sorry_server_only_when_every_server_is_judged_down() {
         let mut d = Desired::new(&plan(" sorry_server = 10.9.9.9"));
-        assert!(!d.sorry_in(0), "not at start: nothing judged yet");
-        d.apply(0, 0, EventKind::Down { quiesce: false });
-        assert!(!d.sorry_in(0), "b not judged yet");
-        assert!(d.apply(0, 1, EventKind::Down { quiesce: false }));
-        assert!(d.sorry_in(0));
+        assert!(!d.sorry_in_at(0), "not at start: nothing judged yet");
+        d.apply_at(0, 0, EventKind::Down { quiesce: false });
+        assert!(!d.sorry_in_at(0), "b not judged yet");
+        assert!(d.apply_at(0, 1, EventKind::Down { quiesce: false }));
+        assert!(d.sorry_in_at(0));
         assert_eq!(weights(&d), [("10.9.9.9".into(), 1)]);
-        assert!(d.apply(0, 1, EventKind::Up { weight: 7 }));
+        assert!(d.apply_at(0, 1, EventKind::Up { weight: 7 }));
         assert_eq!(weights(&d), [("10.0.1.2".into(), 7)]);
     }
 
@@ -418,9 +462,9 @@ mod tests {
                 + &virt("B", "10.0.0.2", &["10.0.2.1"])),
         );
         let mut d = Desired::new(&old);
-        d.apply(0, 0, EventKind::Up { weight: 3 });
-        d.apply(0, 1, EventKind::Up { weight: 3 });
-        d.apply(1, 0, EventKind::Up { weight: 3 });
+        d.apply_at(0, 0, EventKind::Up { weight: 3 });
+        d.apply_at(0, 1, EventKind::Up { weight: 3 });
+        d.apply_at(1, 0, EventKind::Up { weight: 3 });
         // 10.0.1.3 was never admitted: it just goes. 10.0.1.2 and the whole of B drain.
         let new = plan_of(
             &(virt("A2", "10.0.0.1", &["10.0.1.4", "10.0.1.1"])
@@ -440,12 +484,12 @@ mod tests {
         );
         assert_eq!(r.position(&r.draining().iter().next().unwrap().key()), None);
         assert_eq!(
-            r.entry(0, 1),
+            r.entry_at(0, 1),
             Some(Entry::In(3)),
             "kept by address, not by name"
         );
         assert_eq!(
-            r.entry(0, 0),
+            r.entry_at(0, 0),
             Some(Entry::Out),
             "new: in after its first check"
         );
@@ -458,7 +502,7 @@ mod tests {
         let back = plan_of(&virt("A", "10.0.0.1", &["10.0.1.1", "10.0.1.2"]));
         let r2 = r.reload(&back, now, |_| Duration::from_secs(300));
         assert!(r2.draining().is_empty(), "{:?}", r2.draining());
-        assert_eq!(r2.entry(0, 1), Some(Entry::Quiesced));
+        assert_eq!(r2.entry_at(0, 1), Some(Entry::Quiesced));
         assert_eq!(
             table_of(&r2),
             [(
@@ -472,27 +516,27 @@ mod tests {
     fn a_reload_keeps_the_sorry_servers_judgement() {
         let text = "virtual A {\n active = 1\n address = 10.0.0.1 eth0\n sorry_server = 10.9.9.9\n server a {\n  address = 10.0.1.1\n  active = 1\n }\n}\n";
         let mut d = Desired::new(&plan_of(text));
-        d.apply(0, 0, EventKind::Down { quiesce: false });
-        assert!(d.sorry_in(0));
+        d.apply_at(0, 0, EventKind::Down { quiesce: false });
+        assert!(d.sorry_in_at(0));
         let r = d.reload(&plan_of(text), Instant::now(), |_| Duration::from_secs(300));
-        assert!(r.sorry_in(0), "the verdict carries over");
+        assert!(r.sorry_in_at(0), "the verdict carries over");
     }
 
     #[test]
     fn the_operator_drains_disables_and_enables() {
         let mut d = Desired::new(&plan(" sorry_server = 10.9.9.9"));
-        d.apply(0, 0, EventKind::Up { weight: 5 });
-        d.apply(0, 1, EventKind::Up { weight: 7 });
-        assert!(d.set_admin(0, 0, Admin::Drain));
+        d.apply_at(0, 0, EventKind::Up { weight: 5 });
+        d.apply_at(0, 1, EventKind::Up { weight: 7 });
+        assert!(d.set_admin_at(0, 0, Admin::Drain));
         assert_eq!(
             weights(&d),
             [("10.0.1.1".into(), 0), ("10.0.1.2".into(), 7)],
             "drained: weight 0, still in"
         );
         // Its checks go on; a new weight does not override the operator.
-        d.apply(0, 0, EventKind::Weight(9));
+        d.apply_at(0, 0, EventKind::Weight(9));
         assert_eq!(weights(&d)[0], ("10.0.1.1".into(), 0));
-        assert!(d.set_admin(0, 1, Admin::Disable));
+        assert!(d.set_admin_at(0, 1, Admin::Disable));
         assert_eq!(
             weights(&d),
             [("10.0.1.1".into(), 0), ("10.9.9.9".into(), 1)],
@@ -502,14 +546,14 @@ mod tests {
         let mut r = d.reload(&plan(" sorry_server = 10.9.9.9"), Instant::now(), |_| {
             Duration::from_secs(300)
         });
-        assert_eq!(r.admin(0, 1), Some(Admin::Disable));
-        assert!(r.set_admin(0, 0, Admin::Enable));
-        assert!(r.set_admin(0, 1, Admin::Enable));
+        assert_eq!(r.admin_at(0, 1), Some(Admin::Disable));
+        assert!(r.set_admin_at(0, 0, Admin::Enable));
+        assert!(r.set_admin_at(0, 1, Admin::Enable));
         assert_eq!(
             weights(&r),
             [("10.0.1.1".into(), 9), ("10.0.1.2".into(), 7)]
         );
-        assert_eq!(r.admin(0, 7), None);
+        assert_eq!(r.admin_at(0, 7), None);
     }
 
     fn event() -> impl proptest::strategy::Strategy<Value = (usize, EventKind)> {
@@ -535,7 +579,7 @@ mod tests {
             let mut d = Desired::new(&plan(" sorry_server = 10.9.9.9"));
             let mut model = [None::<Entry>; 2];
             for (server, e) in events {
-                d.apply(0, server, e);
+                d.apply_at(0, server, e);
                 let before = model[server].unwrap_or(Entry::Out);
                 model[server] = Some(match (e, before) {
                     (EventKind::Up { weight }, _) => Entry::In(weight),

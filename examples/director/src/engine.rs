@@ -554,16 +554,17 @@ impl Engine {
     fn health(&mut self, verdicts: Vec<Verdicted>) -> Vec<Output> {
         let mut said = Vec::new();
         for v in verdicts {
-            let Some((si, ri)) = self.desired.position(&v.server) else {
+            let Some((_, service, server)) = servers(&self.plan).find(|(k, _, _)| *k == v.server)
+            else {
                 continue;
             };
-            self.desired.apply(si, ri, v.event.kind);
+            let (service, server) = (service.name.clone(), server.name.clone());
+            self.desired.apply(&v.server, v.event.kind);
             let (tag, word, weight) = match v.event.kind {
                 EventKind::Up { weight } => ("[ active ]", "up", weight),
                 EventKind::Weight(weight) => ("[ active ]", "weight", weight),
                 EventKind::Down { .. } => ("[inactive]", "down", 0),
             };
-            let service = &self.plan.services[si];
             said.push(log(format!("director: {tag} {} {}", v.address, v.event)));
             let weight = weight.to_string();
             let address = v.address.to_string();
@@ -571,14 +572,7 @@ impl Engine {
             said.push(run(
                 "the server hook",
                 self.plan.operation.server_hook.as_deref(),
-                &[
-                    &service.name,
-                    &service.servers[ri].name,
-                    &address,
-                    word,
-                    &weight,
-                    &reason,
-                ],
+                &[&service, &server, &address, word, &weight, &reason],
             ));
         }
         if said.is_empty() {
@@ -815,8 +809,8 @@ impl Engine {
         let mut hooks = Vec::new();
         let mut messages = Vec::new();
         for (si, ri) in found {
-            changed |= self.desired.set_admin(si, ri, action);
-            let r = &self.plan.services[si].servers[ri];
+            let (s, r) = (&self.plan.services[si], &self.plan.services[si].servers[ri]);
+            changed |= self.desired.set_admin(&server_key(s, r), action);
             let address = SocketAddr::new(r.destination.addr, r.destination.port).to_string();
             hooks.push(run(
                 "the server hook",

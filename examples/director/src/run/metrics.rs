@@ -197,14 +197,15 @@ impl Director {
             );
         }
         let super::requests::Live { kernel, checks } = self.live().await;
-        for (si, s) in self.engine.plan().services.iter().enumerate() {
+        for s in &self.engine.plan().services {
             let service = s.service.key.to_string();
             let labels = [("virtual", s.name.as_str()), ("service", service.as_str())];
             let in_kernel = kernel.get(&s.service.key);
             if let Some((entry, _)) = in_kernel {
                 stats(&mut e, Prefix::Service, &labels, &entry.stats);
             }
-            for (ri, r) in s.servers.iter().enumerate() {
+            for r in &s.servers {
+                let key = crate::ServerKey::of(&s.service.key, &r.destination);
                 let addr = SocketAddr::new(r.destination.addr, r.destination.port);
                 let address = addr.to_string();
                 let labels = [
@@ -212,7 +213,7 @@ impl Director {
                     ("server", r.name.as_str()),
                     ("address", address.as_str()),
                 ];
-                let up = self.engine.desired().health(si, ri).flatten() == Some(Health::Up);
+                let up = self.engine.desired().health(&key).flatten() == Some(Health::Up);
                 e.sample(
                     "lvs_server_up",
                     "gauge",

@@ -99,7 +99,7 @@ impl Director {
             checks: health,
         } = self.live().await;
         let mut services = Vec::new();
-        for (si, s) in self.engine.plan().services.iter().enumerate() {
+        for s in &self.engine.plan().services {
             let in_kernel = kernel.get(&s.service.key);
             let entry = |addr: SocketAddr| {
                 in_kernel.and_then(|(_, ds)| {
@@ -108,10 +108,11 @@ impl Director {
                 })
             };
             let mut servers = Vec::new();
-            for (ri, r) in s.servers.iter().enumerate() {
+            for r in &s.servers {
+                let key = crate::ServerKey::of(&s.service.key, &r.destination);
                 let addr = SocketAddr::new(r.destination.addr, r.destination.port);
                 let checked = health.get(&addr);
-                let verdict = self.engine.desired().health(si, ri).flatten();
+                let verdict = self.engine.desired().health(&key).flatten();
                 servers.push(server_status(
                     &r.name,
                     addr,
@@ -121,7 +122,7 @@ impl Director {
                         Some(Health::Down) => "down",
                         _ => "unknown",
                     },
-                    self.engine.desired().admin(si, ri).unwrap_or_default(),
+                    self.engine.desired().admin(&key).unwrap_or_default(),
                     checked,
                 ));
             }
