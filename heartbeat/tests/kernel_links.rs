@@ -21,6 +21,15 @@ fn in_ns<T: Send>(ns: &NetNs, f: impl AsyncFnOnce() -> T + Send) -> T {
     .expect("netns")
 }
 
+/// Runs `ip ARGS…` in the calling thread's namespace; it must succeed.
+fn ip(args: &[&str]) {
+    let status = std::process::Command::new("ip")
+        .args(args)
+        .status()
+        .expect("ip");
+    assert!(status.success(), "ip {args:?}");
+}
+
 async fn next(rx: &mut UnboundedReceiver<(&'static str, LinkState)>) -> (&'static str, LinkState) {
     tokio::time::timeout(Duration::from_secs(10), rx.recv())
         .await
@@ -37,13 +46,6 @@ fn a_device_is_followed_from_missing_to_up_down_and_gone() {
             .await
             .expect("watch");
         assert_eq!(next(&mut rx).await, ("uplink", LinkState::Missing));
-        let ip = |args: &[&str]| {
-            let status = std::process::Command::new("ip")
-                .args(args)
-                .status()
-                .expect("ip");
-            assert!(status.success(), "ip {args:?}");
-        };
         ip(&["link", "add", "dummy7", "type", "dummy"]);
         assert_eq!(next(&mut rx).await, ("uplink", LinkState::Down));
         ip(&["link", "set", "dummy7", "up"]);
@@ -104,13 +106,6 @@ fn a_reading_says_missing_down_up_and_no_carrier() {
     let ns = NetNs::new().expect("netns");
     in_ns(&ns, async || {
         let links = Links::new().expect("rtnetlink");
-        let ip = |args: &[&str]| {
-            let status = std::process::Command::new("ip")
-                .args(args)
-                .status()
-                .expect("ip");
-            assert!(status.success(), "ip {args:?}");
-        };
         assert_eq!(links.state("dummy8").await.unwrap(), LinkState::Missing);
         ip(&["link", "add", "dummy8", "type", "dummy"]);
         assert_eq!(links.state("dummy8").await.unwrap(), LinkState::Down);
