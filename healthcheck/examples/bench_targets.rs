@@ -151,10 +151,7 @@ fn main() -> Result<(), Error> {
     let status = runtime.block_on(async {
         let (monitor, mut updates) = Monitor::spawn(MonitorOptions::default());
         tokio::spawn(async move { while updates.recv().await.is_some() {} });
-        let config = ServerConfig {
-            slow_start: None,
-            ..ServerConfig::default()
-        };
+        let config = ServerConfig::default().with_slow_start(None);
         for i in 0..targets {
             let mut check = HttpCheck::get("/");
             check.keep_alive = keep_alive;

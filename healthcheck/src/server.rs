@@ -10,8 +10,20 @@ use crate::{Error, LoadMonitor, Outcome, Pass};
 const MAX_WEIGHT: u32 = i32::MAX as u32;
 
 /// How a real server is judged and weighted. The defaults are nanny's, with `rise` and `fall`
-/// added (1 each, as nanny behaves).
+/// added (1 each, as nanny behaves). Built from [`ServerConfig::default`] and the `with_*`
+/// methods (it may gain settings):
+///
+/// ```
+/// use std::time::Duration;
+/// let c = healthcheck::ServerConfig::default()
+///     .with_weight(5)
+///     .with_fall(3)
+///     .with_reentry(Duration::from_secs(15))
+///     .with_slow_start(None);
+/// assert!(c.validate().is_ok());
+/// ```
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct ServerConfig {
     /// Configured weight.
     pub weight: u32,
@@ -46,6 +58,48 @@ impl Default for ServerConfig {
 }
 
 impl ServerConfig {
+    /// With configured weight `weight`.
+    pub fn with_weight(mut self, weight: u32) -> Self {
+        self.weight = weight;
+        self
+    }
+
+    /// With `rise` successes in a row to bring the server up.
+    pub fn with_rise(mut self, rise: u32) -> Self {
+        self.rise = rise;
+        self
+    }
+
+    /// With `fall` failures in a row to take it down.
+    pub fn with_fall(mut self, fall: u32) -> Self {
+        self.fall = fall;
+        self
+    }
+
+    /// With Piranha's `reentry` delay.
+    pub fn with_reentry(mut self, reentry: Duration) -> Self {
+        self.reentry = reentry;
+        self
+    }
+
+    /// Quiescing (weight 0) instead of removing a failed server.
+    pub fn with_quiesce(mut self, quiesce: bool) -> Self {
+        self.quiesce = quiesce;
+        self
+    }
+
+    /// With nanny's slow start, another, or none.
+    pub fn with_slow_start(mut self, slow_start: Option<SlowStart>) -> Self {
+        self.slow_start = slow_start;
+        self
+    }
+
+    /// With load-based weights, or none.
+    pub fn with_load(mut self, load: Option<LoadScaling>) -> Self {
+        self.load = load;
+        self
+    }
+
     /// Checks the settings.
     pub fn validate(&self) -> Result<(), Error> {
         let bad = |s: &str| Err(Error::Server(s.into()));
@@ -281,7 +335,7 @@ pub struct Snapshot {
 /// use healthcheck::{EventKind, Server, ServerConfig};
 /// use tokio::time::Instant;
 ///
-/// let config = ServerConfig { weight: 100, ..ServerConfig::default() };
+/// let config = ServerConfig::default().with_weight(100);
 /// let mut server = Server::new(config).unwrap();
 /// let t0 = Instant::now();
 /// server.handle_check(t0, true, "HTTP 200");

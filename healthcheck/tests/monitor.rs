@@ -15,8 +15,8 @@ use std::{
 
 use healthcheck::{
     Binding, Check, Checker, CommandTemplate, EventKind, Health, LoadMonitor, LoadScaling, Monitor,
-    MonitorOptions, Override, Pass, PoolEvent, Probe, ProbeFuture, Reason, ServerConfig, Target,
-    TargetId, TcpCheck, Timeouts, Update,
+    MonitorOptions, Override, Pass, PoolEvent, Probe, ProbeFuture, Reason, Target, TargetId,
+    TcpCheck, Timeouts, Update,
 };
 use tokio::{sync::mpsc, time::Instant};
 
@@ -277,15 +277,11 @@ async fn load_monitoring_through_any_command() {
         ),
     ];
     for (cmd, load) in styles {
-        let config = ServerConfig {
-            weight: 100,
-            load: Some(LoadScaling {
-                monitor: LoadMonitor::Command(CommandTemplate::parse(cmd).unwrap()),
-                scale: 3,
-                interval: ms(200),
-            }),
-            ..plain()
-        };
+        let config = plain().with_weight(100).with_load(Some(LoadScaling {
+            monitor: LoadMonitor::Command(CommandTemplate::parse(cmd).unwrap()),
+            scale: 3,
+            interval: ms(200),
+        }));
         let (monitor, mut updates) = Monitor::spawn(MonitorOptions::default());
         let r = recorder(true, Duration::ZERO);
         monitor

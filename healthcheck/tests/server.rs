@@ -19,25 +19,19 @@ fn kinds(server: &mut Server) -> Vec<EventKind> {
 }
 
 fn load_config(weight: u32) -> ServerConfig {
-    ServerConfig {
-        weight,
-        slow_start: None,
-        load: Some(LoadScaling {
+    ServerConfig::default()
+        .with_weight(weight)
+        .with_slow_start(None)
+        .with_load(Some(LoadScaling {
             monitor: LoadMonitor::Ruptime,
             scale: 10,
             interval: secs(20),
-        }),
-        ..ServerConfig::default()
-    }
+        }))
 }
 
 #[test]
 fn slow_start_follows_nanny() {
-    let mut s = Server::new(ServerConfig {
-        weight: 100,
-        ..ServerConfig::default()
-    })
-    .unwrap();
+    let mut s = Server::new(ServerConfig::default().with_weight(100)).unwrap();
     let t0 = Instant::now();
     s.handle_check(t0, true, "ok");
     assert_eq!(kinds(&mut s), [EventKind::Up { weight: 3 }]);
@@ -56,11 +50,7 @@ fn slow_start_follows_nanny() {
 
 #[test]
 fn a_late_timeout_catches_up_in_one_step() {
-    let mut s = Server::new(ServerConfig {
-        weight: 64,
-        ..ServerConfig::default()
-    })
-    .unwrap();
+    let mut s = Server::new(ServerConfig::default().with_weight(64)).unwrap();
     let t0 = Instant::now();
     s.handle_check(t0, true, "ok");
     assert_eq!(kinds(&mut s), [EventKind::Up { weight: 2 }]);
@@ -71,12 +61,10 @@ fn a_late_timeout_catches_up_in_one_step() {
 
 #[test]
 fn reentry_waits_for_continuous_success_after_a_failure() {
-    let config = ServerConfig {
-        reentry: secs(15),
-        slow_start: None,
-        weight: 5,
-        ..ServerConfig::default()
-    };
+    let config = ServerConfig::default()
+        .with_reentry(secs(15))
+        .with_slow_start(None)
+        .with_weight(5);
     let mut s = Server::new(config).unwrap();
     let t0 = Instant::now();
     s.handle_check(t0, true, "ok");
@@ -96,14 +84,12 @@ fn reentry_waits_for_continuous_success_after_a_failure() {
 
 #[test]
 fn rise_fall_and_quiesce() {
-    let config = ServerConfig {
-        rise: 2,
-        fall: 3,
-        reentry: Duration::ZERO,
-        quiesce: true,
-        slow_start: None,
-        ..ServerConfig::default()
-    };
+    let config = ServerConfig::default()
+        .with_rise(2)
+        .with_fall(3)
+        .with_reentry(Duration::ZERO)
+        .with_quiesce(true)
+        .with_slow_start(None);
     let mut s = Server::new(config).unwrap();
     let t = Instant::now();
     s.handle_check(t, true, "ok");
@@ -167,12 +153,10 @@ fn load_scaling_uses_nanny_formula_within_bounds() {
 
 #[test]
 fn overrides() {
-    let config = ServerConfig {
-        reentry: secs(100),
-        slow_start: None,
-        weight: 7,
-        ..ServerConfig::default()
-    };
+    let config = ServerConfig::default()
+        .with_reentry(secs(100))
+        .with_slow_start(None)
+        .with_weight(7);
     let mut s = Server::new(config).unwrap();
     let t = Instant::now();
     s.handle_check(t, false, "x");
@@ -199,24 +183,12 @@ fn overrides() {
 #[test]
 fn invalid_settings_are_refused() {
     for config in [
-        ServerConfig {
-            rise: 0,
-            ..ServerConfig::default()
-        },
-        ServerConfig {
-            fall: 0,
-            ..ServerConfig::default()
-        },
-        ServerConfig {
-            weight: u32::MAX,
-            ..ServerConfig::default()
-        },
-        ServerConfig {
-            slow_start: Some(SlowStart {
-                step: Duration::ZERO,
-            }),
-            ..ServerConfig::default()
-        },
+        ServerConfig::default().with_rise(0),
+        ServerConfig::default().with_fall(0),
+        ServerConfig::default().with_weight(u32::MAX),
+        ServerConfig::default().with_slow_start(Some(SlowStart {
+            step: Duration::ZERO,
+        })),
     ] {
         assert!(Server::new(config).is_err());
     }
@@ -250,23 +222,22 @@ fn config() -> impl Strategy<Value = ServerConfig> {
         proptest::option::of(1u64..10_000),
         proptest::option::of(1u32..12),
     )
-        .prop_map(
-            |(weight, rise, fall, reentry, quiesce, step, scale)| ServerConfig {
-                weight,
-                rise,
-                fall,
-                reentry: Duration::from_millis(reentry),
-                quiesce,
-                slow_start: step.map(|ms| SlowStart {
+        .prop_map(|(weight, rise, fall, reentry, quiesce, step, scale)| {
+            ServerConfig::default()
+                .with_weight(weight)
+                .with_rise(rise)
+                .with_fall(fall)
+                .with_reentry(Duration::from_millis(reentry))
+                .with_quiesce(quiesce)
+                .with_slow_start(step.map(|ms| SlowStart {
                     step: Duration::from_millis(ms),
-                }),
-                load: scale.map(|scale| LoadScaling {
+                }))
+                .with_load(scale.map(|scale| LoadScaling {
                     monitor: LoadMonitor::Ruptime,
                     scale,
                     interval: secs(20),
-                }),
-            },
-        )
+                }))
+        })
 }
 
 proptest! {

@@ -518,15 +518,14 @@ impl Engine {
         self.fitness = Fitness::new(self.plan.operation.track_threshold.unwrap_or(1));
         let mut targets = Vec::new();
         for (i, t) in self.plan.operation.track.iter().enumerate() {
-            let config = ServerConfig {
-                weight: 1,
-                rise: 1,
-                fall: t.fall,
-                reentry: Duration::ZERO,
-                quiesce: false,
-                slow_start: None,
-                load: None,
-            };
+            let config = ServerConfig::default()
+                .with_weight(1)
+                .with_rise(1)
+                .with_fall(t.fall)
+                .with_reentry(Duration::ZERO)
+                .with_quiesce(false)
+                .with_slow_start(None)
+                .with_load(None);
             let target = match &t.kind {
                 TrackKind::Probe(p) => {
                     TrackerTarget::Probe(Target::new(p.clone(), config, t.interval))

@@ -214,9 +214,7 @@ pub fn ms(n: u64) -> Duration {
 
 /// A server judged on every check: no reentry delay, no slow start.
 pub fn plain() -> healthcheck::ServerConfig {
-    healthcheck::ServerConfig {
-        reentry: Duration::ZERO,
-        slow_start: None,
-        ..healthcheck::ServerConfig::default()
-    }
+    healthcheck::ServerConfig::default()
+        .with_reentry(Duration::ZERO)
+        .with_slow_start(None)
 }
