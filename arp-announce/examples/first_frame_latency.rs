@@ -39,10 +39,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 })?;
             rt.block_on(async {
                 let t0 = since_epoch();
-                let options = Options {
-                    schedule: Schedule::once(),
-                    ..Options::default()
-                };
+                let options = Options::default().with_schedule(Schedule::once());
                 Announcer::new(&dev, &[vip], options)?
                     .spawn()?
                     .finished()

@@ -12,8 +12,10 @@ use crate::interface::Interface;
 use crate::schedule::{Plan, Schedule};
 use crate::sender::{FrameSink, PacketSocket};
 
-/// What to send and when.
+/// What to send and when: [`Options::default`] and the `with_*` methods (it may gain
+/// settings).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Options {
     /// The ARP form for IPv4 addresses (default: [`ArpForm::Request`]).
     pub form: ArpForm,
@@ -23,6 +25,32 @@ pub struct Options {
     pub na_source: Option<Ipv6Addr>,
     /// When frames go out (default: 5 frames, 1 s apart, as Piranha).
     pub schedule: Schedule,
+}
+
+impl Options {
+    /// With this ARP form for IPv4 addresses.
+    pub fn with_form(mut self, form: ArpForm) -> Self {
+        self.form = form;
+        self
+    }
+
+    /// With this source MAC instead of the interface's.
+    pub fn with_mac(mut self, mac: MacAddr) -> Self {
+        self.mac = Some(mac);
+        self
+    }
+
+    /// With this IPv6 source for neighbour advertisements.
+    pub fn with_na_source(mut self, source: Ipv6Addr) -> Self {
+        self.na_source = Some(source);
+        self
+    }
+
+    /// With this schedule.
+    pub fn with_schedule(mut self, schedule: Schedule) -> Self {
+        self.schedule = schedule;
+        self
+    }
 }
 
 /// Announces a set of addresses on one interface.

@@ -21,7 +21,7 @@
 //! use arp_announce::{Announcer, Options, Schedule};
 //! # async fn f() -> Result<(), arp_announce::Error> {
 //! let vip = "192.168.1.250".parse().unwrap();
-//! let options = Options { schedule: Schedule::keepalived(), ..Options::default() };
+//! let options = Options::default().with_schedule(Schedule::keepalived());
 //! let handle = Announcer::new("eth0", &[vip], options)?.spawn()?;
 //! handle.finished().await?;
 //! # Ok(()) }

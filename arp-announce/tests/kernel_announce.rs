@@ -345,10 +345,7 @@ fn bursts_second_burst_and_refresh_follow_their_schedule() {
                     .build()
                     .expect("runtime");
                 let result = rt.block_on(async move {
-                    let options = Options {
-                        schedule,
-                        ..Options::default()
-                    };
+                    let options = Options::default().with_schedule(schedule);
                     let handle = Announcer::new(&dev, &[ip(VIP4)], options)?.spawn()?;
                     let _ = stop_rx.await;
                     handle.stop().await

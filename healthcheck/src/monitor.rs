@@ -21,8 +21,10 @@ use crate::{
     ServerConfig, Snapshot,
 };
 
-/// Settings of a [`Monitor`].
+/// Settings of a [`Monitor`]: [`MonitorOptions::default`] and the `with_*` methods (it may gain
+/// settings).
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct MonitorOptions {
     /// Most checks (and load readings) running at once; others wait their turn.
     pub max_concurrency: usize,
@@ -32,6 +34,27 @@ pub struct MonitorOptions {
     pub jitter: bool,
     /// Seed of the jitter, for reproducible schedules.
     pub seed: u64,
+}
+
+impl MonitorOptions {
+    /// At most `n` checks at once.
+    pub fn with_max_concurrency(mut self, n: usize) -> Self {
+        self.max_concurrency = n;
+        self
+    }
+
+    /// An update channel of `n` slots.
+    pub fn with_update_capacity(mut self, n: usize) -> Self {
+        self.update_capacity = n;
+        self
+    }
+
+    /// Whether first checks are spread over their interval, and the jitter's seed.
+    pub fn with_jitter(mut self, jitter: bool, seed: u64) -> Self {
+        self.jitter = jitter;
+        self.seed = seed;
+        self
+    }
 }
 
 impl Default for MonitorOptions {

@@ -138,10 +138,7 @@ async fn first_checks_are_spread_over_the_interval() {
 
 #[tokio::test(start_paused = true)]
 async fn intervals_do_not_drift_and_long_checks_skip_ticks() {
-    let options = MonitorOptions {
-        jitter: false,
-        ..MonitorOptions::default()
-    };
+    let options = MonitorOptions::default().with_jitter(false, 0x5eed);
     let (monitor, _updates) = Monitor::spawn(options);
     let fast = recorder(true, ms(37));
     let slow = recorder(true, ms(250));
@@ -179,10 +176,7 @@ async fn intervals_do_not_drift_and_long_checks_skip_ticks() {
 
 #[tokio::test(start_paused = true)]
 async fn concurrency_is_bounded() {
-    let options = MonitorOptions {
-        max_concurrency: 5,
-        ..MonitorOptions::default()
-    };
+    let options = MonitorOptions::default().with_max_concurrency(5);
     let (monitor, _updates) = Monitor::spawn(options);
     let r = recorder(true, ms(300));
     for i in 0..50 {
