@@ -316,3 +316,43 @@ fn where_uml_cannot_boot_the_rig_says_so_in_one_line_and_runs_the_command_under_
         .unwrap_or_else(|| panic!("not from the cache: {}", lines[0]));
     std::fs::remove_file(kept).unwrap();
 }
+
+#[test]
+#[ignore = "boots the rig: run with `cargo xtask test`"]
+fn output_into_a_regular_file_lands_at_its_position_and_moves_it_on_each_backend() {
+    use std::io::{Seek, Write};
+    for backend in backends() {
+        // As `cmd > log` in a shell: one open file description, shared by the caller and xtask,
+        // whose position each write moves on. What the caller writes after the VM must follow
+        // the guest's output, not overwrite it.
+        let path = std::env::temp_dir().join(format!("selfcheck-log-{}", std::process::id()));
+        let mut log = std::fs::File::create(&path).unwrap();
+        log.write_all(b"before\n").unwrap();
+        let mut args = Vec::new();
+        if let Some(backend) = &backend {
+            args.extend(["--backend", backend.as_str()]);
+        }
+        args.extend(["--", "sh", "-c", "echo out; echo err >&2"]);
+        let status = xtask_vm(&args)
+            .stdout(log.try_clone().unwrap())
+            .stderr(log.try_clone().unwrap())
+            .status()
+            .unwrap();
+        assert!(status.success(), "{backend:?}");
+        log.write_all(b"after\n").unwrap();
+        let end = log.stream_position().unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(end, text.len() as u64, "{backend:?}: {text:?}");
+        let lines: Vec<&str> = text
+            .lines()
+            .filter(|l| ["before", "out", "err", "after"].contains(l))
+            .collect();
+        assert_eq!(lines.first(), Some(&"before"), "{backend:?}: {text:?}");
+        assert_eq!(lines.last(), Some(&"after"), "{backend:?}: {text:?}");
+        assert!(
+            lines.contains(&"out") && lines.contains(&"err"),
+            "{backend:?}: {text:?}"
+        );
+    }
+}

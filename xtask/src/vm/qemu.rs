@@ -374,7 +374,7 @@ impl Drains {
         self.threads.push(std::thread::spawn(move || {
             // Blocks until qemu opens its end; EOF when qemu is gone.
             if let Ok(mut source) = File::open(&path) {
-                let _ = std::io::copy(&mut source, &mut sink);
+                copy_at_position(&mut source, &mut sink);
             }
         }));
         Ok(())
@@ -392,6 +392,26 @@ impl Drains {
         }
         for thread in self.threads {
             let _ = thread.join();
+        }
+    }
+}
+
+/// Copies `source` to `sink` with plain reads and writes until EOF. Not `std::io::copy`: from a
+/// FIFO to a regular file it splices, and the data lands at the file's position without moving
+/// it, so whatever the caller (or the next VM) writes next to the same file overwrites it.
+fn copy_at_position(source: &mut File, sink: &mut File) {
+    use std::io::{ErrorKind, Read, Write};
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match source.read(&mut buf) {
+            Ok(0) => return,
+            Ok(n) => {
+                if sink.write_all(&buf[..n]).is_err() {
+                    return;
+                }
+            }
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(_) => return,
         }
     }
 }
