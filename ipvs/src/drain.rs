@@ -28,6 +28,10 @@ use std::time::{Duration, Instant};
 
 use crate::model::{Destination, Service, ServiceKey, Table, VirtualServer, fmt_addr_port};
 
+/// How long a real server drains at most when nothing says otherwise: five minutes, long
+/// enough for most HTTP keep-alive and short-lived connections to end on their own.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+
 /// A real server's identity in the table: its service, its address and its port.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]

@@ -34,6 +34,11 @@ pub use addresses::{ADDRESS_PROTOCOL, Added, Addresses};
 
 use crate::{AnnounceHandle, Announcer, Error, MacAddr, Options};
 
+/// How long [`Takeover::take`] listens for another holder of an address (RFC 5227 probe)
+/// when the caller has no better figure: long enough for a host on the same segment to answer
+/// an ARP request, short enough not to delay a failover noticeably.
+pub const DEFAULT_PROBE: Duration = Duration::from_millis(50);
+
 /// One address to hold: the address, its prefix, its interface and (IPv4) its label.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]

@@ -18,12 +18,6 @@ use ipvs::{Daemon, DaemonState, ServiceKey, Table, Timeouts};
 use crate::control::{Force, Response};
 use crate::{Desired, Plan, ServerKey, ServerPlan, ServicePlan, TrackKind};
 
-/// The drain timeout when nothing sets one.
-pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(300);
-/// How long an RFC 5227 probe listens before an address is claimed, when the overlay does not
-/// say.
-pub const ADDRESS_PROBE: Duration = Duration::from_millis(50);
-
 /// When the director programs its IPVS table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum TableMode {
@@ -455,7 +449,10 @@ impl Engine {
 
     /// How long to listen for another holder of an address before claiming it.
     fn address_probe(&self) -> Duration {
-        self.plan.operation.address_probe.unwrap_or(ADDRESS_PROBE)
+        self.plan
+            .operation
+            .address_probe
+            .unwrap_or(arp_announce::takeover::DEFAULT_PROBE)
     }
 
     /// How long a real server of `service` may drain.
@@ -467,7 +464,7 @@ impl Engine {
             .drain_timeout
             .or(of_service)
             .or(self.plan.operation.drain_timeout)
-            .unwrap_or(DRAIN_TIMEOUT)
+            .unwrap_or(ipvs::drain::DEFAULT_TIMEOUT)
     }
 
     /// The sync daemon the plan asks for, in `state`, when it differs from the last asked.
