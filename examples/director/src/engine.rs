@@ -536,10 +536,8 @@ impl Engine {
             self.fitness.track(i, t.weight);
             targets.push((i, t.name.clone(), target));
         }
-        let mut out = Vec::new();
-        if !targets.is_empty() || !was_fit {
-            out.push(Output::Trackers(targets));
-        }
+        // Always said, empty too: a reload that drops every tracker must stop the old ones.
+        let mut out = vec![Output::Trackers(targets)];
         if !was_fit {
             out.extend(self.verdict(Verdict::Fit));
         }

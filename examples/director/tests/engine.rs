@@ -520,3 +520,50 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_lone_router_follows_its_trackers_and_a_reload_that_drops_them_stops_them() {
+    let doc = lvscf::Document::parse(NAT_ALONE).expect("the seed parses");
+    let settings = director::Settings::parse("[[track.interface]]\nname = \"eth9\"\n")
+        .expect("the overlay parses");
+    let tracked = Plan::build_with(doc.config(), &settings, &|_| None).expect("plans");
+    let mut e = Engine::new(tracked.clone(), Choices::default(), false);
+    let out = e.start(&Table::default());
+    let trackers = |out: &[Output]| {
+        out.iter().find_map(|o| match o {
+            Output::Trackers(t) => Some(t.len()),
+            _ => None,
+        })
+    };
+    assert_eq!(trackers(&out), Some(1));
+    assert!(e.is_active());
+    let t0 = Instant::now();
+    let out = e.handle(
+        t0,
+        Input::Tracker {
+            index: 0,
+            kind: EventKind::Down { quiesce: false },
+            reason: "interface eth9 is down".into(),
+        },
+    );
+    assert_eq!(
+        logs(&out)[..2],
+        [
+            "director: track: interface eth9 fails: interface eth9 is down",
+            "director: unfit: failing weight 1 of threshold 1: stepping down",
+        ]
+    );
+    assert_eq!(releases(&out), 1, "unfit: it stands down");
+    assert!(!e.is_active());
+    // The tracker leaves the overlay: it is stopped, the router is fit again and takes over.
+    let out = e.handle(t0, Input::Reload(Box::new(plan(NAT_ALONE))));
+    assert_eq!(trackers(&out), Some(0));
+    assert!(logs(&out).contains(&"director: fit again"));
+    assert_eq!(takes(&out), 1);
+    assert!(e.is_active() && e.is_fit());
+    // Back, then gone again while the router is fit: stopped all the same.
+    let out = e.handle(t0, Input::Reload(Box::new(tracked)));
+    assert_eq!(trackers(&out), Some(1));
+    let out = e.handle(t0, Input::Reload(Box::new(plan(NAT_ALONE))));
+    assert_eq!(trackers(&out), Some(0));
+}
