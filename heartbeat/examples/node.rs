@@ -127,16 +127,10 @@ fn duration(s: &str) -> Result<Duration, String> {
 
 fn config(args: &Args) -> Result<Config, heartbeat::Error> {
     let timers = Timers::new(args.keepalive, args.deadtime)?;
-    let mut paths = vec![PathConfig {
-        peer: args.peer.ip(),
-        critical: true,
-    }];
+    let mut paths = vec![PathConfig::new(args.peer.ip()).with_critical(true)];
     if let Some(p) = args.private_peer {
-        paths.push(PathConfig {
-            peer: p.ip(),
-            // Piranha: pulse checks both links; auth: the private path is a spare.
-            critical: args.mode == Mode::Piranha,
-        });
+        // Piranha: pulse checks both links; auth: the private path is a spare.
+        paths.push(PathConfig::new(p.ip()).with_critical(args.mode == Mode::Piranha));
     }
     let protocol = match args.mode {
         Mode::Piranha => Protocol::Piranha {
@@ -159,25 +153,23 @@ fn config(args: &Args) -> Result<Config, heartbeat::Error> {
                     ),
                 })?;
             let key = read_key(&path)?;
-            Protocol::Auth(AuthConfig {
-                key,
-                node_id: args.node_id.unwrap_or_else(|| node_id_of(args.local.ip())),
-                peer_node_id: args
-                    .peer_node_id
-                    .unwrap_or_else(|| node_id_of(args.peer.ip())),
-                epoch: unix_epoch_micros(),
-                priority: args.priority,
-                failback: args.failback,
-                preempt_delay: args.preempt_delay,
-            })
+            Protocol::Auth(
+                AuthConfig::new(
+                    key,
+                    args.node_id.unwrap_or_else(|| node_id_of(args.local.ip())),
+                    args.peer_node_id
+                        .unwrap_or_else(|| node_id_of(args.peer.ip())),
+                    unix_epoch_micros(),
+                )
+                .with_priority(args.priority)
+                .with_failback(args.failback)
+                .with_preempt_delay(args.preempt_delay),
+            )
         }
     };
-    let config = Config {
-        protocol,
-        timers,
-        primary: args.primary,
-        paths,
-    };
+    let config = Config::new(protocol, timers)
+        .with_primary(args.primary)
+        .with_paths(paths);
     config.validate()?;
     Ok(config)
 }

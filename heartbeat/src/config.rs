@@ -65,7 +65,9 @@ impl Timers {
 }
 
 /// One heartbeat path: a pair of addresses, ours and the peer's, usually on its own network.
+/// Built with [`PathConfig::new`] and the `with_*` methods (it may gain settings).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PathConfig {
     /// The peer's address on this path. Datagrams are sent to it, and a datagram is accepted
     /// only if it comes from the peer's address on one of the paths (any path, as pulse does).
@@ -74,6 +76,22 @@ pub struct PathConfig {
     /// over). Piranha's pulse treats every monitored link as critical; in the authenticated
     /// protocol a dedicated heartbeat cable is usually not.
     pub critical: bool,
+}
+
+impl PathConfig {
+    /// A path to `peer`, not critical.
+    pub fn new(peer: IpAddr) -> Self {
+        PathConfig {
+            peer,
+            critical: false,
+        }
+    }
+
+    /// Whether the node cannot serve while this path's link is down.
+    pub fn with_critical(mut self, critical: bool) -> Self {
+        self.critical = critical;
+        self
+    }
 }
 
 /// The shared key of the authenticated protocol: its bytes, never printed (`Debug` shows only
@@ -106,8 +124,10 @@ impl From<Vec<u8>> for Key {
     }
 }
 
-/// Settings of the authenticated protocol.
+/// Settings of the authenticated protocol. Built with [`AuthConfig::new`] and the `with_*`
+/// methods (it may gain settings).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct AuthConfig {
     /// The shared HMAC-SHA256 key, at least [`MIN_KEY_LEN`] bytes.
     pub key: Key,
@@ -128,6 +148,51 @@ pub struct AuthConfig {
     /// With `failback`, how long the lower-precedence peer must have been seen active before we
     /// take over (a flapping node then does not drag the service with it).
     pub preempt_delay: Duration,
+}
+
+impl AuthConfig {
+    /// `key`, our node id, the peer's, and our epoch; priority 100, no failback.
+    pub fn new(key: Key, node_id: u32, peer_node_id: u32, epoch: u64) -> Self {
+        AuthConfig {
+            key,
+            node_id,
+            peer_node_id,
+            epoch,
+            priority: 100,
+            failback: false,
+            preempt_delay: Duration::ZERO,
+        }
+    }
+
+    /// With another key.
+    pub fn with_key(mut self, key: Key) -> Self {
+        self.key = key;
+        self
+    }
+
+    /// With another peer node id.
+    pub fn with_peer_node_id(mut self, id: u32) -> Self {
+        self.peer_node_id = id;
+        self
+    }
+
+    /// With this priority (the higher wins).
+    pub fn with_priority(mut self, priority: u8) -> Self {
+        self.priority = priority;
+        self
+    }
+
+    /// Taking the active role back from a lower-precedence peer, or not.
+    pub fn with_failback(mut self, failback: bool) -> Self {
+        self.failback = failback;
+        self
+    }
+
+    /// With failback, after the lower-precedence peer has been active this long.
+    pub fn with_preempt_delay(mut self, delay: Duration) -> Self {
+        self.preempt_delay = delay;
+        self
+    }
 }
 
 /// A node's id in the authenticated protocol when none is configured: its IPv4 address as a
@@ -159,8 +224,10 @@ pub enum Protocol {
     Auth(AuthConfig),
 }
 
-/// Everything a [`Heartbeat`](crate::Heartbeat) needs.
+/// Everything a [`Heartbeat`](crate::Heartbeat) needs. Built with [`Config::new`] and the `with_*`
+/// methods (it may gain settings).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Config {
     /// The protocol.
     pub protocol: Protocol,
@@ -176,6 +243,28 @@ pub struct Config {
 }
 
 impl Config {
+    /// `protocol` with `timers`: not the primary, no paths (a standalone node).
+    pub fn new(protocol: Protocol, timers: Timers) -> Self {
+        Config {
+            protocol,
+            timers,
+            primary: false,
+            paths: Vec::new(),
+        }
+    }
+
+    /// Whether this node is the primary.
+    pub fn with_primary(mut self, primary: bool) -> Self {
+        self.primary = primary;
+        self
+    }
+
+    /// With these heartbeat paths (path 0 is the public one).
+    pub fn with_paths(mut self, paths: Vec<PathConfig>) -> Self {
+        self.paths = paths;
+        self
+    }
+
     /// Validates what [`Timers::new`] cannot: the key length and the node ids.
     pub fn validate(&self) -> Result<(), Error> {
         Timers::new(self.timers.keepalive, self.timers.deadtime)?;
@@ -230,28 +319,16 @@ mod tests {
 
     #[test]
     fn auth_config_is_validated_and_the_key_is_not_printed() {
-        let auth = AuthConfig {
-            key: b"short".to_vec().into(),
-            node_id: 1,
-            peer_node_id: 2,
-            epoch: 1,
-            priority: 100,
-            failback: false,
-            preempt_delay: Duration::ZERO,
-        };
-        let mut c = Config {
-            protocol: Protocol::Auth(auth.clone()),
-            timers: Timers::piranha(),
-            primary: true,
-            paths: vec![],
-        };
+        let auth = AuthConfig::new(b"short".to_vec().into(), 1, 2, 1)
+            .with_priority(100)
+            .with_failback(false)
+            .with_preempt_delay(Duration::ZERO);
+        let mut c = Config::new(Protocol::Auth(auth.clone()), Timers::piranha())
+            .with_primary(true)
+            .with_paths(vec![]);
         assert!(matches!(c.validate(), Err(Error::KeyTooShort { len: 5 })));
         assert!(!format!("{c:?}").contains("short"));
-        c.protocol = Protocol::Auth(AuthConfig {
-            key: vec![7; 16].into(),
-            peer_node_id: 1,
-            ..auth
-        });
+        c.protocol = Protocol::Auth(auth.with_key(vec![7; 16].into()).with_peer_node_id(1));
         assert!(matches!(c.validate(), Err(Error::SameNodeId { id: 1 })));
     }
 }

@@ -28,12 +28,9 @@
 //! use std::time::Duration;
 //! use heartbeat::{Config, Driver, PathConfig, PathSocket, Protocol, Timers, packet::ByteOrder};
 //! # async fn f() -> Result<(), heartbeat::Error> {
-//! let config = Config {
-//!     protocol: Protocol::Piranha { byte_order: ByteOrder::Little },
-//!     timers: Timers::piranha(),
-//!     primary: true,
-//!     paths: vec![PathConfig { peer: "192.168.1.2".parse().unwrap(), critical: true }],
-//! };
+//! let config = Config::new(Protocol::Piranha { byte_order: ByteOrder::Little }, Timers::piranha())
+//!     .with_primary(true)
+//!     .with_paths(vec![PathConfig::new("192.168.1.2".parse().unwrap()).with_critical(true)]);
 //! let local = PathSocket { local: "192.168.1.1:539".parse().unwrap(), peer_port: 539, device: None };
 //! let mut driver = Driver::bind(config, &[local])?;
 //! let mut roles = driver.role_changes();

@@ -277,12 +277,10 @@ impl ReplayWindow {
 /// use std::time::{Duration, Instant};
 /// use heartbeat::{Action, Config, Event, Heartbeat, PathConfig, PathId, Protocol, Reason, Role, Timers};
 /// use heartbeat::packet::ByteOrder;
-/// let config = Config {
-///     protocol: Protocol::Piranha { byte_order: ByteOrder::Little },
-///     timers: Timers::new(Duration::from_millis(100), Duration::from_millis(300))?,
-///     primary: true,
-///     paths: vec![PathConfig { peer: "10.0.0.2".parse().unwrap(), critical: true }],
-/// };
+/// let timers = Timers::new(Duration::from_millis(100), Duration::from_millis(300))?;
+/// let config = Config::new(Protocol::Piranha { byte_order: ByteOrder::Little }, timers)
+///     .with_primary(true)
+///     .with_paths(vec![PathConfig::new("10.0.0.2".parse().unwrap()).with_critical(true)]);
 /// let start = Instant::now();
 /// let mut node = Heartbeat::new(config, start)?;
 /// assert_eq!(node.role(), Role::Standby);

@@ -209,10 +209,7 @@ impl Pulse {
         let mut paths = Vec::new();
         let mut sockets = Vec::new();
         let mut path = |mine: Ipv4Addr, theirs: Ipv4Addr| {
-            paths.push(PathConfig {
-                peer: IpAddr::V4(theirs),
-                critical: self.monitor_links,
-            });
+            paths.push(PathConfig::new(IpAddr::V4(theirs)).with_critical(self.monitor_links));
             sockets.push(PathSocket {
                 local: SocketAddr::new(IpAddr::V4(mine), self.port),
                 peer_port: self.port,
@@ -231,25 +228,24 @@ impl Pulse {
             }
         }
         let protocol = match (&self.auth, me, peer) {
-            (Some(a), Some(me), Some(peer)) => Protocol::Auth(AuthConfig {
-                key: a.key.clone(),
-                node_id: a.node_id.unwrap_or(node_id_of(me.into())),
-                peer_node_id: a.peer_node_id.unwrap_or(node_id_of(peer.into())),
-                epoch,
-                priority: a.priority,
-                failback: a.failback,
-                preempt_delay: a.preempt_delay,
-            }),
+            (Some(a), Some(me), Some(peer)) => Protocol::Auth(
+                AuthConfig::new(
+                    a.key.clone(),
+                    a.node_id.unwrap_or(node_id_of(me.into())),
+                    a.peer_node_id.unwrap_or(node_id_of(peer.into())),
+                    epoch,
+                )
+                .with_priority(a.priority)
+                .with_failback(a.failback)
+                .with_preempt_delay(a.preempt_delay),
+            ),
             _ => Protocol::Piranha {
                 byte_order: Default::default(),
             },
         };
-        let config = Config {
-            protocol,
-            timers: self.timers()?,
-            primary: node == Node::Primary,
-            paths,
-        };
+        let config = Config::new(protocol, self.timers()?)
+            .with_primary(node == Node::Primary)
+            .with_paths(paths);
         config.validate()?;
         Ok((config, sockets))
     }

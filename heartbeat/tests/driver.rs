@@ -25,23 +25,19 @@ fn free_port(ip: &str) -> u16 {
 }
 
 fn config(me: usize, deadtime: Duration) -> Config {
-    Config {
-        protocol: Protocol::Auth(AuthConfig {
-            key: b"driver test key, 16+ bytes".to_vec().into(),
-            node_id: me as u32 + 1,
-            peer_node_id: 2 - me as u32,
-            epoch: heartbeat::unix_epoch_micros(),
-            priority: 100,
-            failback: false,
-            preempt_delay: Duration::ZERO,
-        }),
-        timers: Timers::new(Duration::from_millis(50), deadtime).expect("timers"),
-        primary: me == 0,
-        paths: vec![PathConfig {
-            peer: [B, A][me].parse().expect("ip"),
-            critical: true,
-        }],
-    }
+    Config::new(
+        Protocol::Auth(AuthConfig::new(
+            b"driver test key, 16+ bytes".to_vec().into(),
+            me as u32 + 1,
+            2 - me as u32,
+            heartbeat::unix_epoch_micros(),
+        )),
+        Timers::new(Duration::from_millis(50), deadtime).expect("timers"),
+    )
+    .with_primary(me == 0)
+    .with_paths(vec![
+        PathConfig::new([B, A][me].parse().expect("ip")).with_critical(true),
+    ])
 }
 
 fn start(

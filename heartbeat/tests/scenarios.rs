@@ -261,14 +261,14 @@ fn service_failure_hands_over_and_blocks_takeover_until_recovered() {
 }
 
 fn standalone() -> Config {
-    Config {
-        protocol: Protocol::Piranha {
+    Config::new(
+        Protocol::Piranha {
             byte_order: ByteOrder::Little,
         },
-        timers: Timers::new(KEEPALIVE, DEADTIME).expect("timers"),
-        primary: true,
-        paths: vec![],
-    }
+        Timers::new(KEEPALIVE, DEADTIME).expect("timers"),
+    )
+    .with_primary(true)
+    .with_paths(vec![])
 }
 
 /// Piranha's bug: a standalone node whose lvsd died never reactivated. Here it does once the
@@ -490,20 +490,10 @@ fn regaining_the_link_waits_for_fresh_news_of_the_peer() {
 #[test]
 fn a_stopped_overtaken_on_another_path_is_not_a_step_down() {
     let start = Instant::now();
-    let backup = Config {
-        primary: false,
-        paths: vec![
-            heartbeat::PathConfig {
-                peer: "192.168.1.10".parse().expect("ip"),
-                critical: false,
-            },
-            heartbeat::PathConfig {
-                peer: "10.0.0.10".parse().expect("ip"),
-                critical: false,
-            },
-        ],
-        ..standalone()
-    };
+    let backup = standalone().with_primary(false).with_paths(vec![
+        heartbeat::PathConfig::new("192.168.1.10".parse().expect("ip")).with_critical(false),
+        heartbeat::PathConfig::new("10.0.0.10".parse().expect("ip")).with_critical(false),
+    ]);
     let mut node = Heartbeat::new(backup, start).expect("config");
     let _ = node.handle(start, Event::Timer);
     let running = [0xda, 0xdb, 0xad, 0xbd];

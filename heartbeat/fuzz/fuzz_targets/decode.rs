@@ -13,30 +13,25 @@ const KEY: &[u8] = b"fuzzing key, sixteen+ bytes";
 
 fn node(auth: bool, now: Instant) -> Heartbeat {
     let protocol = if auth {
-        Protocol::Auth(AuthConfig {
-            key: KEY.to_vec().into(),
-            node_id: 2,
-            peer_node_id: 1,
-            epoch: 1,
-            priority: 100,
-            failback: true,
-            preempt_delay: Duration::ZERO,
-        })
+        Protocol::Auth(
+            AuthConfig::new(KEY.to_vec().into(), 2, 1, 1)
+                .with_priority(100)
+                .with_failback(true)
+                .with_preempt_delay(Duration::ZERO),
+        )
     } else {
         Protocol::Piranha {
             byte_order: Default::default(),
         }
     };
-    let config = Config {
+    let config = Config::new(
         protocol,
-        timers: Timers::new(Duration::from_millis(100), Duration::from_millis(300))
-            .expect("timers"),
-        primary: false,
-        paths: vec![PathConfig {
-            peer: "10.0.0.1".parse().expect("ip"),
-            critical: true,
-        }],
-    };
+        Timers::new(Duration::from_millis(100), Duration::from_millis(300)).expect("timers"),
+    )
+    .with_primary(false)
+    .with_paths(vec![
+        PathConfig::new("10.0.0.1".parse().expect("ip")).with_critical(true),
+    ]);
     Heartbeat::new(config, now).expect("config")
 }
 

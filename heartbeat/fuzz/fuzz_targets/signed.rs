@@ -15,30 +15,20 @@ use libfuzzer_sys::fuzz_target;
 const KEY: &[u8] = b"fuzzing key, sixteen+ bytes";
 
 fn node(now: Instant, failback: bool) -> Heartbeat {
-    let config = Config {
-        protocol: Protocol::Auth(AuthConfig {
-            key: KEY.to_vec().into(),
-            node_id: 2,
-            peer_node_id: 1,
-            epoch: 1,
-            priority: 100,
-            failback,
-            preempt_delay: Duration::from_millis(150),
-        }),
-        timers: Timers::new(Duration::from_millis(100), Duration::from_millis(300))
-            .expect("timers"),
-        primary: false,
-        paths: vec![
-            PathConfig {
-                peer: "10.0.0.1".parse().expect("ip"),
-                critical: true,
-            },
-            PathConfig {
-                peer: "10.1.0.1".parse().expect("ip"),
-                critical: false,
-            },
-        ],
-    };
+    let config = Config::new(
+        Protocol::Auth(
+            AuthConfig::new(KEY.to_vec().into(), 2, 1, 1)
+                .with_priority(100)
+                .with_failback(failback)
+                .with_preempt_delay(Duration::from_millis(150)),
+        ),
+        Timers::new(Duration::from_millis(100), Duration::from_millis(300)).expect("timers"),
+    )
+    .with_primary(false)
+    .with_paths(vec![
+        PathConfig::new("10.0.0.1".parse().expect("ip")).with_critical(true),
+        PathConfig::new("10.1.0.1".parse().expect("ip")).with_critical(false),
+    ]);
     Heartbeat::new(config, now).expect("config")
 }
 
@@ -64,7 +54,11 @@ fuzz_target!(|data: &[u8]| {
             7 => Event::Release,
             _ => {
                 let advert = Advert {
-                    kind: if b(2) & 0x80 != 0 { Kind::Resign } else { Kind::Advert },
+                    kind: if b(2) & 0x80 != 0 {
+                        Kind::Resign
+                    } else {
+                        Kind::Advert
+                    },
                     state: [PeerState::Standby, PeerState::Active, PeerState::Unable]
                         [usize::from(b(2) % 3)],
                     priority: b(3),
@@ -75,7 +69,11 @@ fuzz_target!(|data: &[u8]| {
                     seq: u64::from(b(6)),
                 };
                 bytes = encode_auth(&advert, KEY);
-                let from = if b(7) & 1 == 0 { "10.0.0.1:539" } else { "10.1.0.1:539" };
+                let from = if b(7) & 1 == 0 {
+                    "10.0.0.1:539"
+                } else {
+                    "10.1.0.1:539"
+                };
                 Event::Packet {
                     path: PathId(usize::from(b(7) & 1)),
                     from: from.parse().expect("addr"),

@@ -33,10 +33,7 @@ pub enum Mode {
 /// Node 0 is the primary (and in auth mode has the higher priority).
 pub fn config(mode: Mode, n: usize, epoch: u64, preempt_delay: Duration) -> Config {
     let paths = (0..PATHS)
-        .map(|p| PathConfig {
-            peer: addr(1 - n, p),
-            critical: p == 0,
-        })
+        .map(|p| PathConfig::new(addr(1 - n, p)).with_critical(p == 0))
         .collect();
     let protocol = match mode {
         Mode::Piranha => Protocol::Piranha {
@@ -47,22 +44,24 @@ pub fn config(mode: Mode, n: usize, epoch: u64, preempt_delay: Duration) -> Conf
                 ByteOrder::Big
             },
         },
-        Mode::Auth { failback } => Protocol::Auth(AuthConfig {
-            key: b"simulation key, 32 bytes long!!!".to_vec().into(),
-            node_id: n as u32 + 1,
-            peer_node_id: 2 - n as u32,
-            epoch,
-            priority: if n == 0 { 200 } else { 100 },
-            failback,
-            preempt_delay,
-        }),
+        Mode::Auth { failback } => Protocol::Auth(
+            AuthConfig::new(
+                b"simulation key, 32 bytes long!!!".to_vec().into(),
+                n as u32 + 1,
+                2 - n as u32,
+                epoch,
+            )
+            .with_priority(if n == 0 { 200 } else { 100 })
+            .with_failback(failback)
+            .with_preempt_delay(preempt_delay),
+        ),
     };
-    Config {
+    Config::new(
         protocol,
-        timers: Timers::new(KEEPALIVE, DEADTIME).expect("valid timers"),
-        primary: n == 0,
-        paths,
-    }
+        Timers::new(KEEPALIVE, DEADTIME).expect("valid timers"),
+    )
+    .with_primary(n == 0)
+    .with_paths(paths)
 }
 
 /// xorshift64*: small, deterministic, good enough for chaos.
