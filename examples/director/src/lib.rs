@@ -26,6 +26,7 @@ pub mod control;
 mod desired;
 pub mod engine;
 mod exporter;
+pub mod log;
 mod overlay;
 pub mod plan;
 mod run;

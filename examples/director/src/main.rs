@@ -255,6 +255,7 @@ fn run(files: Files, mut options: director::RunOptions) -> ExitCode {
     // around the kernel, and checking 1,000 real servers a second costs a third less CPU
     // without a second worker to hand tasks to (benches/src/bin/checks.rs); one core runs the
     // checks of 10,000 (healthcheck/BENCH.md).
+    director::log::init();
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     if std::env::var_os("TOKIO_WORKER_THREADS").is_none() {
         builder.worker_threads(1);

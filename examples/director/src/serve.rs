@@ -60,7 +60,7 @@ where
                         connections.spawn(handle(stream));
                     }
                     Err(e) => {
-                        eprintln!("director: {what}: {e}");
+                        tracing::error!("{what}: {e}");
                         tokio::time::sleep(Duration::from_millis(100)).await;
                     }
                 },

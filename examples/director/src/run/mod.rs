@@ -153,14 +153,14 @@ impl Director {
                     log(self.takeover.take(&addresses, announce, probe).await);
                     if report {
                         let n = self.takeover.held().len();
-                        eprintln!("director: took over {n} addresses");
+                        tracing::info!("took over {n} addresses");
                     }
                 }
                 Output::Release { keep } => log(self.takeover.release(&keep).await),
                 Output::SyncDaemon(want) => self.sync_daemon(want).await,
                 Output::Timeouts(t) => {
                     if let Err(e) = self.ipvs.set_timeouts(&t).await {
-                        eprintln!("director: IPVS timeouts: {e}");
+                        tracing::error!("IPVS timeouts: {e}");
                     }
                 }
                 Output::Checks { remove, add } => self.checks(remove, add).await?,
@@ -180,7 +180,7 @@ impl Director {
                     let args: Vec<&str> = args.iter().map(String::as_str).collect();
                     run_command(what, command.as_deref(), &args);
                 }
-                Output::Log(line) => eprintln!("{line}"),
+                Output::Log(line) => tracing::info!(target: crate::log::LINE, "{line}"),
                 Output::Status(line) => notify::status(&line),
                 Output::Reloaded {
                     services,
@@ -192,7 +192,7 @@ impl Director {
                         "reloaded: {services} services ({added} added, {removed} removed), {draining} real servers draining; applied in {:.1} ms",
                         started.elapsed().as_secs_f64() * 1000.0
                     );
-                    eprintln!("director: {summary}");
+                    tracing::info!("{summary}");
                     notify::ready(&summary);
                     reply = Some(Response::ok(summary));
                 }
@@ -219,7 +219,7 @@ impl Director {
             Ok(report) => {
                 for (op, result) in &report.results {
                     if let Err(e) = result {
-                        eprintln!("director: IPVS: {op}: {e}");
+                        tracing::error!("IPVS: {op}: {e}");
                     }
                 }
                 if report.is_ok() {
@@ -232,7 +232,7 @@ impl Director {
                 report.results.len()
             }
             Err(e) => {
-                eprintln!("director: IPVS: {e}");
+                tracing::error!("IPVS: {e}");
                 0
             }
         }
@@ -246,8 +246,8 @@ impl Director {
         let changes = self.sync_table(&self.engine.table()).await;
         if changes > 0 {
             self.engine.repaired();
-            eprintln!(
-                "director: the IPVS table was changed behind the director's back: {changes} changes to repair it"
+            tracing::warn!(
+                "the IPVS table was changed behind the director's back: {changes} changes to repair it"
             );
         }
         if self.engine.is_active() {
@@ -277,7 +277,7 @@ impl Director {
                     self.targets.insert(id, Checked::Server(key));
                     self.checks.insert(key, id);
                 }
-                Err(e) => eprintln!("director: {label}: {e}"),
+                Err(e) => tracing::error!("{label}: {e}"),
             }
         }
         Ok(())
@@ -296,18 +296,20 @@ impl Director {
                         self.sync_daemon = None;
                     }
                     if let Err(e) = self.ipvs.del_daemon(state).await {
-                        eprintln!("director: stopping the {state} sync daemon: {e}");
+                        tracing::error!("stopping the {state} sync daemon: {e}");
                     }
                 }
                 Step::Start(want) => match self.ipvs.add_daemon(&want).await {
                     Ok(()) => {
-                        eprintln!(
-                            "director: {} sync daemon on {} (syncid {})",
-                            want.state, want.interface, want.sync_id
+                        tracing::info!(
+                            "{} sync daemon on {} (syncid {})",
+                            want.state,
+                            want.interface,
+                            want.sync_id
                         );
                         self.sync_daemon = Some(want);
                     }
-                    Err(e) => eprintln!("director: starting the {} sync daemon: {e}", want.state),
+                    Err(e) => tracing::error!("starting the {} sync daemon: {e}", want.state),
                 },
                 _ => {}
             }
@@ -328,7 +330,7 @@ impl Director {
                 // The service is gone: so are its real servers.
                 Err(ipvs::Error::NotFound { .. }) => {}
                 Err(e) => {
-                    eprintln!("director: IPVS: {e}");
+                    tracing::error!("IPVS: {e}");
                     for d in self.engine.desired().draining().iter() {
                         if d.service.key == service {
                             active.insert(d.key(), None);
@@ -359,10 +361,10 @@ impl Director {
             match self.reconciler.apply(&Table::default(), &owned).await {
                 Ok(report) => {
                     if let Some(e) = report.first_error() {
-                        eprintln!("director: IPVS: {e}");
+                        tracing::error!("IPVS: {e}");
                     }
                 }
-                Err(e) => eprintln!("director: IPVS: {e}"),
+                Err(e) => tracing::error!("IPVS: {e}"),
             }
         }
         self.monitor.shutdown().await;
@@ -372,7 +374,11 @@ impl Director {
 /// Logs what a takeover step met.
 fn log(events: Vec<Event>) {
     for e in events {
-        eprintln!("director: {e}");
+        match e {
+            Event::Failed(_) => tracing::error!("{e}"),
+            Event::Restored(_) | Event::Adopted(_) => tracing::info!("{e}"),
+            _ => tracing::warn!("{e}"),
+        }
     }
 }
 
@@ -400,8 +406,8 @@ pub async fn run(
     let local = addresses.local_ipv4().await?;
     let node = plan.heartbeat.node(&local).map_err(RunError::Role)?;
     let primary = node == heartbeat::pulse::Node::Primary;
-    eprintln!(
-        "director: this node is the {}",
+    tracing::info!(
+        "this node is the {}",
         if primary { "primary" } else { "backup" }
     );
 
@@ -426,7 +432,7 @@ pub async fn run(
             let serving = crate::exporter::serve(addr, requests_tx)
                 .await
                 .map_err(|e| RunError::Control(format!("metrics on {addr}: {e}")))?;
-            eprintln!("director: metrics on http://{addr}/metrics");
+            tracing::info!("metrics on http://{addr}/metrics");
             Some(serving)
         }
         None => None,
@@ -464,7 +470,7 @@ pub async fn run(
         d.heartbeat = Some(driver.spawn());
         Some(roles)
     };
-    eprintln!("director: control socket {}", socket.display());
+    tracing::info!("control socket {}", socket.display());
     let outputs = d.engine.started();
     d.execute(Instant::now(), outputs).await?;
     notify::ready(if d.engine.is_active() {

@@ -18,8 +18,8 @@ pub(super) fn run_command(what: &str, argv: Option<&[String]>, args: &[&str]) {
         .stdin(Stdio::null())
         .spawn();
     if let Err(e) = spawned {
-        eprintln!(
-            "director: cannot run {what} `{}`: {e}",
+        tracing::error!(
+            "cannot run {what} `{}`: {e}",
             argv.unwrap_or_default().join(" ")
         );
     }
@@ -32,7 +32,7 @@ fn notify(states: &[NotifyState]) {
         return;
     }
     if let Err(e) = sd_notify::notify(false, states) {
-        eprintln!("director: cannot notify the service manager: {e}");
+        tracing::error!("cannot notify the service manager: {e}");
     }
 }
 

@@ -31,7 +31,7 @@ impl Director {
                     .collect()
             }
             Err(e) => {
-                eprintln!("director: IPVS: {e}");
+                tracing::error!("IPVS: {e}");
                 HashMap::new()
             }
         };

@@ -91,7 +91,7 @@ impl Director {
                 Ok(id) => {
                     self.targets.insert(id, Checked::Tracker(i));
                 }
-                Err(e) => eprintln!("director: track {name}: {e}"),
+                Err(e) => tracing::error!("track {name}: {e}"),
             }
         }
         Ok(())
