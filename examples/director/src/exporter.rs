@@ -13,7 +13,8 @@ use tokio::{
     sync::{mpsc, oneshot},
 };
 
-use crate::control::{Incoming, Request};
+use crate::control::Request;
+use crate::control_server::Incoming;
 
 /// Listens on `addr` and serves `/metrics` until the returned handle is dropped.
 pub(crate) async fn serve(

@@ -3,7 +3,6 @@
 //! counts, and executes what it says: the IPVS table reconciled, the addresses taken and
 //! released, the sync daemon, the checks, the commands and the log.
 
-mod metrics;
 mod notify;
 mod requests;
 mod track;
@@ -22,7 +21,7 @@ use ipvs::reconcile::{Ownership, Reconciler, observe};
 use ipvs::{Daemon, ServiceKey, Table};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::control::{self, DEFAULT_SOCKET, Request, Response};
+use crate::control::{DEFAULT_SOCKET, Request, Response};
 pub use crate::engine::TableMode;
 use crate::engine::{Choices, Engine, Input, Output, Verdicted};
 use crate::{Plan, ServerKey};
@@ -197,6 +196,7 @@ impl Director {
                     reply = Some(Response::ok(summary));
                 }
                 Output::Reply(r) => reply = Some(r),
+                other => tracing::error!("an output this director cannot carry out: {other:?}"),
             }
         }
         Ok(reply)
@@ -424,7 +424,7 @@ pub async fn run(
         .or_else(|| plan.operation.socket.clone())
         .unwrap_or_else(|| DEFAULT_SOCKET.into());
     let (requests_tx, mut requests) = mpsc::channel(16);
-    let _control = control::serve(&socket, requests_tx.clone())
+    let _control = crate::control_server::serve(&socket, requests_tx.clone())
         .await
         .map_err(|e| RunError::Control(format!("{}: {e}", socket.display())))?;
     let _metrics = match plan.operation.metrics {

@@ -229,37 +229,9 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// Builds the plan; `resolve` turns host names into addresses (the director uses the
-    /// system's resolver; tests pass their own). Every problem is reported, not only the first.
-    pub fn build(
-        config: &Config,
-        resolve: &dyn Fn(&str) -> Option<Ipv4Addr>,
-    ) -> Result<Plan, Vec<PlanError>> {
-        Plan::build_with(config, &Settings::default(), resolve)
-    }
-
-    /// [`Plan::build`] with a settings overlay: checked against `config`, then applied.
-    pub fn build_with(
-        config: &Config,
-        settings: &Settings,
-        resolve: &dyn Fn(&str) -> Option<Ipv4Addr>,
-    ) -> Result<Plan, Vec<PlanError>> {
-        let overlay_errors: Vec<PlanError> = settings
-            .check(config)
-            .into_iter()
-            .map(PlanError::Settings)
-            .collect();
-        if !overlay_errors.is_empty() {
-            return Err(overlay_errors);
-        }
-        let mut plan = Plan::from_lvscf(config, settings, resolve)?;
-        crate::overlay::apply(&mut plan, config, settings)?;
-        Ok(plan)
-    }
-
     /// The plan lvs.cf alone describes (the overlay's timers stand in for lvs.cf's when it has
     /// them, for the check of the heartbeat's timers).
-    fn from_lvscf(
+    pub(crate) fn from_lvscf(
         config: &Config,
         settings: &Settings,
         resolve: &dyn Fn(&str) -> Option<Ipv4Addr>,

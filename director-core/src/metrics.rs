@@ -8,7 +8,7 @@ use healthcheck::Health;
 use heartbeat::packet::Reject;
 use ipvs::Stats;
 
-use super::Director;
+use crate::{Engine, Live};
 
 /// Metric families, each written whole (Prometheus wants a family's samples together).
 #[derive(Default)]
@@ -107,32 +107,32 @@ enum Prefix {
     Server,
 }
 
-impl Director {
+impl Engine {
     /// The metrics, now.
-    pub(super) async fn metrics(&self) -> String {
+    pub fn metrics(&self, live: &Live) -> String {
         let mut e = Exposition::default();
         e.sample(
             "lvs_director_active",
             "gauge",
             "1 while this director holds the addresses.",
             &[],
-            if self.engine.is_active() { 1.0 } else { 0.0 },
+            if self.is_active() { 1.0 } else { 0.0 },
         );
         e.sample(
             "lvs_director_primary",
             "gauge",
             "1 on the primary router, 0 on the backup.",
             &[],
-            if self.primary { 1.0 } else { 0.0 },
+            if live.primary { 1.0 } else { 0.0 },
         );
         e.sample(
             "lvs_director_fit",
             "gauge",
             "1 while the trackers let this router be active.",
             &[],
-            if self.engine.is_fit() { 1.0 } else { 0.0 },
+            if self.is_fit() { 1.0 } else { 0.0 },
         );
-        for (name, _, failing) in self.engine.trackers_status() {
+        for (name, _, failing) in self.trackers_status() {
             e.sample(
                 "lvs_director_track_failing",
                 "gauge",
@@ -141,7 +141,7 @@ impl Director {
                 if failing { 1.0 } else { 0.0 },
             );
         }
-        let c = self.engine.counts();
+        let c = self.counts();
         for (name, help, v) in [
             (
                 "lvs_director_role_changes_total",
@@ -162,9 +162,7 @@ impl Director {
         ] {
             e.sample(name, "counter", help, &[], v as f64);
         }
-        if let Some(h) = &self.heartbeat
-            && let Some(c) = h.counters().await
-        {
+        if let Some(c) = &live.heartbeat {
             e.sample(
                 "lvs_heartbeat_sent_total",
                 "counter",
@@ -196,8 +194,8 @@ impl Director {
                 c.stalls as f64,
             );
         }
-        let super::requests::Live { kernel, checks } = self.live().await;
-        for s in &self.engine.plan().services {
+        let Live { kernel, checks, .. } = live;
+        for s in &self.plan().services {
             let service = s.service.key.to_string();
             let labels = [("virtual", s.name.as_str()), ("service", service.as_str())];
             let in_kernel = kernel.get(&s.service.key);
@@ -213,7 +211,7 @@ impl Director {
                     ("server", r.name.as_str()),
                     ("address", address.as_str()),
                 ];
-                let up = self.engine.desired().health(&key).flatten() == Some(Health::Up);
+                let up = self.desired().health(&key).flatten() == Some(Health::Up);
                 e.sample(
                     "lvs_server_up",
                     "gauge",

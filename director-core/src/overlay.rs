@@ -1,12 +1,45 @@
-//! The settings overlay applied to the plan lvs.cf describes (after [`Settings::check`]).
+//! A plan built: what lvs.cf describes, then the settings overlay applied (after
+//! [`Settings::check`]).
 
 use healthcheck::{Binding, Check, Probe, Timeouts};
 use ipvs::{Family, ServiceKey};
+use std::net::Ipv4Addr;
+
 use lvscf::Config;
 
 use crate::Plan;
 use crate::plan::{AddressPlan, Operation, PlanError, ServicePlan, TrackKind, TrackPlan};
 use crate::settings::{ForwardingSetting, Mode, Settings, TableSetting};
+
+impl Plan {
+    /// Builds the plan; `resolve` turns host names into addresses (the director uses the
+    /// system's resolver; tests pass their own). Every problem is reported, not only the first.
+    pub fn build(
+        config: &Config,
+        resolve: &dyn Fn(&str) -> Option<Ipv4Addr>,
+    ) -> Result<Plan, Vec<PlanError>> {
+        Plan::build_with(config, &Settings::default(), resolve)
+    }
+
+    /// [`Plan::build`] with a settings overlay: checked against `config`, then applied.
+    pub fn build_with(
+        config: &Config,
+        settings: &Settings,
+        resolve: &dyn Fn(&str) -> Option<Ipv4Addr>,
+    ) -> Result<Plan, Vec<PlanError>> {
+        let overlay_errors: Vec<PlanError> = settings
+            .check(config)
+            .into_iter()
+            .map(PlanError::Settings)
+            .collect();
+        if !overlay_errors.is_empty() {
+            return Err(overlay_errors);
+        }
+        let mut plan = Plan::from_lvscf(config, settings, resolve)?;
+        apply(&mut plan, config, settings)?;
+        Ok(plan)
+    }
+}
 
 /// Changes `plan` as `settings` say; `settings` were checked against `config`, so an error
 /// here means a file changed since (the key file), and every one is reported.

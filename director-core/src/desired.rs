@@ -16,13 +16,13 @@ pub use healthcheck::table::Entry;
 /// table after its first successful check, not before.
 ///
 /// ```
-/// # use director::{Plan, Desired};
+/// # use director_core::{Plan, Desired};
 /// # let doc = lvscf::Document::parse("primary = 10.0.0.9\nvirtual WEB {\n active = 1\n address = 10.0.0.1 eth0\n server a {\n  address = 10.0.1.1\n  active = 1\n  weight = 5\n }\n}\n").unwrap();
 /// # let plan = Plan::build(doc.config(), &|_| None).unwrap();
 /// use healthcheck::EventKind;
 /// let mut desired = Desired::new(&plan);
 /// assert!(desired.table().services[0].destinations.is_empty());
-/// let a = director::ServerKey {
+/// let a = director_core::ServerKey {
 ///     service: plan.services[0].service.key,
 ///     addr: "10.0.1.1".parse().unwrap(),
 ///     port: 80,

@@ -50,6 +50,7 @@ pub struct Verdicted {
 
 /// What happened.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Input {
     /// Health verdicts (those queued together go into one table change).
     Health(Vec<Verdicted>),
@@ -87,6 +88,7 @@ pub enum Input {
 
 /// What the engine asks the outside world to do, in order.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Output {
     /// Reconcile the kernel's IPVS table with this one.
     Table(Table),

@@ -359,14 +359,14 @@ impl Settings {
     /// Parses an overlay. The first problem is returned with its line and column.
     ///
     /// ```
-    /// let s = director::Settings::parse("[heartbeat]\nkeepalive = \"200ms\"\n")?;
+    /// let s = director_core::Settings::parse("[heartbeat]\nkeepalive = \"200ms\"\n")?;
     /// assert_eq!(
     ///     s.heartbeat.keepalive.map(|k| *k.get_ref()),
     ///     Some(std::time::Duration::from_millis(200))
     /// );
-    /// let e = director::Settings::parse("[heartbeat]\nkeepalive = 5\n").unwrap_err();
+    /// let e = director_core::Settings::parse("[heartbeat]\nkeepalive = 5\n").unwrap_err();
     /// assert_eq!((e.line, e.column), (2, 13));
-    /// # Ok::<(), director::SettingsError>(())
+    /// # Ok::<(), director_core::SettingsError>(())
     /// ```
     pub fn parse(text: &str) -> Result<Settings, SettingsError> {
         let mut settings: Settings = toml::from_str(text).map_err(|e| {

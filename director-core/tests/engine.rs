@@ -8,18 +8,18 @@ use std::collections::{BTreeSet, HashMap};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant, SystemTime};
 
-use director::control::{Admin, Force};
-use director::engine::{Choices, Engine, Input, Output, Verdicted};
-use director::{Plan, ServerKey};
+use director_core::control::{Admin, Force};
+use director_core::engine::{Choices, Engine, Input, Output, Verdicted};
+use director_core::{Plan, ServerKey};
 use healthcheck::{Event, EventKind, Reason};
 use heartbeat::{RoleAction, RoleChange};
 use ipvs::{Destination, Forwarding, Service, ServiceKey, Table, VirtualServer};
 use proptest::prelude::*;
 
-const NAT_ALONE: &str = include_str!("../../../lvscf/tests/fixtures/seed/01-nat-single-router.cf");
+const NAT_ALONE: &str = include_str!("../../lvscf/tests/fixtures/seed/01-nat-single-router.cf");
 const NAT_PAIR: &str =
-    include_str!("../../../lvscf/tests/fixtures/seed/02-nat-with-backup-as-published.cf");
-const DR: &str = include_str!("../../../lvscf/tests/fixtures/seed/03-dr-primary.cf");
+    include_str!("../../lvscf/tests/fixtures/seed/02-nat-with-backup-as-published.cf");
+const DR: &str = include_str!("../../lvscf/tests/fixtures/seed/03-dr-primary.cf");
 
 fn plan(text: &str) -> Plan {
     let doc = lvscf::Document::parse(text).expect("the seed parses");
@@ -524,7 +524,7 @@ proptest! {
 #[test]
 fn a_lone_router_follows_its_trackers_and_a_reload_that_drops_them_stops_them() {
     let doc = lvscf::Document::parse(NAT_ALONE).expect("the seed parses");
-    let settings = director::Settings::parse("[[track.interface]]\nname = \"eth9\"\n")
+    let settings = director_core::Settings::parse("[[track.interface]]\nname = \"eth9\"\n")
         .expect("the overlay parses");
     let tracked = Plan::build_with(doc.config(), &settings, &|_| None).expect("plans");
     let mut e = Engine::new(tracked.clone(), Choices::default(), false);

@@ -1,0 +1,111 @@
+//! `director check`: the plan printed, errors and warnings with their place, exit codes.
+
+use std::process::Command;
+
+const SEED: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../lvscf/tests/fixtures/seed/"
+);
+
+fn director(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_director"))
+        .args(args)
+        .output()
+        .expect("the director runs");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn check_prints_the_plan_and_exits_by_validity() {
+    let seed2 = format!("{SEED}02-nat-with-backup-as-published.cf");
+    let (code, out, err) = director(&["check", &seed2]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("TCP 192.168.1.250:80 wlc"), "{out}");
+    assert!(out.contains("-> 10.0.0.100:80 Masq weight 1"), "{out}");
+    assert!(
+        out.contains("10.0.0.254/16 dev eth1 label eth1:1  (nat_router)"),
+        "{out}"
+    );
+    // The operator mistake of the published backup file is a warning with its place.
+    assert!(
+        err.contains("02-nat-with-backup-as-published.cf:6:1: warning[W006]"),
+        "{err}"
+    );
+
+    let dir = std::env::temp_dir().join(format!("director-check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.cf");
+    std::fs::write(&bad, "virtual WEB {\n active = yes\n").unwrap();
+    let (code, out, err) = director(&["check", bad.to_str().unwrap()]);
+    assert_eq!(code, Some(1));
+    assert!(out.is_empty());
+    assert!(err.contains("bad.cf:2:"), "{err}");
+    let zero = dir.join("zero.cf");
+    std::fs::write(
+        &zero,
+        "virtual WEB {\n active = 1\n address = 10.0.0.1 eth0\n timeout = 0\n}\n",
+    )
+    .unwrap();
+    let (code, _, err) = director(&["check", zero.to_str().unwrap()]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("zero.cf:4:12: error[E021]"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    let (code, _, err) = director(&["check", "/nonexistent/lvs.cf"]);
+    assert_eq!(code, Some(2), "{err}");
+    let (code, _, _) = director(&["frobnicate"]);
+    assert_eq!(code, Some(2));
+}
+
+/// Runs `director check` on `text`; exit code and stderr.
+fn check_text(name: &str, text: &str) -> (Option<i32>, String) {
+    let file = std::env::temp_dir().join(format!("director-{name}-{}.cf", std::process::id()));
+    std::fs::write(&file, text).expect("write the file");
+    let shown = file.to_str().expect("a UTF-8 path");
+    let (code, _, err) = director(&["check", shown]);
+    std::fs::remove_file(&file).expect("remove the file");
+    (code, err.replace(shown, "FILE"))
+}
+
+#[test]
+fn plan_errors_name_their_line_and_column() {
+    let (code, err) = check_text(
+        "errors",
+        "backup = 10.0.0.2\nkeepalive = 5\ndeadtime = 5\nvirtual A {\n     active = 1\n     address = 10.0.0.1 eth0\n     use_regex = 1\n     expect = \"(\"\n     server a {\n         address = nosuch.invalid\n         active = 1\n     }\n}\nvirtual B {\n     active = 1\n     address = 10.0.0.1 eth0:1\n     persistent = 10\n     pmask = 255.0.255.0\n}\nvirtual C {\n     active = 1\n     address = 10.0.0.1 eth0:2\n}\nvirtual D {\n     active = 1\n     address = 10.0.0.1 eth0:3\n}\n",
+    );
+    assert_eq!(code, Some(1), "{err}");
+    for line in [
+        "FILE: error: primary: not set",
+        "FILE:3:12: error: deadtime: the heartbeat cannot run",
+        "FILE:8:15: error: virtual A: expect: not a regular expression (use_regex = 1): unclosed group\n",
+        "FILE:18:14: error: virtual B: pmask: 255.0.255.0 is not a contiguous netmask",
+        "FILE:24:9: error: virtual D: the same IPVS service (TCP 10.0.0.1:80) as virtual C",
+        "FILE:3:1: warning[W003]",
+    ] {
+        assert!(err.contains(line), "no {line:?} in:\n{err}");
+    }
+    // The regex error stops virtual A's plan before its servers: no name lookup for them.
+    assert!(!err.contains("nosuch.invalid"), "{err}");
+}
+
+#[test]
+fn operator_mistakes_are_lvscf_warnings_with_their_place_and_code() {
+    let (code, err) = check_text(
+        "warnings",
+        "primary = 10.0.0.9\nbackup_active = 1\nbackup = 0.0.0.0\nnetwork = nat\nvirtual A {\n     active = 1\n     address = 10.0.0.1 eth0\n     pmask = 255.255.255.0\n     server a {\n         address = 10.0.1.1\n         active = 1\n     }\n     server b {\n         address = 10.0.1.1\n         active = 1\n     }\n}\nvirtual EMPTY {\n     active = 1\n     address = 10.0.0.2 eth0\n}\n",
+    );
+    assert_eq!(code, Some(0), "{err}");
+    for line in [
+        "FILE:2:17: warning[W008]: backup_active: a backup is marked active but `backup` names none",
+        "FILE:4:11: warning[W009]: network: NAT without a `nat_router`",
+        "FILE:8:14: warning[W011]: virtual A: pmask: has no effect without `persistent`",
+        "FILE:14:20: warning[W012]: virtual A server b: address: the same address and port as another real server",
+        "FILE:18:9: warning[W010]: virtual EMPTY: no active real server and no sorry server",
+    ] {
+        assert!(err.contains(line), "no {line:?} in:\n{err}");
+    }
+}
