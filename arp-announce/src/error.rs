@@ -3,7 +3,7 @@
 use std::io;
 use std::net::IpAddr;
 
-use crate::frame::FrameKind;
+use crate::kind::FrameKind;
 
 /// Why an announcement could not be made. Every variant names the interface or address.
 #[derive(Debug, thiserror::Error)]

@@ -33,6 +33,7 @@ mod announcer;
 mod error;
 pub mod frame;
 mod interface;
+mod kind;
 mod probe;
 mod schedule;
 mod sender;

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 ///
 /// The default is Piranha's: 5 frames, 1 s apart.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Schedule {
     /// Rounds in the first burst (at least 1).
     pub count: u32,
@@ -27,6 +28,7 @@ pub struct Schedule {
 
 /// A delayed burst.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Burst {
     /// From the start of the announcement to the burst's first round.
     pub delay: Duration,
@@ -72,6 +74,43 @@ impl Schedule {
             count: 1,
             ..Schedule::piranha()
         }
+    }
+
+    /// `count` rounds in the first burst.
+    pub fn with_count(mut self, count: u32) -> Schedule {
+        self.count = count;
+        self
+    }
+
+    /// `interval` between the rounds of a burst.
+    pub fn with_interval(mut self, interval: Duration) -> Schedule {
+        self.interval = interval;
+        self
+    }
+
+    /// A second burst of `count` rounds, `delay` after the start.
+    pub fn with_second_burst(mut self, delay: Duration, count: u32) -> Schedule {
+        self.second_burst = Some(Burst::new(delay, count));
+        self
+    }
+
+    /// One round every `refresh` after the bursts.
+    pub fn with_refresh(mut self, refresh: Duration) -> Schedule {
+        self.refresh = Some(refresh);
+        self
+    }
+
+    /// At most `max_rate` frames per second, all addresses together.
+    pub fn with_max_rate(mut self, max_rate: u32) -> Schedule {
+        self.max_rate = Some(max_rate);
+        self
+    }
+}
+
+impl Burst {
+    /// `count` rounds, the first `delay` after the start of the announcement.
+    pub fn new(delay: Duration, count: u32) -> Burst {
+        Burst { delay, count }
     }
 }
 

@@ -8,7 +8,7 @@
 use std::net::IpAddr;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use arp_announce::{Announcer, ArpForm, Burst, Error, FrameKind, Options, Schedule, announce_once};
+use arp_announce::{Announcer, ArpForm, Error, FrameKind, Options, Schedule, announce_once};
 use testkit::{Capture, NetNs};
 
 /// How long a capture may run at most.
@@ -321,16 +321,11 @@ fn peers_with_arp_accept_and_accept_untracked_na_learn_new_entries() {
 fn bursts_second_burst_and_refresh_follow_their_schedule() {
     let p = pair();
     let mut cap = Capture::start(&p.b, &p.dev_b, "arp", LIMIT).expect("capture");
-    let schedule = Schedule {
-        count: 3,
-        interval: Duration::from_millis(200),
-        second_burst: Some(Burst {
-            delay: Duration::from_millis(1000),
-            count: 2,
-        }),
-        refresh: Some(Duration::from_millis(400)),
-        max_rate: None,
-    };
+    let schedule = Schedule::once()
+        .with_count(3)
+        .with_interval(Duration::from_millis(200))
+        .with_second_burst(Duration::from_millis(1000), 2)
+        .with_refresh(Duration::from_millis(400));
     // Expected offsets from the first frame: 0, 200, 400 (first burst), 1000, 1200 (second),
     // then refresh every 400 ms after the last burst round: 1600, 2000.
     let want = [0u64, 200, 400, 1000, 1200, 1600, 2000];

@@ -222,11 +222,10 @@ fn http(h: Http, tls: bool) -> Result<(SocketAddr, Check), String> {
         check.version = healthcheck::Version::Http10;
     }
     if tls {
-        check.tls = Some(Tls {
-            insecure: h.insecure,
-            sni: h.sni,
-            ca_file: h.ca_file,
-        });
+        let mut t = Tls::new().with_insecure(h.insecure);
+        t.sni = h.sni;
+        t.ca_file = h.ca_file;
+        check.tls = Some(t);
     } else if h.insecure || h.sni.is_some() || h.ca_file.is_some() {
         return Err("--insecure, --sni and --ca-file are for https".into());
     }
@@ -240,16 +239,20 @@ fn build(cli: Cli) -> Result<Probe, String> {
         }
         Kind::Tcp(s) => (
             resolve(&s.target)?,
-            Check::Tcp(TcpCheck {
-                send: s.send.as_deref().map(decode_escapes),
-                expect: expect(s.expect.as_deref(), s.regex, s.first_read_prefix, false)?,
+            Check::Tcp({
+                let mut c = TcpCheck::new();
+                c.send = s.send.as_deref().map(decode_escapes);
+                c.expect = expect(s.expect.as_deref(), s.regex, s.first_read_prefix, false)?;
+                c
             }),
         ),
         Kind::Udp(s) => (
             resolve(&s.target)?,
-            Check::Udp(UdpCheck {
-                send: s.send.as_deref().map(decode_escapes),
-                expect: expect(s.expect.as_deref(), s.regex, s.first_read_prefix, false)?,
+            Check::Udp({
+                let mut c = UdpCheck::new();
+                c.send = s.send.as_deref().map(decode_escapes);
+                c.expect = expect(s.expect.as_deref(), s.regex, s.first_read_prefix, false)?;
+                c
             }),
         ),
         Kind::Http(h) => http(h, false)?,
@@ -262,11 +265,10 @@ fn build(cli: Cli) -> Result<Probe, String> {
             }),
         ),
     };
-    let binding = Binding {
-        source: cli.common.source,
-        interface: cli.common.interface,
-        fwmark: cli.common.fwmark,
-    };
+    let mut binding = Binding::new();
+    binding.source = cli.common.source;
+    binding.interface = cli.common.interface;
+    binding.fwmark = cli.common.fwmark;
     Probe::new(addr, check, binding, Timeouts::both(cli.common.timeout)).map_err(|e| e.to_string())
 }
 

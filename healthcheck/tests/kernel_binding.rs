@@ -92,10 +92,7 @@ fn tcp() -> Check {
 fn fwmark_is_on_the_probes_packets() {
     let s = setup();
     assert!(probe(&s, tcp(), Binding::default()).is_ok());
-    let marked = Binding {
-        fwmark: Some(7),
-        ..Binding::default()
-    };
+    let marked = Binding::new().with_fwmark(7);
     let o = probe(&s, tcp(), marked.clone());
     match o.result {
         Err(ProbeError::Connect { source, .. }) => {
@@ -103,16 +100,10 @@ fn fwmark_is_on_the_probes_packets() {
         }
         other => panic!("marked probe got through: {other:?}"),
     }
-    let other = Binding {
-        fwmark: Some(8),
-        ..Binding::default()
-    };
+    let other = Binding::new().with_fwmark(8);
     assert!(probe(&s, tcp(), other).is_ok());
     // UDP too: the datagram is refused by the routing policy.
-    let udp = Check::Udp(UdpCheck {
-        send: Some(b"x".to_vec()),
-        expect: None,
-    });
+    let udp = Check::Udp(UdpCheck::new().with_send(*b"x"));
     let o = probe(&s, udp, marked);
     assert!(o.to_string().contains("ermission denied"), "{o}");
 }
@@ -121,15 +112,9 @@ fn fwmark_is_on_the_probes_packets() {
 #[ignore = "kernel test: run with `cargo xtask test`"]
 fn interface_binding_picks_the_path() {
     let s = setup();
-    let on_veth = Binding {
-        interface: Some(s.dev_a.clone()),
-        ..Binding::default()
-    };
+    let on_veth = Binding::new().with_interface(s.dev_a.clone());
     assert!(probe(&s, tcp(), on_veth).is_ok());
-    let on_dummy = Binding {
-        interface: Some("dummy0".into()),
-        ..Binding::default()
-    };
+    let on_dummy = Binding::new().with_interface("dummy0");
     let o = probe(&s, tcp(), on_dummy);
     assert!(
         !o.is_ok(),
@@ -141,10 +126,7 @@ fn interface_binding_picks_the_path() {
 #[ignore = "kernel test: run with `cargo xtask test`"]
 fn source_address_is_what_the_server_sees() {
     let s = setup();
-    let from = Binding {
-        source: Some("10.7.0.11".parse().unwrap()),
-        ..Binding::default()
-    };
+    let from = Binding::new().with_source("10.7.0.11".parse().unwrap());
     assert!(probe(&s, tcp(), from).is_ok());
     let peer = s
         .peers
@@ -188,22 +170,12 @@ fn ping_answers_for_a_reachable_host_and_times_out_for_a_missing_one() {
         "{missing}"
     );
     // Through dummy0 the host is not reachable (the interface binding applies).
-    let wrong = ping(
-        &s,
-        "10.7.0.2",
-        Binding {
-            interface: Some("dummy0".into()),
-            ..Binding::default()
-        },
-    );
+    let wrong = ping(&s, "10.7.0.2", Binding::new().with_interface("dummy0"));
     assert!(wrong.result.is_err(), "{wrong}");
     let right = ping(
         &s,
         "10.7.0.2",
-        Binding {
-            interface: Some(s.dev_a.clone()),
-            ..Binding::default()
-        },
+        Binding::new().with_interface(s.dev_a.clone()),
     );
     assert!(right.result.is_ok(), "{right}");
     // IPv6 too.

@@ -29,10 +29,10 @@ async fn run_with(addr: SocketAddr, check: Check, binding: Binding, t: Timeouts)
 }
 
 fn tcp(send: Option<&str>, expect: Option<Expect>) -> Check {
-    Check::Tcp(TcpCheck {
-        send: send.map(decode_escapes),
-        expect,
-    })
+    let mut check = TcpCheck::new();
+    check.send = send.map(decode_escapes);
+    check.expect = expect;
+    Check::Tcp(check)
 }
 
 fn substring(s: &str) -> Option<Expect> {
@@ -223,18 +223,12 @@ async fn tcp_source_address_and_interface() {
             let _ = tx.send(peer.ip());
         }
     });
-    let binding = Binding {
-        source: Some("127.0.0.2".parse().unwrap()),
-        ..Binding::default()
-    };
+    let binding = Binding::new().with_source("127.0.0.2".parse().unwrap());
     let o = run_with(addr, tcp(None, None), binding, quick()).await;
     assert!(o.is_ok(), "{o}");
     assert_eq!(rx.recv().await.unwrap().to_string(), "127.0.0.2");
 
-    let missing = Binding {
-        interface: Some("no-such-if0".into()),
-        ..Binding::default()
-    };
+    let missing = Binding::new().with_interface("no-such-if0");
     let o = run_with(addr, tcp(None, None), missing, quick()).await;
     match o.result {
         Err(ProbeError::Socket { what, .. }) => assert_eq!(what, "bind to interface"),
@@ -265,10 +259,9 @@ async fn udp_server(reply: Option<&'static [u8]>) -> SocketAddr {
 async fn udp_send_expect() {
     let echo = udp_server(None).await;
     let check = |send: &str, expect| {
-        Check::Udp(UdpCheck {
-            send: Some(decode_escapes(send)),
-            expect,
-        })
+        let mut check = UdpCheck::new().with_send(decode_escapes(send));
+        check.expect = expect;
+        Check::Udp(check)
     };
     assert!(
         run(echo, check(r"status\n", substring("status")))
@@ -533,57 +526,34 @@ fn https(tls: Tls) -> Check {
 #[tokio::test]
 async fn https_verification_sni_and_insecure() {
     let server = tls_server("verify").await;
-    let ca = Some(server.ca_file.clone());
-    let good = Tls {
-        sni: Some("lb.test".into()),
-        ca_file: ca.clone(),
-        insecure: false,
-    };
+    let good = Tls::new()
+        .with_sni("lb.test")
+        .with_ca_file(server.ca_file.clone());
     let o = run(server.addr, https(good)).await;
     assert_eq!(o.result.unwrap(), Pass::Status(200));
 
     // The certificate is for lb.test, not for the address.
     let o = run(
         server.addr,
-        https(Tls {
-            sni: None,
-            ..Tls {
-                ca_file: ca.clone(),
-                ..Tls::default()
-            }
-        }),
+        https(Tls::new().with_ca_file(server.ca_file.clone())),
     )
     .await;
     assert!(matches!(o.result, Err(ProbeError::Tls { .. })), "{o}");
     let o = run(
         server.addr,
-        https(Tls {
-            sni: Some("other.test".into()),
-            ca_file: ca.clone(),
-            insecure: false,
-        }),
+        https(
+            Tls::new()
+                .with_sni("other.test")
+                .with_ca_file(server.ca_file.clone()),
+        ),
     )
     .await;
     assert!(o.to_string().contains("TLS"), "{o}");
     // Not signed by a CA the system trusts.
-    let o = run(
-        server.addr,
-        https(Tls {
-            sni: Some("lb.test".into()),
-            ..Tls::default()
-        }),
-    )
-    .await;
+    let o = run(server.addr, https(Tls::new().with_sni("lb.test"))).await;
     assert!(matches!(o.result, Err(ProbeError::Tls { .. })), "{o}");
     // Verification off: any certificate.
-    let o = run(
-        server.addr,
-        https(Tls {
-            insecure: true,
-            ..Tls::default()
-        }),
-    )
-    .await;
+    let o = run(server.addr, https(Tls::new().with_insecure(true))).await;
     assert!(o.is_ok(), "{o}");
     std::fs::remove_file(&server.ca_file).unwrap();
 }
@@ -591,14 +561,7 @@ async fn https_verification_sni_and_insecure() {
 #[tokio::test]
 async fn https_against_plain_http_and_http_against_tls() {
     let (plain, _) = http_server().await;
-    let o = run(
-        plain,
-        https(Tls {
-            insecure: true,
-            ..Tls::default()
-        }),
-    )
-    .await;
+    let o = run(plain, https(Tls::new().with_insecure(true))).await;
     assert!(matches!(o.result, Err(ProbeError::Tls { .. })), "{o}");
     let server = tls_server("mismatch").await;
     let o = run(server.addr, Check::Http(http("/"))).await;
@@ -613,10 +576,7 @@ async fn https_against_plain_http_and_http_against_tls() {
 fn bad_tls_and_http_settings_are_config_errors() {
     let addr: SocketAddr = "127.0.0.1:443".parse().unwrap();
     let mut c = http("/");
-    c.tls = Some(Tls {
-        ca_file: Some("/nonexistent/ca.pem".into()),
-        ..Tls::default()
-    });
+    c.tls = Some(Tls::new().with_ca_file("/nonexistent/ca.pem"));
     let e = Probe::new(addr, Check::Http(c), Binding::default(), quick()).unwrap_err();
     assert!(e.to_string().contains("/nonexistent/ca.pem"), "{e}");
     let mut c = http("/");

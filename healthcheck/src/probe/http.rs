@@ -42,6 +42,7 @@ pub enum Version {
 /// [`Probe::new`](super::Probe::new) as [`Check::Http`](super::Check::Http), which renders the
 /// request and builds the TLS configuration once.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct HttpCheck {
     /// Request method.
     pub method: String,

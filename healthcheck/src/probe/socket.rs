@@ -9,6 +9,7 @@ use super::ProbeError;
 
 /// Where a probe's packets come from, for direct-routing setups and policy routing.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Binding {
     /// Source address (port chosen by the kernel).
     pub source: Option<IpAddr>,
@@ -19,6 +20,29 @@ pub struct Binding {
 }
 
 impl Binding {
+    /// The kernel's choice of source, interface and mark.
+    pub fn new() -> Binding {
+        Binding::default()
+    }
+
+    /// From `source` (port chosen by the kernel).
+    pub fn with_source(mut self, source: IpAddr) -> Binding {
+        self.source = Some(source);
+        self
+    }
+
+    /// Through `interface` (`SO_BINDTODEVICE`).
+    pub fn with_interface(mut self, interface: impl Into<String>) -> Binding {
+        self.interface = Some(interface.into());
+        self
+    }
+
+    /// With firewall mark `fwmark` (`SO_MARK`).
+    pub fn with_fwmark(mut self, fwmark: u32) -> Binding {
+        self.fwmark = Some(fwmark);
+        self
+    }
+
     pub(crate) fn socket(
         &self,
         addr: SocketAddr,

@@ -13,6 +13,7 @@ use crate::probe::socket::Binding;
 
 /// A TCP probe: connect, then optionally send bytes and read until an expectation is met.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TcpCheck {
     /// Bytes written once connected (already escape-decoded).
     pub send: Option<Vec<u8>>,
@@ -22,6 +23,7 @@ pub struct TcpCheck {
 
 /// A UDP probe: send a datagram and wait for a reply that meets the expectation.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct UdpCheck {
     /// The datagram sent (already escape-decoded); empty when `None`.
     pub send: Option<Vec<u8>>,
@@ -29,6 +31,44 @@ pub struct UdpCheck {
     /// that does not match, or an ICMP port-unreachable, fails the probe at once; with no reply the
     /// read timeout does.
     pub expect: Option<Expect>,
+}
+
+impl TcpCheck {
+    /// A connect, nothing sent, nothing expected.
+    pub fn new() -> TcpCheck {
+        TcpCheck::default()
+    }
+
+    /// Sends `send` once connected.
+    pub fn with_send(mut self, send: impl Into<Vec<u8>>) -> TcpCheck {
+        self.send = Some(send.into());
+        self
+    }
+
+    /// Reads until the reply meets `expect`.
+    pub fn with_expect(mut self, expect: Expect) -> TcpCheck {
+        self.expect = Some(expect);
+        self
+    }
+}
+
+impl UdpCheck {
+    /// An empty datagram; any non-empty reply passes.
+    pub fn new() -> UdpCheck {
+        UdpCheck::default()
+    }
+
+    /// Sends `send` as the datagram.
+    pub fn with_send(mut self, send: impl Into<Vec<u8>>) -> UdpCheck {
+        self.send = Some(send.into());
+        self
+    }
+
+    /// The reply must meet `expect`.
+    pub fn with_expect(mut self, expect: Expect) -> UdpCheck {
+        self.expect = Some(expect);
+        self
+    }
 }
 
 pub(crate) async fn connect(

@@ -21,6 +21,7 @@ use crate::Error;
 
 /// TLS settings of an HTTPS probe.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Tls {
     /// Verify the server's certificate chain and name (the default). When off, any certificate
     /// is accepted, but the handshake's signatures are still checked.
@@ -33,6 +34,29 @@ pub struct Tls {
 }
 
 impl Tls {
+    /// Verified against the system's store, the name from the `Host` header or the address.
+    pub fn new() -> Tls {
+        Tls::default()
+    }
+
+    /// Accepts any certificate (`insecure = true`; signatures are still checked).
+    pub fn with_insecure(mut self, insecure: bool) -> Tls {
+        self.insecure = insecure;
+        self
+    }
+
+    /// Sends and verifies `sni` as the server's name.
+    pub fn with_sni(mut self, sni: impl Into<String>) -> Tls {
+        self.sni = Some(sni.into());
+        self
+    }
+
+    /// Trusts the CA certificates of the PEM file `ca_file` instead of the system's.
+    pub fn with_ca_file(mut self, ca_file: impl Into<PathBuf>) -> Tls {
+        self.ca_file = Some(ca_file.into());
+        self
+    }
+
     pub(crate) fn prepare(&self, host: &str, addr: SocketAddr) -> Result<PreparedTls, Error> {
         let name = match &self.sni {
             Some(sni) => sni.clone(),

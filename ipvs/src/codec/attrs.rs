@@ -3,8 +3,8 @@
 
 use netlink_packet_core::{DecodeError, DefaultNla, NlaBuffer, Parseable};
 
+use super::command::Command;
 use super::macros::nla_enum;
-use super::message::Command;
 use super::value::{HostOrder, Nested, NetworkOrder, NulTerminated, Raw, Wire};
 
 // ---------------------------------------------------------------------------------------------

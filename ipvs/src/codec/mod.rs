@@ -27,6 +27,7 @@
 //! ```
 
 mod attrs;
+mod command;
 mod constants;
 mod macros;
 mod mapping;
@@ -37,8 +38,9 @@ pub use attrs::{
     CmdAttr, DaemonAttr, DestAttr, StatsAttr, SvcAttr, cmd_attr, daemon_attr, dest_attr,
     stats_attr, svc_attr,
 };
+pub use command::Command;
 pub use constants::{FAMILY_NAME, FAMILY_VERSION, af, daemon_state, fwd, proto, svc_flags, tun};
 pub use mapping::{MappingError, TUNNEL_ATTRS};
 pub use message::{
-    Command, IpvsMessage, Message, decode_datagram, decode_message, encode_request, inner, request,
+    IpvsMessage, Message, decode_datagram, decode_message, encode_request, inner, request,
 };
