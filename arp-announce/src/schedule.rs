@@ -12,15 +12,19 @@ use std::time::{Duration, Instant};
 ///
 /// The default is Piranha's: 5 frames, 1 s apart.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 #[non_exhaustive]
 pub struct Schedule {
     /// Rounds in the first burst (at least 1).
     pub count: u32,
     /// Time between the rounds of a burst.
+    #[cfg_attr(feature = "serde", serde(with = "humantime_serde"))]
     pub interval: Duration,
     /// A second burst, as keepalived's `garp_master_delay` / `garp_master_repeat`.
     pub second_burst: Option<Burst>,
     /// After the bursts, one round every this long while the announcer runs.
+    #[cfg_attr(feature = "serde", serde(with = "humantime_serde"))]
     pub refresh: Option<Duration>,
     /// At most this many frames per second, all addresses together.
     pub max_rate: Option<u32>,
@@ -28,9 +32,12 @@ pub struct Schedule {
 
 /// A delayed burst.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 #[non_exhaustive]
 pub struct Burst {
     /// From the start of the announcement to the burst's first round.
+    #[cfg_attr(feature = "serde", serde(with = "humantime_serde"))]
     pub delay: Duration,
     /// Rounds in the burst.
     pub count: u32,

@@ -3,6 +3,7 @@
 //! added and adopts what an earlier run left.
 //!
 //! Run with `cargo xtask test` (root, in the rig).
+#![cfg(feature = "takeover")]
 
 use std::net::Ipv4Addr;
 

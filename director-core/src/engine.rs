@@ -231,16 +231,6 @@ fn servers(plan: &Plan) -> impl Iterator<Item = (ServerKey, &ServicePlan, &Serve
         .flat_map(|s| s.servers.iter().map(move |r| (server_key(s, r), s, r)))
 }
 
-fn ipvs_timeouts(plan: &Plan) -> Timeouts {
-    let secs = |d: Duration| u32::try_from(d.as_secs()).unwrap_or(u32::MAX);
-    let (tcp, fin, udp) = plan.timeouts;
-    Timeouts {
-        tcp: secs(tcp),
-        tcp_fin: secs(fin),
-        udp: secs(udp),
-    }
-}
-
 fn log(line: impl Into<String>) -> Output {
     Output::Log(line.into())
 }
@@ -283,7 +273,7 @@ impl Engine {
     pub fn start(&mut self, observed: &Table) -> Vec<Output> {
         self.desired.adopt(observed);
         let mut out = Vec::new();
-        let t = ipvs_timeouts(&self.plan);
+        let t = self.plan.timeouts;
         if t != Timeouts::default() {
             out.push(Output::Timeouts(t));
         }
@@ -739,7 +729,7 @@ impl Engine {
             out.extend(self.sync_daemon(state));
         }
         if old.timeouts != self.plan.timeouts {
-            let t = ipvs_timeouts(&self.plan);
+            let t = self.plan.timeouts;
             if t != Timeouts::default() {
                 out.push(Output::Timeouts(t));
             }

@@ -221,7 +221,7 @@ pub struct Plan {
     /// The sync daemon's interface and id, when `syncdaemon = 1`.
     pub sync_daemon: Option<(String, u8)>,
     /// IPVS timeouts (TCP, TCP FIN, UDP); 0 leaves one unchanged.
-    pub timeouts: (Duration, Duration, Duration),
+    pub timeouts: ipvs::Timeouts,
     /// Commands run on becoming active and standby.
     pub commands: Commands,
     /// How the director runs (the overlay's settings).
@@ -351,17 +351,12 @@ impl Plan {
         let Some(heartbeat) = heartbeat.filter(|_| errors.is_empty()) else {
             return Err(errors);
         };
-        let secs = |s: lvscf::Seconds| s.as_duration();
         Ok(Plan {
             services,
             addresses,
             heartbeat,
             sync_daemon: g.syncdaemon.then(|| (g.syncd_iface.clone(), g.syncd_id)),
-            timeouts: (
-                secs(g.tcp_timeout),
-                secs(g.tcpfin_timeout),
-                secs(g.udp_timeout),
-            ),
+            timeouts: ipvs::lvscf::timeouts(g),
             commands,
             operation: Operation::default(),
         })
@@ -532,8 +527,9 @@ impl fmt::Display for Plan {
                 "sync daemon: master when active, backup when standby, on {iface}, id {id}"
             )?;
         }
-        let (tcp, fin, udp) = self.timeouts;
-        if !(tcp.is_zero() && fin.is_zero() && udp.is_zero()) {
+        let t = self.timeouts;
+        if t != ipvs::Timeouts::default() {
+            let [tcp, fin, udp] = [t.tcp, t.tcp_fin, t.udp].map(|s| Duration::from_secs(s.into()));
             writeln!(
                 f,
                 "IPVS timeouts: tcp {tcp:?}, tcpfin {fin:?}, udp {udp:?} (0: unchanged)"

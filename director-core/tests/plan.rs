@@ -167,12 +167,8 @@ fn every_mapped_key() {
     let p = plan(EVERYTHING).unwrap();
     assert_eq!(p.sync_daemon, Some(("eth2".to_string(), 7)));
     assert_eq!(
-        p.timeouts,
-        (
-            Duration::from_secs(900),
-            Duration::from_secs(120),
-            Duration::from_secs(300)
-        )
+        (p.timeouts.tcp, p.timeouts.tcp_fin, p.timeouts.udp),
+        (900, 120, 300)
     );
     assert_eq!(
         p.commands.active.as_deref(),

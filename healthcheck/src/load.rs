@@ -7,6 +7,8 @@ use crate::{CommandTemplate, Error, ProbeError, probe::program};
 /// How to read a real server's load average (Piranha's `load_monitor`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(try_from = "String", into = "String"))]
 pub enum LoadMonitor {
     /// `rup HOST`.
     Rup,
@@ -118,6 +120,22 @@ pub fn parse_load(text: &str) -> Option<f64> {
         rest = &rest[at + 4..];
     }
     None
+}
+
+impl TryFrom<String> for LoadMonitor {
+    type Error = Error;
+
+    /// Piranha's setting, without `none` (an absent monitor is `None` around it).
+    fn try_from(setting: String) -> Result<Self, Error> {
+        LoadMonitor::piranha(&setting)?
+            .ok_or_else(|| Error::Command(format!("{setting:?} is no load monitor")))
+    }
+}
+
+impl From<LoadMonitor> for String {
+    fn from(monitor: LoadMonitor) -> String {
+        monitor.to_string()
+    }
 }
 
 #[cfg(test)]

@@ -24,6 +24,8 @@ use crate::{
 /// Settings of a [`Monitor`]: [`MonitorOptions::default`] and the `with_*` methods (it may gain
 /// settings).
 #[derive(Clone, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 #[non_exhaustive]
 pub struct MonitorOptions {
     /// Most checks (and load readings) running at once; others wait their turn.

@@ -23,6 +23,8 @@ const MAX_WEIGHT: u32 = i32::MAX as u32;
 /// assert!(c.validate().is_ok());
 /// ```
 #[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 #[non_exhaustive]
 pub struct ServerConfig {
     /// Configured weight.
@@ -34,6 +36,7 @@ pub struct ServerConfig {
     /// After the server has been down, how long its checks must have succeeded without a break
     /// before it is re-admitted (Piranha's `reentry`, 180 s by nanny's default). The very first
     /// admission only needs `rise` successes, as in nanny.
+    #[cfg_attr(feature = "serde", serde(with = "humantime_serde"))]
     pub reentry: Duration,
     /// On failure set the weight to 0 instead of removing the server (`quiesce_server`).
     pub quiesce: bool,
@@ -143,8 +146,11 @@ impl ServerConfig {
 
 /// nanny's slow start: admitted at `weight / 32` (at least 1), doubled every `step`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 pub struct SlowStart {
     /// Time between doublings (nanny adjusts about every 20 s).
+    #[cfg_attr(feature = "serde", serde(with = "humantime_serde"))]
     pub step: Duration,
 }
 
@@ -159,12 +165,15 @@ impl Default for SlowStart {
 /// Piranha's load-based weights: the weight rises on lightly loaded servers, up to
 /// `scale × weight`, and never falls below the configured weight.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct LoadScaling {
     /// How the load is read.
     pub monitor: LoadMonitor,
     /// Maximum weight multiplier (nanny's `--scale`, 10).
     pub scale: u32,
     /// How often the load is read (nanny: about every 20 s).
+    #[cfg_attr(feature = "serde", serde(with = "humantime_serde"))]
     pub interval: Duration,
 }
 

@@ -22,6 +22,11 @@ pub const MIN_KEY_LEN: usize = 16;
 /// # Ok::<(), heartbeat::Error>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(try_from = "TimersSpec", into = "TimersSpec")
+)]
 pub struct Timers {
     keepalive: Duration,
     deadtime: Duration,
@@ -64,9 +69,40 @@ impl Timers {
     }
 }
 
+/// [`Timers`] as written in a configuration, validated by [`Timers::new`] when read.
+#[cfg(feature = "serde")]
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TimersSpec {
+    #[serde(with = "humantime_serde")]
+    keepalive: Duration,
+    #[serde(with = "humantime_serde")]
+    deadtime: Duration,
+}
+
+#[cfg(feature = "serde")]
+impl TryFrom<TimersSpec> for Timers {
+    type Error = Error;
+    fn try_from(t: TimersSpec) -> Result<Timers, Error> {
+        Timers::new(t.keepalive, t.deadtime)
+    }
+}
+
+#[cfg(feature = "serde")]
+impl From<Timers> for TimersSpec {
+    fn from(t: Timers) -> TimersSpec {
+        TimersSpec {
+            keepalive: t.keepalive,
+            deadtime: t.deadtime,
+        }
+    }
+}
+
 /// One heartbeat path: a pair of addresses, ours and the peer's, usually on its own network.
 /// Built with [`PathConfig::new`] and the `with_*` methods (it may gain settings).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 #[non_exhaustive]
 pub struct PathConfig {
     /// The peer's address on this path. Datagrams are sent to it, and a datagram is accepted
@@ -75,6 +111,7 @@ pub struct PathConfig {
     /// The node cannot serve when this path's link is down (it steps down and does not take
     /// over). Piranha's pulse treats every monitored link as critical; in the authenticated
     /// protocol a dedicated heartbeat cable is usually not.
+    #[cfg_attr(feature = "serde", serde(default))]
     pub critical: bool,
 }
 

@@ -78,8 +78,12 @@ impl Auth {
     }
 }
 
-/// A pair of routers as `lvs.cf` describes them.
+/// A pair of routers as `lvs.cf` describes them. With the `serde` feature it reads and writes
+/// as a configuration (missing fields take pulse's defaults; durations as `"2s"`); the
+/// authenticated protocol's settings are not part of it, since they hold the key.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 #[non_exhaustive]
 pub struct Pulse {
     /// The primary's public address.
@@ -91,18 +95,53 @@ pub struct Pulse {
     /// The backup's private address.
     pub backup_private: Option<Ipv4Addr>,
     /// Whether the backup runs at all (`backup_active`).
+    #[cfg_attr(feature = "serde", serde(default = "defaults::backup_active"))]
     pub backup_active: bool,
     /// The UDP port (`heartbeat_port`).
+    #[cfg_attr(feature = "serde", serde(default = "defaults::port"))]
     pub port: u16,
     /// Time between heartbeats (`keepalive`).
+    #[cfg_attr(
+        feature = "serde",
+        serde(default = "defaults::keepalive", with = "humantime_serde")
+    )]
     pub keepalive: Duration,
     /// Silence after which the peer is dead (`deadtime`).
+    #[cfg_attr(
+        feature = "serde",
+        serde(default = "defaults::deadtime", with = "humantime_serde")
+    )]
     pub deadtime: Duration,
     /// A heartbeat path whose link goes down makes the node step down and refuse to take over
     /// (`monitor_links`).
+    #[cfg_attr(feature = "serde", serde(default))]
     pub monitor_links: bool,
     /// The authenticated protocol (`None`: pulse's).
+    #[cfg_attr(feature = "serde", serde(skip))]
     pub auth: Option<Auth>,
+}
+
+/// pulse's defaults, for [`Pulse::new`] and the fields a configuration leaves out.
+mod defaults {
+    use std::time::Duration;
+
+    use crate::Timers;
+
+    pub(super) fn backup_active() -> bool {
+        true
+    }
+
+    pub(super) fn port() -> u16 {
+        super::PORT
+    }
+
+    pub(super) fn keepalive() -> Duration {
+        Timers::piranha().keepalive()
+    }
+
+    pub(super) fn deadtime() -> Duration {
+        Timers::piranha().deadtime()
+    }
 }
 
 impl Pulse {
@@ -114,10 +153,10 @@ impl Pulse {
             primary_private: None,
             backup: None,
             backup_private: None,
-            backup_active: true,
-            port: PORT,
-            keepalive: Duration::from_secs(2),
-            deadtime: Duration::from_secs(5),
+            backup_active: defaults::backup_active(),
+            port: defaults::port(),
+            keepalive: defaults::keepalive(),
+            deadtime: defaults::deadtime(),
             monitor_links: false,
             auth: None,
         }

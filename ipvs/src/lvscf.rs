@@ -20,11 +20,21 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use lvscf::{Network, Protocol, RealServer, VirtualServer};
+use lvscf::{Globals, Network, Protocol, RealServer, VirtualServer};
 
 use crate::model::{
-    Destination, Family, Forwarding, Scheduler, Service, ServiceKey, ValidationError,
+    Destination, Family, Forwarding, Scheduler, Service, ServiceKey, Timeouts, ValidationError,
 };
+
+/// lvsd's connection timeouts (`tcp_timeout`, `tcpfin_timeout`, `udp_timeout`; 0 keeps the
+/// kernel's value, as `ipvsadm --set` does).
+pub fn timeouts(globals: &Globals) -> Timeouts {
+    Timeouts {
+        tcp: globals.tcp_timeout.0,
+        tcp_fin: globals.tcpfin_timeout.0,
+        udp: globals.udp_timeout.0,
+    }
+}
 
 /// The forwarding method of every real server for lvs.cf's `network`.
 pub fn forwarding(network: Network) -> Forwarding {

@@ -576,6 +576,7 @@ proptest! {
     }
 
     #[test]
+    #[cfg(feature = "serde")]
     fn serde_round_trip(s in arb_service(), ds in prop::collection::vec(arb_dest(), 0..4)) {
         let t = Table { services: vec![VirtualServer { service: s, destinations: ds }] };
         let json = serde_json::to_string(&t).unwrap();

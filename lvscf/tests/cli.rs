@@ -74,6 +74,7 @@ fn check_reports_file_line_column_and_exit_status() {
 }
 
 #[test]
+#[cfg(feature = "serde")]
 fn json_prints_the_model() {
     let f = fixture("seed/03-dr-primary.cf");
     let out = run(&["json", f.to_str().expect("path")]);

@@ -26,11 +26,15 @@ use crate::Error;
 
 /// How long a probe may take, and how much it may read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 pub struct Timeouts {
     /// From the start to an established connection.
+    #[cfg_attr(feature = "serde", serde(with = "humantime_serde"))]
     pub connect: Duration,
     /// From the connection to the verdict: TLS handshake, sending, and all reads. A program's
     /// whole run.
+    #[cfg_attr(feature = "serde", serde(with = "humantime_serde"))]
     pub read: Duration,
     /// Most bytes of a reply kept for matching (stream probes, HTTP bodies).
     pub max_bytes: usize,
