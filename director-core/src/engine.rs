@@ -195,6 +195,9 @@ pub struct Counts {
 #[derive(Debug)]
 pub struct Engine {
     plan: Plan,
+    /// Where each real server of the plan is (its service's and its own index): a verdict finds
+    /// its server without a scan.
+    index: HashMap<ServerKey, (usize, usize)>,
     choices: Choices,
     desired: Desired,
     active: bool,
@@ -224,6 +227,17 @@ fn server_key(s: &ServicePlan, r: &ServerPlan) -> ServerKey {
     }
 }
 
+/// Where each real server of `plan` is.
+fn index(plan: &Plan) -> HashMap<ServerKey, (usize, usize)> {
+    let mut index = HashMap::new();
+    for (i, s) in plan.services.iter().enumerate() {
+        for (j, r) in s.servers.iter().enumerate() {
+            index.entry(server_key(s, r)).or_insert((i, j));
+        }
+    }
+    index
+}
+
 /// Every real server of `plan` with its identity and its service.
 fn servers(plan: &Plan) -> impl Iterator<Item = (ServerKey, &ServicePlan, &ServerPlan)> {
     plan.services
@@ -249,6 +263,7 @@ impl Engine {
     pub fn new(plan: Plan, choices: Choices, with_peer: bool) -> Engine {
         let desired = Desired::new(&plan);
         Engine {
+            index: index(&plan),
             plan,
             choices,
             desired,
@@ -540,11 +555,11 @@ impl Engine {
     fn health(&mut self, verdicts: Vec<Verdicted>) -> Vec<Output> {
         let mut said = Vec::new();
         for v in verdicts {
-            let Some((_, service, server)) = servers(&self.plan).find(|(k, _, _)| *k == v.server)
-            else {
+            let Some(&(i, j)) = self.index.get(&v.server) else {
                 continue;
             };
-            let (service, server) = (service.name.clone(), server.name.clone());
+            let service = &self.plan.services[i];
+            let (service, server) = (service.name.clone(), service.servers[j].name.clone());
             self.desired.apply(&v.server, v.event.kind);
             let (tag, word, weight) = match v.event.kind {
                 EventKind::Up { weight } => ("[ active ]", "up", weight),
@@ -698,6 +713,7 @@ impl Engine {
     fn reload(&mut self, now: Instant, plan: Plan) -> Vec<Output> {
         let mut out = Vec::new();
         let old = std::mem::replace(&mut self.plan, plan);
+        self.index = index(&self.plan);
         if old.heartbeat != self.plan.heartbeat {
             out.push(log(
                 "director: warning: the heartbeat settings changed; they apply when the director restarts",
