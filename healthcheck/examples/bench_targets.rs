@@ -2,7 +2,7 @@
 //! process.
 //!
 //! ```text
-//! cargo run --release -p healthcheck --example bench_targets -- [TARGETS] [INTERVAL] [SECONDS] [keep-alive]
+//! cargo run --release -p lvs-healthcheck --example bench_targets -- [TARGETS] [INTERVAL] [SECONDS] [keep-alive]
 //! ```
 //! Defaults: 10000 targets, 1s, 60 s. It starts itself again as separate server processes that
 //! listen on TARGETS loopback addresses (127.1.0.1 and up, port 8080) and answer every request

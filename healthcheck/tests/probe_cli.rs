@@ -5,7 +5,7 @@ mod common;
 use tokio::process::Command;
 
 async fn probe(args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(testkit::example("healthcheck", "probe"))
+    let out = Command::new(testkit::example("lvs-healthcheck", "probe"))
         .args(args)
         .output()
         .await

@@ -2,7 +2,7 @@
 //! pair, two `node` processes (the example, built next to this one), one active.
 //!
 //! ```text
-//! cargo build --release -p heartbeat --examples
+//! cargo build --release -p lvs-heartbeat --examples
 //! target/release/examples/takeover_bench [--runs 20] [--mode auth|piranha] [--timers 100ms/300ms]...
 //! target/release/examples/takeover_bench --soak 10m [--timers 50ms/150ms] [--burn 2]
 //! ```

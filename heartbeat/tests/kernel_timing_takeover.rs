@@ -109,7 +109,7 @@ fn now_ms() -> u128 {
 
 impl Node {
     fn start(name: &'static str, ns: &NetNs, args: &[&str]) -> Node {
-        let exe = testkit::example("heartbeat", "node");
+        let exe = testkit::example("lvs-heartbeat", "node");
         let mut child = ns
             .command(&exe)
             .args(args)

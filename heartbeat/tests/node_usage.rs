@@ -4,7 +4,7 @@
 use std::process::Command;
 
 fn node(args: &[&str]) -> (Option<i32>, String) {
-    let out = Command::new(testkit::example("heartbeat", "node"))
+    let out = Command::new(testkit::example("lvs-heartbeat", "node"))
         .args(args)
         .output()
         .expect("node runs");

@@ -1,10 +1,10 @@
 //! `ipvsctl`: a small ipvsadm-alike on top of the `ipvs` crate.
 //!
 //! ```text
-//! cargo run -p ipvs --example ipvsctl -- list [--stats|--rate|--json]
-//! cargo run -p ipvs --example ipvsctl -- add-service --tcp-service 10.0.0.1:80 --scheduler rr
-//! cargo run -p ipvs --example ipvsctl -- add-dest --tcp-service 10.0.0.1:80 --real-server 10.0.1.1:80 --masquerading --weight 2
-//! cargo run -p ipvs --example ipvsctl -- apply table.json
+//! cargo run -p lvs-ipvs --example ipvsctl -- list [--stats|--rate|--json]
+//! cargo run -p lvs-ipvs --example ipvsctl -- add-service --tcp-service 10.0.0.1:80 --scheduler rr
+//! cargo run -p lvs-ipvs --example ipvsctl -- add-dest --tcp-service 10.0.0.1:80 --real-server 10.0.1.1:80 --masquerading --weight 2
+//! cargo run -p lvs-ipvs --example ipvsctl -- apply table.json
 //! ```
 
 use std::net::{IpAddr, SocketAddr};

@@ -49,7 +49,7 @@ fn build() -> Result<Built> {
         "lvs-benches",
         "--bins",
         "-p",
-        "healthcheck",
+        "lvs-healthcheck",
         "--example",
         "bench_targets",
         "--message-format=json-render-diagnostics",

@@ -66,6 +66,23 @@ pub(crate) fn program(output: &str, kind: &str, name: &str) -> Option<PathBuf> {
         })
 }
 
+/// The workspace members that may be published (no `publish = false`), out of
+/// `cargo metadata --no-deps --format-version 1`.
+pub(crate) fn publishable(metadata: &str) -> Result<Vec<String>> {
+    let metadata: Value =
+        serde_json::from_str(metadata).context("cargo metadata printed invalid JSON")?;
+    let packages = (metadata.get("packages").and_then(Value::as_array))
+        .context("cargo metadata without packages")?;
+    Ok(packages
+        .iter()
+        .filter(|p| {
+            p.get("publish")
+                .is_none_or(|v| !v.as_array().is_some_and(Vec::is_empty))
+        })
+        .filter_map(|p| Some(p.get("name")?.as_str()?.to_owned()))
+        .collect())
+}
+
 /// The test executable a `compiler-artifact` message announces, if it announces one.
 fn test_executable(message: &Value) -> Option<TestExecutable> {
     if message.get("reason")?.as_str()? != "compiler-artifact" {
@@ -155,5 +172,19 @@ mod tests {
     fn skips_non_json_lines_and_rejects_broken_json() {
         assert!(test_executables("   Compiling x\n").unwrap().is_empty());
         assert!(test_executables("{not json\n").is_err());
+    }
+
+    #[test]
+    fn only_crates_without_publish_false_are_packaged() {
+        let metadata = r#"{"packages":[
+            {"name":"lvs-ipvs","publish":null},
+            {"name":"xtask","publish":[]},
+            {"name":"internal","publish":["my-registry"]}
+        ]}"#;
+        assert_eq!(
+            publishable(metadata).unwrap(),
+            ["lvs-ipvs".to_string(), "internal".to_string()]
+        );
+        assert!(publishable("{}").is_err());
     }
 }

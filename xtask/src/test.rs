@@ -48,6 +48,7 @@ pub(crate) fn run(flags: &TestFlags) -> Result<()> {
         "warnings",
     ])?;
     step(&["test", "--workspace"])?;
+    package_libraries()?;
     let executables = build_test_executables()?;
     let kernel: Vec<&TestExecutable> = executables.iter().filter(|t| t.is_kernel_test()).collect();
     let self_check = executables
@@ -198,6 +199,24 @@ fn step(args: &[&str]) -> Result<()> {
         bail!("`{}` failed: {status}", command_line(&cmd));
     }
     Ok(())
+}
+
+/// `cargo package` of every publishable crate (the libraries), verified: each builds from what
+/// would be uploaded, against the others as packaged.
+fn package_libraries() -> Result<()> {
+    let output = crate::cargo()
+        .args(["metadata", "--no-deps", "--format-version", "1"])
+        .output()
+        .context("cannot run cargo metadata")?;
+    if !output.status.success() {
+        bail!("cargo metadata failed: {}", output.status);
+    }
+    let crates = crate::cargo_json::publishable(&String::from_utf8_lossy(&output.stdout))?;
+    let mut args = vec!["package"];
+    for name in &crates {
+        args.extend(["-p", name.as_str()]);
+    }
+    step(&args)
 }
 
 /// Builds every test target and returns the executables cargo announces.
