@@ -65,7 +65,7 @@ pub use plan::{
     TrackPlan,
 };
 pub use settings::{Settings, SettingsError};
-pub use status::Live;
+pub use status::{Build, Live};
 
 #[doc = include_str!("../README.md")]
 #[cfg(doctest)]

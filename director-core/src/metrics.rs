@@ -111,6 +111,15 @@ impl Engine {
     /// The metrics, now.
     pub fn metrics(&self, live: &Live) -> String {
         let mut e = Exposition::default();
+        if let Some(b) = &live.build {
+            e.sample(
+                "director_build_info",
+                "gauge",
+                "The director's version and the commit it was built from (always 1).",
+                &[("version", b.version), ("commit", b.commit)],
+                1.0,
+            );
+        }
         e.sample(
             "lvs_director_active",
             "gauge",

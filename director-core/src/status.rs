@@ -27,6 +27,17 @@ pub struct Live {
     pub held: Vec<Address>,
     /// This node is the primary.
     pub primary: bool,
+    /// Which build runs (`director_build_info`); `None` leaves the metric out.
+    pub build: Option<Build>,
+}
+
+/// Which build of a driver runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Build {
+    /// Its version.
+    pub version: &'static str,
+    /// The commit it was built from.
+    pub commit: &'static str,
 }
 
 impl Live {

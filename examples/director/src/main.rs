@@ -28,8 +28,19 @@ use director::{
     control::{self, Admin, Force, Request},
 };
 
+/// `director --version`: the package's version and the commit it was built from.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("DIRECTOR_COMMIT"),
+    ")"
+);
+
 #[derive(Parser)]
-#[command(about = "A highly available LVS director from an unchanged Piranha lvs.cf")]
+#[command(
+    version = VERSION,
+    about = "A highly available LVS director from an unchanged Piranha lvs.cf"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -109,3 +109,19 @@ fn operator_mistakes_are_lvscf_warnings_with_their_place_and_code() {
         assert!(err.contains(line), "no {line:?} in:\n{err}");
     }
 }
+
+#[test]
+fn version_names_the_commit() {
+    let (code, out, _) = director(&["--version"]);
+    assert_eq!(code, Some(0));
+    let commit = env!("DIRECTOR_COMMIT");
+    assert!(
+        commit == "unknown"
+            || (commit.len() == 12 && commit.bytes().all(|b| b.is_ascii_hexdigit())),
+        "{commit}"
+    );
+    assert_eq!(
+        out,
+        format!("director {} (commit {commit})\n", env!("CARGO_PKG_VERSION"))
+    );
+}

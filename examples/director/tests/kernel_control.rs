@@ -483,6 +483,12 @@ fn metrics_reflect_traffic_through_the_vip() {
     let service = "{virtual=\"HTTP\",service=\"TCP 192.168.1.250:80\"}";
     let text = scrape(&lab.routers[0], "127.0.0.1:9135");
     assert_eq!(sample(&text, "lvs_director_active"), Some(1.0), "{text}");
+    let build = format!(
+        "director_build_info{{version=\"{}\",commit=\"{}\"}}",
+        env!("CARGO_PKG_VERSION"),
+        env!("DIRECTOR_COMMIT")
+    );
+    assert_eq!(sample(&text, &build), Some(1.0), "{text}");
     assert_eq!(
         sample(&text, &format!("lvs_server_up{rs1}")),
         Some(1.0),

@@ -40,6 +40,10 @@ impl Director {
         live.kernel = kernel;
         live.checks = checks;
         live.held = self.takeover.held().to_vec();
+        live.build = Some(director_core::Build {
+            version: env!("CARGO_PKG_VERSION"),
+            commit: env!("DIRECTOR_COMMIT"),
+        });
         if let Some(h) = &self.heartbeat {
             live.heartbeat = h.counters().await;
         }
