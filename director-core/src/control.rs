@@ -1,12 +1,18 @@
-//! The control socket: a Unix stream socket, root-only (mode 0600), that takes one JSON request
-//! per connection (one line) and answers one JSON response (one line). `director status`,
-//! `director server drain|disable|enable`, `director force active|standby|auto` and
+//! The control socket: a Unix stream socket that takes one JSON request per connection (one
+//! line) and answers one JSON response (one line). Only root and the members of the overlay's
+//! `control_group` may use it ([`Access`]): the socket is mode 0600 (0660 with the group) from
+//! the moment it can be connected to, and each peer's credentials are checked. `director
+//! status`, `director server drain|disable|enable`, `director force active|standby|auto` and
 //! `director reload` are its clients; anything that speaks JSON over a Unix socket can be one.
 //!
 //! ```text
-//! → {"command":"server","action":"drain","virtual_server":"HTTP","server":"rs1"}
-//! ← {"ok":true,"message":"virtual HTTP server rs1 (10.0.0.100:80): drain"}
+//! → {"protocol":2,"command":"server","action":"drain","virtual_server":"HTTP","server":"rs1"}
+//! ← {"protocol":2,"ok":true,"message":"virtual HTTP server rs1 (10.0.0.100:80): drain"}
 //! ```
+//!
+//! Both sides say which [`PROTOCOL`] they speak. A request without `protocol` is version 1 (the
+//! exchange before versions) and is answered as before; a request of a newer version than the
+//! director's is refused with a message that says so, in a response every version can read.
 
 use std::{
     io::{self, BufRead, BufReader, Write},
@@ -21,6 +27,78 @@ pub const DEFAULT_SOCKET: &str = "/run/director.sock";
 
 /// Longest request line a server accepts.
 pub const MAX_REQUEST: u64 = 64 * 1024;
+
+/// The control protocol's version: 1 was the exchange without versions, 2 adds the `protocol`
+/// field to requests and responses.
+pub const PROTOCOL: u32 = 2;
+
+/// A request with the version of the protocol it is written in.
+#[derive(Serialize, Deserialize)]
+struct Envelope<R> {
+    /// 1 when absent.
+    #[serde(default = "unversioned")]
+    protocol: u32,
+    #[serde(flatten)]
+    request: R,
+}
+
+fn unversioned() -> u32 {
+    1
+}
+
+/// Reads one request line, as a director does: the request, or why it is refused (not a
+/// request; a newer protocol than this director's), to answer with [`Response::error`].
+///
+/// ```
+/// use director_core::control::{Request, read_request};
+/// assert_eq!(read_request(r#"{"command":"status"}"#), Ok(Request::Status));
+/// assert_eq!(read_request(r#"{"protocol":2,"command":"reload"}"#), Ok(Request::Reload));
+/// let refused = read_request(r#"{"protocol":9,"command":"status"}"#).unwrap_err();
+/// assert!(refused.contains("control protocol 2"), "{refused}");
+/// ```
+pub fn read_request(line: &str) -> Result<Request, String> {
+    let value: serde_json::Value =
+        serde_json::from_str(line).map_err(|e| format!("not a request: {e}"))?;
+    let protocol = value.get("protocol").and_then(serde_json::Value::as_u64);
+    if let Some(theirs) = protocol.filter(|p| *p > u64::from(PROTOCOL)) {
+        return Err(format!(
+            "this director speaks control protocol {PROTOCOL} and the client {theirs}: \
+             use the `director` command of the running director's version"
+        ));
+    }
+    serde_json::from_value::<Envelope<Request>>(value)
+        .map(|e| e.request)
+        .map_err(|e| format!("not a request: {e}"))
+}
+
+/// Who may use the control socket besides root: the members of one group (the overlay's
+/// `control_group`).
+///
+/// ```
+/// use director_core::control::Access;
+/// let root_only = Access::default();
+/// assert!(root_only.allows(0, [0]));
+/// assert!(!root_only.allows(1000, [1000, 27]));
+/// let admins = Access { group: Some(27) };
+/// assert!(admins.allows(1000, [1000, 27]));
+/// assert!(!admins.allows(1001, [1001]));
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Access {
+    /// The group's id; `None`: root only.
+    pub group: Option<u32>,
+}
+
+impl Access {
+    /// Whether a peer with user id `uid` and groups `gids` (its primary and supplementary
+    /// ones) may send requests.
+    pub fn allows(&self, uid: u32, gids: impl IntoIterator<Item = u32>) -> bool {
+        uid == 0
+            || self
+                .group
+                .is_some_and(|g| gids.into_iter().any(|id| id == g))
+    }
+}
 
 /// What a client asks.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,6 +144,9 @@ pub enum Force {
 /// The answer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Response {
+    /// The protocol version the director speaks (1 when absent: a director before versions).
+    #[serde(default = "unversioned")]
+    pub protocol: u32,
     /// Whether the request was carried out.
     pub ok: bool,
     /// What happened, or what is wrong (for people).
@@ -79,15 +160,25 @@ impl Response {
     /// Done.
     pub fn ok(message: impl Into<String>) -> Response {
         Response {
+            protocol: PROTOCOL,
             ok: true,
             message: message.into(),
             status: None,
         }
     }
 
+    /// The status.
+    pub fn status(status: Status) -> Response {
+        Response {
+            status: Some(status),
+            ..Response::ok("")
+        }
+    }
+
     /// Not done.
     pub fn error(message: impl Into<String>) -> Response {
         Response {
+            protocol: PROTOCOL,
             ok: false,
             message: message.into(),
             status: None,
@@ -316,15 +407,30 @@ pub fn ask(path: &Path, request: &Request, limit: Duration) -> Result<Response, 
         })?;
     stream.set_read_timeout(Some(limit)).map_err(io)?;
     stream.set_write_timeout(Some(limit)).map_err(io)?;
-    let mut line = serde_json::to_vec(request).map_err(|e| io(io::Error::other(e)))?;
+    let envelope = Envelope {
+        protocol: PROTOCOL,
+        request,
+    };
+    let mut line = serde_json::to_vec(&envelope).map_err(|e| io(io::Error::other(e)))?;
     line.push(b'\n');
     stream.write_all(&line).map_err(io)?;
     let mut answer = String::new();
     BufReader::new(std::io::Read::take(&stream, 16 * 1024 * 1024))
         .read_line(&mut answer)
         .map_err(io)?;
-    serde_json::from_str(&answer).map_err(|e| ControlError::Protocol {
-        path: path.to_owned(),
-        message: e.to_string(),
+    serde_json::from_str(&answer).map_err(|e| {
+        let theirs = serde_json::from_str::<serde_json::Value>(&answer)
+            .ok()
+            .and_then(|v| v.get("protocol")?.as_u64());
+        ControlError::Protocol {
+            path: path.to_owned(),
+            message: match theirs {
+                Some(n) if n > u64::from(PROTOCOL) => format!(
+                    "it speaks control protocol {n} and this client {PROTOCOL}: use the \
+                     `director` command of the running director's version ({e})"
+                ),
+                _ => e.to_string(),
+            },
+        }
     })
 }

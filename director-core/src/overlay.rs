@@ -88,6 +88,7 @@ pub(crate) fn apply(
         table_when_active: d.table.map(|t| t == TableSetting::WhenActive),
         reconcile_interval: d.reconcile_interval.as_ref().map(|t| *t.get_ref()),
         socket: d.socket.clone(),
+        control_group: d.control_group.clone(),
         metrics: d.metrics,
         address_probe: d.address_probe.as_ref().map(|t| *t.get_ref()),
         role_hook: words(&settings.hooks.role),

@@ -184,6 +184,8 @@ pub struct Operation {
     pub reconcile_interval: Option<Duration>,
     /// The control socket.
     pub socket: Option<std::path::PathBuf>,
+    /// The group whose members may use the control socket besides root.
+    pub control_group: Option<String>,
     /// The Prometheus endpoint.
     pub metrics: Option<SocketAddr>,
     /// How long to probe for another holder of an address before claiming it (RFC 5227).
@@ -487,6 +489,9 @@ impl fmt::Display for Plan {
             }
             if let Some(p) = &o.socket {
                 parts.push(format!("control socket {}", p.display()));
+            }
+            if let Some(g) = &o.control_group {
+                parts.push(format!("control group {g}"));
             }
             if let Some(a) = o.metrics {
                 parts.push(format!("metrics on http://{a}/metrics"));

@@ -21,6 +21,7 @@
 //! table = "always"              # or "when-active" (Piranha: only the active router programs IPVS)
 //! reconcile_interval = "10s"    # the owned IPVS entries and addresses are checked and repaired
 //! socket = "/run/director.sock" # the control socket (`director status`, …)
+//! control_group = "lvsadmin"     # who may use it besides root (none by default)
 //! metrics = "127.0.0.1:9135"    # a Prometheus endpoint (none by default)
 //! address_probe = "50ms"        # RFC 5227 probe before claiming an address ("0s": none)
 //!
@@ -61,6 +62,9 @@ use std::{collections::BTreeMap, net::SocketAddr, path::PathBuf, time::Duration}
 
 use serde::{Deserialize, Deserializer};
 use toml::Spanned;
+
+/// Where the overlay is read from when no `--settings` names one (and it exists).
+pub const DEFAULT_SETTINGS: &str = "/etc/director/director.toml";
 
 /// A problem in the overlay, at a line and column of it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -163,6 +167,8 @@ pub struct DirectorSettings {
     pub reconcile_interval: Option<Spanned<Duration>>,
     /// The control socket's path.
     pub socket: Option<PathBuf>,
+    /// The group whose members may use the control socket (besides root).
+    pub control_group: Option<String>,
     /// The Prometheus endpoint's address.
     pub metrics: Option<SocketAddr>,
     /// How long to listen for another holder of an address before claiming it (RFC 5227);

@@ -22,7 +22,7 @@ use std::{
     time::Duration,
 };
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use director::{
     Plan,
     control::{self, Admin, Force, Request},
@@ -53,7 +53,8 @@ enum Command {
         /// The configuration.
         #[arg(long, default_value = "/etc/sysconfig/ha/lvs.cf")]
         config: PathBuf,
-        /// The settings overlay (director.toml): what lvs.cf cannot say.
+        /// The settings overlay (director.toml): what lvs.cf cannot say (default:
+        /// /etc/director/director.toml when present).
         #[arg(long)]
         settings: Option<PathBuf>,
         /// The control socket (default: the overlay's, or /run/director.sock).
@@ -76,7 +77,7 @@ enum Command {
         /// The configuration.
         #[arg(default_value = "/etc/sysconfig/ha/lvs.cf")]
         file: PathBuf,
-        /// The settings overlay.
+        /// The settings overlay (default: /etc/director/director.toml when present).
         #[arg(long)]
         settings: Option<PathBuf>,
     },
@@ -85,9 +86,8 @@ enum Command {
         /// JSON instead.
         #[arg(long)]
         json: bool,
-        /// The control socket.
-        #[arg(long, default_value = control::DEFAULT_SOCKET)]
-        socket: PathBuf,
+        #[command(flatten)]
+        to: Talk,
     },
     /// Drain (weight 0), disable (out of the table) or enable a real server, whatever its
     /// checks say.
@@ -98,25 +98,34 @@ enum Command {
         virtual_server: String,
         /// The real server's name in lvs.cf, its address, or address:port.
         server: String,
-        /// The control socket.
-        #[arg(long, default_value = control::DEFAULT_SOCKET)]
-        socket: PathBuf,
+        #[command(flatten)]
+        to: Talk,
     },
     /// Force the role (Piranha's --forceactive), or give it back to the heartbeat (auto).
     Force {
         /// active, standby or auto.
         role: ForceArg,
-        /// The control socket.
-        #[arg(long, default_value = control::DEFAULT_SOCKET)]
-        socket: PathBuf,
+        #[command(flatten)]
+        to: Talk,
     },
     /// Re-read lvs.cf and the overlay and apply them (as SIGHUP); prints what is wrong with
     /// them, if anything.
     Reload {
-        /// The control socket.
-        #[arg(long, default_value = control::DEFAULT_SOCKET)]
-        socket: PathBuf,
+        #[command(flatten)]
+        to: Talk,
     },
+}
+
+/// Where the running director listens.
+#[derive(Args)]
+struct Talk {
+    /// The control socket (default: the settings overlay's, or /run/director.sock).
+    #[arg(long)]
+    socket: Option<PathBuf>,
+    /// The settings overlay that names the socket (default: /etc/director/director.toml when
+    /// present).
+    #[arg(long)]
+    settings: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -342,9 +351,49 @@ fn check(files: &Files) -> ExitCode {
     }
 }
 
+/// The settings overlay: the one given, or the default one when it exists.
+fn settings_file(given: Option<PathBuf>) -> Option<PathBuf> {
+    given.or_else(|| {
+        let default = PathBuf::from(director::settings::DEFAULT_SETTINGS);
+        default.exists().then_some(default)
+    })
+}
+
+/// The control socket: `--socket`, the overlay's `socket`, or the default.
+fn socket_of(to: &Talk) -> Result<PathBuf, String> {
+    if let Some(socket) = &to.socket {
+        return Ok(socket.clone());
+    }
+    let Some(file) = settings_file(to.settings.clone()) else {
+        return Ok(control::DEFAULT_SOCKET.into());
+    };
+    let text = std::fs::read_to_string(&file)
+        .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    let settings = director::Settings::parse(&text).map_err(|e| {
+        format!(
+            "{}:{}:{}: error: {}",
+            file.display(),
+            e.line,
+            e.column,
+            e.message
+        )
+    })?;
+    Ok(settings
+        .director
+        .socket
+        .unwrap_or_else(|| control::DEFAULT_SOCKET.into()))
+}
+
 /// Sends `request` to the running director and prints its answer.
-fn ask(socket: &std::path::Path, request: Request, json: bool) -> ExitCode {
-    match control::ask(socket, &request, Duration::from_secs(120)) {
+fn ask(to: &Talk, request: Request, json: bool) -> ExitCode {
+    let socket = match socket_of(to) {
+        Ok(socket) => socket,
+        Err(e) => {
+            eprintln!("director: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match control::ask(&socket, &request, Duration::from_secs(120)) {
         Err(e) => {
             eprintln!("director: {e}");
             ExitCode::from(2)
@@ -372,7 +421,7 @@ fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Check { file, settings } => check(&Files {
             config: file,
-            settings,
+            settings: settings_file(settings),
         }),
         Command::Run {
             config,
@@ -389,14 +438,15 @@ fn main() -> ExitCode {
                 socket,
                 loader: None,
             };
+            let settings = settings_file(settings);
             run(Files { config, settings }, options)
         }
-        Command::Status { json, socket } => ask(&socket, Request::Status, json),
+        Command::Status { json, to } => ask(&to, Request::Status, json),
         Command::Server {
             action,
             virtual_server,
             server,
-            socket,
+            to,
         } => {
             let action = match action {
                 AdminArg::Drain => Admin::Drain,
@@ -408,16 +458,16 @@ fn main() -> ExitCode {
                 virtual_server,
                 server,
             };
-            ask(&socket, request, false)
+            ask(&to, request, false)
         }
-        Command::Force { role, socket } => {
+        Command::Force { role, to } => {
             let role = match role {
                 ForceArg::Active => Force::Active,
                 ForceArg::Standby => Force::Standby,
                 ForceArg::Auto => Force::Auto,
             };
-            ask(&socket, Request::Force { role }, false)
+            ask(&to, Request::Force { role }, false)
         }
-        Command::Reload { socket } => ask(&socket, Request::Reload, false),
+        Command::Reload { to } => ask(&to, Request::Reload, false),
     }
 }

@@ -125,3 +125,48 @@ fn version_names_the_commit() {
         format!("director {} (commit {commit})\n", env!("CARGO_PKG_VERSION"))
     );
 }
+
+#[test]
+fn the_commands_find_the_socket_in_the_overlay() {
+    let dir = std::env::temp_dir().join(format!("director-talk-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let overlay = dir.join("director.toml");
+    let socket = dir.join("elsewhere.sock");
+    std::fs::write(
+        &overlay,
+        format!("[director]\nsocket = \"{}\"\n", socket.display()),
+    )
+    .unwrap();
+    let settings = overlay.to_str().unwrap();
+    for args in [
+        &["status", "--settings", settings][..],
+        &["reload", "--settings", settings],
+        &["force", "auto", "--settings", settings],
+        &["server", "drain", "HTTP", "rs1", "--settings", settings],
+    ] {
+        let (code, _, err) = director(args);
+        assert_eq!(code, Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains(&format!(
+                "cannot reach the director at {}",
+                socket.display()
+            )),
+            "{args:?}: {err}"
+        );
+    }
+    // --socket wins over the overlay.
+    let (_, _, err) = director(&[
+        "status",
+        "--settings",
+        settings,
+        "--socket",
+        "/nonexistent/s",
+    ]);
+    assert!(err.contains("at /nonexistent/s"), "{err}");
+    // A broken overlay is reported with its place.
+    std::fs::write(&overlay, "[director]\nsocket = 5\n").unwrap();
+    let (code, _, err) = director(&["status", "--settings", settings]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("director.toml:2:"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

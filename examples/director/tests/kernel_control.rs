@@ -6,7 +6,11 @@
 
 mod common;
 
-use std::{os::unix::fs::PermissionsExt, process::Command};
+use std::{
+    io::{BufRead, BufReader, Write},
+    os::unix::fs::{MetadataExt, PermissionsExt},
+    process::Command,
+};
 
 use common::{
     ConfigFile, NatLab, Overlay, VIP, director, seed_config, seed_pair_config, socket_of,
@@ -94,6 +98,89 @@ fn status_shows_the_live_table_with_health_and_json() {
     second.wait_for("another director answers on this control socket");
     assert!(!second.child.wait().expect("exits").success());
     assert_eq!(cli(&lab.routers[0], &["status"]).0, Some(0));
+}
+
+/// `setpriv PRIVILEGES… director status --socket SOCKET(ns)`: exit code and stderr.
+fn status_as(ns: &NetNs, privileges: &[&str]) -> (Option<i32>, String) {
+    let out = Command::new("setpriv")
+        .args(privileges)
+        .arg(env!("CARGO_BIN_EXE_director"))
+        .args(["status", "--socket"])
+        .arg(socket_of(ns))
+        .output()
+        .expect("setpriv runs");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// One raw request line over the socket, as any client (or an older `director`) may send it.
+fn exchange(ns: &NetNs, line: &str) -> serde_json::Value {
+    let mut stream = std::os::unix::net::UnixStream::connect(socket_of(ns)).expect("connect");
+    stream.write_all(line.as_bytes()).expect("send");
+    let mut answer = String::new();
+    BufReader::new(stream)
+        .read_line(&mut answer)
+        .expect("answer");
+    serde_json::from_str(&answer).expect("a JSON answer")
+}
+
+#[test]
+#[ignore = "kernel test: run with `cargo xtask test`"]
+fn the_control_socket_admits_root_and_its_group_only() {
+    let lab = NatLab::new(1);
+    let file = ConfigFile::new("access", &seed());
+    let overlay = Overlay::new("access", "[director]\ncontrol_group = \"65534\"\n");
+    let mut d = director(&lab.routers[0], &file.0, "director", &overlay.args());
+    d.wait_for("took over 2 addresses");
+    let ns = &lab.routers[0];
+    let meta = std::fs::metadata(socket_of(ns)).expect("the socket");
+    assert_eq!((meta.mode() & 0o777, meta.gid()), (0o660, 65534));
+    // Only the socket is left beside it: the private directory it was bound in is gone.
+    let dir = socket_of(ns).parent().expect("a directory").to_owned();
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .expect("list")
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".director-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+
+    // The group, as primary or supplementary group: admitted.
+    let member = ["--reuid", "65534", "--regid", "65534", "--clear-groups"];
+    assert_eq!(status_as(ns, &member).0, Some(0));
+    let supplementary = ["--reuid", "65533", "--regid", "65533", "--groups", "65534"];
+    assert_eq!(status_as(ns, &supplementary).0, Some(0));
+    // Anyone else cannot even connect.
+    let stranger = ["--reuid", "65533", "--regid", "65533", "--clear-groups"];
+    let (code, err) = status_as(ns, &stranger);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("Permission denied"), "{err}");
+    // Were the socket's mode loosened, its peer's credentials still keep strangers out.
+    std::fs::set_permissions(socket_of(ns), std::fs::Permissions::from_mode(0o666)).unwrap();
+    let (code, err) = status_as(ns, &stranger);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("permission denied: the control socket is root's"),
+        "{err}"
+    );
+    d.wait_for("control socket: refused uid 65533");
+
+    // A client of before the protocol's version is answered; one of a newer protocol is told.
+    let old = exchange(ns, "{\"command\":\"status\"}\n");
+    assert_eq!(
+        (old["ok"].as_bool(), old["protocol"].as_u64()),
+        (Some(true), Some(2))
+    );
+    let newer = exchange(ns, "{\"protocol\":3,\"command\":\"status\"}\n");
+    assert_eq!(newer["ok"], false);
+    assert!(
+        newer["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("control protocol 2 and the client 3"),
+        "{newer}"
+    );
 }
 
 #[test]

@@ -21,7 +21,7 @@ use ipvs::reconcile::{Ownership, Reconciler, observe};
 use ipvs::{Daemon, ServiceKey, Table};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::control::{DEFAULT_SOCKET, Request, Response};
+use crate::control::{self, DEFAULT_SOCKET, Request, Response};
 pub use crate::engine::TableMode;
 use crate::engine::{Choices, Engine, Input, Output, Verdicted};
 use crate::{Plan, ServerKey};
@@ -392,6 +392,26 @@ fn refused(
     }
 }
 
+/// Who may use the control socket: root, and the members of `group` (a name or a number).
+fn control_access(group: Option<&str>) -> Result<control::Access, RunError> {
+    let Some(name) = group else {
+        return Ok(control::Access::default());
+    };
+    let gid = match name.parse::<u32>() {
+        Ok(gid) => gid,
+        Err(_) => match nix::unistd::Group::from_name(name) {
+            Ok(Some(g)) => g.gid.as_raw(),
+            Ok(None) => {
+                return Err(RunError::Control(format!(
+                    "control_group {name}: no such group"
+                )));
+            }
+            Err(e) => return Err(RunError::Control(format!("control_group {name}: {e}"))),
+        },
+    };
+    Ok(control::Access { group: Some(gid) })
+}
+
 /// Runs the director until told to stop (or until `control` closes).
 ///
 /// A reload ([`Request::Reload`], SIGHUP) is applied as a diff: checks whose settings did not change keep
@@ -423,8 +443,9 @@ pub async fn run(
     let socket = (options.socket.clone())
         .or_else(|| plan.operation.socket.clone())
         .unwrap_or_else(|| DEFAULT_SOCKET.into());
+    let access = control_access(plan.operation.control_group.as_deref())?;
     let (requests_tx, mut requests) = mpsc::channel(16);
-    let _control = crate::control_server::serve(&socket, requests_tx.clone())
+    let _control = crate::control_server::serve(&socket, access, requests_tx.clone())
         .await
         .map_err(|e| RunError::Control(format!("{}: {e}", socket.display())))?;
     let _metrics = match plan.operation.metrics {

@@ -55,11 +55,7 @@ impl Director {
         let input = match request {
             Request::Status => {
                 let status = self.engine.status(&self.live().await);
-                return Ok(Response {
-                    ok: true,
-                    message: String::new(),
-                    status: Some(status),
-                });
+                return Ok(Response::status(status));
             }
             Request::Metrics => {
                 return Ok(Response::ok(self.engine.metrics(&self.live().await)));
