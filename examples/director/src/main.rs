@@ -27,6 +27,7 @@ use director::{
     Plan,
     control::{self, Admin, Force, Request},
 };
+use tracing::Level;
 
 /// `director --version`: the package's version and the commit it was built from.
 const VERSION: &str = concat!(
@@ -71,6 +72,8 @@ enum Command {
         /// even with active connections, e.g. 30s, 5m (default: the overlay's, or 5m).
         #[arg(long, value_parser = humantime::parse_duration)]
         drain_timeout: Option<Duration>,
+        #[command(flatten)]
+        log: LogChoice,
     },
     /// Validate an lvs.cf (and its settings overlay) and print what the director would do.
     Check {
@@ -114,6 +117,39 @@ enum Command {
         #[command(flatten)]
         to: Talk,
     },
+}
+
+/// How `run` logs.
+#[derive(Args)]
+struct LogChoice {
+    /// Log everything from this level (default: the director from info, the crates from
+    /// warn; RUST_LOG chooses per target and wins).
+    #[arg(long, value_enum)]
+    log_level: Option<LevelArg>,
+    /// journald under systemd, full (time and level) on a terminal, plain otherwise.
+    #[arg(long, value_enum, default_value = "auto")]
+    log_format: director::log::Format,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LevelArg {
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
+}
+
+impl From<LevelArg> for Level {
+    fn from(l: LevelArg) -> Level {
+        match l {
+            LevelArg::Error => Level::ERROR,
+            LevelArg::Warn => Level::WARN,
+            LevelArg::Info => Level::INFO,
+            LevelArg::Debug => Level::DEBUG,
+            LevelArg::Trace => Level::TRACE,
+        }
+    }
 }
 
 /// Where the running director listens.
@@ -164,12 +200,24 @@ fn position(shown: &str, doc: &lvscf::Document, place: &lvscf::Place) -> String 
     }
 }
 
+/// A line about the files: an error, or a warning.
+type Said = (Level, String);
+
+/// The level of an lvs.cf diagnostic.
+fn level(d: &lvscf::Diagnostic) -> Level {
+    match d.severity {
+        lvscf::Severity::Error => Level::ERROR,
+        _ => Level::WARN,
+    }
+}
+
 /// Reads and plans the files. Diagnostics, errors and warnings go to `lines`, each with its
 /// `file:line:column`; `Err` is the exit code (1: errors in the files, 2: unreadable).
-fn load(files: &Files, lines: &mut Vec<String>) -> Result<Plan, ExitCode> {
+fn load(files: &Files, lines: &mut Vec<Said>) -> Result<Plan, ExitCode> {
     let mut read = |path: &std::path::Path| {
         std::fs::read(path).map_err(|e| {
-            lines.push(format!("director: cannot read {}: {e}", path.display()));
+            let line = format!("director: cannot read {}: {e}", path.display());
+            lines.push((Level::ERROR, line));
             ExitCode::from(2)
         })
     };
@@ -200,7 +248,7 @@ fn load(files: &Files, lines: &mut Vec<String>) -> Result<Plan, ExitCode> {
             match parsed {
                 Ok(s) => s,
                 Err(line) => {
-                    lines.push(line);
+                    lines.push((Level::ERROR, line));
                     return Err(ExitCode::from(1));
                 }
             }
@@ -210,72 +258,84 @@ fn load(files: &Files, lines: &mut Vec<String>) -> Result<Plan, ExitCode> {
         Ok(doc) => doc,
         Err(e) => {
             lines.extend(
-                e.diagnostics
-                    .iter()
-                    .map(|d| d.clone().with_file(&shown).to_string()),
+                (e.diagnostics.iter()).map(|d| (level(d), d.clone().with_file(&shown).to_string())),
             );
             return Err(ExitCode::from(1));
         }
     };
     lines.extend(
-        doc.diagnostics()
-            .iter()
-            .map(|d| d.clone().with_file(&shown).to_string()),
+        (doc.diagnostics().iter()).map(|d| (level(d), d.clone().with_file(&shown).to_string())),
     );
-    lines.extend(
-        doc.lint()
-            .into_iter()
-            .map(|d| d.with_file(&shown).to_string()),
-    );
+    lines.extend((doc.lint().into_iter()).map(|d| (level(&d), d.with_file(&shown).to_string())));
     Plan::build_with(doc.config(), &settings, &resolve).map_err(|errors| {
         for e in errors {
-            lines.push(match (&e, e.place()) {
+            let line = match (&e, e.place()) {
                 (director::PlanError::Settings(s), _) => format!(
                     "{settings_shown}:{}:{}: error: {}",
                     s.line, s.column, s.message
                 ),
                 (_, Some(place)) => format!("{}: error: {e}", position(&shown, &doc, place)),
                 (_, None) => format!("{shown}: error: {e}"),
-            });
+            };
+            lines.push((Level::ERROR, line));
         }
         ExitCode::from(1)
     })
 }
 
-/// [`load`], printing its lines.
+/// [`load`], printing its lines (`director check`).
 fn load_and_print(files: &Files) -> Result<Plan, ExitCode> {
     let mut lines = Vec::new();
     let result = load(files, &mut lines);
-    for line in lines {
+    for (_, line) in lines {
         eprintln!("{line}");
     }
     result
 }
 
-fn run(files: Files, mut options: director::RunOptions) -> ExitCode {
-    let plan = match load_and_print(&files) {
+/// [`load`], logging its lines (`director run`, at start and on a reload).
+fn load_and_log(files: &Files) -> Result<Plan, (ExitCode, Vec<String>)> {
+    let mut lines = Vec::new();
+    let result = load(files, &mut lines);
+    if result.is_ok() {
+        for (level, line) in &lines {
+            log_line(*level, line);
+        }
+    }
+    result.map_err(|code| (code, lines.into_iter().map(|(_, l)| l).collect()))
+}
+
+/// One line in the log, as it is.
+fn log_line(level: Level, line: &str) {
+    if level == Level::ERROR {
+        tracing::error!(target: director::log::LINE, "{line}");
+    } else {
+        tracing::warn!(target: director::log::LINE, "{line}");
+    }
+}
+
+fn run(files: Files, mut options: director::RunOptions, log: LogChoice) -> ExitCode {
+    director::log::init(log.log_level.map(Level::from), log.log_format);
+    let plan = match load_and_log(&files) {
         Ok(p) => p,
-        Err(code) => return code,
+        Err((code, lines)) => {
+            for line in lines {
+                log_line(Level::ERROR, &line);
+            }
+            return code;
+        }
     };
-    environment(&plan);
+    for finding in environment(&plan) {
+        tracing::warn!("{finding}");
+    }
     // A reload reads the files again: warnings go to the log, errors back to whoever asked.
     options.loader = Some(director::Loader(Arc::new(move || {
-        let mut lines = Vec::new();
-        match load(&files, &mut lines) {
-            Ok(plan) => {
-                for line in lines {
-                    eprintln!("{line}");
-                }
-                Ok(plan)
-            }
-            Err(_) => Err(lines),
-        }
+        load_and_log(&files).map_err(|(_, lines)| lines)
     })));
     // One worker thread unless TOKIO_WORKER_THREADS says otherwise: the director is glue
     // around the kernel, and checking 1,000 real servers a second costs a third less CPU
     // without a second worker to hand tasks to (benches/src/bin/checks.rs); one core runs the
     // checks of 10,000 (healthcheck/BENCH.md).
-    director::log::init();
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     if std::env::var_os("TOKIO_WORKER_THREADS").is_none() {
         builder.worker_threads(1);
@@ -283,7 +343,7 @@ fn run(files: Files, mut options: director::RunOptions) -> ExitCode {
     let runtime = match builder.enable_all().build() {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("director: cannot start the runtime: {e}");
+            tracing::error!("cannot start the runtime: {e}");
             return ExitCode::from(2);
         }
     };
@@ -295,7 +355,7 @@ fn run(files: Files, mut options: director::RunOptions) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("director: {e}");
+            tracing::error!("{e}");
             ExitCode::from(1)
         }
     }
@@ -310,7 +370,7 @@ async fn signals(control: tokio::sync::mpsc::Sender<director::Control>) {
         signal(SignalKind::interrupt()),
         signal(SignalKind::hangup()),
     ) else {
-        eprintln!("director: cannot handle signals");
+        tracing::error!("cannot handle signals");
         return;
     };
     loop {
@@ -326,8 +386,8 @@ async fn signals(control: tokio::sync::mpsc::Sender<director::Control>) {
     }
 }
 
-/// The environment's findings about `plan`, on stderr.
-fn environment(plan: &Plan) {
+/// The environment's findings about `plan`.
+fn environment(plan: &Plan) -> Vec<String> {
     use ipvs::environment::{Planned, System, check};
     let servers: Vec<ipvs::VirtualServer> = plan.services.iter().map(|s| s.table_entry()).collect();
     let planned: Vec<Planned<'_>> = (plan.services.iter().zip(&servers))
@@ -335,15 +395,18 @@ fn environment(plan: &Plan) {
             Planned::new(&s.name, vs).quiescing(s.servers.iter().any(|r| r.health.quiesce))
         })
         .collect();
-    for finding in check(&planned, &System) {
-        eprintln!("director: {finding}");
-    }
+    check(&planned, &System)
+        .into_iter()
+        .map(|f| f.to_string())
+        .collect()
 }
 
 fn check(files: &Files) -> ExitCode {
     match load_and_print(files) {
         Ok(plan) => {
-            environment(&plan);
+            for finding in environment(&plan) {
+                eprintln!("director: {finding}");
+            }
             print!("{plan}");
             ExitCode::SUCCESS
         }
@@ -430,6 +493,7 @@ fn main() -> ExitCode {
             keep_table,
             table_when_active,
             drain_timeout,
+            log,
         } => {
             let options = director::RunOptions {
                 keep_table_on_exit: keep_table,
@@ -439,7 +503,7 @@ fn main() -> ExitCode {
                 loader: None,
             };
             let settings = settings_file(settings);
-            run(Files { config, settings }, options)
+            run(Files { config, settings }, options, log)
         }
         Command::Status { json, to } => ask(&to, Request::Status, json),
         Command::Server {

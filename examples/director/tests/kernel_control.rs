@@ -529,6 +529,99 @@ fn the_service_manager_hears_ready_reloading_watchdog_and_stopping() {
     let _ = std::fs::remove_file(&path);
 }
 
+/// The fields of one journald datagram (the native protocol: `NAME=value` lines, or `NAME`, a
+/// little-endian length and the value for values with newlines).
+fn journal_fields(mut d: &[u8]) -> Vec<(String, String)> {
+    let mut fields = Vec::new();
+    while !d.is_empty() {
+        let end = d.iter().position(|&b| b == b'\n').unwrap_or(d.len());
+        let line = &d[..end];
+        match line.iter().position(|&b| b == b'=') {
+            Some(eq) => {
+                let name = String::from_utf8_lossy(&line[..eq]).into_owned();
+                fields.push((name, String::from_utf8_lossy(&line[eq + 1..]).into_owned()));
+                d = &d[(end + 1).min(d.len())..];
+            }
+            None => {
+                let name = String::from_utf8_lossy(line).into_owned();
+                let len = u64::from_le_bytes(d[end + 1..end + 9].try_into().expect("a length"));
+                let value = &d[end + 9..end + 9 + len as usize];
+                fields.push((name, String::from_utf8_lossy(value).into_owned()));
+                d = &d[(end + 10 + len as usize).min(d.len())..];
+            }
+        }
+    }
+    fields
+}
+
+#[test]
+#[ignore = "kernel test: run with `cargo xtask test`"]
+fn under_systemd_the_log_goes_to_journald_with_its_fields() {
+    use std::os::unix::fs::MetadataExt;
+    let lab = NatLab::new(1);
+    let file = ConfigFile::new("journald", &seed());
+    // As journald: its socket, and the stream it gives a service as stderr.
+    let dir = std::path::Path::new("/run/systemd/journal");
+    std::fs::create_dir_all(dir).expect("the journal's directory");
+    let _ = std::fs::remove_file(dir.join("socket"));
+    let journal = std::os::unix::net::UnixDatagram::bind(dir.join("socket")).expect("bind");
+    journal
+        .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .expect("timeout");
+    let (stream, mut ours) = std::os::unix::net::UnixStream::pair().expect("a stream");
+    let meta = std::fs::File::from(std::os::fd::OwnedFd::from(stream.try_clone().unwrap()))
+        .metadata()
+        .expect("fstat");
+    let mut d = lab.routers[0]
+        .command(env!("CARGO_BIN_EXE_director"))
+        .args(["run", "--config"])
+        .arg(&file.0)
+        .arg("--socket")
+        .arg(socket_of(&lab.routers[0]))
+        .env("JOURNAL_STREAM", format!("{}:{}", meta.dev(), meta.ino()))
+        .stderr(std::process::Stdio::from(std::os::fd::OwnedFd::from(
+            stream,
+        )))
+        .spawn()
+        .expect("the director starts");
+    let until = |want: &str| loop {
+        let mut buf = vec![0u8; 65536];
+        let n = journal.recv(&mut buf).expect("a journal entry");
+        let fields = journal_fields(&buf[..n]);
+        if fields
+            .iter()
+            .any(|(k, v)| k == "MESSAGE" && v.contains(want))
+        {
+            return fields;
+        }
+    };
+    let took = until("took over 2 addresses");
+    let field = |fields: &[(String, String)], name: &str| {
+        (fields.iter())
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| panic!("no {name} in {fields:?}"))
+    };
+    assert_eq!(field(&took, "SYSLOG_IDENTIFIER"), "director");
+    assert_eq!(field(&took, "PRIORITY"), "5", "INFO is journald's notice");
+    assert!(field(&took, "TARGET").starts_with("director"));
+    // nanny's lines, as they are.
+    let up = until("[ active ] 10.0.0.100:80 up");
+    assert!(field(&up, "MESSAGE").starts_with("director: [ active ] 10.0.0.100:80 up"));
+    let killed = Command::new("kill")
+        .args(["-TERM", &d.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    assert!(d.wait().expect("exits").success());
+    // Nothing went to the stream: the journal had it all.
+    ours.set_nonblocking(true).expect("non-blocking");
+    let mut rest = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut ours, &mut rest);
+    assert!(rest.is_empty(), "{}", String::from_utf8_lossy(&rest));
+    let _ = std::fs::remove_file(dir.join("socket"));
+}
+
 /// `GET /metrics` from inside `ns`: the body.
 fn scrape(ns: &NetNs, addr: &str) -> String {
     use std::io::{Read, Write};
