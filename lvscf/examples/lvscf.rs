@@ -98,9 +98,13 @@ fn load(file: &str) -> Result<Result<Document, ParseError>, Failure> {
     Ok(Document::parse_bytes(&bytes))
 }
 
+/// At most [`lvscf::MAX_SHOWN`] diagnostics, then how many more there are.
 fn print_diagnostics(file: &str, diagnostics: &[Diagnostic]) {
     let mut err = std::io::stderr().lock();
-    for d in diagnostics {
-        let _ = writeln!(err, "{}", d.clone().with_file(file));
+    let lines = (diagnostics.iter())
+        .map(|d| d.clone().with_file(file).to_string())
+        .collect();
+    for line in lvscf::limited(lines) {
+        let _ = writeln!(err, "{line}");
     }
 }

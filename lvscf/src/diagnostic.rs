@@ -159,15 +159,86 @@ pub struct Diagnostic {
     pub message: String,
 }
 
+/// The most characters of one value (a run without blanks) that a message quotes.
+pub const MAX_QUOTE: usize = 80;
+
+/// The most diagnostics worth printing for one file; [`limited`] says how many more there are.
+pub const MAX_SHOWN: usize = 50;
+
+/// `text` with every run of non-blank characters longer than [`MAX_QUOTE`] cut to
+/// [`MAX_QUOTE`] characters (`…` included), and how long it was: a 10 MB value is not echoed
+/// back. Shortening a shortened text changes nothing.
+///
+/// ```
+/// let long = format!("invalid address `{}`", "y".repeat(1000));
+/// let short = lvscf::shorten(&long);
+/// assert!(short.len() < 130, "{short}");
+/// assert!(short.ends_with("…` (1002 characters)"), "{short}");
+/// assert_eq!(lvscf::shorten(&short), short);
+/// assert_eq!(lvscf::shorten("a short message"), "a short message");
+/// ```
+pub fn shorten(text: &str) -> std::borrow::Cow<'_, str> {
+    let long = |w: &str| w.chars().count() > MAX_QUOTE;
+    if !text.split_whitespace().any(long) {
+        return text.into();
+    }
+    let mut out = String::with_capacity(text.len().min(1024));
+    let mut rest = text;
+    while !rest.is_empty() {
+        let blank = rest
+            .find(|c: char| !c.is_whitespace())
+            .unwrap_or(rest.len());
+        out.push_str(&rest[..blank]);
+        rest = &rest[blank..];
+        let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        let word = &rest[..end];
+        if long(word) {
+            // Cut so that the word stays within MAX_QUOTE: shortening twice changes nothing.
+            let closing = word.chars().last().filter(|c| "`'\")]".contains(*c));
+            let keep = MAX_QUOTE - 1 - usize::from(closing.is_some());
+            let cut: String = word.chars().take(keep).collect();
+            out.push_str(&cut);
+            out.push('…');
+            out.extend(closing);
+            out.push_str(&format!(" ({} characters)", word.chars().count()));
+        } else {
+            out.push_str(word);
+        }
+        rest = &rest[end..];
+    }
+    out.into()
+}
+
+/// At most [`MAX_SHOWN`] of `lines`, then one that counts the others.
+///
+/// ```
+/// let many: Vec<String> = (0..120).map(|i| format!("line {i}")).collect();
+/// let shown = lvscf::limited(many);
+/// assert_eq!(shown.len(), 51);
+/// assert_eq!(shown[50], "… and 70 more");
+/// ```
+pub fn limited(mut lines: Vec<String>) -> Vec<String> {
+    if lines.len() > MAX_SHOWN {
+        let more = lines.len() - MAX_SHOWN;
+        lines.truncate(MAX_SHOWN);
+        lines.push(format!("… and {more} more"));
+    }
+    lines
+}
+
 impl Diagnostic {
     pub(crate) fn new(code: Code, line: u32, column: u32, message: impl Into<String>) -> Self {
+        let message = message.into();
         Diagnostic {
             severity: code.severity(),
             code,
             file: None,
             line,
             column,
-            message: message.into(),
+            message: match shorten(&message) {
+                std::borrow::Cow::Borrowed(_) => message,
+                std::borrow::Cow::Owned(short) => short,
+            },
         }
     }
 

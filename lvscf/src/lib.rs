@@ -53,7 +53,9 @@ mod syntax;
 mod value;
 mod write;
 
-pub use diagnostic::{Code, Diagnostic, ParseError, Severity};
+pub use diagnostic::{
+    Code, Diagnostic, MAX_QUOTE, MAX_SHOWN, ParseError, Severity, limited, shorten,
+};
 pub use document::{Document, parse_config};
 pub use edit::{EditError, Section};
 pub use keywords::{Key, Scope};

@@ -113,3 +113,14 @@ fn errors_and_usage() {
     assert_eq!(missing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("cannot read /nonexistent/lvs.cf"));
 }
+
+#[test]
+fn check_prints_at_most_fifty_diagnostics_and_counts_the_rest() {
+    let f = tmp_file("nested.cf", &"virtual A {\n".repeat(5000));
+    let out = run(&["check", f.to_str().expect("path")]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 51, "{stderr}");
+    assert_eq!(lines[50], "… and 9949 more");
+}

@@ -212,8 +212,30 @@ fn level(d: &lvscf::Diagnostic) -> Level {
 }
 
 /// Reads and plans the files. Diagnostics, errors and warnings go to `lines`, each with its
-/// `file:line:column`; `Err` is the exit code (1: errors in the files, 2: unreadable).
+/// `file:line:column`, values quoted at most [`lvscf::MAX_QUOTE`] characters long, at most
+/// [`lvscf::MAX_SHOWN`] of them and a line that counts the others; `Err` is the exit code (1:
+/// errors in the files, 2: unreadable).
 fn load(files: &Files, lines: &mut Vec<Said>) -> Result<Plan, ExitCode> {
+    let mut all = Vec::new();
+    let result = load_all(files, &mut all);
+    let more = all.len().saturating_sub(lvscf::MAX_SHOWN);
+    let worst = (all.iter().skip(lvscf::MAX_SHOWN))
+        .map(|(level, _)| *level)
+        .min()
+        .unwrap_or(Level::WARN);
+    all.truncate(lvscf::MAX_SHOWN);
+    lines.extend(all);
+    if more > 0 {
+        lines.push((
+            worst,
+            format!("director: … and {more} more errors and warnings"),
+        ));
+    }
+    result
+}
+
+/// [`load`], every line kept as it is.
+fn load_all(files: &Files, lines: &mut Vec<Said>) -> Result<Plan, ExitCode> {
     let mut read = |path: &std::path::Path| {
         std::fs::read(path).map_err(|e| {
             let line = format!("director: cannot read {}: {e}", path.display());
@@ -241,7 +263,9 @@ fn load(files: &Files, lines: &mut Vec<Said>) -> Result<Plan, ExitCode> {
                     director::Settings::parse(&text).map_err(|e| {
                         format!(
                             "{settings_shown}:{}:{}: error: {}",
-                            e.line, e.column, e.message
+                            e.line,
+                            e.column,
+                            lvscf::shorten(&e.message)
                         )
                     })
                 });
@@ -272,10 +296,16 @@ fn load(files: &Files, lines: &mut Vec<Said>) -> Result<Plan, ExitCode> {
             let line = match (&e, e.place()) {
                 (director::PlanError::Settings(s), _) => format!(
                     "{settings_shown}:{}:{}: error: {}",
-                    s.line, s.column, s.message
+                    s.line,
+                    s.column,
+                    lvscf::shorten(&s.message)
                 ),
-                (_, Some(place)) => format!("{}: error: {e}", position(&shown, &doc, place)),
-                (_, None) => format!("{shown}: error: {e}"),
+                (_, Some(place)) => format!(
+                    "{}: error: {}",
+                    position(&shown, &doc, place),
+                    lvscf::shorten(&e.to_string())
+                ),
+                (_, None) => format!("{shown}: error: {}", lvscf::shorten(&e.to_string())),
             };
             lines.push((Level::ERROR, line));
         }

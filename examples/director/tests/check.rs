@@ -170,3 +170,30 @@ fn the_commands_find_the_socket_in_the_overlay() {
     assert!(err.contains("director.toml:2:"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn output_stays_bounded_for_huge_values_and_endless_errors() {
+    let dir = std::env::temp_dir().join(format!("director-bounded-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let huge = dir.join("huge.cf");
+    std::fs::write(
+        &huge,
+        format!(
+            "primary = 10.0.0.1\nvirtual A {{\n active = 1\n address = {} eth0\n}}\n",
+            "y".repeat(10_000_000)
+        ),
+    )
+    .unwrap();
+    let (code, _, err) = director(&["check", huge.to_str().unwrap()]);
+    assert_eq!(code, Some(1));
+    assert!(err.len() < 1000, "{} bytes of errors", err.len());
+    assert!(err.contains("…` (10000002 characters)"), "{err}");
+    let nested = dir.join("nested.cf");
+    std::fs::write(&nested, "virtual A {\n".repeat(5000)).unwrap();
+    let (code, _, err) = director(&["check", nested.to_str().unwrap()]);
+    assert_eq!(code, Some(1));
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 51, "{err}");
+    assert_eq!(lines[50], "director: … and 9949 more errors and warnings");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
