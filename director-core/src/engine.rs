@@ -37,6 +37,15 @@ pub struct Choices {
     pub drain_timeout: Option<Duration>,
 }
 
+/// What a stopping director leaves behind ([`Engine::leaving`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Leaving {
+    /// Remove the addresses it holds.
+    pub release_addresses: bool,
+    /// Remove the IPVS entries it owns.
+    pub remove_table: bool,
+}
+
 /// One real server's health verdict, from the monitor.
 #[derive(Debug, Clone)]
 pub struct Verdicted {
@@ -407,6 +416,24 @@ impl Engine {
     /// The desired table's state (health, operator decisions, drains).
     pub fn desired(&self) -> &Desired {
         &self.desired
+    }
+
+    /// What stopping leaves behind. A router with a peer gives its addresses back (the peer
+    /// takes over) and removes its table unless `keep_table`; a router alone keeps both, so
+    /// that the established connections live through a restart (the next start adopts them),
+    /// unless `release` (the operator takes the router out).
+    pub fn leaving(&self, keep_table: bool, release: bool) -> Leaving {
+        if self.with_peer || release {
+            Leaving {
+                release_addresses: true,
+                remove_table: release || !keep_table,
+            }
+        } else {
+            Leaving {
+                release_addresses: false,
+                remove_table: false,
+            }
+        }
     }
 
     /// Whether this router is active.

@@ -567,3 +567,39 @@ fn a_lone_router_follows_its_trackers_and_a_reload_that_drops_them_stops_them() 
     let out = e.handle(t0, Input::Reload(Box::new(plan(NAT_ALONE))));
     assert_eq!(trackers(&out), Some(0));
 }
+
+#[test]
+fn a_router_alone_keeps_its_addresses_and_table_when_it_stops_and_a_pair_hands_over() {
+    use director_core::engine::Leaving;
+    let alone = Engine::new(plan(NAT_ALONE), Choices::default(), false);
+    let keep = Leaving {
+        release_addresses: false,
+        remove_table: false,
+    };
+    assert_eq!(alone.leaving(false, false), keep, "a restart keeps traffic");
+    assert_eq!(alone.leaving(true, false), keep);
+    assert_eq!(
+        alone.leaving(false, true),
+        Leaving {
+            release_addresses: true,
+            remove_table: true
+        },
+        "--release-on-exit takes the router out"
+    );
+    let pair = Engine::new(plan(NAT_PAIR), Choices::default(), true);
+    assert_eq!(
+        pair.leaving(false, false),
+        Leaving {
+            release_addresses: true,
+            remove_table: true
+        },
+        "the peer takes over"
+    );
+    assert_eq!(
+        pair.leaving(true, false),
+        Leaving {
+            release_addresses: true,
+            remove_table: false
+        }
+    );
+}

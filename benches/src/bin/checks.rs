@@ -275,7 +275,7 @@ fn measure(cli: &Cli, lab: &Lab, tool: Tool, kind: Kind) -> Result<Row, String> 
             std::fs::write(&cf, lvs_cf(kind)).map_err(|e| e.to_string())?;
             let mut cmd = lb.command(&cli.director);
             let socket = std::env::temp_dir().join(format!("checks-{}.sock", std::process::id()));
-            cmd.args(["run", "--config"])
+            cmd.args(["run", "--release-on-exit", "--config"])
                 .arg(&cf)
                 .arg("--socket")
                 .arg(socket);

@@ -151,7 +151,8 @@ fn main() {
     std::fs::write(&file, config(cli.services, 0, 1)).expect("config");
     let started = Instant::now();
     let mut cmd = router.command(&cli.director);
-    cmd.args(["run", "--config"]).arg(&file);
+    cmd.args(["run", "--release-on-exit", "--config"])
+        .arg(&file);
     let mut d = Logged::spawn(cmd, "director").expect("director");
     d.patience = Duration::from_secs(300);
     let taken = d.wait_for(&format!("took over {} addresses", cli.services));

@@ -61,9 +61,14 @@ enum Command {
         /// The control socket (default: the overlay's, or /run/director.sock).
         #[arg(long)]
         socket: Option<PathBuf>,
-        /// Keep the IPVS services on exit (a restart adopts them).
+        /// Keep the IPVS services on exit (a restart adopts them); a router alone keeps them
+        /// and its addresses anyway.
         #[arg(long)]
         keep_table: bool,
+        /// Remove the addresses and the IPVS services on exit even on a router alone (by
+        /// default it keeps them, so that a restart drops no connection).
+        #[arg(long, conflicts_with = "keep_table")]
+        release_on_exit: bool,
         /// Program the IPVS table only while active, as Piranha (default: on both nodes, so
         /// that a takeover only moves addresses).
         #[arg(long)]
@@ -521,12 +526,14 @@ fn main() -> ExitCode {
             settings,
             socket,
             keep_table,
+            release_on_exit,
             table_when_active,
             drain_timeout,
             log,
         } => {
             let options = director::RunOptions {
                 keep_table_on_exit: keep_table,
+                release_on_exit,
                 table: table_when_active.then_some(director::TableMode::WhenActive),
                 drain_timeout,
                 socket,

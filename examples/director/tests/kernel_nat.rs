@@ -122,7 +122,8 @@ fn the_seed_router_serves_both_real_servers_and_leaves_nothing_on_sigterm() {
         doc.globals_mut().set(key, value).expect("set");
     }
     let file = ConfigFile::new("seed-nat", &doc.to_string());
-    let mut d = director(&lab.routers[0], &file.0, "director", &[]);
+    // Taken out for good: SIGTERM removes what it added, alone as it is.
+    let mut d = director(&lab.routers[0], &file.0, "director", &["--release-on-exit"]);
     d.wait_for("this node is the primary");
     d.wait_for("ACTIVE (standalone");
     d.wait_for("took over 2 addresses");
@@ -343,19 +344,27 @@ fn an_invalid_reload_changes_nothing_and_a_removed_server_drains() {
 fn a_restart_adopts_the_table_without_dropping_connections() {
     let lab = NatLab::new(1);
     let file = ConfigFile::new("restart", &seed(&[]));
-    let keep = ["--keep-table"];
-    let mut d = director(&lab.routers[0], &file.0, "first", &keep);
+    let mut d = director(&lab.routers[0], &file.0, "first", &[]);
     wait_both_up(&mut d);
     d.wait_for("took over 2 addresses");
 
-    // A restart with SIGTERM and --keep-table: the table stays; the VIP goes and comes back.
+    // A restart (SIGTERM, then a start, as `systemctl restart`) of a router alone: the table and
+    // the addresses stay, traffic goes on while no director runs, the next one adopts them and
+    // the established connection goes on, on the same real server.
     let idle = Idle::open(&lab);
     let busy = idle.real_server(&lab);
     d.signal(libc::SIGTERM).expect("SIGTERM");
     assert!(d.child.wait().expect("wait").success());
+    d.wait_for("stopping alone: the addresses and the IPVS table stay for the next start");
     assert_eq!(real_servers(&lab).len(), 2, "the table is kept");
-    assert!(!lab.addresses(0, "eth0").contains("192.168.1.250"));
-    let mut d = director(&lab.routers[0], &file.0, "second", &keep);
+    assert!(lab.addresses(0, "eth0").contains("192.168.1.250/24"));
+    assert!(lab.addresses(0, "eth1").contains("10.0.0.254/16"));
+    assert!(
+        !servers_answering(&lab, 2).is_empty(),
+        "new connections are served while no director runs"
+    );
+    let mut d = director(&lab.routers[0], &file.0, "second", &[]);
+    d.wait_for("adopted 192.168.1.250/24 on eth0 from an earlier run");
     d.wait_for("took over 2 addresses");
     assert_eq!(
         idle.real_server(&lab),
@@ -378,12 +387,12 @@ fn a_restart_adopts_the_table_without_dropping_connections() {
     d.child.kill().expect("SIGKILL");
     d.child.wait().expect("reaped");
     assert!(lab.addresses(0, "eth0").contains("192.168.1.250/24"));
-    let mut d = director(&lab.routers[0], &file.0, "third", &[]);
+    let mut d = director(&lab.routers[0], &file.0, "third", &["--release-on-exit"]);
     d.wait_for("adopted 192.168.1.250/24 on eth0 from an earlier run");
     d.wait_for("adopted 10.0.0.254/16 on eth1 from an earlier run");
     d.wait_for("took over 2 addresses");
     assert!(!idle.request().is_empty());
-    // Adopted addresses are ours: SIGTERM removes them, and the table (no --keep-table).
+    // Adopted addresses are ours: with --release-on-exit, SIGTERM removes them, and the table.
     d.signal(libc::SIGTERM).expect("SIGTERM");
     assert!(d.child.wait().expect("wait").success());
     assert!(!lab.addresses(0, "eth0").contains("192.168.1.250"));
@@ -442,7 +451,9 @@ fn ipv6_services_and_real_servers_from_the_overlay() {
          [virtual.HTTP.server.\"10.0.0.200\"]\nipv6 = \"fd00:10::200\"\n\
          [ipv6]\nnat_router = \"fd00:10::254/64 eth1\"\n",
     );
-    let mut d = director(&lab.routers[0], &file.0, "director", &overlay.args());
+    let mut args = overlay.args().to_vec();
+    args.push("--release-on-exit");
+    let mut d = director(&lab.routers[0], &file.0, "director", &args);
     d.wait_for("took over 4 addresses");
     d.wait_for("[ active ] [fd00:10::100]:80 up");
     d.wait_for("[ active ] [fd00:10::200]:80 up");

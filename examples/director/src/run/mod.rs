@@ -55,8 +55,11 @@ pub enum RunError {
 /// (`None`: the overlay's, or the default).
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
-    /// Keep the owned IPVS services when stopping (for a restart that adopts them).
+    /// Keep the owned IPVS services when stopping (for a restart that adopts them); a router
+    /// alone keeps them (and its addresses) anyway, unless `release_on_exit`.
     pub keep_table_on_exit: bool,
+    /// Remove the addresses and the table when stopping, even on a router alone.
+    pub release_on_exit: bool,
     /// When the IPVS table is programmed (default: always).
     pub table: Option<TableMode>,
     /// How long a real server removed by a reload may drain before it is deleted anyway
@@ -78,7 +81,8 @@ const RECONCILE_INTERVAL: Duration = Duration::from_secs(5);
 pub enum Control {
     /// An operator's request (the control socket's, or SIGHUP's [`Request::Reload`]).
     Request(Request, oneshot::Sender<Response>),
-    /// Stop (SIGTERM): resign, release the addresses, remove the owned entries.
+    /// Stop (SIGTERM): resign and, as [`Engine::leaving`] says, release the addresses and
+    /// remove the owned entries.
     Stop,
 }
 
@@ -342,15 +346,27 @@ impl Director {
         active
     }
 
-    /// Stops: resign, give the addresses back, remove what we own, stop our sync daemon.
+    /// Stops: resign, stop our sync daemon, and give the addresses back and remove what we own
+    /// as [`Engine::leaving`] says (a router alone keeps them for the next start).
     async fn stop(mut self) {
         notify::stopping();
         if let Some(heartbeat) = self.heartbeat.take() {
             let _ = heartbeat.shutdown().await;
         }
-        log(self.takeover.release_all().await);
+        let leaving = (self.engine).leaving(
+            self.options.keep_table_on_exit,
+            self.options.release_on_exit,
+        );
+        if leaving.release_addresses {
+            log(self.takeover.release_all().await);
+        } else {
+            tracing::info!(
+                "stopping alone: the addresses and the IPVS table stay for the next start \
+                 (--release-on-exit removes them)"
+            );
+        }
         self.sync_daemon(None).await;
-        if !self.options.keep_table_on_exit {
+        if leaving.remove_table {
             // Everything owned goes, drains included: an empty table under the same ownership.
             let table = self.engine.desired().table();
             self.owned
