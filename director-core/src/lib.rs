@@ -52,6 +52,7 @@
 pub mod control;
 mod desired;
 pub mod engine;
+pub mod files;
 pub mod metrics;
 mod overlay;
 pub mod plan;

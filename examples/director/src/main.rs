@@ -197,50 +197,12 @@ fn resolve(name: &str) -> Option<Ipv4Addr> {
     })
 }
 
-/// `file:line:column` of `place` in `doc` (or just the file, for a place it does not have).
-fn position(shown: &str, doc: &lvscf::Document, place: &lvscf::Place) -> String {
-    match doc.locate_place(place) {
-        Some(at) => format!("{shown}:{}:{}", at.line, at.column),
-        None => shown.to_string(),
-    }
-}
-
 /// A line about the files: an error, or a warning.
 type Said = (Level, String);
 
-/// The level of an lvs.cf diagnostic.
-fn level(d: &lvscf::Diagnostic) -> Level {
-    match d.severity {
-        lvscf::Severity::Error => Level::ERROR,
-        _ => Level::WARN,
-    }
-}
-
-/// Reads and plans the files. Diagnostics, errors and warnings go to `lines`, each with its
-/// `file:line:column`, values quoted at most [`lvscf::MAX_QUOTE`] characters long, at most
-/// [`lvscf::MAX_SHOWN`] of them and a line that counts the others; `Err` is the exit code (1:
-/// errors in the files, 2: unreadable).
+/// Reads and plans the files ([`director_core::files::load`]): the plan, and the lines to say
+/// about them; `Err` is the exit code (1: errors in the files, 2: unreadable).
 fn load(files: &Files, lines: &mut Vec<Said>) -> Result<Plan, ExitCode> {
-    let mut all = Vec::new();
-    let result = load_all(files, &mut all);
-    let more = all.len().saturating_sub(lvscf::MAX_SHOWN);
-    let worst = (all.iter().skip(lvscf::MAX_SHOWN))
-        .map(|(level, _)| *level)
-        .min()
-        .unwrap_or(Level::WARN);
-    all.truncate(lvscf::MAX_SHOWN);
-    lines.extend(all);
-    if more > 0 {
-        lines.push((
-            worst,
-            format!("director: … and {more} more errors and warnings"),
-        ));
-    }
-    result
-}
-
-/// [`load`], every line kept as it is.
-fn load_all(files: &Files, lines: &mut Vec<Said>) -> Result<Plan, ExitCode> {
     let mut read = |path: &std::path::Path| {
         std::fs::read(path).map_err(|e| {
             let line = format!("director: cannot read {}: {e}", path.display());
@@ -248,74 +210,26 @@ fn load_all(files: &Files, lines: &mut Vec<Said>) -> Result<Plan, ExitCode> {
             ExitCode::from(2)
         })
     };
-    let bytes = read(&files.config)?;
+    let config = read(&files.config)?;
     let overlay = match &files.settings {
         None => None,
         Some(path) => Some(read(path)?),
     };
-    let shown = files.config.display().to_string();
-    let settings_shown = files
-        .settings
-        .as_ref()
-        .map(|p| p.display().to_string())
-        .unwrap_or_default();
-    let settings = match overlay {
-        None => director::Settings::default(),
-        Some(bytes) => {
-            let parsed = String::from_utf8(bytes)
-                .map_err(|e| format!("{settings_shown}: error: not UTF-8 ({})", e.utf8_error()))
-                .and_then(|text| {
-                    director::Settings::parse(&text).map_err(|e| {
-                        format!(
-                            "{settings_shown}:{}:{}: error: {}",
-                            e.line,
-                            e.column,
-                            lvscf::shorten(&e.message)
-                        )
-                    })
-                });
-            match parsed {
-                Ok(s) => s,
-                Err(line) => {
-                    lines.push((Level::ERROR, line));
-                    return Err(ExitCode::from(1));
-                }
-            }
-        }
-    };
-    let doc = match lvscf::Document::parse_bytes(&bytes) {
-        Ok(doc) => doc,
-        Err(e) => {
-            lines.extend(
-                (e.diagnostics.iter()).map(|d| (level(d), d.clone().with_file(&shown).to_string())),
-            );
-            return Err(ExitCode::from(1));
-        }
-    };
-    lines.extend(
-        (doc.diagnostics().iter()).map(|d| (level(d), d.clone().with_file(&shown).to_string())),
+    let config_name = files.config.display().to_string();
+    let overlay_name = (files.settings.as_ref()).map_or(String::new(), |p| p.display().to_string());
+    let (plan, said) = director_core::files::load(
+        &director_core::files::Files {
+            config: &config,
+            config_name: &config_name,
+            overlay: overlay.as_deref().map(|o| (o, overlay_name.as_str())),
+        },
+        &resolve,
     );
-    lines.extend((doc.lint().into_iter()).map(|d| (level(&d), d.with_file(&shown).to_string())));
-    Plan::build_with(doc.config(), &settings, &resolve).map_err(|errors| {
-        for e in errors {
-            let line = match (&e, e.place()) {
-                (director::PlanError::Settings(s), _) => format!(
-                    "{settings_shown}:{}:{}: error: {}",
-                    s.line,
-                    s.column,
-                    lvscf::shorten(&s.message)
-                ),
-                (_, Some(place)) => format!(
-                    "{}: error: {}",
-                    position(&shown, &doc, place),
-                    lvscf::shorten(&e.to_string())
-                ),
-                (_, None) => format!("{shown}: error: {}", lvscf::shorten(&e.to_string())),
-            };
-            lines.push((Level::ERROR, line));
-        }
-        ExitCode::from(1)
-    })
+    lines.extend(said.into_iter().map(|(severity, line)| match severity {
+        lvscf::Severity::Error => (Level::ERROR, line),
+        _ => (Level::WARN, line),
+    }));
+    plan.ok_or(ExitCode::from(1))
 }
 
 /// [`load`], printing its lines (`director check`).
