@@ -457,7 +457,7 @@ fn every_error_for_real() {
 }
 
 fn send_arp_bin() -> std::path::PathBuf {
-    testkit::example("arp-announce", "send_arp")
+    testkit::binary("lvs-tools", "send_arp")
 }
 
 #[test]

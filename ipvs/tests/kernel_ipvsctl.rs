@@ -1,9 +1,7 @@
-//! The `ipvsctl` example against ipvsadm on a rich table: same listing, JSON round trip, apply.
+//! The `ipvsctl` tool (lvs-tools) against ipvsadm on a rich table: same listing, JSON round trip, apply.
 #![allow(clippy::unwrap_used)]
 
 mod common;
-
-use std::path::PathBuf;
 
 use common::*;
 
@@ -30,19 +28,9 @@ const RULES: &str = "\
 ";
 
 fn ipvsctl() -> String {
-    let exe = std::env::current_exe().unwrap();
-    let p: PathBuf = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples/ipvsctl");
-    assert!(
-        p.exists(),
-        "{} missing: build the examples (cargo test builds them)",
-        p.display()
-    );
-    p.display().to_string()
+    testkit::binary("lvs-tools", "ipvsctl")
+        .display()
+        .to_string()
 }
 
 #[test]

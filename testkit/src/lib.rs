@@ -38,6 +38,6 @@ mod process;
 
 pub use capture::{Capture, Frame};
 pub use error::Error;
-pub use example::example;
+pub use example::{binary, example};
 pub use netns::{NetNs, Veth};
 pub use process::{Line, Logged};

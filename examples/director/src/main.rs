@@ -39,6 +39,7 @@ const VERSION: &str = concat!(
 
 #[derive(Parser)]
 #[command(
+    name = "director",
     version = VERSION,
     about = "A highly available LVS director from an unchanged Piranha lvs.cf"
 )]
@@ -430,6 +431,9 @@ fn ask(to: &Talk, request: Request, json: bool) -> ExitCode {
 }
 
 fn main() -> ExitCode {
+    if let Some(what) = lvs_tools::generate_requested() {
+        return lvs_tools::generate(<Cli as clap::CommandFactory>::command(), &what);
+    }
     match Cli::parse().command {
         Command::Check { file, settings } => check(&Files {
             config: file,

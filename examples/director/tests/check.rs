@@ -197,3 +197,16 @@ fn output_stays_bounded_for_huge_values_and_endless_errors() {
     assert_eq!(lines[50], "director: … and 9949 more errors and warnings");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn man_page_and_completions_for_the_package() {
+    let (code, man, _) = director(&["--generate", "man"]);
+    assert_eq!(code, Some(0));
+    assert!(man.contains(".TH director"), "{man}");
+    for subcommand in ["run", "check", "status", "server", "force", "reload"] {
+        assert!(man.contains(subcommand), "{subcommand}");
+    }
+    let (code, bash, _) = director(&["--generate", "bash"]);
+    assert_eq!(code, Some(0));
+    assert!(bash.contains("--release-on-exit"), "{bash}");
+}

@@ -4,12 +4,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn lvscf() -> Command {
-    Command::new(testkit::example("lvscf", "lvscf"))
+    Command::new(env!("CARGO_BIN_EXE_lvscf"))
 }
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
+        .join("../lvscf/tests/fixtures")
         .join(name)
 }
 
@@ -74,7 +74,6 @@ fn check_reports_file_line_column_and_exit_status() {
 }
 
 #[test]
-#[cfg(feature = "serde")]
 fn json_prints_the_model() {
     let f = fixture("seed/03-dr-primary.cf");
     let out = run(&["json", f.to_str().expect("path")]);

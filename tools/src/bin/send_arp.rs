@@ -17,7 +17,56 @@ use arp_announce::{Announcer, ArpForm, Interface, Options, Schedule, frame, pars
 
 const USAGE: &str = "usage: send_arp [-i dev] src_ip_addr src_hw_addr targ_ip_addr targ_hw_addr\n       send_arp --interface DEV [--form request|reply] [--count N] [--interval DURATION] ADDR...";
 
+/// Both forms as clap describes them, for `--help`, `--version` and the man page (the
+/// arguments themselves are parsed as Piranha's send_arp parsed them).
+fn command() -> clap::Command {
+    use clap::{Arg, ArgAction, Command};
+    Command::new("send_arp")
+        .version(env!("CARGO_PKG_VERSION"))
+        .about("Announce addresses: Piranha's send_arp, and gratuitous ARP / unsolicited NA")
+        .override_usage(USAGE.trim_start_matches("usage: "))
+        .arg(
+            Arg::new("i")
+                .short('i')
+                .value_name("DEV")
+                .help("Piranha's form: the interface"),
+        )
+        .arg(
+            Arg::new("interface")
+                .long("interface")
+                .value_name("DEV")
+                .help("The interface"),
+        )
+        .arg(
+            Arg::new("form")
+                .long("form")
+                .value_parser(["request", "reply"])
+                .help("ARP request (RFC 5227, the default) or reply (Piranha's)"),
+        )
+        .arg(
+            Arg::new("count")
+                .long("count")
+                .value_name("N")
+                .help("Rounds (default 5)"),
+        )
+        .arg(
+            Arg::new("interval")
+                .long("interval")
+                .value_name("DURATION")
+                .help("Between rounds (default 1s)"),
+        )
+        .arg(
+            Arg::new("ADDR")
+                .action(ArgAction::Append)
+                .help("Piranha's: src_ip src_hw targ_ip targ_hw; the modern form: addresses"),
+        )
+        .after_help("Exit status: 0 sent, 1 usage error (as Piranha's), 2 could not send.")
+}
+
 fn main() -> ExitCode {
+    if let Some(code) = lvs_tools::answer_common(command()) {
+        return code;
+    }
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = if args.first().is_some_and(|a| a.starts_with("--")) {
         modern(&args)

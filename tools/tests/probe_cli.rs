@@ -1,11 +1,12 @@
-//! The `probe` example: one line, exit 0 healthy, 1 unhealthy, 2 usage.
+//! `lvs-probe`: one line, exit 0 healthy, 1 unhealthy, 2 usage.
 
+#[path = "../../healthcheck/tests/common/mod.rs"]
 mod common;
 
 use tokio::process::Command;
 
 async fn probe(args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(testkit::example("lvs-healthcheck", "probe"))
+    let out = Command::new(env!("CARGO_BIN_EXE_lvs-probe"))
         .args(args)
         .output()
         .await

@@ -1,10 +1,10 @@
 //! `lvscf`: check, round-trip, convert and re-lay out Piranha `lvs.cf` files.
 //!
 //! ```text
-//! cargo run -p lvscf --example lvscf -- check FILE...   diagnostics on stderr; exit 1 on any error
-//! cargo run -p lvscf --example lvscf -- roundtrip FILE  the re-serialized bytes on stdout
-//! cargo run -p lvscf --example lvscf -- json FILE       the typed model as JSON on stdout
-//! cargo run -p lvscf --example lvscf -- fmt FILE        the canonical layout on stdout
+//! lvscf check FILE...   diagnostics on stderr; exit 1 on any error
+//! lvscf roundtrip FILE  the re-serialized bytes on stdout
+//! lvscf json FILE       the typed model as JSON on stdout
+//! lvscf fmt FILE        the canonical layout on stdout
 //! ```
 //!
 //! Exit status: 0 success, 1 a file has errors, 2 usage or I/O error.
@@ -16,7 +16,40 @@ use lvscf::{Diagnostic, Document, ParseError};
 
 const USAGE: &str = "usage: lvscf check FILE...\n       lvscf roundtrip FILE\n       lvscf json FILE\n       lvscf fmt FILE";
 
+/// The usage as clap describes it, for `--help`, `--version` and the man page.
+fn command() -> clap::Command {
+    use clap::{Arg, Command};
+    let file = || Arg::new("FILE").required(true);
+    Command::new("lvscf")
+        .version(env!("CARGO_PKG_VERSION"))
+        .about("Check, round-trip, convert and re-lay out Piranha lvs.cf files")
+        .after_help("Exit status: 0 success, 1 a file has errors, 2 usage or I/O error.")
+        .subcommand(
+            Command::new("check")
+                .about("Diagnostics on stderr (at most 50 per file); exit 1 on any error")
+                .arg(file().num_args(1..)),
+        )
+        .subcommand(
+            Command::new("roundtrip")
+                .about("The re-serialized bytes on stdout")
+                .arg(file()),
+        )
+        .subcommand(
+            Command::new("json")
+                .about("The typed model as JSON on stdout")
+                .arg(file()),
+        )
+        .subcommand(
+            Command::new("fmt")
+                .about("The canonical layout on stdout")
+                .arg(file()),
+        )
+}
+
 fn main() -> ExitCode {
+    if let Some(code) = lvs_tools::answer_common(command()) {
+        return code;
+    }
     let args: Vec<String> = std::env::args().skip(1).collect();
     match run(&args) {
         Ok(code) => code,

@@ -4,7 +4,7 @@
 use std::process::Command;
 
 fn send_arp() -> Command {
-    Command::new(testkit::example("arp-announce", "send_arp"))
+    Command::new(env!("CARGO_BIN_EXE_send_arp"))
 }
 
 #[test]

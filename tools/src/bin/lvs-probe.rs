@@ -24,7 +24,7 @@ use healthcheck::{
 };
 
 #[derive(Parser)]
-#[command(about = "Run one health probe once")]
+#[command(name = "lvs-probe", version, about = "Run one health probe once")]
 struct Cli {
     #[command(subcommand)]
     kind: Kind,
@@ -273,6 +273,9 @@ fn build(cli: Cli) -> Result<Probe, String> {
 }
 
 fn main() -> ExitCode {
+    if let Some(what) = lvs_tools::generate_requested() {
+        return lvs_tools::generate(<Cli as clap::CommandFactory>::command(), &what);
+    }
     let cli = Cli::parse();
     let probe = match build(cli) {
         Ok(p) => p,

@@ -1,10 +1,10 @@
 //! `ipvsctl`: a small ipvsadm-alike on top of the `ipvs` crate.
 //!
 //! ```text
-//! cargo run -p lvs-ipvs --example ipvsctl -- list [--stats|--rate|--json]
-//! cargo run -p lvs-ipvs --example ipvsctl -- add-service --tcp-service 10.0.0.1:80 --scheduler rr
-//! cargo run -p lvs-ipvs --example ipvsctl -- add-dest --tcp-service 10.0.0.1:80 --real-server 10.0.1.1:80 --masquerading --weight 2
-//! cargo run -p lvs-ipvs --example ipvsctl -- apply table.json
+//! ipvsctl list [--stats|--rate|--json]
+//! ipvsctl add-service --tcp-service 10.0.0.1:80 --scheduler rr
+//! ipvsctl add-dest --tcp-service 10.0.0.1:80 --real-server 10.0.1.1:80 --masquerading --weight 2
+//! ipvsctl apply table.json
 //! ```
 
 use std::net::{IpAddr, SocketAddr};
@@ -15,7 +15,11 @@ use ipvs::reconcile::{self, Ownership};
 use ipvs::*;
 
 #[derive(Parser)]
-#[command(name = "ipvsctl", about = "Program Linux IPVS through the ipvs crate")]
+#[command(
+    name = "ipvsctl",
+    version,
+    about = "Program Linux IPVS through the ipvs crate"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -411,6 +415,9 @@ async fn run(cli: Cli) -> Res<()> {
 }
 
 fn main() -> ExitCode {
+    if let Some(what) = lvs_tools::generate_requested() {
+        return lvs_tools::generate(<Cli as clap::CommandFactory>::command(), &what);
+    }
     let cli = Cli::parse();
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
