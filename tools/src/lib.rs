@@ -11,8 +11,8 @@ use std::process::ExitCode;
 
 use clap_complete::Shell;
 
-/// What `--generate` can print.
-pub const GENERATED: [&str; 4] = ["man", "bash", "zsh", "fish"];
+/// What `--generate` can print (`man` in section 1, `man:8` in section 8).
+pub const GENERATED: [&str; 5] = ["man", "man:8", "bash", "zsh", "fish"];
 
 /// `Some(WHAT)` when the program was run as `PROGRAM --generate WHAT`.
 pub fn generate_requested() -> Option<String> {
@@ -35,6 +35,7 @@ pub fn generate_requested() -> Option<String> {
 pub fn render(mut command: clap::Command, what: &str, out: &mut dyn Write) -> std::io::Result<()> {
     let shell = match what {
         "man" => return clap_mangen::Man::new(command).render(out),
+        "man:8" => return clap_mangen::Man::new(command).section("8").render(out),
         "bash" => Shell::Bash,
         "zsh" => Shell::Zsh,
         "fish" => Shell::Fish,

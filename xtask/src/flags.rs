@@ -36,6 +36,9 @@ usage:
       the side-by-side benchmarks (benches/) against ipvsadm and keepalived, run on the host
       and in the rig (qemu, 2 CPUs), written to BENCHMARKS.md; sections: ipvs, checks,
       host-checks, failover, lvscf; --quick: small sizes and few runs
+  cargo xtask dist [--debug]
+      the Debian package of the director and its tools (dpkg-deb), in target/dist/; --debug
+      packs debug binaries (for tests)
   cargo xtask kernel-test [--backend uml|qemu] [CARGO TEST ARGS...]
       `cargo test CARGO TEST ARGS...` with the rig as cargo's target runner: every test binary
       boots one VM, e.g. cargo xtask kernel-test -p testkit --test kernel_rig -- --ignored;
@@ -64,6 +67,11 @@ pub(crate) enum Task {
     },
     /// `cargo xtask bench-report`
     BenchReport(ReportFlags),
+    /// `cargo xtask dist`
+    Dist {
+        /// Debug binaries instead of release ones.
+        debug: bool,
+    },
     /// `cargo xtask help`
     Help,
 }
@@ -180,6 +188,16 @@ pub(crate) fn parse(args: Vec<OsString>, default_backend: Option<Backend>) -> Re
                 backend,
                 args: demo_args,
             })
+        }
+        Some("dist") => {
+            let mut debug = false;
+            while let Some(arg) = args.next_str()? {
+                match arg.as_str() {
+                    "--debug" => debug = true,
+                    other => bail!("unknown option {other:?} for dist"),
+                }
+            }
+            Ok(Task::Dist { debug })
         }
         Some("bench-report") => {
             let mut flags = ReportFlags {

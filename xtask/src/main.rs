@@ -4,11 +4,13 @@
 //!   rig's self-check and the kernel tests inside the rig.
 //! * `cargo xtask vm -- COMMAND [ARGS…]`: run one command in a throw-away kernel with IPVS.
 //! * `cargo xtask kernel-test [CARGO TEST ARGS…]`: `cargo test` with the rig as target runner.
+//! * `cargo xtask dist [--debug]`: the Debian package.
 //!
 //! See `cargo xtask help` and the README.
 
 mod bench_report;
 mod cargo_json;
+mod dist;
 mod duration;
 mod flags;
 mod install;
@@ -67,6 +69,13 @@ fn main() -> ExitCode {
             Ok(false) => ExitCode::FAILURE,
             Err(e) => {
                 eprintln!("xtask bench-report: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+        Task::Dist { debug } => match dist::run(debug) {
+            Ok(_) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("xtask dist: {e:#}");
                 ExitCode::FAILURE
             }
         },

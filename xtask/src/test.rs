@@ -49,6 +49,12 @@ pub(crate) fn run(flags: &TestFlags) -> Result<()> {
     ])?;
     step(&["test", "--workspace"])?;
     package_libraries()?;
+    // The Debian package (debug binaries), for the rig's installation test, and its unit verified
+    // (systemd-analyze; strip from binutils).
+    let log = std::env::temp_dir().join("xtask-test-apt.log");
+    crate::install::ensure_packages(&["systemd", "binutils", "dpkg"], &log)?;
+    let deb = crate::dist::run(true)?;
+    crate::dist::verify_unit(&deb)?;
     let executables = build_test_executables()?;
     let kernel: Vec<&TestExecutable> = executables.iter().filter(|t| t.is_kernel_test()).collect();
     let self_check = executables

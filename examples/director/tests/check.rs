@@ -210,3 +210,31 @@ fn man_page_and_completions_for_the_package() {
     assert_eq!(code, Some(0));
     assert!(bash.contains("--release-on-exit"), "{bash}");
 }
+
+#[test]
+fn the_packaged_overlay_example_is_valid_once_uncommented() {
+    let example = include_str!("../dist/director.toml.example");
+    // Every `# key = value` and `# [section]` line, uncommented (but the key file, which must
+    // exist, and the mode that needs it).
+    let overlay: String = (example.lines())
+        .map(|l| match l.strip_prefix("# ") {
+            Some(rest)
+                if (rest.starts_with('[') || rest.contains(" = "))
+                    && !rest.starts_with("mode")
+                    && !rest.starts_with("key_file") =>
+            {
+                rest.split("  #").next().unwrap_or(rest).to_string()
+            }
+            _ => l.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(overlay.contains("\n[virtual.HTTP]\nrise = 2"), "{overlay}");
+    let file = std::env::temp_dir().join(format!("director-example-{}.toml", std::process::id()));
+    std::fs::write(&file, overlay).unwrap();
+    let seed = format!("{SEED}01-nat-single-router.cf");
+    let (code, out, err) = director(&["check", "--settings", file.to_str().unwrap(), &seed]);
+    std::fs::remove_file(&file).unwrap();
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("control group lvsadmin"), "{out}");
+}

@@ -461,6 +461,81 @@ fn hooks_run_with_their_arguments() {
     let _ = std::fs::remove_file(&out);
 }
 
+/// The unit's `CapabilityBoundingSet=` in setpriv's words: `-all,+net_admin,…`.
+fn unit_bounding_set() -> String {
+    let unit = include_str!("../dist/director.service");
+    let caps = (unit.lines())
+        .find_map(|l| l.strip_prefix("CapabilityBoundingSet="))
+        .expect("the unit bounds the capabilities");
+    let mut set = String::from("-all");
+    for cap in caps.split_whitespace() {
+        set.push_str(",+");
+        set.push_str(&cap.trim_start_matches("CAP_").to_lowercase());
+    }
+    set
+}
+
+#[test]
+#[ignore = "kernel test: run with `cargo xtask test`"]
+fn the_package_installs_and_its_programs_run() {
+    // `cargo xtask test` builds it (debug binaries) before the kernel tests.
+    let dist = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/dist");
+    let deb = std::fs::read_dir(&dist)
+        .ok()
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "deb"))
+        .unwrap_or_else(|| {
+            panic!(
+                "no package in {}: run `cargo xtask dist --debug`",
+                dist.display()
+            )
+        });
+    let run = |program: &str, args: &[&str]| {
+        let out = Command::new(program).args(args).output().expect("runs");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // Into the guest's throw-away root; man-db's trigger is not run.
+    let (code, _, err) = run("dpkg", &["--no-triggers", "-i", deb.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{err}");
+    let (code, version, _) = run("/usr/sbin/director", &["--version"]);
+    assert_eq!(code, Some(0));
+    assert!(version.starts_with("director 0.1.0 (commit "), "{version}");
+    let seed = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../lvscf/tests/fixtures/seed/01-nat-single-router.cf"
+    );
+    let (code, plan, err) = run("/usr/sbin/director", &["check", seed]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(plan.contains("TCP 192.168.1.250:80 wlc"), "{plan}");
+    for (tool, arg) in [
+        ("/usr/sbin/ipvsctl", "--version"),
+        ("/usr/bin/lvscf", "--version"),
+        ("/usr/sbin/send_arp", "--version"),
+        ("/usr/sbin/lvs-probe", "--version"),
+    ] {
+        assert_eq!(run(tool, &[arg]).0, Some(0), "{tool}");
+    }
+    assert_eq!(run("/usr/bin/lvscf", &["check", seed]).0, Some(0));
+    for file in [
+        "/lib/systemd/system/director.service",
+        "/etc/director/director.toml.example",
+        "/usr/share/man/man8/director.8.gz",
+        "/usr/share/bash-completion/completions/director",
+    ] {
+        assert!(std::path::Path::new(file).exists(), "{file}");
+    }
+    let (code, _, err) = run("dpkg", &["--no-triggers", "-r", "lvs-director"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(!std::path::Path::new("/usr/sbin/director").exists());
+}
+
 #[test]
 #[ignore = "kernel test: run with `cargo xtask test`"]
 fn the_service_manager_hears_ready_reloading_watchdog_and_stopping() {
@@ -474,11 +549,13 @@ fn the_service_manager_hears_ready_reloading_watchdog_and_stopping() {
         .expect("timeout");
     // As systemd: WATCHDOG_PID is the director's own pid (`ip netns exec` and the shell exec
     // it, so the shell's pid is the director's).
+    // As the unit runs it: no new privileges, and only the capabilities of its bounding set.
     let mut cmd = Command::new("sh");
     cmd.arg("-c")
         .arg(format!(
-            "WATCHDOG_PID=$$ exec ip netns exec {} {} run --config {} --socket {}",
+            "WATCHDOG_PID=$$ exec ip netns exec {} setpriv --no-new-privs --bounding-set {} {} run --config {} --socket {}",
             lab.routers[0].name(),
+            unit_bounding_set(),
             env!("CARGO_BIN_EXE_director"),
             file.0.display(),
             socket_of(&lab.routers[0]).display()
