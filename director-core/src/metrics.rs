@@ -6,7 +6,7 @@ use std::{fmt::Write, net::SocketAddr};
 
 use healthcheck::Health;
 use heartbeat::packet::Reject;
-use ipvs::Stats;
+use ipvs::{ServiceKey, Stats};
 
 use crate::{Engine, Live};
 
@@ -64,41 +64,173 @@ fn escape(v: &str) -> String {
         .replace('\n', "\\n")
 }
 
-fn stats(e: &mut Exposition, prefix: Prefix, labels: &[(&str, &str)], s: &Stats) {
-    let (conns, pin, pout, bin, bout) = match prefix {
-        Prefix::Service => (
-            "lvs_service_connections_total",
-            "lvs_service_packets_in_total",
-            "lvs_service_packets_out_total",
-            "lvs_service_bytes_in_total",
-            "lvs_service_bytes_out_total",
-        ),
-        Prefix::Server => (
-            "lvs_server_connections_total",
-            "lvs_server_packets_in_total",
-            "lvs_server_packets_out_total",
-            "lvs_server_bytes_in_total",
-            "lvs_server_bytes_out_total",
-        ),
-    };
-    let f = |n: u64| n as f64;
-    e.sample(
-        conns,
-        "counter",
+/// A counter family: its name (unit last), the name it had before (kept, deprecated), its help.
+type Family = (&'static str, Option<&'static str>, &'static str);
+
+const SERVICE_STATS: [Family; 5] = [
+    (
+        "lvs_service_connections_total",
+        None,
         "Connections scheduled (IPVS).",
-        labels,
-        f(s.conns),
-    );
-    e.sample(pin, "counter", "Packets in (IPVS).", labels, f(s.in_pkts));
-    e.sample(
-        pout,
-        "counter",
+    ),
+    (
+        "lvs_service_in_packets_total",
+        Some("lvs_service_packets_in_total"),
+        "Packets in (IPVS).",
+    ),
+    (
+        "lvs_service_out_packets_total",
+        Some("lvs_service_packets_out_total"),
         "Packets out (IPVS).",
-        labels,
-        f(s.out_pkts),
-    );
-    e.sample(bin, "counter", "Bytes in (IPVS).", labels, f(s.in_bytes));
-    e.sample(bout, "counter", "Bytes out (IPVS).", labels, f(s.out_bytes));
+    ),
+    (
+        "lvs_service_in_bytes_total",
+        Some("lvs_service_bytes_in_total"),
+        "Bytes in (IPVS).",
+    ),
+    (
+        "lvs_service_out_bytes_total",
+        Some("lvs_service_bytes_out_total"),
+        "Bytes out (IPVS).",
+    ),
+];
+
+const SERVER_STATS: [Family; 5] = [
+    (
+        "lvs_server_connections_total",
+        None,
+        "Connections scheduled (IPVS).",
+    ),
+    (
+        "lvs_server_in_packets_total",
+        Some("lvs_server_packets_in_total"),
+        "Packets in (IPVS).",
+    ),
+    (
+        "lvs_server_out_packets_total",
+        Some("lvs_server_packets_out_total"),
+        "Packets out (IPVS).",
+    ),
+    (
+        "lvs_server_in_bytes_total",
+        Some("lvs_server_bytes_in_total"),
+        "Bytes in (IPVS).",
+    ),
+    (
+        "lvs_server_out_bytes_total",
+        Some("lvs_server_bytes_out_total"),
+        "Bytes out (IPVS).",
+    ),
+];
+
+/// node_exporter's node-wide totals, without labels.
+const NODE_TOTALS: [(&str, &str); 5] = [
+    (
+        "node_ipvs_connections_total",
+        "The total number of connections made.",
+    ),
+    (
+        "node_ipvs_incoming_packets_total",
+        "The total number of incoming packets.",
+    ),
+    (
+        "node_ipvs_outgoing_packets_total",
+        "The total number of outgoing packets.",
+    ),
+    (
+        "node_ipvs_incoming_bytes_total",
+        "The total amount of incoming data.",
+    ),
+    (
+        "node_ipvs_outgoing_bytes_total",
+        "The total amount of outgoing data.",
+    ),
+];
+
+fn counters(s: &Stats) -> [f64; 5] {
+    [s.conns, s.in_pkts, s.out_pkts, s.in_bytes, s.out_bytes].map(|n| n as f64)
+}
+
+fn stats(e: &mut Exposition, prefix: Prefix, labels: &[(&str, &str)], s: &Stats) {
+    let families = match prefix {
+        Prefix::Service => &SERVICE_STATS,
+        Prefix::Server => &SERVER_STATS,
+    };
+    for ((name, old, help), value) in families.iter().zip(counters(s)) {
+        e.sample(name, "counter", help, labels, value);
+        if let Some(old) = old {
+            e.sample(
+                old,
+                "counter",
+                "Deprecated (the unit goes last now).",
+                labels,
+                value,
+            );
+        }
+    }
+}
+
+/// node_exporter's IPVS series (its `ipvs` collector's names and labels), for the whole node's
+/// table, so that its dashboards work: each real server's connections and weight, and the
+/// node-wide totals.
+fn node_exporter(e: &mut Exposition, live: &Live) {
+    if let Some(totals) = &live.totals {
+        for ((name, help), value) in NODE_TOTALS.iter().zip(counters(totals)) {
+            e.sample(name, "counter", help, &[], value);
+        }
+    }
+    let mut services: Vec<_> = live.kernel.values().collect();
+    services.sort_by_key(|(s, _)| s.service.key);
+    for (service, destinations) in services {
+        let key = service.service.key;
+        // As node_exporter reads /proc/net/ip_vs: a mark in 8 hexadecimal digits, no address.
+        let (local_address, local_port, local_mark, proto) = match key {
+            ServiceKey::Fwmark { mark, .. } => {
+                (String::new(), "0".to_string(), format!("{mark:08X}"), "FWM")
+            }
+            ServiceKey::Addr {
+                protocol,
+                addr,
+                port,
+            } => (
+                addr.to_string(),
+                port.to_string(),
+                String::new(),
+                protocol.name(),
+            ),
+        };
+        for d in destinations {
+            let remote_address = d.destination.addr.to_string();
+            let remote_port = d.destination.port.to_string();
+            let labels = [
+                ("local_address", local_address.as_str()),
+                ("local_port", local_port.as_str()),
+                ("remote_address", remote_address.as_str()),
+                ("remote_port", remote_port.as_str()),
+                ("proto", proto),
+                ("local_mark", local_mark.as_str()),
+            ];
+            for (name, help, value) in [
+                (
+                    "node_ipvs_backend_connections_active",
+                    "The current active connections by local and remote address.",
+                    d.active_conns,
+                ),
+                (
+                    "node_ipvs_backend_connections_inactive",
+                    "The current inactive connections by local and remote address.",
+                    d.inactive_conns,
+                ),
+                (
+                    "node_ipvs_backend_weight",
+                    "The current backend weight by local and remote address.",
+                    d.destination.weight,
+                ),
+            ] {
+                e.sample(name, "gauge", help, &labels, f64::from(value));
+            }
+        }
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -283,6 +415,7 @@ impl Engine {
                 }
             }
         }
+        node_exporter(&mut e, live);
         e.render()
     }
 }
@@ -301,5 +434,46 @@ mod tests {
             e.render(),
             "# HELP a_total A.\n# TYPE a_total counter\na_total{x=\"1\"} 1\na_total{x=\"say \\\"hi\\\"\\\\\\n\"} 3\n# HELP b B.\n# TYPE b gauge\nb 2.5\n"
         );
+    }
+
+    #[test]
+    fn node_exporter_series_name_a_fwmark_service_as_proc_net_ip_vs_does() {
+        use ipvs::{Destination, DestinationEntry, Family, Service, ServiceEntry};
+        let key = ServiceKey::fwmark(Family::Inet, 7);
+        let mut destination = Destination::new("10.0.0.1".parse().unwrap(), 80);
+        destination.weight = 3;
+        let mut live = Live::new(true);
+        live.kernel.insert(
+            key,
+            (
+                ServiceEntry {
+                    service: Service::new(key),
+                    stats: Stats::default(),
+                },
+                vec![DestinationEntry {
+                    destination,
+                    active_conns: 2,
+                    inactive_conns: 1,
+                    persistent_conns: 0,
+                    stats: Stats::default(),
+                }],
+            ),
+        );
+        live.totals = Some(Stats {
+            conns: 5,
+            ..Stats::default()
+        });
+        let mut e = Exposition::default();
+        node_exporter(&mut e, &live);
+        let text = e.render();
+        let labels = "{local_address=\"\",local_port=\"0\",remote_address=\"10.0.0.1\",remote_port=\"80\",proto=\"FWM\",local_mark=\"00000007\"}";
+        for line in [
+            format!("node_ipvs_backend_connections_active{labels} 2"),
+            format!("node_ipvs_backend_connections_inactive{labels} 1"),
+            format!("node_ipvs_backend_weight{labels} 3"),
+            "node_ipvs_connections_total 5".to_string(),
+        ] {
+            assert!(text.lines().any(|l| l == line), "no {line} in\n{text}");
+        }
     }
 }

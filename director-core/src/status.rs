@@ -27,6 +27,8 @@ pub struct Live {
     pub held: Vec<Address>,
     /// This node is the primary.
     pub primary: bool,
+    /// The node-wide IPVS counters ([`ipvs::totals`]).
+    pub totals: Option<ipvs::Stats>,
     /// Which build runs (`director_build_info`); `None` leaves the metric out.
     pub build: Option<Build>,
 }

@@ -32,6 +32,7 @@ pub mod listing;
 pub mod lvscf;
 pub mod model;
 pub mod reconcile;
+pub mod totals;
 
 pub use client::{
     BatchOptions, Connection, DestinationHandle, Features, Handle, ServiceHandle, SetRequest,

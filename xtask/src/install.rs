@@ -19,6 +19,7 @@ pub(crate) const GUEST_PACKAGES: &[&str] = &[
     "tshark",
     "arping",
     "iptables",
+    "prometheus-node-exporter",
 ];
 
 /// Installs those of `packages` that are not installed yet (`apt-get update` first, only then).

@@ -778,6 +778,63 @@ fn metrics_reflect_traffic_through_the_vip() {
     assert!(
         sample(&text, &format!("lvs_service_bytes_in_total{service}")).unwrap_or_default() > 0.0
     );
+    // Units last; the old names stay, deprecated.
+    assert_eq!(
+        sample(&text, &format!("lvs_service_in_bytes_total{service}")),
+        sample(&text, &format!("lvs_service_bytes_in_total{service}"))
+    );
+
+    // node_exporter's IPVS series, as node_exporter itself (Debian's) reports them.
+    let mut cmd = lab.routers[0].command("prometheus-node-exporter");
+    cmd.args([
+        "--collector.disable-defaults",
+        "--collector.ipvs",
+        "--web.listen-address=127.0.0.1:9100",
+    ]);
+    let mut exporter = testkit::Logged::spawn(cmd, "node_exporter").expect("node_exporter starts");
+    exporter.wait_for("Listening on");
+    let ipvs_lines = |text: &str| -> std::collections::BTreeSet<String> {
+        (text.lines())
+            .filter(|l| l.starts_with("node_ipvs_"))
+            .map(|l| {
+                // Labels in name order: node_exporter sorts them, we write them in its order.
+                let (series, value) = l.rsplit_once(' ').expect("a sample");
+                let value: f64 = value.parse().expect("a number");
+                let sorted = match series.split_once('{') {
+                    None => series.to_string(),
+                    Some((name, labels)) => {
+                        let mut l: Vec<&str> = labels.trim_end_matches('}').split(',').collect();
+                        l.sort_unstable();
+                        format!("{name}{{{}}}", l.join(","))
+                    }
+                };
+                format!("{sorted} {value}")
+            })
+            .collect()
+    };
+    let theirs = ipvs_lines(
+        &lab.routers[0]
+            .run(|| {
+                use std::io::{Read, Write};
+                let mut s = std::net::TcpStream::connect("127.0.0.1:9100").expect("node_exporter");
+                s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").expect("send");
+                let mut out = String::new();
+                s.read_to_string(&mut out).expect("read");
+                out.split_once("\r\n\r\n")
+                    .map(|(_, b)| b.to_string())
+                    .unwrap_or_default()
+            })
+            .expect("netns"),
+    );
+    let ours = ipvs_lines(&scrape(&lab.routers[0], "127.0.0.1:9135"));
+    assert!(
+        theirs
+            .iter()
+            .any(|l| l.starts_with("node_ipvs_backend_weight{")),
+        "{theirs:?}"
+    );
+    assert_eq!(ours, theirs, "ours vs node_exporter's");
+    drop(exporter);
 
     let mut lab = lab;
     lab.stop_server(0);

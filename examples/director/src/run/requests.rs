@@ -40,6 +40,7 @@ impl Director {
         live.kernel = kernel;
         live.checks = checks;
         live.held = self.takeover.held().to_vec();
+        live.totals = ipvs::totals::read();
         live.build = Some(director_core::Build {
             version: env!("CARGO_PKG_VERSION"),
             commit: env!("DIRECTOR_COMMIT"),
