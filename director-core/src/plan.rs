@@ -261,6 +261,17 @@ impl Plan {
         let g = &config.globals;
         let mut addresses = Vec::new();
         let heartbeat = Pulse::from_lvscf(g, &mut |h, key| ip(h, Place::global(key)));
+        if g.service == lvscf::ServiceType::Fos {
+            // Refused rather than planned empty: a Piranha FOS user would see nothing happen.
+            errors.push(PlanError::Invalid {
+                place: Place::global("service"),
+                message: format!(
+                    "fos (Piranha's failover services, {} `failover` block(s)) is not supported \
+                     yet: this director would run none of them",
+                    config.failover_services.len()
+                ),
+            });
+        }
         if g.primary.is_none() {
             errors.push(PlanError::Invalid {
                 place: Place::global("primary"),

@@ -238,3 +238,21 @@ fn the_packaged_overlay_example_is_valid_once_uncommented() {
     assert_eq!(code, Some(0), "{err}");
     assert!(out.contains("control group lvsadmin"), "{out}");
 }
+
+#[test]
+fn failover_services_are_refused_at_their_line_not_planned_empty() {
+    let file = std::env::temp_dir().join(format!("director-fos-{}.cf", std::process::id()));
+    std::fs::write(
+        &file,
+        "serial_no = 1\nprimary = 10.0.0.1\nservice = fos\nfailover web {\n active = 1\n address = 10.0.0.50 eth0:1\n port = 80\n start_cmd = \"/etc/init.d/httpd start\"\n stop_cmd = \"/etc/init.d/httpd stop\"\n}\n",
+    )
+    .unwrap();
+    let (code, out, err) = director(&["check", file.to_str().unwrap()]);
+    std::fs::remove_file(&file).unwrap();
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.is_empty(), "{out}");
+    assert!(
+        err.contains(":3:11: error: service: fos (Piranha's failover services, 1 `failover` block(s)) is not supported yet"),
+        "{err}"
+    );
+}
