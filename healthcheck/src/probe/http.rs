@@ -494,6 +494,29 @@ struct Reader<'t, S> {
 }
 
 impl<S: AsyncRead + Unpin> Reader<'_, S> {
+    /// Reads the trailer section after the last chunk, up to and including its empty line.
+    async fn trailers(&mut self) -> Result<(), ProbeError> {
+        loop {
+            match self.buf[self.start..].windows(2).position(|w| w == b"\r\n") {
+                Some(0) => {
+                    self.start += 2;
+                    return Ok(());
+                }
+                // A trailer field: skipped.
+                Some(at) => self.start += at + 2,
+                None => {
+                    if self.buf.len() - self.start > 8 * 1024 {
+                        return Err(bad(self.addr, "trailer section too long".into()));
+                    }
+                    if self.fill().await? == 0 {
+                        // The body is whole; the connection is not reusable anyway.
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    }
+
     /// Reads more into `buf`; 0 at end of stream.
     async fn fill(&mut self) -> Result<usize, ProbeError> {
         if self.start > 0 && self.start == self.buf.len() {
@@ -577,7 +600,10 @@ impl<S: AsyncRead + Unpin> Reader<'_, S> {
                     }
                 };
                 if size == 0 {
-                    return Ok(());
+                    // The last chunk: then trailer lines, and the empty line that ends the
+                    // message. Consumed, so that a kept-alive connection starts the next
+                    // response at its status line.
+                    return self.trailers().await;
                 }
                 let mut left = size;
                 while left > 0 {
