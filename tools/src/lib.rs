@@ -82,3 +82,7 @@ pub fn answer_common(mut command: clap::Command) -> Option<ExitCode> {
         _ => None,
     }
 }
+
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
