@@ -79,6 +79,18 @@ impl Nanny {
         })
     }
 
+    /// nanny's reading of a `failover` block (Piranha's failover services use the same keys:
+    /// `send`/`expect` or `send_program`, `timeout`); errors name the failover block.
+    pub fn from_failover(fs: &lvscf::FailoverService, globals: &Globals) -> Result<Nanny, Error> {
+        Nanny::from_lvscf(fs, globals).map_err(|e| match e {
+            Error::At { mut place, source } => {
+                place.failover = true;
+                Error::At { place, source }
+            }
+            other => other,
+        })
+    }
+
     /// The check every real server gets.
     pub fn check(&self) -> &Check {
         &self.check

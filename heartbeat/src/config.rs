@@ -247,6 +247,22 @@ pub fn node_id_of(ip: IpAddr) -> u32 {
     }
 }
 
+/// What a pair of routers serves, which in Piranha's protocol decides the heartbeat's magic
+/// numbers: LVS (`service = lvs`) or failover services (`service = fos`). Pulse gave them
+/// different magics so that a pair in different modes refuse each other; STOPME ("I take
+/// over") exists only in failover services. The authenticated protocol is the same in both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
+#[non_exhaustive]
+pub enum Mode {
+    /// Virtual servers (pulse's RUNNING `0xbdaddbda`, STOPPED `0xadbddabd`).
+    #[default]
+    Lvs,
+    /// Failover services (RUNNING `0xbeefbabe`, STOPPED `0xdeadbeef`, STOPME `0xdeaddada`).
+    Fos,
+}
+
 /// Which protocol is spoken on the wire.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -277,6 +293,8 @@ pub struct Config {
     /// public one. No paths makes a standalone node: it sends nothing and becomes active one
     /// deadtime after start.
     pub paths: Vec<PathConfig>,
+    /// LVS or failover services (Piranha's magic numbers).
+    pub mode: Mode,
 }
 
 impl Config {
@@ -287,7 +305,14 @@ impl Config {
             timers,
             primary: false,
             paths: Vec::new(),
+            mode: Mode::Lvs,
         }
+    }
+
+    /// In `mode` (LVS by default).
+    pub fn with_mode(mut self, mode: Mode) -> Self {
+        self.mode = mode;
+        self
     }
 
     /// Whether this node is the primary.

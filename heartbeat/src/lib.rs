@@ -53,7 +53,7 @@ pub mod packet;
 pub mod pulse;
 
 pub use config::{
-    AuthConfig, Config, Key, MIN_KEY_LEN, PathConfig, Protocol, Timers, node_id_of, read_key,
+    AuthConfig, Config, Key, MIN_KEY_LEN, Mode, PathConfig, Protocol, Timers, node_id_of, read_key,
 };
 pub use driver::{
     Command, Driver, DriverHandle, PathSocket, RoleAction, RoleChange, unix_epoch_micros,

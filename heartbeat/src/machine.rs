@@ -5,7 +5,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use crate::config::{AuthConfig, Config, Protocol, Timers};
+use crate::config::{AuthConfig, Config, Mode, Protocol, Timers};
 use crate::error::Error;
 use crate::packet::{
     Advert, ByteOrder, Kind, PeerState, PulseMagic, Reject, decode_auth, decode_pulse, encode_auth,
@@ -74,6 +74,8 @@ pub enum Reason {
     Operator,
     /// Shutting down.
     Shutdown,
+    /// The peer said it takes over (pulse's failover-services STOPME): we step down.
+    PeerTakesOver,
 }
 
 impl fmt::Display for Reason {
@@ -92,6 +94,7 @@ impl fmt::Display for Reason {
             Reason::ServiceRecovered => f.write_str("service-recovered"),
             Reason::Operator => f.write_str("operator"),
             Reason::Shutdown => f.write_str("shutdown"),
+            Reason::PeerTakesOver => f.write_str("peer-takes-over"),
         }
     }
 }
@@ -192,6 +195,16 @@ impl Counters {
             self.rejected[i] += 1;
         }
     }
+}
+
+/// What a pulse heartbeat told.
+enum Heard {
+    /// RUNNING or STOPPED (of our mode).
+    Says(PeerSays),
+    /// Only that the peer lives.
+    Alive,
+    /// Failover services' STOPME: the peer takes over.
+    StopMe,
 }
 
 /// What the peer last told us.
@@ -574,11 +587,29 @@ impl Heartbeat {
         }
         let says = match &self.auth {
             None => match self.accept_pulse(bytes) {
-                Ok(Some(says)) => says,
-                Ok(None) => {
-                    // pulse's hold/held/stop-me: proof of life, no transition.
+                Ok(Heard::Says(says)) => says,
+                Ok(Heard::Alive) => {
+                    // pulse's hold/held (and stop-me in LVS mode): proof of life, no transition.
                     self.counters.accepted += 1;
                     self.heard(now);
+                    return;
+                }
+                Ok(Heard::StopMe) => {
+                    // Failover services: the peer found our service failed and takes over.
+                    self.counters.accepted += 1;
+                    self.heard(now);
+                    self.peer = Some(PeerSays::Running);
+                    if let Some(said) = self.said.get_mut(path.0) {
+                        *said = Some(PeerSays::Running);
+                    }
+                    self.stopped_grace = None;
+                    if self.role == Role::Active && self.forced != Some(Role::Active) {
+                        self.role = Role::Standby;
+                        out.push(Action::BecomeStandby {
+                            reason: Reason::PeerTakesOver,
+                        });
+                        self.send_all(now, out);
+                    }
                     return;
                 }
                 Err(r) => {
@@ -663,14 +694,19 @@ impl Heartbeat {
         self.peer_stale = false;
     }
 
-    fn accept_pulse(&mut self, bytes: &[u8]) -> Result<Option<PeerSays>, Reject> {
+    fn accept_pulse(&mut self, bytes: &[u8]) -> Result<Heard, Reject> {
         let (magic, order) = decode_pulse(bytes)?;
         self.peer_byte_order = Some(order);
+        let fos = self.config.mode == Mode::Fos;
         match magic {
-            PulseMagic::Running => Ok(Some(PeerSays::Running)),
-            PulseMagic::Stopped => Ok(Some(PeerSays::Stopped)),
-            PulseMagic::Hold | PulseMagic::Held | PulseMagic::FosStopMe => Ok(None),
-            PulseMagic::FosRunning | PulseMagic::FosStopped => Err(Reject::WrongMode),
+            PulseMagic::Running if !fos => Ok(Heard::Says(PeerSays::Running)),
+            PulseMagic::Stopped if !fos => Ok(Heard::Says(PeerSays::Stopped)),
+            PulseMagic::FosRunning if fos => Ok(Heard::Says(PeerSays::Running)),
+            PulseMagic::FosStopped if fos => Ok(Heard::Says(PeerSays::Stopped)),
+            PulseMagic::FosStopMe if fos => Ok(Heard::StopMe),
+            PulseMagic::Hold | PulseMagic::Held | PulseMagic::FosStopMe => Ok(Heard::Alive),
+            // pulse's magics differ by mode so that a pair in different modes refuse each other.
+            _ => Err(Reject::WrongMode),
         }
     }
 
@@ -870,10 +906,11 @@ impl Heartbeat {
     fn datagram(&mut self) -> Vec<u8> {
         match &self.auth {
             None => {
-                let magic = if self.role == Role::Active {
-                    PulseMagic::Running
-                } else {
-                    PulseMagic::Stopped
+                let magic = match (self.config.mode, self.role) {
+                    (Mode::Lvs, Role::Active) => PulseMagic::Running,
+                    (Mode::Lvs, Role::Standby) => PulseMagic::Stopped,
+                    (Mode::Fos, Role::Active) => PulseMagic::FosRunning,
+                    (Mode::Fos, Role::Standby) => PulseMagic::FosStopped,
                 };
                 encode_pulse(magic, self.byte_order).to_vec()
             }

@@ -20,7 +20,7 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use crate::config::{AuthConfig, Config, Key, PathConfig, Protocol, Timers, node_id_of};
+use crate::config::{AuthConfig, Config, Key, Mode, PathConfig, Protocol, Timers, node_id_of};
 use crate::driver::PathSocket;
 use crate::error::Error;
 
@@ -116,6 +116,9 @@ pub struct Pulse {
     /// (`monitor_links`).
     #[cfg_attr(feature = "serde", serde(default))]
     pub monitor_links: bool,
+    /// Virtual servers or failover services (`service`).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub mode: Mode,
     /// The authenticated protocol (`None`: pulse's).
     #[cfg_attr(feature = "serde", serde(skip))]
     pub auth: Option<Auth>,
@@ -158,6 +161,7 @@ impl Pulse {
             keepalive: defaults::keepalive(),
             deadtime: defaults::deadtime(),
             monitor_links: false,
+            mode: Mode::Lvs,
             auth: None,
         }
     }
@@ -190,6 +194,10 @@ impl Pulse {
             keepalive: g.keepalive.as_duration(),
             deadtime: g.deadtime.as_duration(),
             monitor_links: g.monitor_links,
+            mode: match g.service {
+                lvscf::ServiceType::Fos => Mode::Fos,
+                _ => Mode::Lvs,
+            },
             auth: None,
             ..Pulse::new(primary?)
         })
@@ -284,7 +292,8 @@ impl Pulse {
         };
         let config = Config::new(protocol, self.timers()?)
             .with_primary(node == Node::Primary)
-            .with_paths(paths);
+            .with_paths(paths)
+            .with_mode(self.mode);
         config.validate()?;
         Ok((config, sockets))
     }
@@ -295,6 +304,7 @@ impl fmt::Display for Pulse {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let show = |a: Option<Ipv4Addr>| a.map_or("none".to_string(), |a| a.to_string());
         let mode = match &self.auth {
+            None if self.mode == Mode::Fos => "Piranha-compatible (failover services)".to_string(),
             None => "Piranha-compatible".to_string(),
             Some(a) => format!(
                 "authenticated (HMAC-SHA256), priority {}, failback {}",

@@ -20,12 +20,16 @@ use crate::model::{Config, Host, Network};
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Place {
-    /// The `virtual` block's name.
+    /// The `virtual` block's name (the `failover` block's, when [`Place::failover`] is set).
     pub virtual_server: Option<String>,
     /// The `server` block's name (inside the virtual server).
     pub server: Option<String>,
     /// The keyword.
     pub key: Option<&'static str>,
+    /// The block named is a `failover` block (Piranha's failover services), not a `virtual`
+    /// one.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub failover: bool,
 }
 
 impl Place {
@@ -43,6 +47,22 @@ impl Place {
             virtual_server: Some(name.to_owned()),
             server: None,
             key,
+            failover: false,
+        }
+    }
+
+    /// A keyword of a `failover` block (`None`: the block itself).
+    ///
+    /// ```
+    /// let place = lvscf::Place::failover("web", Some("start_cmd"));
+    /// assert_eq!(place.to_string(), "failover web: start_cmd");
+    /// ```
+    pub fn failover(name: &str, key: Option<&'static str>) -> Place {
+        Place {
+            virtual_server: Some(name.to_owned()),
+            server: None,
+            key,
+            failover: true,
         }
     }
 
@@ -52,6 +72,7 @@ impl Place {
             virtual_server: Some(virtual_server.to_owned()),
             server: Some(server.to_owned()),
             key,
+            failover: false,
         }
     }
 }
@@ -61,7 +82,8 @@ impl fmt::Display for Place {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut sep = "";
         if let Some(v) = &self.virtual_server {
-            write!(f, "virtual {v}")?;
+            let block = if self.failover { "failover" } else { "virtual" };
+            write!(f, "{block} {v}")?;
             sep = " ";
         }
         if let Some(s) = &self.server {
@@ -176,6 +198,13 @@ impl Document {
     /// written (a default), or `None` for a place the file does not have.
     pub fn locate_place(&self, place: &Place) -> Option<crate::Location> {
         let (v, s) = (place.virtual_server.as_deref(), place.server.as_deref());
+        if place.failover {
+            let name = v?;
+            return place
+                .key
+                .and_then(|k| self.locate_failover(name, Some(k)))
+                .or_else(|| self.locate_failover(name, None));
+        }
         place
             .key
             .and_then(|k| self.locate(v, s, Some(k)))

@@ -42,12 +42,37 @@ impl Document {
         server: Option<&str>,
         key: Option<&str>,
     ) -> Option<Location> {
+        self.locate_in(Scope::Virtual, virtual_server, server, key)
+    }
+
+    /// As [`Document::locate`], in the `failover NAME { … }` block `failover`.
+    ///
+    /// ```
+    /// let doc = lvscf::Document::parse(
+    ///     "primary = 10.0.0.1\nservice = fos\nfailover web {\n     port = 80\n}\n",
+    /// )?;
+    /// let at = doc.locate_failover("web", Some("port")).expect("written");
+    /// assert_eq!((at.line, at.column), (4, 13));
+    /// assert_eq!(doc.locate(Some("web"), None, None), None, "not a virtual block");
+    /// # Ok::<(), lvscf::ParseError>(())
+    /// ```
+    pub fn locate_failover(&self, failover: &str, key: Option<&str>) -> Option<Location> {
+        self.locate_in(Scope::Failover, Some(failover), None, key)
+    }
+
+    fn locate_in(
+        &self,
+        block: Scope,
+        name: Option<&str>,
+        server: Option<&str>,
+        key: Option<&str>,
+    ) -> Option<Location> {
         let mut scope = Scope::Global;
         let mut body = 0..self.lines.len();
         let mut open = None;
-        if let Some(name) = virtual_server {
-            let i = self.find_block(body.clone(), Scope::Virtual, name)?;
-            (scope, body, open) = (Scope::Virtual, self.block_body(i), Some(i));
+        if let Some(name) = name {
+            let i = self.find_block(body.clone(), block, name)?;
+            (scope, body, open) = (block, self.block_body(i), Some(i));
         }
         if let Some(name) = server {
             let i = self.find_block(body.clone(), Scope::Server, name)?;
