@@ -65,6 +65,9 @@ pub enum PlanError {
     /// A problem in the settings overlay (`director.toml`), at its own line and column.
     #[error("{0}")]
     Settings(SettingsError),
+    /// A problem with the failover services (`service = fos`).
+    #[error(transparent)]
+    Failover(fos::Error),
 }
 
 impl PlanError {
@@ -73,6 +76,7 @@ impl PlanError {
         match self {
             PlanError::Unresolved { place, .. } | PlanError::Invalid { place, .. } => Some(place),
             PlanError::Check(e) => e.place(),
+            PlanError::Failover(e) => e.place(),
             PlanError::Heartbeat(_) => None,
             PlanError::Settings(_) => None,
         }
@@ -228,6 +232,9 @@ pub struct Plan {
     pub commands: Commands,
     /// How the director runs (the overlay's settings).
     pub operation: Operation,
+    /// Piranha's failover services, when `service = fos`: then there are no virtual services
+    /// and no other addresses, and the heartbeat speaks failover services' magics.
+    pub failover: Option<fos::Plan>,
 }
 
 impl Plan {
@@ -261,17 +268,20 @@ impl Plan {
         let g = &config.globals;
         let mut addresses = Vec::new();
         let heartbeat = Pulse::from_lvscf(g, &mut |h, key| ip(h, Place::global(key)));
-        if g.service == lvscf::ServiceType::Fos {
-            // Refused rather than planned empty: a Piranha FOS user would see nothing happen.
-            errors.push(PlanError::Invalid {
-                place: Place::global("service"),
-                message: format!(
-                    "fos (Piranha's failover services, {} `failover` block(s)) is not supported \
-                     yet: this director would run none of them",
-                    config.failover_services.len()
-                ),
-            });
-        }
+        let failover = (g.service == lvscf::ServiceType::Fos).then(|| {
+            let plan = fos::Plan::from_lvscf(config, &mut |name, _| resolve(name));
+            // Piranha runs either kind of block, never both.
+            for vs in config.virtual_servers.iter().filter(|v| v.active) {
+                errors.push(PlanError::Invalid {
+                    place: Place::virtual_server(&vs.name, None),
+                    message: "an active virtual server with `service = fos`: Piranha runs the \
+                              failover services or the virtual servers, never both"
+                        .into(),
+                });
+            }
+            plan.map_err(|e| errors.extend(e.into_iter().map(PlanError::Failover)))
+                .ok()
+        });
         if g.primary.is_none() {
             errors.push(PlanError::Invalid {
                 place: Place::global("primary"),
@@ -298,7 +308,12 @@ impl Plan {
         }
         let forwarding = ipvs::lvscf::forwarding(g.network);
         let mut services: Vec<ServicePlan> = Vec::new();
-        for vs in config.virtual_servers.iter().filter(|v| v.active) {
+        let virtuals = if failover.is_some() {
+            &[][..]
+        } else {
+            &config.virtual_servers[..]
+        };
+        for vs in virtuals.iter().filter(|v| v.active) {
             let Some(on) = &vs.address else {
                 errors.push(PlanError::Invalid {
                     place: Place::virtual_server(&vs.name, Some("address")),
@@ -372,6 +387,7 @@ impl Plan {
             timeouts: ipvs::lvscf::timeouts(g),
             commands,
             operation: Operation::default(),
+            failover: failover.flatten(),
         })
     }
 
@@ -528,6 +544,9 @@ impl fmt::Display for Plan {
                 }
             }
             writeln!(f, "director: {}", parts.join(", "))?;
+        }
+        if let Some(failover) = &self.failover {
+            return write!(f, "{failover}");
         }
         writeln!(f, "addresses taken over when active:")?;
         for a in &self.addresses {

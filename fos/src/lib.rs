@@ -22,7 +22,7 @@
 //!     " send = \"GET / HTTP/1.0\\r\\n\\r\\n\"\n expect = \"HTTP\"\n timeout = 5\n",
 //!     " start_cmd = \"/etc/init.d/httpd start\"\n stop_cmd = \"/etc/init.d/httpd stop\"\n}\n",
 //! ))?;
-//! let plan = fos::Plan::from_lvscf(&doc.config(), &mut |_, _| None).expect("valid");
+//! let plan = fos::Plan::from_lvscf(doc.config(), &mut |_, _| None).expect("valid");
 //! assert!(plan.to_string().contains("failover web: 10.0.0.50:80"));
 //! # Ok::<(), lvscf::ParseError>(())
 //! ```

@@ -106,7 +106,7 @@ impl Plan {
     /// let doc = lvscf::Document::parse(
     ///     "primary = 10.0.0.1\nservice = fos\nfailover web {\n active = 1\n address = 10.0.0.50 eth0:1\n port = 80\n timeout = 3\n start_cmd = \"/etc/init.d/httpd start\"\n stop_cmd = \"/etc/init.d/httpd stop\"\n}\n",
     /// )?;
-    /// let plan = fos::Plan::from_lvscf(&doc.config(), &mut |_, _| None).expect("valid");
+    /// let plan = fos::Plan::from_lvscf(doc.config(), &mut |_, _| None).expect("valid");
     /// assert_eq!(plan.services[0].address.to_string(), "10.0.0.50/32 on eth0");
     /// assert_eq!(plan.services[0].start.to_string(), "/etc/init.d/httpd start");
     /// # Ok::<(), lvscf::ParseError>(())
@@ -302,11 +302,19 @@ impl fmt::Display for Plan {
             if self.inactive.is_empty() {
                 String::new()
             } else {
-                format!(" ({} inactive: {})", self.inactive.len(), self.inactive.join(", "))
+                format!(
+                    " ({} inactive: {})",
+                    self.inactive.len(),
+                    self.inactive.join(", ")
+                )
             }
         )?;
         for s in &self.services {
-            writeln!(f, "  failover {}: {}:{} ({})", s.name, s.address.address, s.port, s.address)?;
+            writeln!(
+                f,
+                "  failover {}: {}:{} ({})",
+                s.name, s.address.address, s.port, s.address
+            )?;
             writeln!(
                 f,
                 "    check: {} every {:?}; after a failure, standby for {:?}",

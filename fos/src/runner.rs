@@ -108,10 +108,7 @@ struct Run {
     takeover: Takeover,
     heartbeat: Option<DriverHandle>,
     status: watch::Sender<Status>,
-    checks: (
-        mpsc::UnboundedSender<Input>,
-        mpsc::UnboundedReceiver<Input>,
-    ),
+    checks: (mpsc::UnboundedSender<Input>, mpsc::UnboundedReceiver<Input>),
 }
 
 impl Run {
@@ -166,7 +163,10 @@ impl Run {
         match output {
             Output::Take => {
                 let wanted = self.plan.addresses();
-                log(self.takeover.take(&wanted, Announce::All, DEFAULT_PROBE).await);
+                log(self
+                    .takeover
+                    .take(&wanted, Announce::All, DEFAULT_PROBE)
+                    .await);
                 tracing::info!("took over {} addresses", self.takeover.held().len());
             }
             Output::Release => log(self.takeover.release_all().await),
@@ -186,7 +186,10 @@ impl Run {
                 });
             }
             Output::Failed { service, detail } => {
-                tracing::warn!("failover {}: check failed: {detail}", services[service].name);
+                tracing::warn!(
+                    "failover {}: check failed: {detail}",
+                    services[service].name
+                );
                 self.tell(HeartbeatCommand::ServiceFailed).await;
             }
             Output::Recovered => {

@@ -4,7 +4,7 @@ use fos::{Error, Plan};
 
 fn plan(text: &str) -> (lvscf::Document, Result<Plan, Vec<Error>>) {
     let doc = lvscf::Document::parse(text).expect("parses");
-    let plan = Plan::from_lvscf(&doc.config(), &mut |name, _| {
+    let plan = Plan::from_lvscf(doc.config(), &mut |name, _| {
         (name == "web.example").then(|| "10.0.0.77".parse().expect("ip"))
     });
     (doc, plan)
@@ -102,11 +102,16 @@ fn names_resolve_and_no_active_service_is_an_error() {
     ));
     let plan = plan.expect("valid");
     assert_eq!(plan.services[0].address.to_string(), "10.0.0.77/24 on eth1");
-    assert_eq!(plan.services[0].probe.target().to_string(), "10.0.0.77:8080");
+    assert_eq!(
+        plan.services[0].probe.target().to_string(),
+        "10.0.0.77:8080"
+    );
     let (doc, plan) = plan_of_inactive();
     assert_eq!(
         located(&doc, &plan.expect_err("nothing to run")),
-        ["2:11: service: fos with no active `failover` block (1 inactive): there is nothing to run"]
+        [
+            "2:11: service: fos with no active `failover` block (1 inactive): there is nothing to run"
+        ]
     );
 }
 

@@ -91,6 +91,7 @@ fn filter(level: Option<Level>) -> Targets {
         Some(level) => Targets::new().with_default(level),
         None => Targets::new()
             .with_target("director", Level::INFO)
+            .with_target("fos", Level::INFO)
             .with_default(Level::WARN),
     }
 }

@@ -240,19 +240,36 @@ fn the_packaged_overlay_example_is_valid_once_uncommented() {
 }
 
 #[test]
-fn failover_services_are_refused_at_their_line_not_planned_empty() {
+fn failover_services_are_planned_and_what_cannot_run_is_refused_at_its_line() {
     let file = std::env::temp_dir().join(format!("director-fos-{}.cf", std::process::id()));
-    std::fs::write(
-        &file,
-        "serial_no = 1\nprimary = 10.0.0.1\nservice = fos\nfailover web {\n active = 1\n address = 10.0.0.50 eth0:1\n port = 80\n start_cmd = \"/etc/init.d/httpd start\"\n stop_cmd = \"/etc/init.d/httpd stop\"\n}\n",
-    )
-    .unwrap();
+    let fos = "serial_no = 1\nprimary = 10.0.0.1\nbackup = 10.0.0.2\nbackup_active = 1\nservice = fos\nfailover web {\n active = 1\n address = 10.0.0.50 eth0:1\n port = 80\n timeout = 3\n start_cmd = \"/etc/init.d/httpd start\"\n stop_cmd = \"/etc/init.d/httpd stop\"\n}\n";
+    std::fs::write(&file, fos).unwrap();
+    let (code, out, err) = director(&["check", file.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(
+        out,
+        "heartbeat: Piranha-compatible (failover services), UDP port 539, keepalive 2s, deadtime 5s\n  \
+         primary 10.0.0.1 (private 10.0.0.1), backup 10.0.0.2 (private 10.0.0.2)\n\
+         failover services: 1 active\n  \
+         failover web: 10.0.0.50:80 (10.0.0.50/32 on eth0)\n    \
+         check: tcp send \"GET / HTTP/1.0\\r\\n\\r\\n\" expect \"HTTP\" every 3s; after a failure, standby for 180s\n    \
+         start: /etc/init.d/httpd start\n    \
+         stop:  /etc/init.d/httpd stop\n"
+    );
+    // A relative command, and a virtual server next to the failover services.
+    let bad = fos.replace("\"/etc/init.d/httpd start\"", "\"httpd start\"")
+        + "virtual v {\n active = 1\n address = 10.0.0.60 eth0:2\n}\n";
+    std::fs::write(&file, bad).unwrap();
     let (code, out, err) = director(&["check", file.to_str().unwrap()]);
     std::fs::remove_file(&file).unwrap();
     assert_eq!(code, Some(1), "{out}");
     assert!(out.is_empty(), "{out}");
     assert!(
-        err.contains(":3:11: error: service: fos (Piranha's failover services, 1 `failover` block(s)) is not supported yet"),
+        err.contains(":11:14: error: failover web: start_cmd: `httpd` is not an absolute path"),
+        "{err}"
+    );
+    assert!(
+        err.contains(":14:9: error: virtual v: an active virtual server with `service = fos`"),
         "{err}"
     );
 }

@@ -3,6 +3,7 @@
 //! counts, and executes what it says: the IPVS table reconciled, the addresses taken and
 //! released, the sync daemon, the checks, the commands and the log.
 
+mod failover;
 mod notify;
 mod requests;
 mod track;
@@ -49,6 +50,9 @@ pub enum RunError {
     /// The control socket.
     #[error("control socket {0}")]
     Control(String),
+    /// The failover services.
+    #[error(transparent)]
+    Failover(#[from] fos::Error),
 }
 
 /// How the director runs: the command line's options, which win over the settings overlay's
@@ -438,6 +442,9 @@ pub async fn run(
     options: RunOptions,
     mut control: mpsc::Receiver<Control>,
 ) -> Result<(), RunError> {
+    if let Some(services) = plan.failover.clone() {
+        return failover::run(services, &plan.heartbeat, control).await;
+    }
     let addresses = Addresses::new()?;
     let local = addresses.local_ipv4().await?;
     let node = plan.heartbeat.node(&local).map_err(RunError::Role)?;
