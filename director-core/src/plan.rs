@@ -20,7 +20,8 @@
 //! | `syncdaemon`, `syncd_iface`, `syncd_id` | the IPVS connection sync daemon: master while active, backup while standby |
 //! | `tcp_timeout`, `tcpfin_timeout`, `udp_timeout` | the IPVS timeouts (0: unchanged) |
 //! | `active_cmd`, `inactive_cmd` | run on becoming active and standby (`inactive_cmd` also at start, as pulse), split into words and run without a shell, not waited for |
-//! | `service`, `heartbeat`, `debug_level`, `hard_shutdown`, `ipvsadm`, `rsh_command` (but for `uptime`), failover services | not used (lvscf warns about the keys Piranha ignored too) |
+//! | `service = fos`, `failover` blocks | Piranha's failover services ([`Plan::failover`], run by the `fos` crate); active virtual servers are refused then |
+//! | `heartbeat`, `debug_level`, `hard_shutdown`, `ipvsadm`, `rsh_command` (but for `uptime`) | not used (lvscf warns about the keys Piranha ignored too) |
 
 use std::{
     fmt,
