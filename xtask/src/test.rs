@@ -207,6 +207,41 @@ fn step(args: &[&str]) -> Result<()> {
     Ok(())
 }
 
+/// Removes what earlier `cargo package` runs unpacked of `crates` from their temporary local
+/// registries (`$CARGO_HOME/registry/src/-HASH/NAME-VERSION`, one per workspace path). Cargo
+/// unpacks a crate there once per name and version and does not look again, so a crate changed
+/// since, at the same version, would be verified against its old sources by the crates that use
+/// it. The crates.io sources (`index.crates.io-…`) are left alone.
+fn forget_packaged_sources(crates: &[String]) -> Result<()> {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".cargo")));
+    let Some(src) = home.map(|h| h.join("registry").join("src")) else {
+        return Ok(());
+    };
+    let Ok(registries) = std::fs::read_dir(&src) else {
+        return Ok(());
+    };
+    for registry in registries.flatten() {
+        if !registry.file_name().to_string_lossy().starts_with('-') {
+            continue;
+        }
+        for unpacked in std::fs::read_dir(registry.path())?.flatten() {
+            let name = unpacked.file_name().to_string_lossy().into_owned();
+            let ours = crates.iter().any(|c| {
+                name.strip_prefix(c.as_str())
+                    .and_then(|v| v.strip_prefix('-'))
+                    .is_some_and(|v| v.starts_with(|c: char| c.is_ascii_digit()))
+            });
+            if ours {
+                std::fs::remove_dir_all(unpacked.path())
+                    .with_context(|| format!("cannot remove {}", unpacked.path().display()))?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// `cargo package` of every publishable crate (the libraries), verified: each builds from what
 /// would be uploaded, against the others as packaged.
 fn package_libraries() -> Result<()> {
@@ -218,6 +253,7 @@ fn package_libraries() -> Result<()> {
         bail!("cargo metadata failed: {}", output.status);
     }
     let crates = crate::cargo_json::publishable(&String::from_utf8_lossy(&output.stdout))?;
+    forget_packaged_sources(&crates)?;
     let mut args = vec!["package"];
     for name in &crates {
         args.extend(["-p", name.as_str()]);
