@@ -227,13 +227,7 @@ fn forget_packaged_sources(crates: &[String]) -> Result<()> {
             continue;
         }
         for unpacked in std::fs::read_dir(registry.path())?.flatten() {
-            let name = unpacked.file_name().to_string_lossy().into_owned();
-            let ours = crates.iter().any(|c| {
-                name.strip_prefix(c.as_str())
-                    .and_then(|v| v.strip_prefix('-'))
-                    .is_some_and(|v| v.starts_with(|c: char| c.is_ascii_digit()))
-            });
-            if ours {
+            if is_one_of(&unpacked.file_name().to_string_lossy(), crates) {
                 std::fs::remove_dir_all(unpacked.path())
                     .with_context(|| format!("cannot remove {}", unpacked.path().display()))?;
             }
@@ -254,11 +248,53 @@ fn package_libraries() -> Result<()> {
     }
     let crates = crate::cargo_json::publishable(&String::from_utf8_lossy(&output.stdout))?;
     forget_packaged_sources(&crates)?;
-    let mut args = vec!["package"];
+    // The packages are verified in a target directory of their own, where what was built of
+    // our crates from the temporary registry is forgotten first: cargo takes a registry crate
+    // it has built as fresh as long as its version is the same, however its sources changed.
+    let target = crate::workspace_root()
+        .join("target")
+        .join("package-verify");
+    forget_built(&target.join("debug").join(".fingerprint"), &crates)?;
+    let mut cmd = crate::cargo();
+    cmd.arg("package").arg("--target-dir").arg(&target);
     for name in &crates {
-        args.extend(["-p", name.as_str()]);
+        cmd.args(["-p", name.as_str()]);
     }
-    step(&args)
+    eprintln!("xtask: running {}", command_line(&cmd));
+    let status = cmd
+        .status()
+        .with_context(|| format!("failed to run {cmd:?}"))?;
+    if !status.success() {
+        bail!("`{}` failed: {status}", command_line(&cmd));
+    }
+    Ok(())
+}
+
+/// Whether `entry` (a directory name such as `lvscf-0.1.0` or `lvscf-1f2e…`) is one of
+/// `crates`, followed by a version or a hash.
+fn is_one_of(entry: &str, crates: &[String]) -> bool {
+    crates.iter().any(|c| {
+        entry
+            .strip_prefix(c.as_str())
+            .and_then(|rest| rest.strip_prefix('-'))
+            .is_some_and(|rest| {
+                !rest.is_empty() && rest.chars().all(|c| c.is_ascii_alphanumeric() || c == '.')
+            })
+    })
+}
+
+/// Removes the build fingerprints of `crates` under `fingerprints`, so that they are built again.
+fn forget_built(fingerprints: &std::path::Path, crates: &[String]) -> Result<()> {
+    let Ok(entries) = std::fs::read_dir(fingerprints) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        if is_one_of(&entry.file_name().to_string_lossy(), crates) {
+            std::fs::remove_dir_all(entry.path())
+                .with_context(|| format!("cannot remove {}", entry.path().display()))?;
+        }
+    }
+    Ok(())
 }
 
 /// Builds every test target and returns the executables cargo announces.
@@ -391,6 +427,24 @@ fn words(words: &[OsString]) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn our_crates_are_told_from_others_by_name_then_version_or_hash() {
+        let crates = ["lvscf".to_string(), "lvs-fos".to_string()];
+        for ours in ["lvscf-0.1.0", "lvscf-1f2e3d4c5b6a7988", "lvs-fos-0.1.0"] {
+            assert!(is_one_of(ours, &crates), "{ours}");
+        }
+        for other in [
+            "lvscf-fuzz-0a1b",
+            "lvs-fos",
+            "lvscfx-0.1.0",
+            "tokio-1.4.0",
+            "lvs-fos-",
+        ] {
+            assert!(!is_one_of(other, &crates), "{other}");
+        }
+    }
+
     use super::*;
 
     #[test]
