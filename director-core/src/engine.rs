@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arp_announce::takeover::{Address, Announce};
@@ -200,10 +201,11 @@ pub struct Counts {
     pub repairs: u64,
 }
 
-/// The director's state between events.
-#[derive(Debug)]
+/// The director's state between events. Cloning it is a snapshot (the plan is shared), e.g.
+/// to render a status or metrics away from the event loop.
+#[derive(Debug, Clone)]
 pub struct Engine {
-    plan: Plan,
+    plan: Arc<Plan>,
     /// Where each real server of the plan is (its service's and its own index): a verdict finds
     /// its server without a scan.
     index: HashMap<ServerKey, (usize, usize)>,
@@ -273,7 +275,7 @@ impl Engine {
         let desired = Desired::new(&plan);
         Engine {
             index: index(&plan),
-            plan,
+            plan: Arc::new(plan),
             choices,
             desired,
             active: false,
@@ -739,7 +741,7 @@ impl Engine {
     /// Applies a new plan as a diff.
     fn reload(&mut self, now: Instant, plan: Plan) -> Vec<Output> {
         let mut out = Vec::new();
-        let old = std::mem::replace(&mut self.plan, plan);
+        let old = std::mem::replace(&mut self.plan, Arc::new(plan));
         self.index = index(&self.plan);
         if old.heartbeat != self.plan.heartbeat {
             out.push(log(

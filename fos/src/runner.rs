@@ -57,9 +57,8 @@ impl Runner {
         let (heartbeat, roles) = if config.paths.is_empty() {
             (None, None)
         } else {
-            let mut driver = Driver::bind(config, &sockets)?;
-            let roles = driver.role_changes();
-            (Some(driver.spawn()), Some(roles))
+            let (handle, roles) = Driver::spawn_thread(config, &sockets, true)?;
+            (Some(handle), Some(roles))
         };
         let services = Services::new(
             plan.services.iter().map(|s| s.nanny.interval()).collect(),

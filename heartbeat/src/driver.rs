@@ -123,7 +123,16 @@ pub struct Driver {
 #[derive(Debug)]
 pub struct DriverHandle {
     commands: mpsc::Sender<Command>,
-    task: JoinHandle<Result<Counters, Error>>,
+    task: Task,
+}
+
+/// Where a driver runs.
+#[derive(Debug)]
+enum Task {
+    /// A task of the caller's runtime.
+    Spawned(JoinHandle<Result<Counters, Error>>),
+    /// A thread of its own; its result comes back on the channel.
+    Thread(oneshot::Receiver<Result<Counters, Error>>),
 }
 
 /// Microseconds since the Unix epoch, now: an epoch for [`AuthConfig`](crate::AuthConfig) that
@@ -213,8 +222,59 @@ impl Driver {
         let (tx, rx) = mpsc::channel(16);
         DriverHandle {
             commands: tx,
-            task: tokio::spawn(self.run(rx)),
+            task: Task::Spawned(tokio::spawn(self.run(rx))),
         }
+    }
+
+    /// Binds as [`Driver::bind`] (with link monitoring when `link_monitoring`), and runs the
+    /// driver on a thread of its own with a single-threaded runtime: its heartbeats keep their
+    /// time whatever the application's runtime is busy with (a metrics scrape that renders
+    /// 100,000 real servers, a burst of checks). The handle and the role changes are used from
+    /// any runtime. Need not be called inside one.
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), heartbeat::Error> {
+    /// use heartbeat::{Config, Driver, PathConfig, PathSocket, Protocol, Timers, packet::ByteOrder};
+    /// let config = Config::new(Protocol::Piranha { byte_order: ByteOrder::Little }, Timers::piranha())
+    ///     .with_paths(vec![PathConfig::new("10.0.0.2".parse().unwrap())]);
+    /// let socket = PathSocket { local: "10.0.0.1:539".parse().unwrap(), peer_port: 539, device: None };
+    /// let (handle, mut roles) = Driver::spawn_thread(config, &[socket], true)?;
+    /// # let _ = (handle, roles.try_recv());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn spawn_thread(
+        config: Config,
+        paths: &[PathSocket],
+        link_monitoring: bool,
+    ) -> Result<(DriverHandle, mpsc::UnboundedReceiver<RoleChange>), Error> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|source| Error::Thread { source })?;
+        let (driver, roles) = {
+            // The sockets register with this runtime's reactor.
+            let _inside = runtime.enter();
+            let mut driver = Driver::bind(config, paths)?;
+            if !link_monitoring {
+                driver = driver.without_link_monitoring();
+            }
+            let roles = driver.role_changes();
+            (driver, roles)
+        };
+        let (tx, rx) = mpsc::channel(16);
+        let (done, result) = oneshot::channel();
+        std::thread::Builder::new()
+            .name("heartbeat".into())
+            .spawn(move || {
+                let _ = done.send(runtime.block_on(driver.run(rx)));
+            })
+            .map_err(|source| Error::Thread { source })?;
+        let handle = DriverHandle {
+            commands: tx,
+            task: Task::Thread(result),
+        };
+        Ok((handle, roles))
     }
 
     /// Runs until [`Command::Shutdown`] (or until every sender of `commands` is dropped, which
@@ -371,9 +431,16 @@ impl DriverHandle {
     /// Resigns (authenticated) or says STOPPED (Piranha), stops, and returns the final counters.
     pub async fn shutdown(self) -> Result<Counters, Error> {
         let _ = self.commands.send(Command::Shutdown).await;
-        match self.task.await {
-            Ok(r) => r,
-            Err(source) => Err(Error::Task { source }),
+        match self.task {
+            Task::Spawned(task) => match task.await {
+                Ok(r) => r,
+                Err(source) => Err(Error::Task { source }),
+            },
+            Task::Thread(result) => result.await.unwrap_or_else(|_| {
+                Err(Error::Thread {
+                    source: io::Error::other("it ended without an answer (a panic)"),
+                })
+            }),
         }
     }
 }

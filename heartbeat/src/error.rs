@@ -119,6 +119,14 @@ pub enum Error {
         /// Which one, and for what.
         what: String,
     },
+    /// The driver's own thread (see [`Driver::spawn_thread`](crate::Driver::spawn_thread))
+    /// could not start, or ended without an answer.
+    #[error("the heartbeat thread: {source}")]
+    Thread {
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// The driver task panicked or was cancelled.
     #[error("the heartbeat driver task ended abnormally")]
     Task {

@@ -127,3 +127,64 @@ async fn a_socket_per_path_is_required() {
         "0 sockets for 1 paths: give one socket per path"
     );
 }
+
+/// The largest gap between the heartbeats that reach a plain socket on `peer` while the
+/// caller's runtime thread is kept busy for `busy` (std::thread::sleep: the load, not a wait),
+/// with the driver on its own thread or on the caller's runtime.
+async fn largest_gap_while_busy(own_thread: bool, busy: Duration) -> (usize, Duration) {
+    let peer = UdpSocket::bind((B, 0)).expect("peer");
+    peer.set_read_timeout(Some(Duration::from_millis(20)))
+        .expect("timeout");
+    let peer_port = peer.local_addr().expect("addr").port();
+    let local = SocketAddr::new(A.parse().expect("ip"), free_port(A));
+    let socket = PathSocket {
+        local,
+        peer_port,
+        device: None,
+    };
+    let config = config(0, Duration::from_secs(30));
+    let (handle, _roles) = if own_thread {
+        Driver::spawn_thread(config, &[socket], false).expect("thread")
+    } else {
+        let mut d = Driver::bind(config, &[socket])
+            .expect("bind")
+            .without_link_monitoring();
+        let roles = d.role_changes();
+        (d.spawn(), roles)
+    };
+    // Let the driver send its first heartbeat before the load starts.
+    tokio::task::yield_now().await;
+    let listen = std::thread::spawn(move || {
+        let mut arrivals = Vec::new();
+        let until = std::time::Instant::now() + busy + Duration::from_millis(100);
+        let mut buf = [0u8; 512];
+        while std::time::Instant::now() < until {
+            if peer.recv(&mut buf).is_ok() {
+                arrivals.push(std::time::Instant::now());
+            }
+        }
+        arrivals
+    });
+    std::thread::sleep(busy);
+    let arrivals = listen.join().expect("listener");
+    let _ = handle.shutdown().await;
+    let gap = arrivals
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .max()
+        .unwrap_or(Duration::MAX);
+    (arrivals.len(), gap)
+}
+
+#[tokio::test]
+async fn a_driver_on_its_own_thread_keeps_its_time_while_the_callers_runtime_is_busy() {
+    let busy = Duration::from_millis(600);
+    // keepalive 50 ms: about 14 heartbeats in 700 ms, none much later than its time.
+    let (count, gap) = largest_gap_while_busy(true, busy).await;
+    assert!(count >= 10, "{count} heartbeats");
+    assert!(gap < Duration::from_millis(80), "largest gap {gap:?}");
+    // On the caller's (single-threaded) runtime, the same load silences it: the first
+    // heartbeat, then nothing until the load is over.
+    let (count, _) = largest_gap_while_busy(false, busy).await;
+    assert!(count <= 1, "{count} heartbeats");
+}

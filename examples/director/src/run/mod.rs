@@ -134,6 +134,8 @@ struct Director {
     primary: bool,
     /// The heartbeat (`None`: a router alone).
     heartbeat: Option<heartbeat::DriverHandle>,
+    /// One status or metrics rendering at a time ([`Director::answer`]).
+    renders: Arc<tokio::sync::Semaphore>,
 }
 
 impl Director {
@@ -499,6 +501,7 @@ pub async fn run(
         sync_daemon: None,
         primary,
         heartbeat: None,
+        renders: Arc::new(tokio::sync::Semaphore::new(1)),
     };
     log(d.takeover.leftovers(&wanted, standalone).await?);
     let outputs = d.engine.start(&observed);
@@ -509,9 +512,9 @@ pub async fn run(
     let mut roles = if standalone {
         None
     } else {
-        let mut driver = Driver::bind(config, &sockets)?;
-        let roles = driver.role_changes();
-        d.heartbeat = Some(driver.spawn());
+        // On a thread of its own: a scrape or a burst of checks does not delay a heartbeat.
+        let (handle, roles) = Driver::spawn_thread(config, &sockets, true)?;
+        d.heartbeat = Some(handle);
         Some(roles)
     };
     tracing::info!("control socket {}", socket.display());
@@ -539,14 +542,10 @@ pub async fn run(
     loop {
         tokio::select! {
             command = control.recv() => match command {
-                Some(Control::Request(request, reply)) => {
-                    let _ = reply.send(d.request(request).await?);
-                }
+                Some(Control::Request(request, reply)) => d.answer(request, reply).await?,
                 Some(Control::Stop) | None => break,
             },
-            Some((request, reply)) = requests.recv() => {
-                let _ = reply.send(d.request(request).await?);
-            }
+            Some((request, reply)) = requests.recv() => d.answer(request, reply).await?,
             update = updates.recv() => {
                 let Some(update) = update else { break };
                 // Every update already queued goes into one reconcile.

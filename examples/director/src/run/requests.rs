@@ -6,41 +6,28 @@ use std::{collections::HashMap, net::SocketAddr};
 use director_core::control::{Request, Response};
 use director_core::{Input, Live};
 use ipvs::listing;
+use tokio::sync::oneshot;
 
 use super::{Director, RunError};
 
 impl Director {
-    /// Reads the kernel's table, the monitor's and the heartbeat's state, and the addresses held.
-    pub(super) async fn live(&self) -> Live {
-        let kernel = match self.ipvs.table().await {
-            Ok(mut t) => {
-                listing::sort(&mut t);
-                t.into_iter()
-                    .map(|(s, d)| (s.service.key, (s, d)))
-                    .collect()
-            }
-            Err(e) => {
-                tracing::error!("IPVS: {e}");
-                HashMap::new()
-            }
-        };
-        let checks = match self.monitor.status().await {
-            Ok(all) => all
-                .into_iter()
-                .filter_map(|(id, s)| {
-                    let super::Checked::Server(key) = self.targets.get(&id)? else {
-                        return None;
-                    };
-                    Some((SocketAddr::new(key.addr, key.port), s))
-                })
-                .collect(),
-            Err(_) => HashMap::new(),
-        };
+    /// Answers `request`. A status or the metrics are gathered and rendered away from the
+    /// event loop, one at a time, from a snapshot of the engine: the loop only clones it.
+    pub(super) async fn answer(
+        &mut self,
+        request: Request,
+        reply: oneshot::Sender<Response>,
+    ) -> Result<(), RunError> {
+        if !matches!(request, Request::Status | Request::Metrics) {
+            let _ = reply.send(self.request(request).await?);
+            return Ok(());
+        }
+        let engine = self.engine.clone();
+        let ipvs = self.ipvs.clone();
+        let monitor = self.monitor.clone();
+        let targets = self.targets.clone();
         let mut live = Live::new(self.primary);
-        live.kernel = kernel;
-        live.checks = checks;
         live.held = self.takeover.held().to_vec();
-        live.totals = ipvs::totals::read();
         live.build = Some(director_core::Build {
             version: env!("CARGO_PKG_VERSION"),
             commit: env!("DIRECTOR_COMMIT"),
@@ -48,18 +35,31 @@ impl Director {
         if let Some(h) = &self.heartbeat {
             live.heartbeat = h.counters().await;
         }
-        live
+        let one_at_a_time = self.renders.clone();
+        tokio::spawn(async move {
+            let Ok(_turn) = one_at_a_time.acquire_owned().await else {
+                return;
+            };
+            live.kernel = kernel(&ipvs).await;
+            live.checks = checks(&monitor, &targets).await;
+            let rendered = tokio::task::spawn_blocking(move || {
+                live.totals = ipvs::totals::read();
+                match request {
+                    Request::Metrics => Response::ok(engine.metrics(&live)),
+                    _ => Response::status(engine.status(&live)),
+                }
+            })
+            .await;
+            let _ = reply.send(rendered.unwrap_or_else(|e| Response::error(e.to_string())));
+        });
+        Ok(())
     }
 
     /// Carries out one request. `Err` only for what stops the director.
     pub(super) async fn request(&mut self, request: Request) -> Result<Response, RunError> {
         let input = match request {
-            Request::Status => {
-                let status = self.engine.status(&self.live().await);
-                return Ok(Response::status(status));
-            }
-            Request::Metrics => {
-                return Ok(Response::ok(self.engine.metrics(&self.live().await)));
+            Request::Status | Request::Metrics => {
+                return Ok(Response::error("answered by `answer`"));
             }
             Request::Server {
                 action,
@@ -88,5 +88,42 @@ impl Director {
             }
         };
         Ok((self.handle(input).await?).unwrap_or_else(|| Response::error("no answer")))
+    }
+}
+
+/// The kernel's table, by service.
+async fn kernel(
+    ipvs: &ipvs::Handle,
+) -> HashMap<ipvs::ServiceKey, (ipvs::ServiceEntry, Vec<ipvs::DestinationEntry>)> {
+    match ipvs.table().await {
+        Ok(mut t) => {
+            listing::sort(&mut t);
+            t.into_iter()
+                .map(|(s, d)| (s.service.key, (s, d)))
+                .collect()
+        }
+        Err(e) => {
+            tracing::error!("IPVS: {e}");
+            HashMap::new()
+        }
+    }
+}
+
+/// The monitor's state of each real server's check.
+async fn checks(
+    monitor: &healthcheck::Monitor,
+    targets: &HashMap<healthcheck::TargetId, super::Checked>,
+) -> HashMap<SocketAddr, healthcheck::TargetStatus> {
+    match monitor.status().await {
+        Ok(all) => all
+            .into_iter()
+            .filter_map(|(id, s)| {
+                let super::Checked::Server(key) = targets.get(&id)? else {
+                    return None;
+                };
+                Some((SocketAddr::new(key.addr, key.port), s))
+            })
+            .collect(),
+        Err(_) => HashMap::new(),
     }
 }
