@@ -343,12 +343,29 @@ impl Config {
 }
 
 /// Reads a key file: its bytes are the key, as they are (a file of hex text is a key of those
-/// ASCII characters, not of the bytes they spell). At least [`MIN_KEY_LEN`] bytes.
+/// ASCII characters, not of the bytes they spell). At least [`MIN_KEY_LEN`] bytes, and the
+/// owner's alone: a file that its group or others may read or write is refused
+/// ([`Error::KeyFileMode`]), as OpenSSH refuses such a private key.
 pub fn read_key(path: &std::path::Path) -> Result<Key, Error> {
-    let key = std::fs::read(path).map_err(|e| Error::KeyFile {
+    let file_error = |e| Error::KeyFile {
         path: path.to_owned(),
         source: e,
-    })?;
+    };
+    let mode = {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path)
+            .map_err(file_error)?
+            .permissions()
+            .mode()
+            & 0o7777
+    };
+    if mode & 0o077 != 0 {
+        return Err(Error::KeyFileMode {
+            path: path.to_owned(),
+            mode,
+        });
+    }
+    let key = std::fs::read(path).map_err(file_error)?;
     if key.len() < MIN_KEY_LEN {
         return Err(Error::KeyTooShort { len: key.len() });
     }

@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::config::Config;
+use crate::config::{Config, Protocol};
 use crate::error::Error;
 use crate::link::{self, LinkState, Which};
 use crate::machine::{Action, Counters, Event, Heartbeat, PathId, Reason, Role};
@@ -280,6 +280,17 @@ impl Driver {
     /// Runs until [`Command::Shutdown`] (or until every sender of `commands` is dropped, which
     /// is a shutdown too), and returns the final counters.
     pub async fn run(mut self, mut commands: mpsc::Receiver<Command>) -> Result<Counters, Error> {
+        if matches!(self.machine.config().protocol, Protocol::Piranha { .. })
+            && let Some(peer) = self.peers.first()
+        {
+            tracing::warn!(
+                "Piranha-compatible heartbeat: unauthenticated; whoever can send UDP to port {} \
+                 from {} can make this node take over or step down (the authenticated protocol \
+                 signs every heartbeat)",
+                peer.port(),
+                peer.ip()
+            );
+        }
         let mut links = match self.monitor.take() {
             Some(paths) => Some(link::watch(paths).await?),
             None => None,

@@ -46,6 +46,17 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// The key file may be read or written by its group or by others.
+    #[error(
+        "the key file {path} has mode {mode:04o}: the authenticated heartbeat's key must be its \
+         owner's alone (chmod 600)"
+    )]
+    KeyFileMode {
+        /// The file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
     /// None of this node's addresses is the configuration's `primary` or `backup`.
     #[error(
         "this node has neither the primary ({primary}) nor the backup ({}) address",

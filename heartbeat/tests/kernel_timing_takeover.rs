@@ -73,6 +73,8 @@ fn net(private: bool) -> Net {
     }
     let key = std::env::temp_dir().join(format!("heartbeat-key-{pid}"));
     std::fs::write(&key, b"kernel test key: 32 bytes long!!").expect("key file");
+    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .expect("the owner's alone");
     let b_pub = devs.pop().expect("b dev");
     let a_pub = devs.pop().expect("a dev");
     Net {

@@ -45,6 +45,13 @@ fn bad_usage_and_bad_configuration_exit_1_with_the_reason() {
     let dir = std::env::temp_dir();
     let short = dir.join(format!("node-usage-short-key-{}", std::process::id()));
     std::fs::write(&short, b"0123456789abcde").expect("key file"); // 15 bytes
+    std::fs::set_permissions(&short, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .expect("the owner's alone");
+    let open = dir.join(format!("node-usage-open-key-{}", std::process::id()));
+    std::fs::write(&open, b"0123456789abcdef0123").expect("key file");
+    std::fs::set_permissions(&open, std::os::unix::fs::PermissionsExt::from_mode(0o644))
+        .expect("readable by all");
+    let open = open.to_str().expect("path").to_owned();
     let short = short.to_str().expect("path").to_owned();
     let missing = dir
         .join("node-usage-no-such-key")
@@ -62,6 +69,10 @@ fn bad_usage_and_bad_configuration_exit_1_with_the_reason() {
         (
             with(&["--mode", "auth", "--key-file", &missing]),
             "cannot read the key file",
+        ),
+        (
+            with(&["--mode", "auth", "--key-file", &open]),
+            "has mode 0644: the authenticated heartbeat's key must be its owner's alone (chmod 600)",
         ),
         (
             with(&["--mode", "piranha", "--key-file", &short]),
@@ -98,6 +109,7 @@ fn bad_usage_and_bad_configuration_exit_1_with_the_reason() {
         );
     }
     let _ = std::fs::remove_file(&short);
+    let _ = std::fs::remove_file(&open);
 }
 
 #[test]

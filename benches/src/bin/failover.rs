@@ -152,6 +152,8 @@ fn files(setup: Setup) -> Files {
     let lvs_cf = ConfigFile::new("failover", &doc.to_string());
     let (overlay, key) = if setup == Setup::Fast {
         let key = ConfigFile::new("failover-key", "0123456789abcdef0123456789abcdef");
+        std::fs::set_permissions(&key.0, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .expect("the key is the owner's alone");
         let text = format!(
             "[heartbeat]\nmode = \"authenticated\"\nkey_file = \"{}\"\nkeepalive = \"100ms\"\n\
              deadtime = \"300ms\"\n",

@@ -261,6 +261,8 @@ fn an_authenticated_pair_fails_over_within_a_second_and_fails_back() {
     let lab = NatLab::new(2);
     let file = config("3");
     let key = ConfigFile::new("auth.key", "a shared key of the pair, 32 bytes");
+    std::fs::set_permissions(&key.0, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .expect("the key is the owner's alone");
     let overlay = Overlay::new(
         "auth",
         &format!(

@@ -23,6 +23,11 @@ impl Temp {
     fn path(&self) -> &str {
         self.0.to_str().expect("UTF-8")
     }
+
+    fn chmod(&self, mode: u32) {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&self.0, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    }
 }
 
 impl Drop for Temp {
@@ -35,6 +40,7 @@ impl Drop for Temp {
 /// replaced by `OVERLAY`).
 fn check(overlay: &str) -> (Option<i32>, String, String) {
     let key = Temp::new("hb.key", b"0123456789abcdef0123456789abcdef");
+    key.chmod(0o600);
     let file = Temp::new(
         "overlay.toml",
         overlay.replace("KEY", key.path()).as_bytes(),
@@ -168,5 +174,35 @@ fn overlay_errors_name_their_line_and_column() {
         assert_eq!(code, Some(1), "{overlay:?}: {err}");
         assert!(out.is_empty(), "{overlay:?}: {out}");
         assert!(err.contains(want), "{overlay:?}: no {want:?} in\n{err}");
+    }
+}
+
+#[test]
+fn a_key_file_its_group_or_others_may_read_is_refused() {
+    let key = Temp::new("open.key", b"0123456789abcdef0123456789abcdef");
+    for mode in [0o644, 0o640, 0o604] {
+        key.chmod(mode);
+        let overlay = Temp::new(
+            "overlay.toml",
+            format!(
+                "[heartbeat]\nmode = \"authenticated\"\nkey_file = \"{}\"\n",
+                key.path()
+            )
+            .as_bytes(),
+        );
+        let out = Command::new(env!("CARGO_BIN_EXE_director"))
+            .args(["check", SEED, "--settings", overlay.path()])
+            .output()
+            .expect("the director runs");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(
+            err.contains(&format!(
+                "the key file {} has mode {mode:04o}: the authenticated heartbeat's key must be \
+                 its owner's alone (chmod 600)",
+                key.path()
+            )),
+            "{err}"
+        );
     }
 }
