@@ -59,3 +59,20 @@ pub fn all_millis(samples: &[Duration]) -> String {
         .collect::<Vec<_>>()
         .join(" ")
 }
+
+/// The `p`-th percentile of `samples` (nearest rank: the smallest sample with at least `p`%
+/// of them at or below it), `None` when there are none.
+///
+/// ```
+/// use std::time::Duration;
+/// let samples: Vec<Duration> = (1..=100).map(Duration::from_millis).collect();
+/// assert_eq!(lvs_benches::stats::percentile(&samples, 99.0), Some(Duration::from_millis(99)));
+/// assert_eq!(lvs_benches::stats::percentile(&samples, 50.0), Some(Duration::from_millis(50)));
+/// assert_eq!(lvs_benches::stats::percentile(&[], 50.0), None);
+/// ```
+pub fn percentile(samples: &[Duration], p: f64) -> Option<Duration> {
+    let mut sorted = samples.to_vec();
+    sorted.sort();
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted.get(rank.clamp(1, sorted.len().max(1)) - 1).copied()
+}

@@ -13,7 +13,14 @@ use anyhow::{Context, Result, bail};
 use crate::{cargo, cargo_json, install, vm::Backend, workspace_root};
 
 /// The sections, in the report's order.
-pub(crate) const SECTIONS: [&str; 5] = ["ipvs", "checks", "host-checks", "failover", "lvscf"];
+pub(crate) const SECTIONS: [&str; 6] = [
+    "ipvs",
+    "checks",
+    "host-checks",
+    "failover",
+    "scrape",
+    "lvscf",
+];
 
 /// Options of `cargo xtask bench-report`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +41,7 @@ struct Built {
     failover: PathBuf,
     lvscf_size: PathBuf,
     bench_targets: PathBuf,
+    scrape: PathBuf,
 }
 
 fn build() -> Result<Built> {
@@ -72,6 +80,7 @@ fn build() -> Result<Built> {
         failover: find("bin", "failover")?,
         lvscf_size: find("bin", "lvscf_size")?,
         bench_targets: find("example", "bench_targets")?,
+        scrape: find("bin", "scrape")?,
     })
 }
 
@@ -134,6 +143,20 @@ fn section(name: &str, built: &Built, quick: bool) -> Result<String> {
                 "90m",
             )?)
         }
+        "scrape" => {
+            let mut argv = os(&[&built.scrape, &"--director", &built.director]);
+            if quick {
+                argv.extend(os(&[
+                    &"--services",
+                    &"1000",
+                    &"--window",
+                    &"10",
+                    &"--settle",
+                    &"5",
+                ]));
+            }
+            capture(&mut in_rig(&argv, "60m")?)
+        }
         "lvscf" => {
             let sizes = if quick {
                 "1000,10000"
@@ -191,19 +214,25 @@ fn package_version(name: &str) -> String {
     first_line(Command::new("dpkg-query").args(["-W", "-f", "${Version}\\n", name]))
 }
 
-fn environment() -> Result<String> {
+/// The host's CPU model, from `/proc/cpuinfo`.
+fn host_cpu() -> String {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let model = cpuinfo
+    cpuinfo
         .lines()
         .find_map(|l| l.strip_prefix("model name"))
         .map(|m| m.trim_start_matches([' ', '\t', ':']).to_string())
-        .unwrap_or_else(|| "unknown".into());
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn environment() -> Result<String> {
+    let model = host_cpu();
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let host_kernel = first_line(Command::new("uname").arg("-sr"));
     let guest_kernel = capture(&mut in_rig(&os(&[&"uname", &"-sr"]), "5m")?)?;
     Ok(format!(
-        "- Host: {model}, {cores} cores, {host_kernel}. Host runs: no other load was started by \
-         the report, but the machine may be shared.\n\
+        "- Host of the latest run: {model}, {cores} cores, {host_kernel} (each section names the \
+         CPU it was measured on). Host runs: no other load was started by the report, but the \
+         machine may be shared.\n\
          - Rig: `cargo xtask vm --backend qemu --cpus 2`: {} under qemu TCG (no KVM), 2 vCPUs, \
          2 GiB; every tool in the same VM boot, same kernel.\n\
          - Peers, Debian's packages (the same binaries on the host and in the rig): keepalived \
@@ -251,9 +280,10 @@ pub(crate) fn run(flags: &ReportFlags) -> Result<bool> {
         let date = first_line(Command::new("date").args(["-u", "+%Y-%m-%d %H:%M UTC"]));
         let _ = write!(
             block,
-            "Measured {date} at commit `{commit}` in {:.0} s{}. Reproduce: \
+            "Measured {date} at commit `{commit}` in {:.0} s on a host with {}{}. Reproduce: \
              `cargo xtask bench-report --only {name}{}`.\n<!-- end {name} -->\n\n",
             t0.elapsed().as_secs_f64(),
+            host_cpu(),
             if flags.quick {
                 ", **a `--quick` run**"
             } else {
