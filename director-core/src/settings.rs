@@ -169,7 +169,9 @@ pub struct DirectorSettings {
     pub socket: Option<PathBuf>,
     /// The group whose members may use the control socket (besides root).
     pub control_group: Option<String>,
-    /// The Prometheus endpoint's address.
+    /// The Prometheus endpoint's address: `"ADDRESS:PORT"`, or a port alone (`9135` or
+    /// `":9135"`) or `true` (port [`DEFAULT_METRICS_PORT`]) for loopback only.
+    #[serde(default, deserialize_with = "metrics_address")]
     pub metrics: Option<SocketAddr>,
     /// How long to listen for another holder of an address before claiming it (RFC 5227);
     /// `0s`: no probe.
@@ -349,6 +351,42 @@ pub struct ServerSettings {
 }
 
 /// A duration written for people (`200ms`, `1s`, `5m`).
+/// The metrics endpoint's port when the overlay says only `metrics = true`.
+pub const DEFAULT_METRICS_PORT: u16 = 9135;
+
+/// `metrics`: an address and port; a port alone, or `true`, listens on loopback only (an
+/// endpoint nobody asked to expose is not exposed); `false` is none.
+fn metrics_address<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Given {
+        Enabled(bool),
+        Port(i64),
+        Text(String),
+    }
+    let loopback = |port| Some(SocketAddr::from(([127, 0, 0, 1], port)));
+    match Given::deserialize(d)? {
+        Given::Enabled(false) => Ok(None),
+        Given::Enabled(true) => Ok(loopback(DEFAULT_METRICS_PORT)),
+        Given::Port(port) => u16::try_from(port).map(loopback).map_err(|_| {
+            serde::de::Error::custom(format!(
+                "`{port}` is not an address and port (such as 127.0.0.1:9135), a port alone \
+                 (9135, \":9135\", on loopback) or true: not a port"
+            ))
+        }),
+        Given::Text(text) => match text.strip_prefix(':').map(str::parse::<u16>) {
+            Some(Ok(port)) => Ok(loopback(port)),
+            _ => text.parse().map(Some).map_err(|e| {
+                serde::de::Error::custom(format!(
+                    "`{}` is not an address and port (such as 127.0.0.1:9135), a port alone \
+                     (9135, \":9135\", on loopback) or true: {e}",
+                    lvscf::shorten(&text)
+                ))
+            }),
+        },
+    }
+}
+
 fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Spanned<Duration>>, D::Error> {
     let text = Spanned::<String>::deserialize(d)?;
     let span = text.span();
@@ -578,6 +616,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn metrics_without_an_address_listen_on_loopback() {
+        for (given, addr) in [
+            ("\"0.0.0.0:9100\"", Some("0.0.0.0:9100")),
+            ("\"[::1]:9100\"", Some("[::1]:9100")),
+            ("9200", Some("127.0.0.1:9200")),
+            ("\":9300\"", Some("127.0.0.1:9300")),
+            ("true", Some("127.0.0.1:9135")),
+            ("false", None),
+        ] {
+            let s = Settings::parse(&format!("[director]\nmetrics = {given}\n"))
+                .unwrap_or_else(|e| panic!("{given}: {e}"));
+            assert_eq!(
+                s.director.metrics,
+                addr.map(|a| a.parse().expect("address")),
+                "{given}"
+            );
+        }
+    }
+
+    #[test]
     fn errors_name_their_line_and_column() {
         for (text, at, what) in [
             (
@@ -600,7 +658,12 @@ mod tests {
             (
                 "[director]\nmetrics = \"localhost\"\n",
                 (2, 11),
-                "invalid socket address",
+                "`localhost` is not an address and port",
+            ),
+            (
+                "[director]\nmetrics = 70000\n",
+                (2, 11),
+                "is not an address and port",
             ),
             (
                 "[virtual.A]\nhttp = { path = 1 }\n",

@@ -1,7 +1,8 @@
 //! The Prometheus endpoint: `GET /metrics` on the overlay's `[director] metrics` address,
 //! answered with the director's metrics in the text exposition format (0.0.4). Anything else
 //! is a 404. The metrics come from the running director through the same channel as the
-//! control socket's requests.
+//! control socket's requests. A client that has not sent a request's head within 10 s is cut
+//! off (slowloris).
 
 use std::{convert::Infallible, net::SocketAddr};
 
@@ -27,6 +28,8 @@ pub(crate) async fn serve(
         async move {
             let service = hyper::service::service_fn(move |req| answer(req, requests.clone()));
             let _ = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(std::time::Duration::from_secs(10))
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
         }

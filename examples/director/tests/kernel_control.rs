@@ -729,6 +729,40 @@ fn sample(text: &str, line: &str) -> Option<f64> {
 
 #[test]
 #[ignore = "kernel test: run with `cargo xtask test`"]
+fn a_silent_metrics_client_is_cut_off_and_blocks_no_one() {
+    use std::io::Read;
+    let lab = NatLab::new(1);
+    let file = ConfigFile::new("silent", &seed());
+    // A port alone: the endpoint listens on loopback only.
+    let overlay = Overlay::new("silent", "[director]\nmetrics = 9136\n");
+    let mut d = director(&lab.routers[0], &file.0, "director", &overlay.args());
+    d.wait_for("metrics on http://127.0.0.1:9136/metrics");
+    // Slowloris: connected, and never a request.
+    let addr: std::net::SocketAddr = "127.0.0.1:9136".parse().expect("address");
+    let silent = lab.routers[0]
+        .run(move || std::net::TcpStream::connect(addr).expect("connects"))
+        .expect("netns");
+    let opened = std::time::Instant::now();
+    // Others are answered meanwhile.
+    let text = scrape(&lab.routers[0], "127.0.0.1:9136");
+    assert!(text.contains("lvs_director_active"), "{text}");
+    // The silent one is closed once the time for a request's head is over.
+    let mut silent = silent;
+    silent
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .expect("timeout");
+    let mut buf = [0u8; 64];
+    let n = silent.read(&mut buf).expect("closed, not timed out");
+    let after = opened.elapsed();
+    assert_eq!(n, 0, "{:?}", String::from_utf8_lossy(&buf[..n]));
+    assert!(
+        after >= std::time::Duration::from_secs(9) && after < std::time::Duration::from_secs(25),
+        "closed after {after:?}"
+    );
+}
+
+#[test]
+#[ignore = "kernel test: run with `cargo xtask test`"]
 fn metrics_reflect_traffic_through_the_vip() {
     let lab = NatLab::new(1);
     let file = ConfigFile::new("metrics", &seed());
