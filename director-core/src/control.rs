@@ -57,8 +57,9 @@ fn unversioned() -> u32 {
 /// assert!(refused.contains("control protocol 2"), "{refused}");
 /// ```
 pub fn read_request(line: &str) -> Result<Request, String> {
-    let value: serde_json::Value =
-        serde_json::from_str(line).map_err(|e| format!("not a request: {e}"))?;
+    // A value is quoted at most ~80 characters long (an unknown command is quoted whole).
+    let refuse = |e: serde_json::Error| lvscf::shorten(&format!("not a request: {e}")).into_owned();
+    let value: serde_json::Value = serde_json::from_str(line).map_err(refuse)?;
     let protocol = value.get("protocol").and_then(serde_json::Value::as_u64);
     if let Some(theirs) = protocol.filter(|p| *p > u64::from(PROTOCOL)) {
         return Err(format!(
@@ -68,7 +69,7 @@ pub fn read_request(line: &str) -> Result<Request, String> {
     }
     serde_json::from_value::<Envelope<Request>>(value)
         .map(|e| e.request)
-        .map_err(|e| format!("not a request: {e}"))
+        .map_err(refuse)
 }
 
 /// Who may use the control socket besides root: the members of one group (the overlay's

@@ -607,7 +607,8 @@ fn position(text: &str, offset: usize, message: String) -> SettingsError {
     SettingsError {
         line: u32::try_from(line).unwrap_or(u32::MAX),
         column: u32::try_from(column).unwrap_or(u32::MAX),
-        message,
+        // A value is quoted at most ~80 characters long, however long it is.
+        message: lvscf::shorten(&message).into_owned(),
     }
 }
 
