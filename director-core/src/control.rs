@@ -58,7 +58,7 @@ fn unversioned() -> u32 {
 /// ```
 pub fn read_request(line: &str) -> Result<Request, String> {
     // A value is quoted at most ~80 characters long (an unknown command is quoted whole).
-    let refuse = |e: serde_json::Error| lvscf::shorten(&format!("not a request: {e}")).into_owned();
+    let refuse = |e: serde_json::Error| crate::settings::bounded(&format!("not a request: {e}"));
     let value: serde_json::Value = serde_json::from_str(line).map_err(refuse)?;
     let protocol = value.get("protocol").and_then(serde_json::Value::as_u64);
     if let Some(theirs) = protocol.filter(|p| *p > u64::from(PROTOCOL)) {

@@ -600,6 +600,21 @@ impl Settings {
     }
 }
 
+/// The longest message a parser of operator input gives, in characters.
+const MAX_MESSAGE: usize = 300;
+
+/// `message` with every quoted value at most ~80 characters long ([`lvscf::shorten`]) and, as a
+/// value of short words can still be long, at most [`MAX_MESSAGE`] characters in all.
+pub(crate) fn bounded(message: &str) -> String {
+    let short = lvscf::shorten(message);
+    let n = short.chars().count();
+    if n <= MAX_MESSAGE {
+        return short.into_owned();
+    }
+    let head: String = short.chars().take(MAX_MESSAGE - 30).collect();
+    format!("{head}… ({n} characters)")
+}
+
 fn position(text: &str, offset: usize, message: String) -> SettingsError {
     let before = text.get(..offset).unwrap_or(text);
     let line = before.matches('\n').count() + 1;
@@ -607,8 +622,7 @@ fn position(text: &str, offset: usize, message: String) -> SettingsError {
     SettingsError {
         line: u32::try_from(line).unwrap_or(u32::MAX),
         column: u32::try_from(column).unwrap_or(u32::MAX),
-        // A value is quoted at most ~80 characters long, however long it is.
-        message: lvscf::shorten(&message).into_owned(),
+        message: bounded(&message),
     }
 }
 
