@@ -364,8 +364,10 @@ fn drift_is_repaired_within_one_interval() {
     let flushed = std::time::Instant::now();
     lab.ipvsadm(0, &["-C"]);
     let line = d.wait_for("changed behind the director's back");
+    // A service and two real servers; a check's verdict applied between the flush and the
+    // repair may have put one of them back first (seen once in CI: 2 changes).
     assert!(
-        line.text.contains("3 changes"),
+        line.text.contains("3 changes") || line.text.contains("2 changes"),
         "a service and two real servers: {}",
         line.text
     );
