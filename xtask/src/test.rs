@@ -255,19 +255,14 @@ fn package_libraries() -> Result<()> {
         .join("target")
         .join("package-verify");
     forget_built(&target.join("debug").join(".fingerprint"), &crates)?;
-    let mut cmd = crate::cargo();
-    cmd.arg("package").arg("--target-dir").arg(&target);
+    let target = target
+        .to_str()
+        .context("the workspace's path is not UTF-8")?;
+    let mut args = vec!["package", "--target-dir", target];
     for name in &crates {
-        cmd.args(["-p", name.as_str()]);
+        args.extend(["-p", name.as_str()]);
     }
-    eprintln!("xtask: running {}", command_line(&cmd));
-    let status = cmd
-        .status()
-        .with_context(|| format!("failed to run {cmd:?}"))?;
-    if !status.success() {
-        bail!("`{}` failed: {status}", command_line(&cmd));
-    }
-    Ok(())
+    step(&args)
 }
 
 /// Whether `entry` (a directory name such as `lvscf-0.1.0` or `lvscf-1f2e…`) is one of
