@@ -143,6 +143,8 @@ pub enum Output {
         command: Option<Vec<String>>,
         /// Arguments after it.
         args: Vec<String>,
+        /// When it is killed (with whatever it started) if still running.
+        limit: Duration,
     },
     /// A line for the log.
     Log(String),
@@ -260,14 +262,6 @@ fn log(line: impl Into<String>) -> Output {
     Output::Log(line.into())
 }
 
-fn run(what: &'static str, command: Option<&[String]>, args: &[&str]) -> Output {
-    Output::Run {
-        what,
-        command: command.map(<[String]>::to_vec),
-        args: args.iter().map(|a| a.to_string()).collect(),
-    }
-}
-
 impl Engine {
     /// A director that has not started: standby, with nothing in the table. `with_peer`: a
     /// heartbeat decides the role (otherwise the router is alone and active at once).
@@ -304,11 +298,7 @@ impl Engine {
             out.push(Output::Timeouts(t));
         }
         out.push(Output::Table(self.table()));
-        out.push(run(
-            "inactive_cmd",
-            self.plan.commands.inactive.as_deref(),
-            &[],
-        ));
+        out.push(self.run("inactive_cmd", self.plan.commands.inactive.as_deref(), &[]));
         out.extend(self.sync_daemon(DaemonState::Backup));
         out.push(self.checks(None));
         out.extend(self.trackers());
@@ -483,6 +473,16 @@ impl Engine {
         self.desired.draining().services()
     }
 
+    /// `command` followed by `args`, run with the hooks' time limit.
+    fn run(&self, what: &'static str, command: Option<&[String]>, args: &[&str]) -> Output {
+        Output::Run {
+            what,
+            command: command.map(<[String]>::to_vec),
+            args: args.iter().map(|a| a.to_string()).collect(),
+            limit: (self.plan.operation.hook_timeout).unwrap_or(crate::settings::HOOK_TIMEOUT),
+        }
+    }
+
     /// How long to listen for another holder of an address before claiming it.
     fn address_probe(&self) -> Duration {
         self.plan
@@ -599,7 +599,7 @@ impl Engine {
             let weight = weight.to_string();
             let address = v.address.to_string();
             let reason = v.event.reason.to_string();
-            said.push(run(
+            said.push(self.run(
                 "the server hook",
                 self.plan.operation.server_hook.as_deref(),
                 &[&service, &server, &address, word, &weight, &reason],
@@ -675,7 +675,7 @@ impl Engine {
             // `active_cmd` runs again.
             (Role::Active, true) => vec![
                 self.take(Announce::All, false),
-                run("active_cmd", self.plan.commands.active.as_deref(), &[]),
+                self.run("active_cmd", self.plan.commands.active.as_deref(), &[]),
             ],
             (Role::Standby, false) => Vec::new(),
         }
@@ -699,7 +699,7 @@ impl Engine {
         }
         out.push(self.take(Announce::All, true));
         out.extend(self.sync_daemon(DaemonState::Master));
-        out.push(run("active_cmd", self.plan.commands.active.as_deref(), &[]));
+        out.push(self.run("active_cmd", self.plan.commands.active.as_deref(), &[]));
         out.extend(self.role_hook());
         out
     }
@@ -715,11 +715,7 @@ impl Engine {
         if self.table_mode() == TableMode::WhenActive {
             out.push(Output::Table(self.table()));
         }
-        out.push(run(
-            "inactive_cmd",
-            self.plan.commands.inactive.as_deref(),
-            &[],
-        ));
+        out.push(self.run("inactive_cmd", self.plan.commands.inactive.as_deref(), &[]));
         out.extend(self.role_hook());
         out
     }
@@ -729,7 +725,7 @@ impl Engine {
         let role = if self.active { "active" } else { "standby" };
         let reason = self.role.reason.to_string();
         vec![
-            run(
+            self.run(
                 "the role hook",
                 self.plan.operation.role_hook.as_deref(),
                 &[role, &reason],
@@ -843,7 +839,7 @@ impl Engine {
             let (s, r) = (&self.plan.services[si], &self.plan.services[si].servers[ri]);
             changed |= self.desired.set_admin(&server_key(s, r), action);
             let address = SocketAddr::new(r.destination.addr, r.destination.port).to_string();
-            hooks.push(run(
+            hooks.push(self.run(
                 "the server hook",
                 self.plan.operation.server_hook.as_deref(),
                 &[name, &r.name, &address, action.verb(), "-", "operator"],

@@ -93,6 +93,7 @@ pub(crate) fn apply(
         address_probe: d.address_probe.as_ref().map(|t| *t.get_ref()),
         role_hook: words(&settings.hooks.role),
         server_hook: words(&settings.hooks.server),
+        hook_timeout: settings.hooks.timeout.as_ref().map(|t| *t.get_ref()),
         track: track(&settings.track, &mut errors),
         track_threshold: settings.track.threshold.as_ref().map(|t| *t.get_ref()),
     };

@@ -197,6 +197,8 @@ pub struct Operation {
     pub address_probe: Option<Duration>,
     /// Run on a role change, with `ROLE REASON`.
     pub role_hook: Option<Vec<String>>,
+    /// When a hook still running is killed (`None`: [`crate::settings::HOOK_TIMEOUT`]).
+    pub hook_timeout: Option<Duration>,
     /// Run on a real server's change, with `VIRTUAL SERVER ADDRESS:PORT EVENT REASON`.
     pub server_hook: Option<Vec<String>>,
     /// The router's own health: the trackers.
@@ -543,6 +545,9 @@ impl fmt::Display for Plan {
                 if let Some(argv) = hook {
                     parts.push(format!("{what} hook `{}`", argv.join(" ")));
                 }
+            }
+            if let Some(t) = o.hook_timeout {
+                parts.push(format!("hooks killed after {t:?}"));
             }
             writeln!(f, "director: {}", parts.join(", "))?;
         }

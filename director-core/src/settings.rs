@@ -38,6 +38,8 @@
 //! [hooks]
 //! role = "/etc/sysconfig/ha/notify-role"       # runs with: ROLE REASON
 //! server = "/etc/sysconfig/ha/notify-server"   # runs with: VIRTUAL SERVER ADDRESS:PORT EVENT REASON
+//! timeout = "30s"   # a hook (or active_cmd, inactive_cmd) still running then is killed, with
+//!                   # whatever it started in its process group
 //!
 //! [virtual.HTTP]                # lvs.cf's `virtual HTTP`
 //! forwarding = "direct"         # "nat", "direct" or "tunnel": instead of lvs.cf's global `network`
@@ -187,7 +189,15 @@ pub struct Hooks {
     pub role: Option<Spanned<String>>,
     /// On a real server's change: `VIRTUAL SERVER ADDRESS:PORT EVENT REASON`.
     pub server: Option<Spanned<String>>,
+    /// When a hook, `active_cmd` or `inactive_cmd` still running is killed
+    /// (default [`HOOK_TIMEOUT`]).
+    #[serde(default, deserialize_with = "duration")]
+    pub timeout: Option<Spanned<Duration>>,
 }
+
+/// How long a hook, `active_cmd` or `inactive_cmd` may run when `[hooks] timeout` does not
+/// say: then it is killed, with whatever it left running in its process group.
+pub const HOOK_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// An IPv6 address taken over, written `ADDRESS/PREFIX DEVICE` (`fd00:1::250/64 eth0`; a
 /// label after the device, `eth0:1`, is accepted and ignored: IPv6 has none).
@@ -511,6 +521,11 @@ impl Settings {
             if let Err(e) = healthcheck::CommandTemplate::parse(s.command.get_ref()) {
                 out.push(self.error(s.command.span(), format!("track.script: {e}")));
             }
+        }
+        if let Some(t) = &self.hooks.timeout
+            && t.get_ref().is_zero()
+        {
+            out.push(self.error(t.span(), "hooks.timeout must be longer than 0s"));
         }
         for (key, hook) in [("role", &self.hooks.role), ("server", &self.hooks.server)] {
             if let Some(line) = hook

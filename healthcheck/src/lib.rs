@@ -75,9 +75,9 @@ pub use load::{LoadMonitor, parse_load};
 pub use monitor::{Monitor, MonitorOptions, Target, TargetId, TargetStatus, Update};
 pub use pool::{Pool, PoolEvent};
 pub use probe::{
-    Binding, BodyDigest, Check, Checker, CommandTemplate, ExitReason, HttpCheck, HttpSpec, Outcome,
-    Pass, PingCheck, Probe, ProbeError, ProbeFuture, ProgramCheck, StatusSet, TcpCheck, Timeouts,
-    Tls, UdpCheck, Version,
+    Background, Binding, BodyDigest, Check, Checker, CommandTemplate, ExitReason, Finished,
+    HttpCheck, HttpSpec, Outcome, Pass, PingCheck, Probe, ProbeError, ProbeFuture, Program,
+    ProgramCheck, StatusSet, TcpCheck, Timeouts, Tls, UdpCheck, Version,
 };
 pub use server::{
     Detail, Event, EventKind, Health, LastCheck, LoadScaling, Override, Reason, Server,

@@ -13,8 +13,8 @@ use std::{
 };
 
 use common::{
-    ConfigFile, NatLab, Overlay, VIP, director, seed_config, seed_pair_config, socket_of,
-    wait_both_up,
+    ConfigFile, NatLab, Overlay, VIP, director, sample, scrape, seed_config, seed_pair_config,
+    socket_of, wait_both_up,
 };
 use testkit::NetNs;
 
@@ -421,17 +421,18 @@ fn hooks_run_with_their_arguments() {
     let file = ConfigFile::new("hooks", &seed());
     let out = std::env::temp_dir().join(format!("director-hooks-{}.log", std::process::id()));
     let _ = std::fs::remove_file(&out);
-    // Each hook appends its arguments, one line per call.
+    // Each hook appends its arguments, one line per call, then hangs with a daemon it
+    // started: the director goes on meanwhile, and kills both at the hooks' timeout.
     let hook = |name: &str| {
         format!(
-            "/bin/sh -c 'echo \"{name} $*\" >> {}' {name}",
+            "/bin/sh -c 'echo \"{name} $*\" >> {}; sleep 1000 & exec sleep 1000' {name}",
             out.display()
         )
     };
     let overlay = Overlay::new(
         "hooks",
         &format!(
-            "[hooks]\nrole = {:?}\nserver = {:?}\n",
+            "[hooks]\nrole = {:?}\nserver = {:?}\ntimeout = \"2s\"\n",
             hook("role"),
             hook("server")
         ),
@@ -460,7 +461,32 @@ fn hooks_run_with_their_arguments() {
     );
     assert_eq!(cli(&lab.routers[0], &["force", "standby"]).0, Some(0));
     assert_eq!(wait_for_line(&out, "role standby"), "role standby operator");
+    // What the hooks started is gone within their timeout, and nothing else is left.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while sleepers() < 2 {
+        assert!(std::time::Instant::now() < deadline, "the last hook's processes");
+        std::thread::yield_now();
+    }
+    while sleepers() > 0 {
+        assert!(std::time::Instant::now() < deadline, "{} left", sleepers());
+        std::thread::yield_now();
+    }
     let _ = std::fs::remove_file(&out);
+}
+
+/// The running (not zombie) processes `sleep 1000`.
+fn sleepers() -> usize {
+    let running = |pid: &std::path::Path| {
+        let stat = std::fs::read_to_string(pid.join("stat")).unwrap_or_default();
+        let state = stat.rsplit_once(')').and_then(|(_, r)| r.trim().chars().next());
+        std::fs::read(pid.join("cmdline")).is_ok_and(|c| c == b"sleep\x001000\x00")
+            && !matches!(state, Some('Z' | 'X') | None)
+    };
+    std::fs::read_dir("/proc")
+        .expect("/proc")
+        .filter_map(|e| e.ok())
+        .filter(|e| running(&e.path()))
+        .count()
 }
 
 /// The unit's `CapabilityBoundingSet=` in setpriv's words: `-all,+net_admin,…`.
@@ -699,34 +725,6 @@ fn under_systemd_the_log_goes_to_journald_with_its_fields() {
     let _ = std::io::Read::read_to_end(&mut ours, &mut rest);
     assert!(rest.is_empty(), "{}", String::from_utf8_lossy(&rest));
     let _ = std::fs::remove_file(dir.join("socket"));
-}
-
-/// `GET /metrics` from inside `ns`: the body.
-fn scrape(ns: &NetNs, addr: &str) -> String {
-    use std::io::{Read, Write};
-    let addr: std::net::SocketAddr = addr.parse().expect("address");
-    ns.run(move || {
-        let mut s = std::net::TcpStream::connect(addr).expect("the metrics endpoint");
-        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            .expect("send");
-        let mut out = String::new();
-        s.read_to_string(&mut out).expect("read");
-        assert!(out.starts_with("HTTP/1.1 200"), "{out}");
-        assert!(
-            out.contains("content-type: text/plain; version=0.0.4"),
-            "{out}"
-        );
-        out.split_once("\r\n\r\n")
-            .map(|(_, b)| b.to_string())
-            .unwrap_or_default()
-    })
-    .expect("netns")
-}
-
-/// The value of the sample `line` (a metric with its labels) in `text`.
-fn sample(text: &str, line: &str) -> Option<f64> {
-    text.lines()
-        .find_map(|l| l.strip_prefix(line)?.strip_prefix(' ')?.parse().ok())
 }
 
 #[test]

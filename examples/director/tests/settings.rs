@@ -76,6 +76,7 @@ metrics = "127.0.0.1:9135"
 
 [hooks]
 role = "/usr/local/bin/notify role"
+timeout = "5s"
 
 [virtual.HTTP]
 forwarding = "direct"
@@ -98,7 +99,7 @@ address = "192.168.1.1"
     assert_eq!(code, Some(0), "{err}");
     for line in [
         "heartbeat: authenticated (HMAC-SHA256), priority 150, failback after 2s, UDP port 539, keepalive 200ms, deadtime 1s",
-        "director: drain timeout 60s, table only while active, metrics on http://127.0.0.1:9135/metrics, unfit at failing weight 1 of gateway 192.168.1.1 (weight 1), role hook `/usr/local/bin/notify role`",
+        "director: drain timeout 60s, table only while active, metrics on http://127.0.0.1:9135/metrics, unfit at failing weight 1 of gateway 192.168.1.1 (weight 1), role hook `/usr/local/bin/notify role`, hooks killed after 5s",
         "-> 10.0.0.100:80 Route weight 1  (server localhost.localdomain; http GET /health status 200 expect \"OK\" every 6s, reentry 15s, rise 2, fall 3)",
         "  fd00:1::250/64 dev eth0  (virtual HTTP (IPv6))",
         "  fd00:10::254/64 dev eth1  (nat_router (IPv6))",
@@ -160,6 +161,10 @@ fn overlay_errors_name_their_line_and_column() {
         (
             "[hooks]\nrole = \"/bin/notify 'unclosed\"\n",
             "OVERLAY:2:8: error: hooks.role: cannot split",
+        ),
+        (
+            "[hooks]\ntimeout = \"0s\"\n",
+            "OVERLAY:2:11: error: hooks.timeout must be longer than 0s",
         ),
         (
             "[director]\ntable = \"sometimes\"\n",

@@ -17,7 +17,7 @@ pub use error::{ExitReason, ProbeError};
 pub use http::{BodyDigest, HttpCheck, StatusSet, Version};
 pub use http_spec::HttpSpec;
 pub use ping::PingCheck;
-pub use program::{CommandTemplate, ProgramCheck};
+pub use program::{Background, CommandTemplate, Finished, Program, ProgramCheck};
 pub use socket::Binding;
 pub use stream::{TcpCheck, UdpCheck};
 pub use tls::Tls;

@@ -152,77 +152,273 @@ impl Drop for GroupGuard {
     }
 }
 
-/// Runs `argv` with stdin and stderr on /dev/null, in its own process group; returns up to
-/// [`MAX_OUTPUT`] bytes of its standard output if it exits 0 before `limit`. On a timeout, or
-/// when the returned future is dropped, the whole group is killed; stragglers left behind by a
-/// program that exited are killed too.
-pub(crate) async fn run(argv: &[String], limit: Duration) -> Result<Vec<u8>, ProbeError> {
-    let program = argv.first().cloned().unwrap_or_default();
-    let deadline = Instant::now() + limit;
-    let mut child: Child = Command::new(&program)
-        .args(argv.iter().skip(1).map(OsString::from))
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .stdout(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|source| ProbeError::Spawn {
+/// An external program run the way every program of this toolkit is run (checks'
+/// `send_program`, the load monitor's command, the director's hooks and Piranha's failover
+/// commands): without a shell, stdin on `/dev/null`, in a process group of its own, with a time
+/// limit, and reading at most [`Program::OUTPUT_LIMIT`] bytes of what it writes (the rest is read
+/// and dropped, so that it never blocks on a full pipe).
+///
+/// On a timeout, or when the future of [`Program::run`] is dropped, the whole process group is
+/// killed (SIGKILL) and reaped. When the program exits, what it left running in its group is
+/// killed too (a hook that forks a daemon leaks nothing), unless [`Program::keep_children`]:
+/// what a service's start command leaves running is the service. A daemon that starts its own
+/// session (`setsid`) leaves the group and is never killed.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use std::time::Duration;
+/// let argv = ["/bin/sh".to_string(), "-c".into(), "echo out; echo err >&2; exit 3".into()];
+/// let done = healthcheck::Program::new(&argv, Duration::from_secs(5))
+///     .with_stderr()
+///     .run()
+///     .await
+///     .unwrap();
+/// assert_eq!(done.status.code(), Some(3));
+/// assert_eq!(done.output, b"out\nerr\n");
+/// assert_eq!(done.to_string(), "exit status: 3: out\\nerr");
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Program<'a> {
+    argv: &'a [String],
+    limit: Duration,
+    stderr: bool,
+    keep_children: bool,
+}
+
+/// How a [`Program`] ended, within its time limit.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Finished {
+    /// Its exit status.
+    pub status: std::process::ExitStatus,
+    /// The first [`Program::OUTPUT_LIMIT`] bytes of its output.
+    pub output: Vec<u8>,
+    /// Whether it wrote more than that.
+    pub truncated: bool,
+}
+
+/// How it ended and, when it wrote something, its output (control characters escaped): e.g.
+/// `exit status: 3: no route to host`.
+impl fmt::Display for Finished {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.status)?;
+        let text = String::from_utf8_lossy(&self.output);
+        let text = text.trim_end();
+        if !text.is_empty() {
+            write!(f, ": {}", text.escape_debug())?;
+        }
+        if self.truncated {
+            f.write_str(" (output truncated)")?;
+        }
+        Ok(())
+    }
+}
+
+impl<'a> Program<'a> {
+    /// Most output kept (nanny read 4095 bytes).
+    pub const OUTPUT_LIMIT: usize = MAX_OUTPUT;
+
+    /// `argv[0]` with the rest as its arguments, killed after `limit`.
+    pub fn new(argv: &'a [String], limit: Duration) -> Program<'a> {
+        Program {
+            argv,
+            limit,
+            stderr: false,
+            keep_children: false,
+        }
+    }
+
+    /// Its standard error joins the output (by default it goes to `/dev/null`).
+    pub fn with_stderr(mut self) -> Program<'a> {
+        self.stderr = true;
+        self
+    }
+
+    /// What it leaves running in its process group after it exits is not killed.
+    pub fn keep_children(mut self) -> Program<'a> {
+        self.keep_children = true;
+        self
+    }
+
+    fn name(&self) -> String {
+        self.argv.first().cloned().unwrap_or_default()
+    }
+
+    /// Runs it to its end or its time limit.
+    ///
+    /// # Errors
+    ///
+    /// [`ProbeError::Spawn`] when it cannot start (or `argv` is empty),
+    /// [`ProbeError::ProgramTimeout`] when it did not end in time (its group is killed).
+    pub async fn run(self) -> Result<Finished, ProbeError> {
+        let program = self.name();
+        let deadline = Instant::now() + self.limit;
+        let spawn_error = |source| ProbeError::Spawn {
             program: program.clone(),
             source,
-        })?;
-    let mut group = GroupGuard(child.id().and_then(|id| i32::try_from(id).ok()));
-    let mut stdout = child.stdout.take();
-    let mut output = Vec::new();
-    let read = async {
-        let Some(out) = stdout.as_mut() else { return };
-        let mut buf = [0u8; 1024];
-        while let Ok(n) = out.read(&mut buf).await {
-            if n == 0 {
-                break;
+        };
+        if self.argv.is_empty() {
+            return Err(spawn_error(std::io::Error::other("empty command")));
+        }
+        // One pipe for stdout (and stderr), read as the program writes.
+        let (reader, writer) = std::io::pipe().map_err(spawn_error)?;
+        let stderr = if self.stderr {
+            Stdio::from(writer.try_clone().map_err(spawn_error)?)
+        } else {
+            Stdio::null()
+        };
+        let spawned = Command::new(&program)
+            .args(self.argv.iter().skip(1).map(OsString::from))
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(writer))
+            .stderr(stderr)
+            .process_group(0)
+            .kill_on_drop(true)
+            .spawn();
+        // The command held the pipe's writing end; it is closed here whatever happened, so
+        // that the read ends when the program (and what it left running) does.
+        let mut child: Child = spawned.map_err(spawn_error)?;
+        let mut group = GroupGuard(child.id().and_then(|id| i32::try_from(id).ok()));
+        let mut pipe =
+            tokio::net::unix::pipe::Receiver::from_owned_fd(reader.into()).map_err(spawn_error)?;
+        let mut output = Vec::new();
+        let mut truncated = false;
+        let read = async {
+            let mut buf = [0u8; 1024];
+            while let Ok(n) = pipe.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+                let keep = n.min(MAX_OUTPUT - output.len().min(MAX_OUTPUT));
+                truncated |= keep < n;
+                output.extend_from_slice(&buf[..keep]);
             }
-            let keep = n.min(MAX_OUTPUT - output.len().min(MAX_OUTPUT));
-            output.extend_from_slice(&buf[..keep]);
-        }
-    };
-    let finished = timeout_at(deadline, async {
-        let (status, ()) = tokio::join!(
-            async {
-                let status = child.wait().await;
-                // Stragglers holding the pipe open would keep the read going: end them.
-                group.kill();
+        };
+        let keep_children = self.keep_children;
+        let waited = async {
+            if keep_children {
+                // The program's end decides, not the pipe's: what it leaves running may hold
+                // the pipe for ever.
+                tokio::pin!(read);
+                tokio::select! {
+                    status = child.wait() => status,
+                    () = &mut read => child.wait().await,
+                }
+            } else {
+                let (status, ()) = tokio::join!(
+                    async {
+                        let status = child.wait().await;
+                        // Stragglers holding the pipe open would keep the read going: end them.
+                        group.kill();
+                        status
+                    },
+                    read
+                );
                 status
-            },
-            read
-        );
-        status
-    })
-    .await;
-    let status = match finished {
-        Ok(Ok(status)) => status,
-        Ok(Err(source)) => return Err(ProbeError::Spawn { program, source }),
-        Err(_) => {
-            group.kill();
-            // The group was SIGKILLed: reaping is immediate.
-            let _ = child.wait().await;
-            return Err(ProbeError::ProgramTimeout {
-                program,
-                after: limit,
-            });
+            }
+        };
+        let status = timeout_at(deadline, waited).await;
+        if keep_children && matches!(status, Ok(Ok(_))) {
+            group.0 = None;
         }
-    };
-    match (status.code(), status.signal()) {
-        (Some(0), _) => Ok(output),
+        match status {
+            Ok(Ok(status)) => Ok(Finished {
+                status,
+                output,
+                truncated,
+            }),
+            Ok(Err(source)) => Err(ProbeError::Spawn { program, source }),
+            Err(_) => {
+                group.kill();
+                // The group was SIGKILLed: reaping is immediate.
+                let _ = child.wait().await;
+                Err(ProbeError::ProgramTimeout {
+                    program,
+                    after: self.limit,
+                })
+            }
+        }
+    }
+}
+
+/// Programs run in the background, each as a [`Program`] with its own time limit and its
+/// standard error joined to its output: hooks, which their caller does not wait for. How each
+/// ended is logged (`tracing`: a failure as a warning, a success with output as info, a silent
+/// success at debug level). Dropping the set kills what still runs; [`Background::finish`]
+/// waits for it instead. Use it inside a tokio runtime.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use std::time::Duration;
+/// let mut hooks = healthcheck::Background::default();
+/// hooks.spawn("the role hook", vec!["/bin/true".into(), "active".into()], Duration::from_secs(5));
+/// assert_eq!(hooks.len(), 1);
+/// hooks.finish().await;
+/// assert_eq!(hooks.len(), 0);
+/// # }
+/// ```
+#[derive(Debug, Default)]
+pub struct Background {
+    running: tokio::task::JoinSet<()>,
+}
+
+impl Background {
+    /// Starts `argv` (nothing when it is empty), killed at `limit` with whatever it started;
+    /// `what` names it in the log.
+    pub fn spawn(&mut self, what: &str, argv: Vec<String>, limit: Duration) {
+        if argv.is_empty() {
+            return;
+        }
+        // Those that ended are forgotten here: the set holds only what runs.
+        while self.running.try_join_next().is_some() {}
+        let what = what.to_string();
+        self.running.spawn(async move {
+            let shown = argv.join(" ");
+            match Program::new(&argv, limit).with_stderr().run().await {
+                Ok(done) if done.status.success() && done.output.is_empty() => {
+                    tracing::debug!("{what} `{shown}`: {done}");
+                }
+                Ok(done) if done.status.success() => tracing::info!("{what} `{shown}`: {done}"),
+                Ok(done) => tracing::warn!("{what} `{shown}`: {done}"),
+                Err(e) => tracing::warn!("{what} `{shown}`: {e}"),
+            }
+        });
+    }
+
+    /// How many programs have not been seen to end.
+    pub fn len(&self) -> usize {
+        self.running.len()
+    }
+
+    /// Whether none has.
+    pub fn is_empty(&self) -> bool {
+        self.running.is_empty()
+    }
+
+    /// Waits until every program has ended (each at its limit at the latest).
+    pub async fn finish(&mut self) {
+        while self.running.join_next().await.is_some() {}
+    }
+}
+
+/// Runs `argv` as a check's program: its standard output, if it exits 0 before `limit`.
+pub(crate) async fn run(argv: &[String], limit: Duration) -> Result<Vec<u8>, ProbeError> {
+    let program = Program::new(argv, limit);
+    let name = program.name();
+    let done = program.run().await?;
+    match (done.status.code(), done.status.signal()) {
+        (Some(0), _) => Ok(done.output),
         (Some(code), _) => Err(ProbeError::ProgramFailed {
-            program,
+            program: name,
             status: ExitReason::Code(code),
         }),
         (None, Some(sig)) => Err(ProbeError::ProgramFailed {
-            program,
+            program: name,
             status: ExitReason::Signal(sig),
         }),
         (None, None) => Err(ProbeError::ProgramFailed {
-            program,
+            program: name,
             status: ExitReason::Code(-1),
         }),
     }

@@ -26,7 +26,6 @@ use crate::control::{self, DEFAULT_SOCKET, Request, Response};
 pub use crate::engine::TableMode;
 use crate::engine::{Choices, Engine, Input, Output, Verdicted};
 use crate::{Plan, ServerKey};
-use notify::run_command;
 
 /// Why the director cannot run.
 #[derive(Debug, thiserror::Error)]
@@ -136,6 +135,8 @@ struct Director {
     heartbeat: Option<heartbeat::DriverHandle>,
     /// One status or metrics rendering at a time ([`Director::answer`]).
     renders: Arc<tokio::sync::Semaphore>,
+    /// The hooks and commands running; waited for when stopping.
+    hooks: healthcheck::Background,
 }
 
 impl Director {
@@ -183,12 +184,11 @@ impl Director {
                 }
                 Output::Run {
                     what,
-                    command,
+                    command: Some(command),
                     args,
-                } => {
-                    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-                    run_command(what, command.as_deref(), &args);
-                }
+                    limit,
+                } => self.hooks.spawn(what, [command, args].concat(), limit),
+                Output::Run { command: None, .. } => {}
                 Output::Log(line) => tracing::info!(target: crate::log::LINE, "{line}"),
                 Output::Status(line) => notify::status(&line),
                 Output::Reloaded {
@@ -390,6 +390,7 @@ impl Director {
             }
         }
         self.monitor.shutdown().await;
+        self.hooks.finish().await;
     }
 }
 
@@ -502,6 +503,7 @@ pub async fn run(
         primary,
         heartbeat: None,
         renders: Arc::new(tokio::sync::Semaphore::new(1)),
+        hooks: healthcheck::Background::default(),
     };
     log(d.takeover.leftovers(&wanted, standalone).await?);
     let outputs = d.engine.start(&observed);

@@ -2,28 +2,9 @@
 //! `inactive_cmd`, the overlay's hooks) and its service manager (systemd `Type=notify`:
 //! READY, RELOADING, STOPPING, STATUS, WATCHDOG).
 
-use std::{process::Stdio, time::Duration};
+use std::time::Duration;
 
 use sd_notify::NotifyState;
-
-/// Runs `argv` followed by `args`, without waiting for it (as pulse ran its commands); tokio
-/// reaps it. `what` names it in the error.
-pub(super) fn run_command(what: &str, argv: Option<&[String]>, args: &[&str]) {
-    let Some([program, fixed @ ..]) = argv else {
-        return;
-    };
-    let spawned = tokio::process::Command::new(program)
-        .args(fixed)
-        .args(args)
-        .stdin(Stdio::null())
-        .spawn();
-    if let Err(e) = spawned {
-        tracing::error!(
-            "cannot run {what} `{}`: {e}",
-            argv.unwrap_or_default().join(" ")
-        );
-    }
-}
 
 /// Tells the service manager, if there is one (`NOTIFY_SOCKET`); a failure is logged once
 /// per kind and changes nothing else.

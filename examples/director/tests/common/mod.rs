@@ -47,3 +47,31 @@ impl Overlay {
         self.0.write(text);
     }
 }
+
+/// `GET /metrics` from inside `ns`: the body.
+pub fn scrape(ns: &NetNs, addr: &str) -> String {
+    use std::io::{Read, Write};
+    let addr: std::net::SocketAddr = addr.parse().expect("address");
+    ns.run(move || {
+        let mut s = std::net::TcpStream::connect(addr).expect("the metrics endpoint");
+        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .expect("send");
+        let mut out = String::new();
+        s.read_to_string(&mut out).expect("read");
+        assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+        assert!(
+            out.contains("content-type: text/plain; version=0.0.4"),
+            "{out}"
+        );
+        out.split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default()
+    })
+    .expect("netns")
+}
+
+/// The value of the sample `line` (a metric with its labels) in `text`.
+pub fn sample(text: &str, line: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(line)?.strip_prefix(' ')?.parse().ok())
+}
