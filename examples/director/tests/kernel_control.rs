@@ -464,7 +464,10 @@ fn hooks_run_with_their_arguments() {
     // What the hooks started is gone within their timeout, and nothing else is left.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while sleepers() < 2 {
-        assert!(std::time::Instant::now() < deadline, "the last hook's processes");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the last hook's processes"
+        );
         std::thread::yield_now();
     }
     while sleepers() > 0 {
@@ -478,7 +481,9 @@ fn hooks_run_with_their_arguments() {
 fn sleepers() -> usize {
     let running = |pid: &std::path::Path| {
         let stat = std::fs::read_to_string(pid.join("stat")).unwrap_or_default();
-        let state = stat.rsplit_once(')').and_then(|(_, r)| r.trim().chars().next());
+        let state = stat
+            .rsplit_once(')')
+            .and_then(|(_, r)| r.trim().chars().next());
         std::fs::read(pid.join("cmdline")).is_ok_and(|c| c == b"sleep\x001000\x00")
             && !matches!(state, Some('Z' | 'X') | None)
     };
