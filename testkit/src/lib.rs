@@ -13,6 +13,7 @@
 //!   thread never changes namespace. Sockets created there stay in that namespace.
 //! * [`NetNs::command`] and [`NetNs::exec`] run a program inside the namespace (`ip netns exec`).
 //! * [`Logged`] runs a program (a daemon under test) and waits on its log lines.
+//! * [`replay_corpus`] replays a fuzz target's kept corpus through the target's checks.
 //!
 //! ```no_run
 //! use std::net::{TcpListener, TcpStream};
@@ -33,11 +34,13 @@
 mod capture;
 mod error;
 mod example;
+mod fuzz;
 mod netns;
 mod process;
 
 pub use capture::{Capture, Frame};
 pub use error::Error;
 pub use example::{binary, example};
+pub use fuzz::replay_corpus;
 pub use netns::{NetNs, Veth};
 pub use process::{Line, Logged};
