@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
-use crate::bench_report::ReportFlags;
 use crate::duration;
+use crate::report::{Report, ReportFlags};
 use crate::vm::Backend;
 
 /// Usage text, printed on `help` and on errors.
@@ -35,7 +35,11 @@ usage:
   cargo xtask bench-report [--quick] [--only SECTION,...] [--out FILE]
       the side-by-side benchmarks (benches/) against ipvsadm and keepalived, run on the host
       and in the rig (qemu, 2 CPUs), written to BENCHMARKS.md; sections: ipvs, checks,
-      host-checks, failover, lvscf; --quick: small sizes and few runs
+      host-checks, failover, scrape, lvscf; --quick: small sizes and few runs
+  cargo xtask reliability [--quick] [--only SECTION,...] [--out FILE]
+      the fault, hostile-input and load campaigns, written to RELIABILITY.md; sections: fuzz
+      (every fuzz target 10 minutes, its finds merged into the kept corpus), forgery (100,000
+      forged, replayed, truncated and reordered heartbeats of each kind); --quick: short runs
   cargo xtask dist [--debug]
       the Debian package of the director and its tools (dpkg-deb), in target/dist/; --debug
       packs debug binaries (for tests)
@@ -67,6 +71,8 @@ pub(crate) enum Task {
     },
     /// `cargo xtask bench-report`
     BenchReport(ReportFlags),
+    /// `cargo xtask reliability`
+    Reliability(ReportFlags),
     /// `cargo xtask dist`
     Dist {
         /// Debug binaries instead of release ones.
@@ -199,39 +205,52 @@ pub(crate) fn parse(args: Vec<OsString>, default_backend: Option<Backend>) -> Re
             }
             Ok(Task::Dist { debug })
         }
-        Some("bench-report") => {
-            let mut flags = ReportFlags {
-                quick: false,
-                only: Vec::new(),
-                out: crate::bench_report::default_out(),
-            };
-            while let Some(arg) = args.0.next() {
-                match arg.to_str() {
-                    Some("--quick") => flags.quick = true,
-                    Some("--only") => {
-                        let list = args.value("--only")?;
-                        for name in list.split(',') {
-                            if !crate::bench_report::SECTIONS.contains(&name) {
-                                bail!(
-                                    "unknown section {name} (known: {})",
-                                    crate::bench_report::SECTIONS.join(", ")
-                                );
-                            }
-                            flags.only.push(name.to_string());
-                        }
-                    }
-                    Some("--out") => flags.out = PathBuf::from(args.value("--out")?),
-                    _ => bail!(
-                        "unknown option {} for `bench-report`",
-                        arg.to_string_lossy()
-                    ),
-                }
-            }
-            Ok(Task::BenchReport(flags))
-        }
+        Some("bench-report") => Ok(Task::BenchReport(parse_report(
+            args,
+            &crate::bench_report::REPORT,
+            crate::bench_report::default_out(),
+        )?)),
+        Some("reliability") => Ok(Task::Reliability(parse_report(
+            args,
+            &crate::reliability::REPORT,
+            crate::reliability::default_out(),
+        )?)),
         Some("help" | "--help" | "-h") => Ok(Task::Help),
         _ => bail!("unknown task {}", task.to_string_lossy()),
     }
+}
+
+/// The options of a report task (`bench-report`, `reliability`).
+fn parse_report(mut args: Args, report: &Report, out: PathBuf) -> Result<ReportFlags> {
+    let mut flags = ReportFlags {
+        quick: false,
+        only: Vec::new(),
+        out,
+    };
+    while let Some(arg) = args.0.next() {
+        match arg.to_str() {
+            Some("--quick") => flags.quick = true,
+            Some("--only") => {
+                let list = args.value("--only")?;
+                for name in list.split(',') {
+                    if !report.sections.contains(&name) {
+                        bail!(
+                            "unknown section {name} (known: {})",
+                            report.sections.join(", ")
+                        );
+                    }
+                    flags.only.push(name.to_string());
+                }
+            }
+            Some("--out") => flags.out = PathBuf::from(args.value("--out")?),
+            _ => bail!(
+                "unknown option {} for `{}`",
+                arg.to_string_lossy(),
+                report.task
+            ),
+        }
+    }
+    Ok(flags)
 }
 
 fn parse_vm(mut args: Args, default_backend: Option<Backend>) -> Result<VmFlags> {
@@ -322,6 +341,26 @@ mod tests {
             Task::Vm(flags) => Ok(flags),
             other => panic!("not a vm task: {other:?}"),
         }
+    }
+
+    #[test]
+    fn report_tasks_take_their_own_sections() {
+        let task = parse(args(&["reliability", "--quick", "--only", "fuzz"]), None).unwrap();
+        let Task::Reliability(flags) = task else {
+            panic!("{task:?}")
+        };
+        assert!(flags.quick);
+        assert_eq!(flags.only, ["fuzz"]);
+        assert!(flags.out.ends_with("RELIABILITY.md"));
+        let err = parse(args(&["reliability", "--only", "ipvs"]), None).unwrap_err();
+        assert!(err.to_string().contains("unknown section ipvs"), "{err}");
+        let task = parse(args(&["bench-report", "--only", "ipvs,scrape"]), None).unwrap();
+        let Task::BenchReport(flags) = task else {
+            panic!("{task:?}")
+        };
+        assert_eq!(flags.only, ["ipvs", "scrape"]);
+        assert!(flags.out.ends_with("BENCHMARKS.md"));
+        assert!(parse(args(&["bench-report", "--only", "fuzz"]), None).is_err());
     }
 
     #[test]

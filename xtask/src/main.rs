@@ -4,6 +4,7 @@
 //!   rig's self-check and the kernel tests inside the rig.
 //! * `cargo xtask vm -- COMMAND [ARGS…]`: run one command in a throw-away kernel with IPVS.
 //! * `cargo xtask kernel-test [CARGO TEST ARGS…]`: `cargo test` with the rig as target runner.
+//! * `cargo xtask bench-report`, `cargo xtask reliability`: `BENCHMARKS.md`, `RELIABILITY.md`.
 //! * `cargo xtask dist [--debug]`: the Debian package.
 //!
 //! See `cargo xtask help` and the README.
@@ -14,6 +15,8 @@ mod dist;
 mod duration;
 mod flags;
 mod install;
+mod reliability;
+mod report;
 mod signals;
 mod test;
 mod vm;
@@ -69,6 +72,14 @@ fn main() -> ExitCode {
             Ok(false) => ExitCode::FAILURE,
             Err(e) => {
                 eprintln!("xtask bench-report: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+        Task::Reliability(flags) => match reliability::run(&flags) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::FAILURE,
+            Err(e) => {
+                eprintln!("xtask reliability: {e:#}");
                 ExitCode::FAILURE
             }
         },

@@ -10,7 +10,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{
-    ConfigFile, NatLab, Overlay, Prober, VIP, director, get, seed_pair_config, wait_both_up,
+    ConfigFile, NatLab, Overlay, Prober, VIP, director, get, sample, scrape, seed_pair_config,
+    wait_both_up,
 };
 use testkit::Logged;
 
@@ -312,4 +313,340 @@ fn an_authenticated_pair_fails_over_within_a_second_and_fails_back() {
         "failback interrupted {failback:?}"
     );
     assert!(!lab.addresses(1, "eth0").contains("192.168.1.250"));
+}
+
+/// How many datagrams of each kind the forgery test sends: `LVS_TEST_FORGERIES`, or 1,000
+/// (`cargo xtask reliability --only forgery` sends 100,000).
+fn forgeries() -> usize {
+    std::env::var("LVS_TEST_FORGERIES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1_000)
+}
+
+/// A heartbeat seen on the wire: who sent it, from which port, and its UDP payload.
+struct Heard {
+    from: std::net::Ipv4Addr,
+    port: u16,
+    payload: Vec<u8>,
+}
+
+/// The UDP payload of an Ethernet/IPv4 frame.
+fn heard(frame: &[u8]) -> Option<Heard> {
+    let ip = frame.get(14..)?;
+    let ihl = usize::from(ip.first()? & 0x0f) * 4;
+    let from = std::net::Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]);
+    let udp = ip.get(ihl..)?;
+    let port = u16::from_be_bytes([udp[0], udp[1]]);
+    Some(Heard {
+        from,
+        port,
+        payload: udp.get(8..)?.to_vec(),
+    })
+}
+
+/// A router's heartbeat counters: rejected by reason, and the datagrams its kernel dropped on a
+/// full socket buffer (`Udp: RcvbufErrors`).
+#[derive(Debug, Clone, Default)]
+struct Counts {
+    rejected: std::collections::BTreeMap<String, u64>,
+    accepted: u64,
+    dropped: u64,
+}
+
+impl Counts {
+    fn read(ns: &testkit::NetNs) -> Counts {
+        let text = scrape(ns, "127.0.0.1:9140");
+        Counts {
+            rejected: Counts::rejected(&text),
+            accepted: sample(&text, "lvs_heartbeat_accepted_total").expect("accepted") as u64,
+            dropped: Counts::dropped(ns),
+        }
+    }
+
+    fn rejected(text: &str) -> std::collections::BTreeMap<String, u64> {
+        let mut rejected = std::collections::BTreeMap::new();
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix("lvs_heartbeat_rejected_total{reason=\"")
+                && let Some((reason, value)) = rest.split_once("\"} ")
+            {
+                rejected.insert(reason.to_string(), value.parse().expect("a count"));
+            }
+        }
+        rejected
+    }
+
+    fn dropped(ns: &testkit::NetNs) -> u64 {
+        let snmp = ns.exec("cat", ["/proc/net/snmp"]).expect("snmp");
+        let mut udp = snmp.lines().filter(|l| l.starts_with("Udp: "));
+        let (names, values) = (udp.next().expect("names"), udp.next().expect("values"));
+        names
+            .split_whitespace()
+            .zip(values.split_whitespace())
+            .find(|(n, _)| *n == "RcvbufErrors")
+            .and_then(|(_, v)| v.parse().ok())
+            .expect("RcvbufErrors")
+    }
+
+    fn total_rejected(&self) -> u64 {
+        self.rejected.values().sum()
+    }
+
+    /// What changed since `before`: rejected by reason (those that moved), in total, dropped.
+    fn since(&self, before: &Counts) -> (String, u64, u64) {
+        let reasons: Vec<String> = self
+            .rejected
+            .iter()
+            .filter_map(|(reason, n)| {
+                let d = n - before.rejected.get(reason).copied().unwrap_or(0);
+                (d > 0).then(|| format!("{reason} {d}"))
+            })
+            .collect();
+        (
+            reasons.join(", "),
+            self.total_rejected() - before.total_rejected(),
+            self.dropped - before.dropped,
+        )
+    }
+}
+
+/// A UDP socket sending from `bind`, an address of another host (`IP_TRANSPARENT`).
+fn spoofing(bind: std::net::SocketAddr) -> std::net::UdpSocket {
+    use std::os::fd::FromRawFd;
+    // SAFETY: plain socket calls on a descriptor this function owns; it becomes the
+    // UdpSocket's, which closes it.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+        assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
+        let one: libc::c_int = 1;
+        let set = libc::setsockopt(
+            fd,
+            libc::SOL_IP,
+            libc::IP_TRANSPARENT,
+            std::ptr::from_ref(&one).cast(),
+            std::mem::size_of_val(&one) as libc::socklen_t,
+        );
+        assert_eq!(
+            set,
+            0,
+            "IP_TRANSPARENT: {}",
+            std::io::Error::last_os_error()
+        );
+        let socket = std::net::UdpSocket::from_raw_fd(fd);
+        let std::net::SocketAddr::V4(v4) = bind else {
+            panic!("IPv4 only")
+        };
+        let sin = libc::sockaddr_in {
+            sin_family: libc::AF_INET as libc::sa_family_t,
+            sin_port: v4.port().to_be(),
+            sin_addr: libc::in_addr {
+                s_addr: u32::from(*v4.ip()).to_be(),
+            },
+            sin_zero: [0; 8],
+        };
+        let bound = libc::bind(
+            fd,
+            std::ptr::from_ref(&sin).cast(),
+            std::mem::size_of_val(&sin) as libc::socklen_t,
+        );
+        assert_eq!(bound, 0, "bind {bind}: {}", std::io::Error::last_os_error());
+        socket
+    }
+}
+
+#[test]
+#[ignore = "kernel test: run with `cargo xtask test`"]
+fn forged_replayed_truncated_and_reordered_heartbeats_from_a_third_host_change_nothing() {
+    use heartbeat::packet::{Advert, Kind, PeerState, encode_auth};
+    let n = forgeries();
+    let lab = NatLab::new(2);
+    let file = config("3");
+    let key = ConfigFile::new("forgery.key", "a shared key of the pair, 32 bytes");
+    std::fs::set_permissions(&key.0, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .expect("the key is the owner's alone");
+    let overlay = Overlay::new(
+        "forgery",
+        &format!(
+            "[heartbeat]\nmode = \"authenticated\"\nkey_file = \"{}\"\nkeepalive = \"100ms\"\n\
+             deadtime = \"1s\"\n\n[director]\nmetrics = 9140\n",
+            key.0.display()
+        ),
+    );
+    let settings = overlay.args();
+    let mut primary = director(&lab.routers[0], &file.0, "primary", &settings);
+    let mut backup = director(&lab.routers[1], &file.0, "backup", &settings);
+    primary.wait_for("took over 2 addresses");
+    for d in [&mut primary, &mut backup] {
+        wait_both_up(d);
+    }
+    backup.wait_for("this node is the backup");
+
+    // The attacker, the client, sees the pair's heartbeats on the public LAN (now a hub) and
+    // keeps some of each router's.
+    lab.hub("lan");
+    let mut capture = testkit::Capture::start(
+        &lab.client,
+        &lab.client_dev,
+        "udp port 539",
+        Duration::from_secs(120),
+    )
+    .expect("tcpdump");
+    let routers: [std::net::Ipv4Addr; 2] = [[192, 168, 1, 10].into(), [192, 168, 1, 20].into()];
+    let mut genuine: [Vec<Heard>; 2] = [Vec::new(), Vec::new()];
+    while genuine.iter().any(|g| g.len() < 16) {
+        let frame = capture.next_frame().expect("a heartbeat");
+        if let Some(h) = heard(&frame.data)
+            && let Some(i) = routers.iter().position(|r| *r == h.from)
+            && h.payload.len() == 64
+        {
+            genuine[i].push(h);
+        }
+    }
+    drop(capture);
+    // It sends as either router (IP_TRANSPARENT: a source address it does not own; its ARP
+    // requests carry its own), to the other.
+    lab.client
+        .exec("sysctl", ["-qw", "net.ipv4.conf.all.arp_announce=2"])
+        .expect("sysctl");
+    let sockets: Vec<std::net::UdpSocket> = (0..2)
+        .map(|i| {
+            let bind = std::net::SocketAddr::from((routers[i], genuine[i][0].port));
+            lab.client.run(move || spoofing(bind)).expect("netns")
+        })
+        .collect();
+    let dest = |i: usize| std::net::SocketAddr::from((routers[i], genuine[i][0].port));
+
+    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut random = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let kinds = ["forged", "replayed", "truncated", "reordered"];
+    let mut rows = Vec::new();
+    primary.forget();
+    backup.forget();
+    for kind in kinds {
+        let before: Vec<Counts> = lab.routers.iter().map(Counts::read).collect();
+        let mut sent = [0u64; 2];
+        for i in 0..n {
+            // Sent as router `as_`, to router `to`.
+            let as_ = i % 2;
+            let to = 1 - as_;
+            let theirs = &genuine[as_];
+            let one = &theirs[(i / 2) % theirs.len()].payload;
+            let bytes: Vec<u8> = match kind {
+                "forged" if i % 4 < 2 => {
+                    // Claims the active role with the highest priority, under a guessed key.
+                    let advert = Advert {
+                        kind: Kind::Advert,
+                        state: PeerState::Active,
+                        priority: 255,
+                        primary: true,
+                        forced: true,
+                        node_id: u32::from_be_bytes(one[12..16].try_into().expect("4 bytes")),
+                        epoch: u64::from_be_bytes(one[16..24].try_into().expect("8 bytes")) + 1,
+                        seq: i as u64,
+                    };
+                    encode_auth(&advert, &random().to_be_bytes().repeat(4)).to_vec()
+                }
+                "forged" => {
+                    // A genuine heartbeat with one bit flipped.
+                    let mut b = one.clone();
+                    let bit = random() as usize % (64 * 8);
+                    b[bit / 8] ^= 1 << (bit % 8);
+                    b
+                }
+                "replayed" => one.clone(),
+                "truncated" => one[..(i / 2) % 64].to_vec(),
+                _ => {
+                    // The kept run of heartbeats, newest first.
+                    theirs[theirs.len() - 1 - (i / 2) % theirs.len()]
+                        .payload
+                        .clone()
+                }
+            };
+            if let Err(e) = sockets[as_].send_to(&bytes, dest(to)) {
+                panic!(
+                    "{kind} {i} as {} to {}: {e}; {}",
+                    routers[as_],
+                    dest(to),
+                    lab.client.ip(["route"]).unwrap_or_default()
+                );
+            }
+            sent[to] += 1;
+            // Paced: about half a socket buffer per router at a time, so that the routers read
+            // what is sent instead of their kernel dropping it (drops are counted all the same).
+            if (i + 1) % 128 == 0 || i + 1 == n {
+                for (r, ns) in lab.routers.iter().enumerate() {
+                    let mut last = (0, Instant::now());
+                    loop {
+                        let text = scrape(ns, "127.0.0.1:9140");
+                        let rejected = Counts::rejected(&text).values().sum::<u64>()
+                            - before[r].total_rejected();
+                        if rejected >= sent[r] {
+                            break;
+                        }
+                        if rejected != last.0 {
+                            last = (rejected, Instant::now());
+                        } else if last.1.elapsed() > Duration::from_secs(1) {
+                            // Stalled: the rest was dropped, or the router stopped reading.
+                            let dropped = Counts::dropped(ns) - before[r].dropped;
+                            if rejected + dropped >= sent[r] {
+                                break;
+                            }
+                            assert!(
+                                last.1.elapsed() < Duration::from_secs(10),
+                                "{kind}: router {r} stopped reading: {rejected} + {dropped} \
+                                 of {}",
+                                sent[r]
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        for (r, ns) in lab.routers.iter().enumerate() {
+            let after = Counts::read(ns);
+            let (reasons, rejected, dropped) = after.since(&before[r]);
+            rows.push(format!(
+                "| {kind} | {} | {} | {rejected} | {reasons} | {dropped} | {} |",
+                routers[r],
+                sent[r],
+                sent[r].saturating_sub(rejected + dropped)
+            ));
+            assert!(
+                rejected <= sent[r] && rejected + dropped >= sent[r],
+                "{kind} to {}: {} sent, {rejected} rejected ({reasons}), {dropped} dropped",
+                routers[r],
+                sent[r]
+            );
+            assert!(
+                after.accepted > before[r].accepted,
+                "the peer is still heard"
+            );
+        }
+    }
+    // Nothing changed: the primary stayed active, the backup standby, and both still hear each
+    // other.
+    assert!(
+        primary.try_wait_for("STANDBY", Duration::ZERO).is_none(),
+        "the primary stepped down: {:?}",
+        primary.forget()
+    );
+    assert!(
+        backup.try_wait_for("ACTIVE", Duration::ZERO).is_none(),
+        "the backup took over: {:?}",
+        backup.forget()
+    );
+    assert!(get(&lab.client, VIP).is_ok(), "served by the primary");
+    println!(
+        "forgery: {n} datagrams of each kind from a third host on the public LAN\n\
+         forgery: | kind | to | sent | rejected | by reason | dropped by the kernel | accepted |\n\
+         forgery: |---|---|---:|---:|---|---:|---:|"
+    );
+    for row in rows {
+        println!("forgery: {row}");
+    }
 }

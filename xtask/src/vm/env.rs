@@ -3,7 +3,8 @@
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 
-/// Host environment variables the command gets (besides every `CARGO_*` and `RUST_*`).
+/// Host environment variables the command gets (besides every `CARGO_*`, `RUST_*` and
+/// `LVS_TEST_*`, the tests' own knobs).
 const PASSED_ENV: &[&str] = &[
     "PATH",
     "HOME",
@@ -31,6 +32,7 @@ pub(crate) fn guest_env(
             PASSED_ENV.contains(&name.as_ref())
                 || name.starts_with("CARGO_")
                 || name.starts_with("RUST_")
+                || name.starts_with("LVS_TEST_")
         })
         .cloned()
         .collect();
@@ -74,6 +76,8 @@ mod tests {
             ("SECRET", "x"),
             ("CARGO_PKG_NAME", "testkit"),
             ("RUST_BACKTRACE", "1"),
+            ("LVS_TEST_FORGERIES", "100000"),
+            ("LVS_RIG_BACKEND", "qemu"),
             ("FOO", "host foo"),
         ]);
         let extra: Vec<OsString> = ["FOO", "BAR=a=b", "PATH=/bin", "MISSING"]
@@ -85,6 +89,7 @@ mod tests {
             os(&[
                 ("CARGO_PKG_NAME", "testkit"),
                 ("RUST_BACKTRACE", "1"),
+                ("LVS_TEST_FORGERIES", "100000"),
                 ("FOO", "host foo"),
                 ("BAR", "a=b"),
                 ("PATH", "/bin"),

@@ -164,6 +164,8 @@ pub struct NatLab {
     pub httpd6: Vec<Option<Httpd>>,
     /// The client, on the public LAN.
     pub client: NetNs,
+    /// The client's interface.
+    pub client_dev: String,
     /// The routers: 192.168.1.10 (the primary), then 192.168.1.20.
     pub routers: Vec<NetNs>,
     /// The real servers 10.0.0.100 and 10.0.0.200.
@@ -182,9 +184,11 @@ impl NatLab {
         switch.bridge("lan").expect("public LAN");
         switch.bridge("dmz").expect("private LAN");
         let client = NetNs::new().expect("client");
-        client
+        let client_dev = client
             .attach(&switch, "lan", "192.168.1.1/24")
-            .expect("client");
+            .expect("client")
+            .name()
+            .to_string();
         let mut servers = Vec::new();
         for addr in REAL_SERVERS {
             let ns = NetNs::new().expect("real server");
@@ -213,6 +217,7 @@ impl NatLab {
             httpd: vec![None, None],
             httpd6: vec![None, None],
             client,
+            client_dev,
             routers: nodes,
             servers,
             switch,
@@ -274,6 +279,32 @@ impl NatLab {
     /// Stops real server `i`'s httpd: connections to it are refused.
     pub fn stop_server(&mut self, i: usize) {
         self.httpd[i] = None;
+    }
+
+    /// Makes a LAN's switch a hub: its ports stop learning addresses and forget those learned,
+    /// so every frame is flooded to every host, as on a shared segment or a mirrored port (a
+    /// third host then sees the routers' heartbeats).
+    pub fn hub(&self, bridge: &str) {
+        let ports = self
+            .switch
+            .ip(["-o", "link", "show", "master", bridge])
+            .expect("the bridge's ports");
+        for port in ports.lines().filter_map(|l| l.split(':').nth(1)) {
+            let port = port.trim().split('@').next().expect("a name");
+            self.switch
+                .ip([
+                    "link",
+                    "set",
+                    "dev",
+                    port,
+                    "type",
+                    "bridge_slave",
+                    "learning",
+                    "off",
+                    "fdb_flush",
+                ])
+                .expect("learning off");
+        }
     }
 
     /// Takes router `i` off both LANs, as when the machine dies.
