@@ -17,6 +17,7 @@ use heartbeat::{Command, Reason, Role, RoleChange};
 use ipvs::{Daemon, DaemonState, ServiceKey, Table, Timeouts};
 
 use crate::control::{Force, Response};
+use crate::flaps::Flaps;
 use crate::{Desired, Plan, ServerKey, ServerPlan, ServicePlan, TrackKind};
 
 /// When the director programs its IPVS table.
@@ -64,6 +65,8 @@ pub struct Verdicted {
 pub enum Input {
     /// Health verdicts (those queued together go into one table change).
     Health(Vec<Verdicted>),
+    /// The time [`Engine::poll_timeout`] gave has come.
+    Timer,
     /// A tracker's verdict: its index in the plan's trackers, and why.
     Tracker {
         /// The tracker.
@@ -225,6 +228,8 @@ pub struct Engine {
     /// The trackers' weights and which fail.
     fitness: Fitness<usize>,
     counts: Counts,
+    /// What keeps the log bounded when real servers flap.
+    flaps: Flaps,
 }
 
 /// Whether two plans check a real server the same way (then its running check is kept).
@@ -283,6 +288,7 @@ impl Engine {
             checked: BTreeSet::new(),
             fitness: Fitness::new(1),
             counts: Counts::default(),
+            flaps: Flaps::default(),
         }
     }
 
@@ -324,7 +330,8 @@ impl Engine {
     /// Handles one input at `now`.
     pub fn handle(&mut self, now: Instant, input: Input) -> Vec<Output> {
         match input {
-            Input::Health(verdicts) => self.health(verdicts),
+            Input::Health(verdicts) => self.health(now, verdicts),
+            Input::Timer => self.flaps.expire(now).into_iter().map(log).collect(),
             Input::Tracker {
                 index,
                 kind,
@@ -378,6 +385,11 @@ impl Engine {
                 out
             }
         }
+    }
+
+    /// When the engine wants [`Input::Timer`] (a flapping real server's summary is due).
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.flaps.poll_timeout()
     }
 
     /// When the table is programmed: the command line's choice, else the plan's.
@@ -580,9 +592,10 @@ impl Engine {
         out
     }
 
-    /// Health verdicts: the table once, then a line and the server hook for each change.
-    fn health(&mut self, verdicts: Vec<Verdicted>) -> Vec<Output> {
-        let mut said = Vec::new();
+    /// Health verdicts: the table once, then a line (unless the server flaps: [`Flaps`]) and
+    /// the server hook for each change.
+    fn health(&mut self, now: Instant, verdicts: Vec<Verdicted>) -> Vec<Output> {
+        let mut said: Vec<Output> = self.flaps.expire(now).into_iter().map(log).collect();
         for v in verdicts {
             let Some(&(i, j)) = self.index.get(&v.server) else {
                 continue;
@@ -595,7 +608,8 @@ impl Engine {
                 EventKind::Weight(weight) => ("[ active ]", "weight", weight),
                 EventKind::Down { .. } => ("[inactive]", "down", 0),
             };
-            said.push(log(format!("director: {tag} {} {}", v.address, v.event)));
+            let line = format!("director: {tag} {} {}", v.address, v.event);
+            said.extend(self.flaps.change(now, v.server, line).into_iter().map(log));
             let weight = weight.to_string();
             let address = v.address.to_string();
             let reason = v.event.reason.to_string();

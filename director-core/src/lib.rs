@@ -53,6 +53,7 @@ pub mod control;
 mod desired;
 pub mod engine;
 pub mod files;
+pub mod flaps;
 pub mod metrics;
 mod overlay;
 pub mod plan;

@@ -312,6 +312,73 @@ fn an_invalid_reload_changes_nothing_and_says_why() {
 }
 
 #[test]
+fn a_flapping_server_is_logged_a_few_times_then_summed_up_while_every_change_applies() {
+    use director_core::flaps::{FLAP_WINDOW, LOGGED_CHANGES};
+    let mut e = Engine::new(plan(NAT_ALONE), Choices::default(), false);
+    e.start(&Table::default());
+    let t0 = Instant::now();
+    e.handle(t0, up(B));
+    assert_eq!(e.poll_timeout(), None);
+    // A flips every 100 ms for 50 s: 500 changes.
+    let mut lines = Vec::new();
+    let mut tables = 0;
+    let mut hooks = 0;
+    for i in 0..500u32 {
+        let now = t0 + Duration::from_millis(100 * u64::from(i));
+        let out = e.handle(now, if i % 2 == 0 { up(A) } else { down(A) });
+        tables += out.iter().filter(|o| matches!(o, Output::Table(_))).count();
+        hooks += (out.iter())
+            .filter(|o| {
+                matches!(
+                    o,
+                    Output::Run {
+                        what: "the server hook",
+                        ..
+                    }
+                )
+            })
+            .count();
+        lines.extend(logs(&out).into_iter().map(String::from));
+        // The table follows every change.
+        let up = e.table().services[0].destinations.len() == 2;
+        assert_eq!(up, i % 2 == 0, "change {i}");
+    }
+    assert_eq!((tables, hooks), (500, 500));
+    assert_eq!(lines.len(), LOGGED_CHANGES as usize + 1, "{lines:#?}");
+    assert!(
+        lines[LOGGED_CHANGES as usize].contains("10.0.0.100:80 flaps"),
+        "{lines:#?}"
+    );
+    // At the end of the window, one line: the state then, and how many were not logged.
+    let due = e.poll_timeout().expect("a summary is due");
+    assert_eq!(due, t0 + FLAP_WINDOW);
+    assert!(
+        e.handle(due - Duration::from_millis(1), Input::Timer)
+            .is_empty()
+    );
+    let out = e.handle(due, Input::Timer);
+    assert_eq!(
+        logs(&out),
+        [format!(
+            "director: [inactive] 10.0.0.100:80 down: connection refused (now; {} changes in the \
+             last 60s were not logged one by one)",
+            500 - LOGGED_CHANGES
+        )]
+    );
+    assert_eq!(e.poll_timeout(), None);
+    // A later change starts a new window: logged again.
+    let out = e.handle(due + Duration::from_secs(1), up(A));
+    assert_eq!(logs(&out).len(), 1);
+    // B, which did not flap, was never held back.
+    let out = e.handle(due + Duration::from_secs(1), down(B));
+    assert!(
+        logs(&out)[0].contains("10.0.0.200:80 down"),
+        "{:?}",
+        logs(&out)
+    );
+}
+
+#[test]
 fn the_operator_drains_disables_and_enables_a_server() {
     let mut e = Engine::new(plan(DR), Choices::default(), true);
     e.start(&Table::default());

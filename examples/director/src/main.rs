@@ -243,14 +243,16 @@ fn load_and_print(files: &Files) -> Result<Plan, ExitCode> {
     result
 }
 
-/// [`load`], logging its lines (`director run`, at start and on a reload).
-fn load_and_log(files: &Files) -> Result<Plan, (ExitCode, Vec<String>)> {
+/// [`load`], logging its lines (`director run`, at start and on a reload) but those of `said`
+/// (the last load's: a reload storm does not repeat the same warnings).
+fn load_and_log(files: &Files, said: &mut Vec<String>) -> Result<Plan, (ExitCode, Vec<String>)> {
     let mut lines = Vec::new();
     let result = load(files, &mut lines);
     if result.is_ok() {
-        for (level, line) in &lines {
+        for (level, line) in lines.iter().filter(|(_, l)| !said.contains(l)) {
             log_line(*level, line);
         }
+        *said = lines.iter().map(|(_, l)| l.clone()).collect();
     }
     result.map_err(|code| (code, lines.into_iter().map(|(_, l)| l).collect()))
 }
@@ -266,7 +268,8 @@ fn log_line(level: Level, line: &str) {
 
 fn run(files: Files, mut options: director::RunOptions, log: LogChoice) -> ExitCode {
     director::log::init(log.log_level.map(Level::from), log.log_format);
-    let plan = match load_and_log(&files) {
+    let mut said = Vec::new();
+    let plan = match load_and_log(&files, &mut said) {
         Ok(p) => p,
         Err((code, lines)) => {
             for line in lines {
@@ -279,8 +282,12 @@ fn run(files: Files, mut options: director::RunOptions, log: LogChoice) -> ExitC
         tracing::warn!("{finding}");
     }
     // A reload reads the files again: warnings go to the log, errors back to whoever asked.
+    let said = std::sync::Mutex::new(said);
     options.loader = Some(director::Loader(Arc::new(move || {
-        load_and_log(&files).map_err(|(_, lines)| lines)
+        let mut said = said
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        load_and_log(&files, &mut said).map_err(|(_, lines)| lines)
     })));
     // One worker thread unless TOKIO_WORKER_THREADS says otherwise: the director is glue
     // around the kernel, and checking 1,000 real servers a second costs a third less CPU

@@ -584,6 +584,9 @@ pub async fn run(
                 d.handle(Input::DrainCounts(counts)).await?;
             }
             _ = repairs.tick() => d.repair().await,
+            () = sleep_until(d.engine.poll_timeout()) => {
+                d.handle(Input::Timer).await?;
+            }
             _ = watchdog.tick(), if watchdog_every.is_some() => notify::watchdog(),
         }
         // A reload may have changed the interval.
@@ -595,6 +598,14 @@ pub async fn run(
     d.stop().await;
     let _ = std::fs::remove_file(&socket);
     Ok(())
+}
+
+/// Until `t`; for ever when `None`.
+async fn sleep_until(t: Option<Instant>) {
+    match t {
+        Some(t) => tokio::time::sleep_until(t.into()).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// The heartbeat's next role change; never, for a router alone.
