@@ -20,7 +20,7 @@ pub(crate) const REPORT: Report = Report {
 };
 
 /// The sections, in the report's order.
-const SECTIONS: [&str; 2] = ["fuzz", "forgery"];
+const SECTIONS: [&str; 4] = ["fuzz", "forgery", "storms", "resources"];
 
 /// Every fuzz target: the crate's directory and the target's name.
 const FUZZ_TARGETS: [(&str, &str); 8] = [
@@ -60,6 +60,8 @@ pub(crate) fn run(flags: &ReportFlags) -> Result<bool> {
     REPORT.write(flags, &head, |name| match name {
         "fuzz" => fuzz(flags.quick),
         "forgery" => forgery(flags.quick),
+        "storms" => storms(flags.quick),
+        "resources" => resources(flags.quick),
         other => bail!("unknown section {other} (known: {})", SECTIONS.join(", ")),
     })
 }
@@ -81,14 +83,15 @@ fn kernel_test(package: &str, target: &str) -> Result<PathBuf> {
         .with_context(|| format!("cargo did not announce the test {target}"))
 }
 
-/// The `forgery` section (heartbeat security): the kernel test that sends forged, replayed,
-/// truncated and reordered authenticated heartbeats from a third namespace, with 100,000 of
-/// each instead of the test command's 1,000; the test prints its table.
-fn forgery(quick: bool) -> Result<String> {
-    let test =
-        "forged_replayed_truncated_and_reordered_heartbeats_from_a_third_host_change_nothing";
-    let exe = kernel_test("director", "kernel_timing_failover")?;
-    let n = if quick { 4_000 } else { 100_000 };
+/// The lines the director's kernel test `binary`/`test` prints with `prefix` (without it), run
+/// in the rig (2 CPUs) with `env` (`LVS_TEST_*`, its scale).
+fn kernel_test_lines(
+    binary: &str,
+    test: &str,
+    env: &[(&str, String)],
+    prefix: &str,
+) -> Result<Vec<String>> {
+    let exe = kernel_test("director", binary)?;
     let mut cmd = in_rig(
         &os(&[
             &exe,
@@ -101,17 +104,31 @@ fn forgery(quick: bool) -> Result<String> {
         "90m",
     )?;
     // The rig passes LVS_TEST_* on to the test.
-    cmd.env("LVS_TEST_FORGERIES", n.to_string());
+    cmd.envs(env.iter().map(|(k, v)| (k, v)));
     let out = capture(&mut cmd)?;
-    let rows: String = out
+    let lines: Vec<String> = out
         .lines()
-        .filter_map(|l| l.strip_prefix("forgery: "))
-        .map(|l| format!("{l}\n"))
+        // Anywhere in a line: libtest's `test NAME ... ` may come first.
+        .filter_map(|l| l.split_once(prefix).map(|(_, rest)| rest))
+        .map(str::to_string)
         .collect();
-    if rows.is_empty() {
+    if lines.is_empty() {
         bail!("the test printed no table:\n{out}");
     }
-    let (first, table) = rows.split_once('\n').unwrap_or_default();
+    Ok(lines)
+}
+
+/// The `forgery` section (heartbeat security): the kernel test that sends forged, replayed,
+/// truncated and reordered authenticated heartbeats from a third namespace, with 100,000 of
+/// each instead of the test command's 1,000; the test prints its table.
+fn forgery(quick: bool) -> Result<String> {
+    let n = if quick { 4_000 } else { 100_000 };
+    let lines = kernel_test_lines(
+        "kernel_timing_failover",
+        "forged_replayed_truncated_and_reordered_heartbeats_from_a_third_host_change_nothing",
+        &[("LVS_TEST_FORGERIES", n.to_string())],
+        "forgery: ",
+    )?;
     Ok(format!(
         "## Heartbeat security: forged, replayed, truncated and reordered datagrams\n\n\
          The seed's NAT pair with the authenticated heartbeat (keepalive 100 ms, deadtime 1 s, \
@@ -127,7 +144,70 @@ fn forgery(quick: bool) -> Result<String> {
          accounts for. Afterwards the primary is still active, the backup standby, and the \
          VIP served: `examples/director/tests/kernel_timing_failover.rs`, \
          `forged_replayed_truncated_and_reordered_heartbeats_from_a_third_host_change_nothing` \
-         (the test command sends 1,000 of each).\n\n{first}.\n\n{table}\n"
+         (the test command sends 1,000 of each).\n\n{}.\n\n{}\n\n",
+        lines[0],
+        lines[1..].join("\n")
+    ))
+}
+
+/// The `storms` section: SIGHUPs at 100 a second and a flapping real server for a minute on
+/// the active router, the kernel test the test command runs for 10 s.
+fn storms(quick: bool) -> Result<String> {
+    let seconds = if quick { 10 } else { 60 };
+    let lines = kernel_test_lines(
+        "kernel_timing_failover",
+        "a_sighup_storm_and_a_flapping_server_delay_no_heartbeat_and_the_last_file_wins",
+        &[("LVS_TEST_STORM_SECONDS", seconds.to_string())],
+        "storm: ",
+    )?;
+    Ok(format!(
+        "## Storms: SIGHUPs and a flapping real server\n\n\
+         Piranha's lvsd livelocked on a stream of SIGHUPs. Here the active router of the seed's \
+         NAT pair (authenticated heartbeat, keepalive 100 ms, deadtime 1 s; checks every \
+         second) gets 100 SIGHUPs a second, with a new lvs.cf (another weight for 10.0.0.100, \
+         written whole and renamed into place) every tenth, while a real server refuses then \
+         serves every 100 ms (an iptables rule toggled) and a client asks `director status` \
+         in a loop. The heartbeat intervals are the primary's datagrams as the backup's \
+         tcpdump saw them; the log lines are the director's about the flapping server (each \
+         server's first changes in a minute, a notice, then one summary with the count: \
+         `director_core::flaps`). Afterwards the last file's weight is in the kernel and no \
+         router changed role: `examples/director/tests/kernel_timing_failover.rs`, \
+         `a_sighup_storm_and_a_flapping_server_delay_no_heartbeat_and_the_last_file_wins` \
+         (10 s in the test command).\n\n{}.\n\n{}\n\n",
+        lines[0],
+        lines[1..].join("\n")
+    ))
+}
+
+/// The `resources` section: descriptors, threads and memory of a director whose checks fail
+/// 10,000 times (five kinds of failure), then after 1,000 reloads.
+fn resources(quick: bool) -> Result<String> {
+    let (failures, reloads) = if quick { (2_000, 100) } else { (10_000, 1_000) };
+    let lines = kernel_test_lines(
+        "kernel_control",
+        "failed_checks_and_reloads_leave_no_descriptor_thread_or_memory_behind",
+        &[
+            ("LVS_TEST_FAILURES", failures.to_string()),
+            ("LVS_TEST_RELOADS", reloads.to_string()),
+        ],
+        "resources: ",
+    )?;
+    Ok(format!(
+        "## Resources: descriptors, threads and memory after failures and reloads\n\n\
+         A director alone in the rig checks 128 real servers every second, all failing: 60 \
+         refuse the connection, 60 never answer (dropped), 4 are checked by a program that \
+         fails (few: a process costs much more than a connection under TCG), 2 answer \
+         something else than `expect`, 2 answer HTTP 404. Its descriptors (`/proc/PID/fd`; \
+         the fewest seen over two seconds, as checks in flight come and go), threads and \
+         resident memory (the most seen) are read once the checks have failed 250 times (the \
+         baseline), half-way, at the end, and after the reloads, each a real change (the \
+         weight of two servers, whose checks restart), one after the other. The test allows \
+         24 descriptors and 4 threads above the baseline, and less than 4 MiB of growth over \
+         the second half of the failures: `examples/director/tests/kernel_control.rs`, \
+         `failed_checks_and_reloads_leave_no_descriptor_thread_or_memory_behind` (800 \
+         failures and 30 reloads in the test command).\n\n{}.\n\n{}\n\n",
+        lines[0],
+        lines[1..].join("\n")
     ))
 }
 

@@ -13,38 +13,14 @@ use std::{
 };
 
 use common::{
-    ConfigFile, NatLab, Overlay, VIP, director, sample, scrape, seed_config, seed_pair_config,
-    socket_of, wait_both_up,
+    ConfigFile, NatLab, Overlay, VIP, cli, director, sample, scrape, seed_config, seed_pair_config,
+    socket_of, wait_both_up, weight,
 };
 use testkit::NetNs;
 
 /// The seed with a one-second check interval.
 fn seed() -> String {
     seed_config(&[], &[("timeout", "1"), ("reentry", "1")])
-}
-
-/// `director ARGS… --socket SOCKET(ns)`: exit code, stdout, stderr.
-fn cli(ns: &NetNs, args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_director"))
-        .args(args)
-        .arg("--socket")
-        .arg(socket_of(ns))
-        .output()
-        .expect("the director's CLI runs");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-/// The weight of `rs` in the VIP's service, as ipvsadm lists it (`None`: not there).
-fn weight(lab: &NatLab, i: usize, rs: &str) -> Option<u32> {
-    lab.ipvsadm(i, &["-Ln", "-t", VIP])
-        .lines()
-        .find(|l| l.contains(&format!("-> {rs}:80")))
-        .and_then(|l| l.split_whitespace().nth(3))
-        .and_then(|w| w.parse().ok())
 }
 
 #[test]
@@ -1080,4 +1056,238 @@ fn a_lone_router_follows_its_gateway() {
     d.wait_for("ACTIVE (service-recovered)");
     d.wait_for("took over 2 addresses");
     assert!(lab.addresses(0, "eth0").contains("192.168.1.250"));
+}
+
+/// The resources test's scale: `LVS_TEST_FAILURES` check failures (default 800) and
+/// `LVS_TEST_RELOADS` reloads (default 30); `cargo xtask reliability --only resources`: 10,000
+/// and 1,000.
+fn resources_scale() -> (u64, u64) {
+    let var = |name: &str, default: u64| {
+        std::env::var(name)
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(default)
+    };
+    (var("LVS_TEST_FAILURES", 800), var("LVS_TEST_RELOADS", 30))
+}
+
+/// One virtual server of the resources test: `name` on 192.168.1.`vip`:80 checking `servers`
+/// every second with `check` (lvs.cf lines).
+fn failing_virtual(name: &str, vip: u8, check: &str, servers: &[String]) -> String {
+    let mut text = format!(
+        "virtual {name} {{\n     active = 1\n     address = 192.168.1.{vip} eth0:1\n     \
+         vip_nmask = 255.255.255.0\n     port = 80\n{check}     scheduler = wlc\n     \
+         protocol = tcp\n     timeout = 1\n     reentry = 1\n"
+    );
+    for (i, s) in servers.iter().enumerate() {
+        text += &format!(
+            "     server s{i} {{\n         address = {s}\n         active = 1\n         weight = 1\n     }}\n"
+        );
+    }
+    text + "}\n"
+}
+
+/// What the kernel says of a process over two seconds (two check intervals): its fewest open
+/// descriptors (those of checks in flight come and go), most threads and most resident memory
+/// (KiB).
+fn footprint(pid: u32) -> (usize, usize, u64) {
+    let t0 = std::time::Instant::now();
+    let mut seen = once(pid);
+    while t0.elapsed() < std::time::Duration::from_secs(2) {
+        let now = once(pid);
+        seen = (seen.0.min(now.0), seen.1.max(now.1), seen.2.max(now.2));
+    }
+    seen
+}
+
+/// The kinds of `pid`'s open descriptors (`socket`, `pipe`, `anon_inode:[eventfd]`, a file's
+/// path), with their counts.
+fn descriptor_kinds(pid: u32) -> std::collections::BTreeMap<String, usize> {
+    let mut kinds = std::collections::BTreeMap::new();
+    for fd in std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .expect("fds")
+        .flatten()
+    {
+        let target = std::fs::read_link(fd.path()).unwrap_or_default();
+        let target = target.to_string_lossy();
+        let kind = target.split(":[").next().unwrap_or_default().to_string();
+        *kinds.entry(kind).or_default() += 1;
+    }
+    kinds
+}
+
+/// [`footprint`] at one moment.
+fn once(pid: u32) -> (usize, usize, u64) {
+    let proc = std::path::PathBuf::from(format!("/proc/{pid}"));
+    let fds = std::fs::read_dir(proc.join("fd")).expect("fds").count();
+    let status = std::fs::read_to_string(proc.join("status")).expect("status");
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse::<u64>().ok())
+            .expect("a field")
+    };
+    (fds, field("Threads:") as usize, field("VmRSS:"))
+}
+
+#[test]
+#[ignore = "kernel test: run with `cargo xtask test`"]
+fn failed_checks_and_reloads_leave_no_descriptor_thread_or_memory_behind() {
+    let (wanted, reload_count) = resources_scale();
+    let lab = NatLab::new(1);
+    // Real servers that refuse (addresses without a listener), that never answer (dropped),
+    // whose program fails, that answer the wrong thing, and that answer HTTP 404.
+    let server = &lab.servers[0];
+    let dev = common::veth(server);
+    // Spawning a program costs much more than a connection under TCG: few of those.
+    let many =
+        |net: u8, n: u8| -> Vec<String> { (1..=n).map(|i| format!("10.0.{net}.{i}")).collect() };
+    for addr in many(1, 60).iter().chain(&many(2, 60)) {
+        server
+            .ip(["address", "add", &format!("{addr}/16"), "dev", &dev])
+            .expect("address");
+    }
+    server
+        .exec(
+            "iptables-legacy",
+            ["-A", "INPUT", "-d", "10.0.2.0/24", "-j", "DROP"],
+        )
+        .expect("iptables");
+    let send = "     send = \"GET / HTTP/1.0\\r\\n\\r\\n\"\n";
+    let listening = ["10.0.0.100".to_string(), "10.0.0.200".to_string()];
+    let head = "serial_no = 1\nprimary = 192.168.1.10\nservice = lvs\nbackup_active = 0\n\
+                heartbeat = 0\nnetwork = nat\nnat_router = 10.0.0.254 eth1:1\n\
+                nat_nmask = 255.255.0.0\n";
+    let text = |weight: u32| {
+        [
+            head.to_string(),
+            failing_virtual(
+                "REFUSED",
+                241,
+                &format!("{send}     expect = \"HTTP\"\n"),
+                &many(1, 60),
+            ),
+            failing_virtual(
+                "SILENT",
+                242,
+                &format!("{send}     expect = \"HTTP\"\n"),
+                &many(2, 60),
+            ),
+            failing_virtual(
+                "PROGRAM",
+                243,
+                "     send_program = \"/bin/false %h\"\n",
+                &many(3, 4),
+            ),
+            failing_virtual(
+                "WRONG",
+                244,
+                &format!("{send}     expect = \"NOPE\"\n"),
+                &listening,
+            ),
+            failing_virtual("MISSING", 245, "", &listening)
+                .replace("weight = 1", &format!("weight = {weight}")),
+        ]
+        .concat()
+    };
+    let file = ConfigFile::new("resources", &text(1));
+    let overlay = Overlay::new(
+        "resources",
+        "[director]\nmetrics = 9141\n\n[virtual.MISSING]\n\
+         http = { path = \"/missing\", status = \"200\" }\n",
+    );
+    let mut d = director(&lab.routers[0], &file.0, "director", &overlay.args());
+    d.wait_for("metrics on http://127.0.0.1:9141/metrics");
+    let pid = d.child.id();
+    let ns = &lab.routers[0];
+    let failures = || -> u64 {
+        let text = scrape(ns, "127.0.0.1:9141");
+        (text.lines())
+            .filter(|l| l.starts_with("lvs_server_check_failures_total{"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum::<f64>() as u64
+    };
+    let reloads =
+        || sample(&scrape(ns, "127.0.0.1:9141"), "lvs_director_reloads_total").unwrap_or(0.0);
+    let wait_failures = |n: u64| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(n / 20 + 60);
+        while failures() < n {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{} failures of {n}",
+                failures()
+            );
+            std::thread::yield_now();
+        }
+    };
+    // The baseline: every check has failed a few times.
+    wait_failures(250);
+    let base = footprint(pid);
+    wait_failures(wanted / 2);
+    let half = footprint(pid);
+    wait_failures(wanted);
+    let failed = footprint(pid);
+    // Reloads, each a real change (the weight of MISSING's servers), one after the other.
+    for i in 0..reload_count {
+        file.write(&text(2 + (i % 2) as u32));
+        let before = reloads();
+        d.signal(libc::SIGHUP).expect("SIGHUP");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while reloads() <= before {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "reload {i} not applied"
+            );
+            std::thread::yield_now();
+        }
+    }
+    let reloaded = footprint(pid);
+    let kinds = descriptor_kinds(pid);
+    let targets = 60 + 60 + 4 + 2 + 2;
+    println!(
+        "resources: {wanted} check failures of 5 kinds (refused, timeout, program, mismatch, \
+         HTTP 404) on {targets} targets at 1 s, then {} reloads\n\
+         resources: | when | descriptors | threads | RSS |\n\
+         resources: |---|---:|---:|---:|\n\
+         resources: | after 250 failures (baseline) | {} | {} | {} KiB |\n\
+         resources: | after {} failures | {} | {} | {} KiB |\n\
+         resources: | after {wanted} failures | {} | {} | {} KiB |\n\
+         resources: | after {} reloads | {} | {} | {} KiB |",
+        reload_count,
+        base.0,
+        base.1,
+        base.2,
+        wanted / 2,
+        half.0,
+        half.1,
+        half.2,
+        failed.0,
+        failed.1,
+        failed.2,
+        reload_count,
+        reloaded.0,
+        reloaded.1,
+        reloaded.2,
+    );
+    // Descriptors: the floor (checks in flight come and go) stays within 24 of the baseline's
+    // (seen: up to 15); a leak of one per failure or per reload would be hundreds.
+    for (when, f) in [("failures", failed), ("reloads", reloaded)] {
+        assert!(
+            f.0 <= base.0 + 24,
+            "descriptors after the {when}: {f:?} vs {base:?}; now {kinds:?}"
+        );
+        assert!(
+            f.1 <= base.1 + 4,
+            "threads after the {when}: {f:?} vs {base:?}"
+        );
+    }
+    // Memory: a plateau, the second half of the failures adds less than 4 MiB.
+    assert!(
+        failed.2 < half.2 + 4096,
+        "RSS grew from {} to {} KiB",
+        half.2,
+        failed.2
+    );
 }

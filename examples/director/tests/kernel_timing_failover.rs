@@ -315,6 +315,23 @@ fn an_authenticated_pair_fails_over_within_a_second_and_fails_back() {
     assert!(!lab.addresses(1, "eth0").contains("192.168.1.250"));
 }
 
+/// The overlay of a pair with the authenticated heartbeat (keepalive 100 ms, deadtime 1 s) and
+/// metrics on 127.0.0.1:9140, and its key file (keep it while the pair runs).
+fn authenticated(name: &str) -> (ConfigFile, Overlay) {
+    let key = ConfigFile::new(&format!("{name}.key"), "a shared key of the pair, 32 bytes");
+    std::fs::set_permissions(&key.0, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .expect("the key is the owner's alone");
+    let overlay = Overlay::new(
+        name,
+        &format!(
+            "[heartbeat]\nmode = \"authenticated\"\nkey_file = \"{}\"\nkeepalive = \"100ms\"\n\
+             deadtime = \"1s\"\n\n[director]\nmetrics = 9140\n",
+            key.0.display()
+        ),
+    );
+    (key, overlay)
+}
+
 /// How many datagrams of each kind the forgery test sends: `LVS_TEST_FORGERIES`, or 1,000
 /// (`cargo xtask reliability --only forgery` sends 100,000).
 fn forgeries() -> usize {
@@ -461,17 +478,7 @@ fn forged_replayed_truncated_and_reordered_heartbeats_from_a_third_host_change_n
     let n = forgeries();
     let lab = NatLab::new(2);
     let file = config("3");
-    let key = ConfigFile::new("forgery.key", "a shared key of the pair, 32 bytes");
-    std::fs::set_permissions(&key.0, std::os::unix::fs::PermissionsExt::from_mode(0o600))
-        .expect("the key is the owner's alone");
-    let overlay = Overlay::new(
-        "forgery",
-        &format!(
-            "[heartbeat]\nmode = \"authenticated\"\nkey_file = \"{}\"\nkeepalive = \"100ms\"\n\
-             deadtime = \"1s\"\n\n[director]\nmetrics = 9140\n",
-            key.0.display()
-        ),
-    );
+    let (_key, overlay) = authenticated("forgery");
     let settings = overlay.args();
     let mut primary = director(&lab.routers[0], &file.0, "primary", &settings);
     let mut backup = director(&lab.routers[1], &file.0, "backup", &settings);
@@ -486,7 +493,7 @@ fn forged_replayed_truncated_and_reordered_heartbeats_from_a_third_host_change_n
     lab.hub("lan");
     let mut capture = testkit::Capture::start(
         &lab.client,
-        &lab.client_dev,
+        &common::veth(&lab.client),
         "udp port 539",
         Duration::from_secs(120),
     )
@@ -649,4 +656,215 @@ fn forged_replayed_truncated_and_reordered_heartbeats_from_a_third_host_change_n
     for row in rows {
         println!("forgery: {row}");
     }
+}
+
+/// How long the storm test's storms last: `LVS_TEST_STORM_SECONDS`, or 10 (`cargo xtask
+/// reliability --only storms`: 60).
+fn storm_seconds() -> u64 {
+    std::env::var("LVS_TEST_STORM_SECONDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(10)
+}
+
+/// The schedulers the storm test's files go through.
+const SCHEDULERS: [&str; 4] = ["rr", "wrr", "lc", "wlc"];
+
+/// The seed pair's lvs.cf, checks every second, with the `n`th of [`SCHEDULERS`].
+fn scheduled(n: usize) -> String {
+    seed_pair_config(
+        &[],
+        &[
+            ("timeout", "1"),
+            ("reentry", "1"),
+            ("scheduler", SCHEDULERS[n % SCHEDULERS.len()]),
+        ],
+    )
+}
+
+/// Percentiles of sorted `values`, in ms.
+fn ms(sorted: &[Duration], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted.get(i).map_or(f64::NAN, |d| d.as_secs_f64() * 1000.0)
+}
+
+#[test]
+#[ignore = "kernel test: run with `cargo xtask test`"]
+fn a_sighup_storm_and_a_flapping_server_delay_no_heartbeat_and_the_last_file_wins() {
+    use director_core::flaps::{FLAP_WINDOW, LOGGED_CHANGES};
+    let seconds = storm_seconds();
+    let mut lab = NatLab::new(2);
+    let file = ConfigFile::new("storm", &scheduled(3));
+    let (_key, overlay) = authenticated("storm");
+    let settings = overlay.args();
+    let mut primary = director(&lab.routers[0], &file.0, "primary", &settings);
+    let mut backup = director(&lab.routers[1], &file.0, "backup", &settings);
+    primary.wait_for("took over 2 addresses");
+    for d in [&mut primary, &mut backup] {
+        wait_both_up(d);
+    }
+    // The primary's heartbeats, as the backup receives them.
+    let mut capture = testkit::Capture::start(
+        &lab.routers[1],
+        "eth0",
+        "udp dst port 539 and src host 192.168.1.10",
+        Duration::from_secs(seconds + 120),
+    )
+    .expect("tcpdump");
+    primary.forget();
+    backup.forget();
+    let pid = i32::try_from(primary.child.id()).expect("a pid");
+    let storm = Duration::from_secs(seconds);
+    // The control socket before the storm.
+    let mut calm: Vec<Duration> = (0..5)
+        .map(|_| {
+            let asked = Instant::now();
+            assert_eq!(common::cli(&lab.routers[0], &["status"]).0, Some(0));
+            asked.elapsed()
+        })
+        .collect();
+    calm.sort();
+    // 10.0.0.200's server is the test's own: it answers the check while `serving`.
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static SERVING: AtomicBool = AtomicBool::new(true);
+    let serving = &SERVING;
+    lab.stop_server(1);
+    let listener = lab.servers[1]
+        .run(|| std::net::TcpListener::bind("10.0.0.200:80"))
+        .expect("netns")
+        .expect("port 80");
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for mut conn in listener.incoming().flatten() {
+            if SERVING.load(Ordering::Relaxed) {
+                let _ = conn.set_read_timeout(Some(Duration::from_secs(1)));
+                let _ = conn.read(&mut [0u8; 512]);
+                let _ = conn.write_all(b"HTTP/1.0 200 OK\r\n\r\nrs2");
+            }
+        }
+    });
+    let (sighups, last, flaps, answers) = std::thread::scope(|scope| {
+        // 100 SIGHUPs a second; every tenth comes with a new file (another scheduler), written
+        // whole then renamed into place, as editors and configuration managers do.
+        let hups = scope.spawn(|| {
+            let t0 = Instant::now();
+            let (mut sent, mut files) = (0u32, 0usize);
+            while t0.elapsed() < storm {
+                if sent.is_multiple_of(10) {
+                    files += 1;
+                    let tmp = file.0.with_extension("new");
+                    std::fs::write(&tmp, scheduled(files)).expect("write");
+                    std::fs::rename(&tmp, &file.0).expect("rename");
+                }
+                // SAFETY: kill(2) of the director this test started.
+                assert_eq!(unsafe { libc::kill(pid, libc::SIGHUP) }, 0);
+                sent += 1;
+                // The rate: one every 10 ms from the start, whatever the writes cost.
+                let next = t0 + Duration::from_millis(10 * u64::from(sent));
+                std::thread::sleep(next.saturating_duration_since(Instant::now()));
+            }
+            (sent, SCHEDULERS[files % SCHEDULERS.len()])
+        });
+        // 10.0.0.200 answers, then closes connections unanswered, every 100 ms on average
+        // (70, 100 or 130 ms: not in step with the checks every second).
+        let flapper = scope.spawn(|| {
+            let t0 = Instant::now();
+            let (mut flips, mut next) = (0u32, t0);
+            while t0.elapsed() < storm {
+                serving.store(flips.is_multiple_of(2), Ordering::Relaxed);
+                flips += 1;
+                next += Duration::from_millis([100, 130, 70][flips as usize % 3]);
+                std::thread::sleep(next.saturating_duration_since(Instant::now()));
+            }
+            serving.store(true, Ordering::Relaxed);
+            flips
+        });
+        // The control socket keeps answering.
+        let control = scope.spawn(|| {
+            let t0 = Instant::now();
+            let mut took = Vec::new();
+            while t0.elapsed() < storm {
+                let asked = Instant::now();
+                let (code, out, err) = common::cli(&lab.routers[0], &["status"]);
+                assert_eq!(code, Some(0), "{out}{err}");
+                took.push(asked.elapsed());
+            }
+            took
+        });
+        let (sent, last) = hups.join().expect("the SIGHUPs");
+        (
+            sent,
+            last,
+            flapper.join().expect("the flapping"),
+            control.join().expect("the control socket"),
+        )
+    });
+    // The last file wins.
+    // SAFETY: kill(2) of the director this test started.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGHUP) }, 0);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let want = format!("TCP  {VIP} {last}");
+    while !lab.ipvsadm(0, &["-Ln"]).contains(&want) {
+        assert!(
+            Instant::now() < deadline,
+            "no {want:?} in {}",
+            lab.ipvsadm(0, &["-Ln"])
+        );
+        std::thread::yield_now();
+    }
+    // The heartbeat was on time: every interval between two of the primary's heartbeats.
+    let mut at = Vec::new();
+    let ended = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock");
+    while at.last().is_none_or(|t| *t < ended) {
+        at.push(capture.next_frame().expect("a heartbeat").at);
+    }
+    drop(capture);
+    let mut gaps: Vec<Duration> = at.windows(2).map(|w| w[1] - w[0]).collect();
+    gaps.sort();
+    // Nothing changed role.
+    assert!(
+        backup.try_wait_for("ACTIVE", Duration::ZERO).is_none(),
+        "the backup took over: {:?}",
+        backup.forget()
+    );
+    let lines = primary.forget();
+    assert!(!lines.iter().any(|l| l.contains("STANDBY")), "{lines:#?}");
+    let reloads = lines.iter().filter(|l| l.contains("reloaded:")).count();
+    let flap_lines = (lines.iter())
+        .filter(|l| l.contains("10.0.0.200:80") && !l.contains("reloaded"))
+        .count();
+    // Per window of a minute: the changes logged one by one, the notice, the summary.
+    let windows = seconds.div_ceil(FLAP_WINDOW.as_secs()) as usize + 1;
+    assert!(
+        flap_lines <= windows * (LOGGED_CHANGES as usize + 2),
+        "{flap_lines} lines about the flapping server"
+    );
+    let mut control = answers.clone();
+    control.sort();
+    let max_gap = *gaps.last().expect("heartbeats");
+    println!(
+        "storm: {seconds} s of 100 SIGHUPs a second (a new file with every tenth) while \
+         10.0.0.200 flapped every 100 ms, on the active router of an authenticated pair \
+         (keepalive 100 ms, deadtime 1 s)\n\
+         storm: | SIGHUPs sent | reloads applied | last file applied | heartbeat interval p50 / \
+         p99 / max | `director status` answers, p50 / max (before the storm: p50) | flips of \
+         the server | its log lines |\n\
+         storm: |---:|---:|---|---|---|---:|---:|\n\
+         storm: | {sighups} | {reloads} | yes (scheduler {last}) | {:.0} / {:.0} / {:.0} ms | \
+         {}, {:.0} / {:.0} ms ({:.0} ms) | {flaps} | {flap_lines} |",
+        ms(&gaps, 0.5),
+        ms(&gaps, 0.99),
+        ms(&gaps, 1.0),
+        control.len(),
+        ms(&control, 0.5),
+        ms(&control, 1.0),
+        ms(&calm, 0.5),
+    );
+    assert!(
+        max_gap < Duration::from_millis(1000),
+        "a heartbeat came {max_gap:?} after the one before"
+    );
+    assert!(reloads > 0 && !answers.is_empty());
 }

@@ -156,6 +156,18 @@ pub fn rename(ns: &NetNs, from: &str, to: &str) {
     ns.ip(["link", "set", to, "up"]).expect("up");
 }
 
+/// The first veth interface of `ns` (a client's or a real server's only one).
+pub fn veth(ns: &NetNs) -> String {
+    let shown = ns.ip(["-o", "link", "show", "type", "veth"]).expect("link");
+    shown
+        .lines()
+        .next()
+        .and_then(|l| l.split(':').nth(1))
+        .and_then(|d| d.trim().split('@').next())
+        .expect("a veth")
+        .to_string()
+}
+
 /// The seed's NAT network with one or two routers and two real servers serving `rs1`, `rs2`.
 pub struct NatLab {
     /// The real servers' httpd (`None` while stopped); dropped before the namespaces.
@@ -164,8 +176,6 @@ pub struct NatLab {
     pub httpd6: Vec<Option<Httpd>>,
     /// The client, on the public LAN.
     pub client: NetNs,
-    /// The client's interface.
-    pub client_dev: String,
     /// The routers: 192.168.1.10 (the primary), then 192.168.1.20.
     pub routers: Vec<NetNs>,
     /// The real servers 10.0.0.100 and 10.0.0.200.
@@ -184,11 +194,9 @@ impl NatLab {
         switch.bridge("lan").expect("public LAN");
         switch.bridge("dmz").expect("private LAN");
         let client = NetNs::new().expect("client");
-        let client_dev = client
+        client
             .attach(&switch, "lan", "192.168.1.1/24")
-            .expect("client")
-            .name()
-            .to_string();
+            .expect("client");
         let mut servers = Vec::new();
         for addr in REAL_SERVERS {
             let ns = NetNs::new().expect("real server");
@@ -217,7 +225,6 @@ impl NatLab {
             httpd: vec![None, None],
             httpd6: vec![None, None],
             client,
-            client_dev,
             routers: nodes,
             servers,
             switch,
@@ -232,16 +239,6 @@ impl NatLab {
     /// the private one (the real servers' gateway fd00:10::254), and httpd on the real
     /// servers' IPv6 addresses too.
     pub fn enable_ipv6(&mut self) {
-        let veth = |ns: &NetNs| {
-            let shown = ns.ip(["-o", "link", "show", "type", "veth"]).expect("link");
-            shown
-                .lines()
-                .next()
-                .and_then(|l| l.split(':').nth(1))
-                .and_then(|d| d.trim().split('@').next())
-                .expect("a veth")
-                .to_string()
-        };
         let add = |ns: &NetNs, addr: &str, dev: &str| {
             ns.ip(["-6", "address", "add", addr, "dev", dev, "nodad"])
                 .expect("IPv6 address");

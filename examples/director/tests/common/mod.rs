@@ -75,3 +75,27 @@ pub fn sample(text: &str, line: &str) -> Option<f64> {
     text.lines()
         .find_map(|l| l.strip_prefix(line)?.strip_prefix(' ')?.parse().ok())
 }
+
+/// `director ARGS… --socket SOCKET(ns)`: exit code, stdout, stderr.
+pub fn cli(ns: &NetNs, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_director"))
+        .args(args)
+        .arg("--socket")
+        .arg(socket_of(ns))
+        .output()
+        .expect("the director's CLI runs");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The weight of `rs` in the VIP's service, as ipvsadm lists it (`None`: not there).
+pub fn weight(lab: &NatLab, i: usize, rs: &str) -> Option<u32> {
+    lab.ipvsadm(i, &["-Ln", "-t", VIP])
+        .lines()
+        .find(|l| l.contains(&format!("-> {rs}:80")))
+        .and_then(|l| l.split_whitespace().nth(3))
+        .and_then(|w| w.parse().ok())
+}
