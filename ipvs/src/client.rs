@@ -508,33 +508,48 @@ fn not_sent(op: Operation, target: Target) -> impl FnOnce(NetlinkProtoError) -> 
 }
 
 /// The destinations of each of `services`, in order, dumped on `d`.
+/// The destinations of each of `services`; `None` for a service deleted since it was listed
+/// (a dump racing someone else's changes).
 fn destinations_of(
     d: &mut Dumper,
     family_id: u16,
     services: &[ServiceEntry],
-) -> Result<Vec<Vec<DestinationEntry>>> {
+) -> Result<Vec<Option<Vec<DestinationEntry>>>> {
     let op = Operation::GetDest;
     let mut out = Vec::with_capacity(services.len());
     for s in services {
         let key = s.service.key;
         let target = Target::Service(key);
-        let msgs = d
-            .dump(
-                family_id,
-                IpvsMessage::new(Command::GetDest, vec![CmdAttr::Service(key.to_attrs())]),
-            )
-            .map_err(dump_err(op, target.clone()))?;
-        let mut dests = Vec::with_capacity(msgs.len());
+        let msgs = match d.dump(
+            family_id,
+            IpvsMessage::new(Command::GetDest, vec![CmdAttr::Service(key.to_attrs())]),
+        ) {
+            Ok(msgs) => msgs,
+            Err(e) => match dump_err(op, target.clone())(e) {
+                Error::NotFound { .. } => {
+                    out.push(None);
+                    continue;
+                }
+                e => return Err(e),
+            },
+        };
+        let mut dests: Vec<DestinationEntry> = Vec::with_capacity(msgs.len());
         for m in msgs {
             let attrs = m
                 .dest()
                 .ok_or_else(|| decode_err(op, target.clone())(ReplyError::MissingNest("dest")))?;
-            dests.push(
-                DestinationEntry::from_attrs(attrs, key.family())
-                    .map_err(decode_err(op, target.clone()))?,
-            );
+            let dest = DestinationEntry::from_attrs(attrs, key.family())
+                .map_err(decode_err(op, target.clone()))?;
+            // A dump resumes by position: one racing changes may list a destination twice.
+            let at = (dest.destination.addr, dest.destination.port);
+            if !dests
+                .iter()
+                .any(|d| (d.destination.addr, d.destination.port) == at)
+            {
+                dests.push(dest);
+            }
         }
-        out.push(dests);
+        out.push(Some(dests));
     }
     Ok(out)
 }
@@ -957,6 +972,12 @@ impl Handle {
     /// The whole table (services with destinations, stats and counters): one service dump and
     /// one destination dump per service, on blocking sockets inside `spawn_blocking`; a large
     /// table's destination dumps run in parallel slices, one per dump socket (one per CPU).
+    ///
+    /// IPVS dumps resume by position, so a dump racing changes made by someone else may see a
+    /// table that never existed at any one instant: a service or destination listed twice is
+    /// returned once, and a service deleted between its listing and its destinations' is left
+    /// out, but one added or deleted meanwhile may be missing or present. The reconciler copes:
+    /// a request that fails against such a view makes its next apply read the kernel again.
     pub async fn table(&self) -> Result<Vec<(ServiceEntry, Vec<DestinationEntry>)>> {
         let dumpers = self.dumpers.clone();
         let family_id = self.family_id;
@@ -970,12 +991,16 @@ impl Handle {
                 .dump(family_id, IpvsMessage::new(Command::GetService, vec![]))
                 .map_err(dump_err(op, Target::None))?;
             let mut services = Vec::with_capacity(msgs.len());
+            let mut seen = std::collections::HashSet::with_capacity(msgs.len());
             for m in msgs {
                 let attrs = m.service().ok_or_else(|| {
                     decode_err(op, Target::None)(ReplyError::MissingNest("service"))
                 })?;
-                services
-                    .push(ServiceEntry::from_attrs(attrs).map_err(decode_err(op, Target::None))?);
+                let service =
+                    ServiceEntry::from_attrs(attrs).map_err(decode_err(op, Target::None))?;
+                if seen.insert(service.service.key) {
+                    services.push(service);
+                }
             }
             let slices = if services.len() >= PARALLEL_DUMP_MIN {
                 dumpers.len()
@@ -985,25 +1010,30 @@ impl Handle {
             let per = services.len().div_ceil(slices).max(1);
             let mut chunks = services.chunks(per);
             let head = chunks.next().unwrap_or(&[]);
-            let dests = std::thread::scope(|scope| -> Result<Vec<Vec<DestinationEntry>>> {
-                let rest: Vec<_> = chunks
-                    .zip(dumpers.iter().skip(1))
-                    .map(|(chunk, dumper)| {
-                        scope.spawn(move || {
-                            destinations_of(&mut *lock_dumper(dumper)?, family_id, chunk)
+            let dests =
+                std::thread::scope(|scope| -> Result<Vec<Option<Vec<DestinationEntry>>>> {
+                    let rest: Vec<_> = chunks
+                        .zip(dumpers.iter().skip(1))
+                        .map(|(chunk, dumper)| {
+                            scope.spawn(move || {
+                                destinations_of(&mut *lock_dumper(dumper)?, family_id, chunk)
+                            })
                         })
-                    })
-                    .collect();
-                let mut all = destinations_of(&mut first, family_id, head)?;
-                for t in rest {
-                    let part = t.join().map_err(|payload| {
-                        panicked(Operation::GetDest, "a dump thread", payload)
-                    })??;
-                    all.extend(part);
-                }
-                Ok(all)
-            })?;
-            Ok(services.into_iter().zip(dests).collect())
+                        .collect();
+                    let mut all = destinations_of(&mut first, family_id, head)?;
+                    for t in rest {
+                        let part = t.join().map_err(|payload| {
+                            panicked(Operation::GetDest, "a dump thread", payload)
+                        })??;
+                        all.extend(part);
+                    }
+                    Ok(all)
+                })?;
+            Ok(services
+                .into_iter()
+                .zip(dests)
+                .filter_map(|(s, d)| Some((s, d?)))
+                .collect())
         })
         .await
         .map_err(|e| Error::Io {

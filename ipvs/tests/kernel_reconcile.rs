@@ -223,3 +223,90 @@ fn a_large_table_is_dumped_whole_across_the_dump_sockets() {
         assert_eq!(listed, dests);
     });
 }
+
+#[test]
+#[ignore = "kernel test: run with `cargo xtask test`"]
+fn dumps_racing_heavy_changes_give_a_table_or_a_typed_error_and_the_reconciler_converges() {
+    common::in_netns(|h| async move {
+        let (conn, churner) = ipvs::new_connection().unwrap();
+        tokio::spawn(conn);
+        let key = |i: u16| ServiceKey::tcp("10.8.0.1".parse().unwrap(), 1000 + i);
+        let service = move |i: u16| VirtualServer {
+            service: Service::new(key(i)),
+            destinations: (1..=4u8)
+                .map(|j| {
+                    Destination::new(std::net::IpAddr::from([10, 8, 1, j]), 80)
+                        .with_forwarding(Forwarding::Masquerade)
+                })
+                .collect(),
+        };
+        // 150 services; the churner deletes and re-adds them one after the other while the
+        // table is dumped again and again (a dump resumes by position: without care, one
+        // racing changes lists a service twice or fails on one deleted meanwhile).
+        let all = Table {
+            services: (0..150).map(service).collect(),
+        };
+        let own = Ownership::All;
+        assert!(reconcile::apply(&h, &all, &own).await.unwrap().is_ok());
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopped = stop.clone();
+        let churn = tokio::task::spawn_blocking(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let mut changes = 0u32;
+                let mut i = 0u16;
+                while !stopped.load(std::sync::atomic::Ordering::Relaxed) {
+                    let k = key(i % 150);
+                    churner.del_service(&k).await.unwrap();
+                    let one = Table {
+                        services: vec![service(i % 150)],
+                    };
+                    let keys = Ownership::Keys(BTreeSet::from([k]));
+                    assert!(
+                        reconcile::apply(&churner, &one, &keys)
+                            .await
+                            .unwrap()
+                            .is_ok()
+                    );
+                    changes += 6;
+                    i = i.wrapping_add(1);
+                }
+                changes
+            })
+        });
+        let (mut whole, mut errors) = (0, Vec::new());
+        for _ in 0..40 {
+            match h.table().await {
+                Ok(t) => {
+                    let keys: BTreeSet<_> = t.iter().map(|(s, _)| s.service.key).collect();
+                    assert_eq!(keys.len(), t.len(), "a service listed twice");
+                    whole += 1;
+                }
+                Err(e) => errors.push(e.to_string()),
+            }
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let changes = churn.await.unwrap();
+        println!(
+            "netlink: 40 dumps of 150 services x 4 racing {changes} changes: {whole} whole, \
+             {} errors {:?}",
+            errors.len(),
+            errors.iter().take(3).collect::<Vec<_>>()
+        );
+        // Whatever the dumps met, a reconciler that reads the kernel converges to the table.
+        let mut r = reconcile::Reconciler::new(h.clone());
+        let report = r.apply(&all, &own).await.unwrap();
+        assert!(report.is_ok(), "{:?}", report.first_error());
+        assert_eq!(canon(&reconcile::observe(&h).await.unwrap()), canon(&all));
+        // An error is one of those a dump may meet, typed, never a panic or a garbled table.
+        for e in &errors {
+            assert!(
+                e.contains("not found") || e.contains("No such") || e.contains("interrupted"),
+                "{e}"
+            );
+        }
+    });
+}
