@@ -277,8 +277,13 @@ fn dumps_racing_heavy_changes_give_a_table_or_a_typed_error_and_the_reconciler_c
                 changes
             })
         });
+        // `LVS_TEST_DUMPS` (default 40; `cargo xtask reliability --only netlink`: 1,000).
+        let dumps: u32 = std::env::var("LVS_TEST_DUMPS")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(40);
         let (mut whole, mut errors) = (0, Vec::new());
-        for _ in 0..40 {
+        for _ in 0..dumps {
             match h.table().await {
                 Ok(t) => {
                     let keys: BTreeSet<_> = t.iter().map(|(s, _)| s.service.key).collect();
@@ -291,8 +296,8 @@ fn dumps_racing_heavy_changes_give_a_table_or_a_typed_error_and_the_reconciler_c
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         let changes = churn.await.unwrap();
         println!(
-            "netlink: 40 dumps of 150 services x 4 racing {changes} changes: {whole} whole, \
-             {} errors {:?}",
+            "netlink: {dumps} dumps of 150 services x 4 racing {changes} changes: {whole} \
+             whole, {} errors {:?}",
             errors.len(),
             errors.iter().take(3).collect::<Vec<_>>()
         );

@@ -20,7 +20,7 @@ pub(crate) const REPORT: Report = Report {
 };
 
 /// The sections, in the report's order.
-const SECTIONS: [&str; 4] = ["fuzz", "forgery", "storms", "resources"];
+const SECTIONS: [&str; 5] = ["fuzz", "forgery", "storms", "resources", "netlink"];
 
 /// Every fuzz target: the crate's directory and the target's name.
 const FUZZ_TARGETS: [(&str, &str); 8] = [
@@ -62,6 +62,7 @@ pub(crate) fn run(flags: &ReportFlags) -> Result<bool> {
         "forgery" => forgery(flags.quick),
         "storms" => storms(flags.quick),
         "resources" => resources(flags.quick),
+        "netlink" => netlink(flags.quick),
         other => bail!("unknown section {other} (known: {})", SECTIONS.join(", ")),
     })
 }
@@ -83,15 +84,16 @@ fn kernel_test(package: &str, target: &str) -> Result<PathBuf> {
         .with_context(|| format!("cargo did not announce the test {target}"))
 }
 
-/// The lines the director's kernel test `binary`/`test` prints with `prefix` (without it), run
+/// The lines the kernel test `package`/`binary`/`test` prints with `prefix` (without it), run
 /// in the rig (2 CPUs) with `env` (`LVS_TEST_*`, its scale).
 fn kernel_test_lines(
+    package: &str,
     binary: &str,
     test: &str,
     env: &[(&str, String)],
     prefix: &str,
 ) -> Result<Vec<String>> {
-    let exe = kernel_test("director", binary)?;
+    let exe = kernel_test(package, binary)?;
     let mut cmd = in_rig(
         &os(&[
             &exe,
@@ -124,6 +126,7 @@ fn kernel_test_lines(
 fn forgery(quick: bool) -> Result<String> {
     let n = if quick { 4_000 } else { 100_000 };
     let lines = kernel_test_lines(
+        "director",
         "kernel_timing_failover",
         "forged_replayed_truncated_and_reordered_heartbeats_from_a_third_host_change_nothing",
         &[("LVS_TEST_FORGERIES", n.to_string())],
@@ -155,6 +158,7 @@ fn forgery(quick: bool) -> Result<String> {
 fn storms(quick: bool) -> Result<String> {
     let seconds = if quick { 10 } else { 60 };
     let lines = kernel_test_lines(
+        "director",
         "kernel_timing_failover",
         "a_sighup_storm_and_a_flapping_server_delay_no_heartbeat_and_the_last_file_wins",
         &[("LVS_TEST_STORM_SECONDS", seconds.to_string())],
@@ -184,6 +188,7 @@ fn storms(quick: bool) -> Result<String> {
 fn resources(quick: bool) -> Result<String> {
     let (failures, reloads) = if quick { (2_000, 100) } else { (10_000, 1_000) };
     let lines = kernel_test_lines(
+        "director",
         "kernel_control",
         "failed_checks_and_reloads_leave_no_descriptor_thread_or_memory_behind",
         &[
@@ -208,6 +213,46 @@ fn resources(quick: bool) -> Result<String> {
          failures and 30 reloads in the test command).\n\n{}.\n\n{}\n\n",
         lines[0],
         lines[1..].join("\n")
+    ))
+}
+
+/// The `netlink` section: the IPVS table dumped again and again while another connection
+/// churns it.
+fn netlink(quick: bool) -> Result<String> {
+    let dumps = if quick { 100 } else { 1_000 };
+    let lines = kernel_test_lines(
+        "lvs-ipvs",
+        "kernel_reconcile",
+        "dumps_racing_heavy_changes_give_a_table_or_a_typed_error_and_the_reconciler_converges",
+        &[("LVS_TEST_DUMPS", dumps.to_string())],
+        "netlink: ",
+    )?;
+    Ok(format!(
+        "## Netlink: dumps racing changes, batches with a failing operation\n\n\
+         IPVS dumps resume by position, so a dump racing someone else's changes can see a \
+         service twice, or one deleted between its listing and its destinations' dump. The \
+         first run of this test found a service listed twice; `Handle::table` now returns \
+         each once and leaves out a service deleted meanwhile. Here a second connection \
+         deletes and re-adds 150 services (4 destinations each) one after the other while \
+         the table is dumped; afterwards a reconciler that reads the kernel converges to the \
+         desired table: `ipvs/tests/kernel_reconcile.rs`, \
+         `dumps_racing_heavy_changes_give_a_table_or_a_typed_error_and_the_reconciler_converges` \
+         (40 dumps in the test command).\n\n{}\n\n\
+         A batch in which one operation fails: the kernel applies every other operation \
+         (each is its own request; the batch only saves round trips), and each operation's \
+         result is returned in order (`ipvs/tests/kernel_commands.rs`, \
+         `batch_programs_many_objects`: failures in the middle, in a later datagram and on \
+         the last operation). The `Reconciler` forgets what it knew after any failed \
+         request, so its next apply reads the kernel and repairs \
+         (`a_reconciler_with_memory_sends_only_the_changes_and_repairs_after_forget`). \
+         `EINTR` is met only when stopping a sync daemon (the kernel skips the ACK; the client \
+         then reads the daemons back); `ENOBUFS` only on event sockets, which this toolkit \
+         does not use (a dump fills the socket only as it is read). IPVS not loaded: the \
+         kernel loads `ip_vs` on the first request for its netlink family where modprobe \
+         exists; where it cannot, the director exits with `IPVS is not available in this \
+         kernel (try modprobe ip_vs)` (`ipvs/tests/kernel_unavailable.rs`) and systemd restarts it \
+         (`Restart=on-failure`).\n\n",
+        lines.join("\n")
     ))
 }
 

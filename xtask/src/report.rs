@@ -49,17 +49,14 @@ impl Report {
         } else {
             flags.only.iter().map(String::as_str).collect()
         };
-        let commit = first_line(
-            Command::new("git")
-                .args(["rev-parse", "--short", "HEAD"])
-                .current_dir(workspace_root()),
-        );
         let mut blocks = match std::fs::read_to_string(&flags.out) {
             Ok(old) if !flags.only.is_empty() => parse_blocks(&old),
             _ => BTreeMap::new(),
         };
         let mut ok = true;
         for name in &only {
+            // Read for each section: its programs are built from the tree as it is then.
+            let commit = commit();
             let t0 = Instant::now();
             let mut block = format!("<!-- section {name} -->\n");
             match run(name) {
@@ -100,6 +97,19 @@ impl Report {
             .with_context(|| format!("cannot write {}", flags.out.display()))?;
         eprintln!("xtask {task}: wrote {}", flags.out.display());
         Ok(ok)
+    }
+}
+
+/// The commit checked out, with `+changes` when the tree differs from it.
+fn commit() -> String {
+    let git =
+        |args: &[&str]| first_line(Command::new("git").args(args).current_dir(workspace_root()));
+    let head = git(&["rev-parse", "--short", "HEAD"]);
+    let changed = !git(&["status", "--porcelain", "--untracked-files=no"]).is_empty();
+    if changed {
+        format!("{head}+changes")
+    } else {
+        head
     }
 }
 
