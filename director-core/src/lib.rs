@@ -56,6 +56,7 @@ pub mod files;
 pub mod flaps;
 pub mod metrics;
 mod overlay;
+pub mod owned;
 pub mod plan;
 pub mod settings;
 mod status;

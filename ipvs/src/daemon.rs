@@ -17,6 +17,7 @@
 //! ```
 
 use crate::model::{Daemon, DaemonState};
+use crate::{Error, Handle};
 
 /// The daemon for a role: master while active, backup while standby.
 pub fn for_role(active: bool, interface: &str, sync_id: u32) -> Daemon {
@@ -59,6 +60,54 @@ pub fn steps(ours: Option<&Daemon>, want: Option<&Daemon>, running: &[Daemon]) -
         out.push(Step::Start(want.clone()));
     }
     out
+}
+
+impl std::fmt::Display for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Step::Stop(state) => write!(f, "stopping the {state} sync daemon"),
+            Step::Start(d) => write!(
+                f,
+                "starting the {} sync daemon on {} (syncid {})",
+                d.state, d.interface, d.sync_id
+            ),
+        }
+    }
+}
+
+/// Switches the kernel from `ours` (the daemon we run, if any) to `want` through `handle`:
+/// reads the daemons running when one must start, then takes every [`steps`] step, also after
+/// one failed. Returns the daemon ours now, and each step with its result.
+pub async fn switch(
+    handle: &Handle,
+    ours: Option<&Daemon>,
+    want: Option<&Daemon>,
+) -> (Option<Daemon>, Vec<(Step, Result<(), Error>)>) {
+    let running = match want {
+        Some(_) if want != ours => handle.daemons().await.unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    let mut now = ours.cloned();
+    let mut done = Vec::new();
+    for step in steps(ours, want, &running) {
+        let result = match &step {
+            Step::Stop(state) => {
+                if now.as_ref().is_some_and(|d| d.state == *state) {
+                    now = None;
+                }
+                handle.del_daemon(*state).await
+            }
+            Step::Start(want) => {
+                let started = handle.add_daemon(want).await;
+                if started.is_ok() {
+                    now = Some(want.clone());
+                }
+                started
+            }
+        };
+        done.push((step, result));
+    }
+    (now, done)
 }
 
 #[cfg(test)]

@@ -520,3 +520,139 @@ fn ipv6_services_and_real_servers_from_the_overlay() {
     assert!(!eth1.contains("fd00:10::254"), "{eth1}");
     assert!(!lab.ipvsadm(0, &["-Ln"]).contains("fd00"));
 }
+
+/// How many times the crash test kills the director: `LVS_TEST_KILLS`, or 10 (`cargo xtask
+/// reliability --only crashes`: 200).
+fn kills() -> u32 {
+    std::env::var("LVS_TEST_KILLS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(10)
+}
+
+/// The seed (checks every second) with 20 more services on the VIP, ports `1000 + first` to
+/// `1000 + first + 19`, each with both real servers on their port 80.
+fn with_services(first: u16) -> String {
+    let mut text = seed(&[]);
+    for port in (1000 + first)..(1020 + first) {
+        text += &format!(
+            "virtual P{port} {{\n     active = 1\n     address = 192.168.1.250 eth0:1\n     \
+             vip_nmask = 255.255.255.0\n     port = {port}\n     send = \"GET / HTTP/1.0\\r\\n\\r\\n\"\n     \
+             expect = \"HTTP\"\n     scheduler = wlc\n     protocol = tcp\n     timeout = 1\n     \
+             reentry = 1\n     server a {{\n         address = 10.0.0.100\n         port = 80\n         \
+             active = 1\n         weight = 1\n     }}\n     server b {{\n         address = 10.0.0.200\n         \
+             port = 80\n         active = 1\n         weight = 1\n     }}\n}}\n"
+        );
+    }
+    text
+}
+
+/// The lines of `ipvsadm -Sn` a director of [`with_services`]`(first)` programs once every
+/// check passed, with the service of another owner.
+fn expected_table(first: u16) -> std::collections::BTreeSet<String> {
+    let mut lines = std::collections::BTreeSet::from(["-A -t 192.168.1.99:9999 -s rr".to_string()]);
+    let ports = std::iter::once(80).chain((1000 + first)..(1020 + first));
+    for port in ports {
+        lines.insert(format!("-A -t 192.168.1.250:{port} -s wlc"));
+        for rs in ["10.0.0.100", "10.0.0.200"] {
+            // The real servers keep port 80 (NAT maps the service's port to theirs).
+            lines.insert(format!("-a -t 192.168.1.250:{port} -r {rs}:80 -m -w 1"));
+        }
+    }
+    lines
+}
+
+/// `ipvsadm -Sn` as a set of lines.
+fn kernel_table(lab: &NatLab) -> std::collections::BTreeSet<String> {
+    lab.ipvsadm(0, &["-Sn"])
+        .lines()
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+#[test]
+#[ignore = "kernel test: run with `cargo xtask test`"]
+fn a_director_killed_at_random_moments_converges_after_restart_and_loses_nothing() {
+    let n = kills();
+    let lab = NatLab::new(1);
+    // A service of another owner: never touched.
+    lab.ipvsadm(0, &["-A", "-t", "192.168.1.99:9999", "-s", "rr"]);
+    let file = ConfigFile::new("crash", &with_services(0));
+    let mut d = director(&lab.routers[0], &file.0, "start", &[]);
+    d.wait_for("took over 2 addresses");
+    let converged = |first: u16, since: Instant| -> Duration {
+        let want = expected_table(first);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let have = kernel_table(&lab);
+            if have == want {
+                return since.elapsed();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "not converged: missing {:?}, extra {:?}",
+                want.difference(&have).collect::<Vec<_>>(),
+                have.difference(&want).collect::<Vec<_>>()
+            );
+            std::thread::yield_now();
+        }
+    };
+    converged(0, Instant::now());
+    let mut seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_nanos() as u64
+        | 1;
+    println!("crashes: random seed {seed}");
+    let mut random = move |below: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % below
+    };
+    let mut times = Vec::new();
+    let mut first = 0;
+    for k in 0..n {
+        // A connection held open across the crash, through the VIP.
+        let idle = Idle::open(&lab);
+        // A reload that changes a tenth of the services (2 out, 2 in), or a start-up; killed
+        // somewhere in it.
+        first = (first + 2) % 20;
+        file.write(&with_services(first));
+        let during = if k % 3 == 2 { "start-up" } else { "reload" };
+        if during == "start-up" {
+            d.child.kill().expect("SIGKILL");
+            d.child.wait().expect("reaped");
+            d = director(&lab.routers[0], &file.0, "start-up", &[]);
+        } else {
+            d.signal(libc::SIGHUP).expect("SIGHUP");
+        }
+        let at = Duration::from_millis(random(if during == "start-up" { 1500 } else { 400 }));
+        std::thread::sleep(at);
+        d.child.kill().expect("SIGKILL");
+        d.child.wait().expect("reaped");
+        // The next run converges: the new file's table, the other owner's service untouched.
+        let restarted = Instant::now();
+        d = director(&lab.routers[0], &file.0, "restart", &[]);
+        let took = converged(first, restarted);
+        times.push(took);
+        println!(
+            "crashes: kill {k} during {during} at {at:?}: converged {took:?} after the restart"
+        );
+        // The connection held across the crash goes on.
+        let page = idle.request();
+        assert!(page == "rs1" || page == "rs2", "kill {k}: {page:?}");
+    }
+    times.sort();
+    let p = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize].as_secs_f64() * 1000.0;
+    println!(
+        "crashes: | kills | converged after the restart, p50 / p90 / max | services of other \
+         owners touched | connections held across a crash dropped |\n\
+         crashes: |---:|---|---:|---:|\n\
+         crashes: | {n} | {:.0} / {:.0} / {:.0} ms | 0 | 0 |",
+        p(0.5),
+        p(0.9),
+        p(1.0)
+    );
+}

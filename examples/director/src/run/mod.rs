@@ -9,7 +9,7 @@ mod requests;
 mod track;
 
 use std::{
-    collections::{BTreeSet, HashMap},
+    collections::HashMap,
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -19,7 +19,7 @@ use healthcheck::{Monitor, MonitorOptions, TargetId, Update};
 use heartbeat::Driver;
 use ipvs::daemon::Step;
 use ipvs::reconcile::{Ownership, Reconciler, observe};
-use ipvs::{Daemon, ServiceKey, Table};
+use ipvs::{Daemon, Table};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::control::{self, DEFAULT_SOCKET, Request, Response};
@@ -52,6 +52,9 @@ pub enum RunError {
     /// The failover services.
     #[error(transparent)]
     Failover(#[from] fos::Error),
+    /// The file of the services owned ([`director_core::owned`]) is unreadable.
+    #[error("the services owned: {0} (remove the file to start without it)")]
+    Owned(std::io::Error),
 }
 
 /// How the director runs: the command line's options, which win over the settings overlay's
@@ -119,7 +122,7 @@ struct Director {
     reconciler: Reconciler,
     /// The services this director may touch: those of its plan, and those it still has in the
     /// kernel from an earlier plan.
-    owned: BTreeSet<ServiceKey>,
+    owned: director_core::owned::Owned,
     monitor: Monitor,
     /// Each check, and what it is for.
     targets: HashMap<TargetId, Checked>,
@@ -222,9 +225,11 @@ impl Director {
     /// Reconciles the kernel with `table`. Errors are reported, never fatal: what runs keeps
     /// running. Returns how many changes were sent.
     async fn sync_table(&mut self, table: &Table) -> usize {
-        self.owned
-            .extend(table.services.iter().map(|s| s.service.key));
-        let owned = Ownership::Keys(self.owned.clone());
+        let adding = table.services.iter().map(|s| s.service.key);
+        if let Err(e) = self.owned.claim(adding) {
+            tracing::error!("the services owned: {e}");
+        }
+        let owned = Ownership::Keys(self.owned.keys().clone());
         match self.reconciler.apply(table, &owned).await {
             Ok(report) => {
                 for (op, result) in &report.results {
@@ -235,9 +240,11 @@ impl Director {
                 if report.is_ok() {
                     // What is gone from the kernel and from the plan is no longer ours.
                     let plan = &self.engine.plan().services;
-                    self.owned = (table.services.iter().map(|s| s.service.key))
-                        .chain(plan.iter().map(|s| s.service.key))
-                        .collect();
+                    let keys = (table.services.iter().map(|s| s.service.key))
+                        .chain(plan.iter().map(|s| s.service.key));
+                    if let Err(e) = self.owned.settle(keys) {
+                        tracing::error!("the services owned: {e}");
+                    }
                 }
                 report.results.len()
             }
@@ -295,35 +302,23 @@ impl Director {
 
     /// Runs the sync daemon `want` (as pulse: the other one stopped first), or none.
     async fn sync_daemon(&mut self, want: Option<Daemon>) {
-        let running = match (&want, want == self.sync_daemon) {
-            (Some(_), false) => self.ipvs.daemons().await.unwrap_or_default(),
-            _ => Vec::new(),
-        };
-        for step in ipvs::daemon::steps(self.sync_daemon.as_ref(), want.as_ref(), &running) {
-            match step {
-                Step::Stop(state) => {
-                    if self.sync_daemon.as_ref().is_some_and(|d| d.state == state) {
-                        self.sync_daemon = None;
-                    }
-                    if let Err(e) = self.ipvs.del_daemon(state).await {
-                        tracing::error!("stopping the {state} sync daemon: {e}");
-                    }
+        let ours = self.sync_daemon.as_ref();
+        let (now, done) = ipvs::daemon::switch(&self.ipvs, ours, want.as_ref()).await;
+        for (step, result) in done {
+            match (&step, result) {
+                (Step::Start(d), Ok(())) => {
+                    tracing::info!(
+                        "{} sync daemon on {} (syncid {})",
+                        d.state,
+                        d.interface,
+                        d.sync_id
+                    );
                 }
-                Step::Start(want) => match self.ipvs.add_daemon(&want).await {
-                    Ok(()) => {
-                        tracing::info!(
-                            "{} sync daemon on {} (syncid {})",
-                            want.state,
-                            want.interface,
-                            want.sync_id
-                        );
-                        self.sync_daemon = Some(want);
-                    }
-                    Err(e) => tracing::error!("starting the {} sync daemon: {e}", want.state),
-                },
+                (_, Err(e)) => tracing::error!("{step}: {e}"),
                 _ => {}
             }
         }
+        self.sync_daemon = now;
     }
 
     /// Reads the connection counts of the draining real servers for the engine.
@@ -375,17 +370,17 @@ impl Director {
         if leaving.remove_table {
             // Everything owned goes, drains included: an empty table under the same ownership.
             let table = self.engine.desired().table();
-            self.owned
-                .extend(table.services.iter().map(|s| s.service.key));
+            let _ = (self.owned).claim(table.services.iter().map(|s| s.service.key));
             // Read from the kernel: whatever happened, nothing of ours is left.
             self.reconciler.forget();
-            let owned = Ownership::Keys(self.owned.clone());
+            let owned = Ownership::Keys(self.owned.keys().clone());
             match self.reconciler.apply(&Table::default(), &owned).await {
-                Ok(report) => {
-                    if let Some(e) = report.first_error() {
-                        tracing::error!("IPVS: {e}");
+                Ok(report) => match report.first_error() {
+                    Some(e) => tracing::error!("IPVS: {e}"),
+                    None => {
+                        let _ = self.owned.settle([]);
                     }
-                }
+                },
                 Err(e) => tracing::error!("IPVS: {e}"),
             }
         }
@@ -490,7 +485,11 @@ pub async fn run(
     };
     let wanted = plan.takeover();
     let mut d = Director {
-        owned: plan.services.iter().map(|s| s.service.key).collect(),
+        owned: director_core::owned::Owned::load(
+            &director_core::owned::path_beside(&socket),
+            plan.services.iter().map(|s| s.service.key),
+        )
+        .map_err(RunError::Owned)?,
         engine: Engine::new(plan, choices, !standalone),
         options,
         reconciler: Reconciler::new(ipvs.clone()),
