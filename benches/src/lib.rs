@@ -4,5 +4,6 @@
 //! and writes the file. Nothing here is part of any test command.
 
 pub mod keepalived;
+pub mod lab;
 pub mod procs;
 pub mod stats;

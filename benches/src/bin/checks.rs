@@ -483,19 +483,17 @@ fn report(cli: &Cli, rows: &[Row]) {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let lb = NetNs::new().expect("lb");
-    let srv = NetNs::new().expect("srv");
-    let veth = lb
-        .veth("10.1.255.1/16", &srv, "10.1.255.2/16")
-        .expect("a veth pair");
-    lb.ip(["link", "set", veth.name(), "down"]).expect("down");
-    lb.ip(["link", "set", veth.name(), "name", "eth0"])
-        .expect("rename");
-    lb.ip(["link", "set", "eth0", "up"]).expect("up");
+    let lvs_benches::lab::Pair {
+        lb,
+        srv,
+        srv_dev,
+        rt,
+        ipvs: h,
+    } = lvs_benches::lab::Pair::new();
     let mut batch = String::new();
     for s in 0..SERVICES {
         for j in 0..PER_SERVICE {
-            batch += &format!("address add {}/16 dev {}\n", rs(s, j), veth.peer_name());
+            batch += &format!("address add {}/16 dev {srv_dev}\n", rs(s, j));
         }
     }
     let file = std::env::temp_dir().join(format!("checks-{}.batch", std::process::id()));
@@ -504,16 +502,6 @@ fn main() -> ExitCode {
         .expect("1,000 addresses");
     let _ = std::fs::remove_file(&file);
     let servers = Servers::start(&srv);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    let h = {
-        let _in_runtime = rt.enter();
-        let (conn, h) = ipvs::new_connection_in_netns(lb.path()).expect("an IPVS client in lb");
-        rt.spawn(conn);
-        h
-    };
     let lab = Lab {
         rt,
         h,

@@ -288,38 +288,20 @@ fn millis_1(d: Duration) -> String {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     raise_open_files();
-    let lb = NetNs::new().expect("lb");
-    let srv = NetNs::new().expect("srv");
-    let veth = lb
-        .veth("10.1.255.1/16", &srv, "10.1.255.2/16")
-        .expect("a veth pair");
-    lb.ip(["link", "set", veth.name(), "down"]).expect("down");
-    lb.ip(["link", "set", veth.name(), "name", "eth0"])
-        .expect("rename");
-    lb.ip(["link", "set", "eth0", "up"]).expect("up");
+    let lvs_benches::lab::Pair {
+        lb,
+        srv,
+        srv_dev,
+        rt,
+        ipvs: h,
+    } = lvs_benches::lab::Pair::new();
     lb.ip(["link", "set", "lo", "up"]).expect("lo");
     for j in 0..PER_SERVICE {
-        srv.ip([
-            "address",
-            "add",
-            &format!("{}/16", rs(j)),
-            "dev",
-            veth.peer_name(),
-        ])
-        .expect("a real server's address");
+        srv.ip(["address", "add", &format!("{}/16", rs(j)), "dev", &srv_dev])
+            .expect("a real server's address");
     }
     let _servers = start_servers(&srv, cli.services);
     let arrivals = record_heartbeats(&srv, "10.1.255.2:539");
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    let h = {
-        let _in_runtime = rt.enter();
-        let (conn, h) = ipvs::new_connection_in_netns(lb.path()).expect("an IPVS client in lb");
-        rt.spawn(conn);
-        h
-    };
     let id = std::process::id();
     let cf = std::env::temp_dir().join(format!("scrape-{id}.cf"));
     let overlay = std::env::temp_dir().join(format!("scrape-{id}.toml"));
