@@ -42,7 +42,8 @@ usage:
       forged, replayed, truncated and reordered heartbeats of each kind), storms (a minute of
       100 SIGHUPs a second and a flapping real server), resources (descriptors, threads and
       memory after 10,000 failed checks and 1,000 reloads), netlink (1,000 dumps racing
-      changes), crashes (200 SIGKILLs in reloads and start-ups); --quick: short runs
+      changes), crashes (200 SIGKILLs in reloads and start-ups), partitions (netem on the
+      heartbeat's paths, a partition healed); --quick: short runs
   cargo xtask dist [--debug]
       the Debian package of the director and its tools (dpkg-deb), in target/dist/; --debug
       packs debug binaries (for tests)

@@ -868,3 +868,119 @@ fn a_sighup_storm_and_a_flapping_server_delay_no_heartbeat_and_the_last_file_win
     );
     assert!(reloads > 0 && !answers.is_empty());
 }
+
+/// `tc qdisc replace dev DEV root netem ARGS` for each of `devs` on both routers (`ARGS` empty:
+/// the qdiscs removed), one `tc -batch` per router.
+fn netem(lab: &NatLab, devs: &[&str], args: &str) {
+    let batch: String = devs
+        .iter()
+        .map(|dev| {
+            if args.is_empty() {
+                format!("qdisc del dev {dev} root\n")
+            } else {
+                format!("qdisc replace dev {dev} root netem {args}\n")
+            }
+        })
+        .collect();
+    let file = ConfigFile::new("netem.batch", &batch);
+    for router in &lab.routers {
+        router
+            .exec("tc", ["-batch", file.0.to_str().expect("UTF-8")])
+            .expect("tc");
+    }
+}
+
+/// How long each partition test schedule lasts: `LVS_TEST_NETEM_SECONDS`, or 4 (longer than
+/// the deadtime, 3 s); with more than 4, the 1% and 5% loss schedules run too (`cargo xtask
+/// reliability --only partitions`).
+fn netem_seconds() -> u64 {
+    std::env::var("LVS_TEST_NETEM_SECONDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(4)
+}
+
+#[test]
+#[ignore = "kernel test: run with `cargo xtask test`"]
+fn after_a_partition_heals_one_router_is_active_and_lossy_paths_cause_no_failover() {
+    let seconds = netem_seconds();
+    let lab = NatLab::new(2);
+    let file = config("3");
+    let (mut primary, mut backup) = pair(&lab, &file);
+    let mut rows = Vec::new();
+    // Schedules that must not move the role: loss on both paths, one path cut, delay with
+    // reordering and duplicates.
+    let schedules = [
+        ("1% loss on both paths", "loss 1%", &["eth0", "eth1"][..]),
+        ("5% loss on both paths", "loss 5%", &["eth0", "eth1"][..]),
+        ("10% loss on both paths", "loss 10%", &["eth0", "eth1"][..]),
+        ("the private path cut", "loss 100%", &["eth1"][..]),
+        (
+            "200 ms delay, 25% reordered, 10% duplicated",
+            "delay 200ms reorder 25% 50% duplicate 10%",
+            &["eth0", "eth1"][..],
+        ),
+    ];
+    let skip = if seconds > 4 { 0 } else { 2 };
+    for (what, args, devs) in schedules.into_iter().skip(skip) {
+        primary.forget();
+        backup.forget();
+        netem(&lab, devs, args);
+        let changed = backup.try_wait_for("ACTIVE", Duration::from_secs(seconds));
+        netem(&lab, devs, "");
+        assert!(changed.is_none(), "{what}: the backup took over");
+        assert!(
+            primary.try_wait_for("STANDBY", Duration::ZERO).is_none(),
+            "{what}: the primary stepped down"
+        );
+        rows.push(format!("| {what} | {seconds} s | 0 |"));
+    }
+    // A partition: both paths cut both ways. The backup takes over (split brain), then the
+    // partition heals and one of them steps down within three heartbeats.
+    primary.forget();
+    backup.forget();
+    netem(&lab, &["eth0", "eth1"], "loss 100%");
+    backup.wait_for("ACTIVE (peer-dead)");
+    // Healed from the first qdisc removed.
+    let healed = Instant::now();
+    netem(&lab, &["eth0", "eth1"], "");
+    let (loser, stepped) = loop {
+        if let Some(l) = primary.try_wait_for("STANDBY", Duration::from_millis(20)) {
+            break ("primary", l.at);
+        }
+        if let Some(l) = backup.try_wait_for("STANDBY", Duration::from_millis(20)) {
+            break ("backup", l.at);
+        }
+        assert!(
+            healed.elapsed() < Duration::from_secs(10),
+            "both still active 10 s after the partition healed"
+        );
+    };
+    let took = stepped.saturating_duration_since(healed);
+    println!(
+        "partitions: Piranha heartbeat (keepalive 1 s, deadtime 3 s), the seed pair\n\
+         partitions: | schedule | for | role changes |\n\
+         partitions: |---|---:|---:|"
+    );
+    for row in rows {
+        println!("partitions: {row}");
+    }
+    println!(
+        "partitions: | both paths cut, then healed | until the backup took over | the {loser} \
+         stepped down {took:?} after the heal |"
+    );
+    assert!(
+        took <= Duration::from_secs(3),
+        "the {loser} stepped down {took:?} after the heal (3 heartbeats: 3 s)"
+    );
+    let other = if loser == "primary" {
+        &mut backup
+    } else {
+        &mut primary
+    };
+    assert!(
+        other
+            .try_wait_for("STANDBY", Duration::from_secs(2))
+            .is_none()
+    );
+}
