@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use crate::report::{self, Report, ReportFlags, capture, in_rig, os};
+use crate::report::{self, Report, ReportFlags, capture, capture_any, in_rig, os};
 use crate::workspace_root;
 use crate::{cargo, cargo_json};
 
@@ -117,8 +117,8 @@ fn kernel_test_lines(
     )?;
     // The rig passes LVS_TEST_* on to the test.
     cmd.envs(env.iter().map(|(k, v)| (k, v)));
-    let out = capture(&mut cmd)?;
-    let lines: Vec<String> = out
+    let (ok, out) = capture_any(&mut cmd)?;
+    let mut lines: Vec<String> = out
         .lines()
         // Anywhere in a line: libtest's `test NAME ... ` may come first.
         .filter_map(|l| l.split_once(prefix).map(|(_, rest)| rest))
@@ -126,6 +126,16 @@ fn kernel_test_lines(
         .collect();
     if lines.is_empty() {
         bail!("the test printed no table:\n{out}");
+    }
+    if !ok {
+        // The figures, then that the test found something wrong (its assertion is in the
+        // run's log, on stderr).
+        lines.push(String::new());
+        lines.push(
+            "**The test failed** on these figures: one of its assertions did not hold (the \
+             message is in the run's log)."
+                .to_string(),
+        );
     }
     Ok(lines)
 }

@@ -131,6 +131,16 @@ pub(crate) fn machines() -> Result<String> {
 
 /// Runs `command` and returns its stdout (its stderr shows progress as it goes).
 pub(crate) fn capture(command: &mut Command) -> Result<String> {
+    let (ok, out) = capture_any(command)?;
+    if !ok {
+        bail!("{command:?} failed");
+    }
+    Ok(out)
+}
+
+/// Runs `command`: whether it succeeded, and its stdout either way (a failed test's figures
+/// are figures too).
+pub(crate) fn capture_any(command: &mut Command) -> Result<(bool, String)> {
     let shown = format!("{command:?}");
     eprintln!("xtask: running {shown}");
     let output = command
@@ -139,9 +149,12 @@ pub(crate) fn capture(command: &mut Command) -> Result<String> {
         .output()
         .with_context(|| format!("cannot run {shown}"))?;
     if !output.status.success() {
-        bail!("{shown} failed: {}", output.status);
+        eprintln!("xtask: {shown} failed: {}", output.status);
     }
-    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    Ok((
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+    ))
 }
 
 /// `ARGV` in the rig: qemu, 2 CPUs (the kernel's IPVS under TCG), through this very xtask.
