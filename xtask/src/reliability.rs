@@ -188,14 +188,16 @@ fn storms(quick: bool) -> Result<String> {
         "## Storms: SIGHUPs and a flapping real server\n\n\
          Piranha's lvsd livelocked on a stream of SIGHUPs. Here the active router of the seed's \
          NAT pair (authenticated heartbeat, keepalive 100 ms, deadtime 1 s; checks every \
-         second) gets 100 SIGHUPs a second, with a new lvs.cf (another weight for 10.0.0.100, \
-         written whole and renamed into place) every tenth, while a real server refuses then \
-         serves every 100 ms (an iptables rule toggled) and a client asks `director status` \
-         in a loop. The heartbeat intervals are the primary's datagrams as the backup's \
-         tcpdump saw them; the log lines are the director's about the flapping server (each \
-         server's first changes in a minute, a notice, then one summary with the count: \
-         `director_core::flaps`). Afterwards the last file's weight is in the kernel and no \
-         router changed role: `examples/director/tests/kernel_timing_failover.rs`, \
+         second) gets 100 SIGHUPs a second, with a new lvs.cf (another scheduler, written \
+         whole and renamed into place) every tenth, while a real server (the test's own) \
+         answers, then closes connections unanswered, every 100 ms on average (70, 100 or 130 \
+         ms) and a client asks `director status` in a loop. The heartbeat intervals are the \
+         primary's datagrams as the backup's tcpdump saw them, read as they came; the log \
+         lines are the director's about the flapping server (each server's first changes in a \
+         minute, a notice, then one summary with the count: `director_core::flaps`; the check, \
+         once a second, sees only some of the flips). Afterwards the last file's scheduler is \
+         in the kernel and no router changed role: \
+         `examples/director/tests/kernel_timing_failover.rs`, \
          `a_sighup_storm_and_a_flapping_server_delay_no_heartbeat_and_the_last_file_wins` \
          (10 s in the test command).\n\n{}.\n\n{}\n\n",
         lines[0],
