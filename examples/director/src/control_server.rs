@@ -135,6 +135,12 @@ async fn answer(
 ) -> io::Result<()> {
     let allowed = permitted(&stream, access);
     let (read, mut write) = stream.into_split();
+    // The request is read from everyone (bounded): a refused client's write must not meet a
+    // closed socket (EPIPE) before it reads why.
+    let mut line = String::new();
+    tokio::io::BufReader::new(read.take(MAX_REQUEST))
+        .read_line(&mut line)
+        .await?;
     let response = match allowed {
         Err(why) => {
             tracing::warn!("control socket: refused {why}");
@@ -142,24 +148,18 @@ async fn answer(
                 "permission denied: the control socket is root's and the control group's",
             )
         }
-        Ok(()) => {
-            let mut line = String::new();
-            tokio::io::BufReader::new(read.take(MAX_REQUEST))
-                .read_line(&mut line)
-                .await?;
-            match read_request(&line) {
-                Err(refusal) => Response::error(refusal),
-                Ok(request) => {
-                    let (tx, rx) = oneshot::channel();
-                    if requests.send((request, tx)).await.is_err() {
-                        Response::error("the director is stopping")
-                    } else {
-                        rx.await
-                            .unwrap_or_else(|_| Response::error("the director is stopping"))
-                    }
+        Ok(()) => match read_request(&line) {
+            Err(refusal) => Response::error(refusal),
+            Ok(request) => {
+                let (tx, rx) = oneshot::channel();
+                if requests.send((request, tx)).await.is_err() {
+                    Response::error("the director is stopping")
+                } else {
+                    rx.await
+                        .unwrap_or_else(|_| Response::error("the director is stopping"))
                 }
             }
-        }
+        },
     };
     let mut out = serde_json::to_vec(&response).map_err(io::Error::other)?;
     out.push(b'\n');
