@@ -43,6 +43,7 @@
 mod error;
 mod escape;
 mod expect;
+mod limits;
 mod load;
 mod monitor;
 #[cfg(feature = "lvscf")]

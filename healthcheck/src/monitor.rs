@@ -28,7 +28,9 @@ use crate::{
 #[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 #[non_exhaustive]
 pub struct MonitorOptions {
-    /// Most checks (and load readings) running at once; others wait their turn.
+    /// Most checks (and load readings) running at once; others wait their turn. The monitor
+    /// raises the process's soft descriptor limit (`RLIMIT_NOFILE`) to fit them, within the
+    /// hard limit, and runs fewer at once (with a warning) when the hard limit is lower.
     pub max_concurrency: usize,
     /// Capacity of the update channel. While it is full, no new checks start.
     pub update_capacity: usize,
@@ -69,6 +71,10 @@ impl Default for MonitorOptions {
         }
     }
 }
+
+/// At most one warning this often about checks that could not run for want of a local
+/// resource ([`ProbeError::is_local`]).
+const LOCAL_ERROR_REPORT: Duration = Duration::from_secs(10);
 
 /// Identifies a target in a [`Monitor`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -289,12 +295,19 @@ struct Task {
     running: JoinSet<(TargetId, Done)>,
     outbox: VecDeque<Update>,
     pools: HashMap<u64, Pool<TargetId>>,
+    /// Checks that could not run for want of a local resource since the last warning, and when
+    /// that warning was.
+    local_errors: (u64, Option<Instant>),
 }
 
 impl Task {
-    fn new(options: MonitorOptions, updates: mpsc::Sender<Update>) -> Self {
+    fn new(mut options: MonitorOptions, updates: mpsc::Sender<Update>) -> Self {
+        // Each check in flight holds a descriptor (or a few, for programs): the process's limit
+        // must let them all run, or checks would fail on our own EMFILE.
+        options.max_concurrency = crate::limits::fit_descriptors(options.max_concurrency);
         Task {
             options,
+            local_errors: (0, None),
             updates,
             slots: HashMap::new(),
             next_id: 0,
@@ -551,8 +564,24 @@ impl Task {
         match done {
             Done::Check(outcome) => {
                 slot.checking = false;
-                if let Err(e) = &outcome.result {
-                    tracing::debug!(target = %slot.address, "check failed: {e}");
+                match &outcome.result {
+                    // Our own shortage (descriptors, memory) says nothing of the server: no
+                    // verdict, the next tick checks again.
+                    Err(e) if e.is_local() => {
+                        let (count, warned) = &mut self.local_errors;
+                        *count += 1;
+                        if warned.is_none_or(|at| now.duration_since(at) >= LOCAL_ERROR_REPORT) {
+                            tracing::warn!(
+                                "{count} checks could not run here (the last: {e}); their servers \
+                                 keep their state until a check runs"
+                            );
+                            *count = 0;
+                            *warned = Some(now);
+                        }
+                        return;
+                    }
+                    Err(e) => tracing::debug!(target = %slot.address, "check failed: {e}"),
+                    Ok(_) => {}
                 }
                 slot.server.handle_outcome(now, &outcome);
             }

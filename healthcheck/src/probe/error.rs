@@ -154,6 +154,35 @@ impl fmt::Display for ExitReason {
 }
 
 impl ProbeError {
+    /// Whether the check could not run for want of a resource of this host (descriptors,
+    /// memory, processes: `EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM`, `EAGAIN` on a socket or a
+    /// program's start). Such a failure says nothing of the server: the [`Monitor`](crate::Monitor)
+    /// gives no verdict on it and checks again at the next interval.
+    ///
+    /// ```
+    /// use healthcheck::ProbeError;
+    /// let e = ProbeError::Socket {
+    ///     addr: "192.0.2.1:80".parse().unwrap(),
+    ///     what: "socket",
+    ///     source: std::io::Error::from_raw_os_error(libc::EMFILE),
+    /// };
+    /// assert!(e.is_local());
+    /// let refused = ProbeError::Connect {
+    ///     addr: "192.0.2.1:80".parse().unwrap(),
+    ///     source: std::io::Error::from_raw_os_error(libc::ECONNREFUSED),
+    /// };
+    /// assert!(!refused.is_local());
+    /// ```
+    pub fn is_local(&self) -> bool {
+        match self {
+            ProbeError::Socket { source, .. } | ProbeError::Spawn { source, .. } => matches!(
+                source.raw_os_error(),
+                Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM | libc::EAGAIN)
+            ),
+            _ => false,
+        }
+    }
+
     pub(crate) fn mismatch(expected: impl fmt::Display, got: &[u8]) -> Self {
         ProbeError::Mismatch {
             expected: expected.to_string(),
