@@ -276,6 +276,41 @@ pub fn new_connection() -> Result<(Connection, Handle)> {
     finish(sock, dump_socks, family_id)
 }
 
+/// As [`new_connection`], but while IPVS is not available ([`Error::IpvsNotAvailable`]: `ip_vs`
+/// not loaded and not loadable yet, e.g. on a host whose modules come later in its boot) it
+/// waits `every` and tries again, calling `waiting` with the error and the number of the attempt
+/// that failed (1, 2, …) so that the caller can say why it waits. Any other error returns at
+/// once.
+///
+/// ```no_run
+/// # async fn f() -> ipvs::Result<()> {
+/// let (conn, handle) =
+///     ipvs::new_connection_when_available(std::time::Duration::from_secs(5), |e, attempt| {
+///         if attempt == 1 {
+///             eprintln!("{e}: waiting for it");
+///         }
+///     })
+///     .await?;
+/// tokio::spawn(conn);
+/// # drop(handle); Ok(()) }
+/// ```
+pub async fn new_connection_when_available(
+    every: std::time::Duration,
+    mut waiting: impl FnMut(&Error, u32),
+) -> Result<(Connection, Handle)> {
+    let mut attempt = 0u32;
+    loop {
+        match new_connection() {
+            Err(e @ Error::IpvsNotAvailable { .. }) => {
+                attempt = attempt.saturating_add(1);
+                waiting(&e, attempt);
+                tokio::time::sleep(every).await;
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Opens a connection in the network namespace at `path` (e.g. `/run/netns/NAME` or
 /// `/proc/PID/ns/net`). The socket is created on a short-lived thread that joins the namespace.
 pub fn new_connection_in_netns(path: impl AsRef<Path>) -> Result<(Connection, Handle)> {

@@ -36,7 +36,7 @@ pub mod totals;
 
 pub use client::{
     BatchOptions, Connection, DestinationHandle, Features, Handle, ServiceHandle, SetRequest,
-    new_connection, new_connection_in_netns,
+    new_connection, new_connection_in_netns, new_connection_when_available,
 };
 pub use drain::DestinationKey;
 pub use error::{Error, Operation, ReplyError, Result, Target};

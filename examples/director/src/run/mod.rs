@@ -452,7 +452,12 @@ pub async fn run(
         if primary { "primary" } else { "backup" }
     );
 
-    let (conn, ipvs) = ipvs::new_connection()?;
+    let (conn, ipvs) = ipvs::new_connection_when_available(Duration::from_secs(5), |e, n| {
+        if n % 12 == 1 {
+            tracing::warn!("{e}: waiting for it (trying again every 5 s)");
+        }
+    })
+    .await?;
     tokio::spawn(conn);
     // A restart adopts what the kernel has: real servers already in stay in until a check fails.
     let observed = observe(&ipvs).await?;
