@@ -2,8 +2,11 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+#[path = "common/tables.rs"]
+mod tables;
 
 use common::*;
+use tables::canon;
 
 const RULES: &str = "\
 -A -t 10.0.0.1:80 -s rr
@@ -97,5 +100,105 @@ fn list_matches_ipvsadm_and_json_apply_restores() {
         a.sort();
         assert_eq!(a, b);
         let _ = std::fs::remove_file(&path);
+    });
+}
+
+/// `services` services on 10.6.0.1 from port `1000 + first`, ten masqueraded real servers each.
+fn generated(services: u16, first: u16) -> ipvs::Table {
+    ipvs::Table {
+        services: (0..services)
+            .map(|i| ipvs::VirtualServer {
+                service: ipvs::Service::new(ipvs::ServiceKey::tcp(
+                    "10.6.0.1".parse().unwrap(),
+                    1000 + first + i,
+                )),
+                destinations: (1..=10u8)
+                    .map(|j| {
+                        ipvs::Destination::new(std::net::IpAddr::from([10, 6, 1, j]), 80)
+                            .with_forwarding(ipvs::Forwarding::Masquerade)
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }
+}
+
+/// `ipvsctl apply FILE`, quietly; whether it succeeded.
+fn apply(ctl: &str, file: &str) -> std::process::Child {
+    std::process::Command::new(ctl)
+        .args(["apply", file])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+#[ignore = "kernel test: run with `cargo xtask test`"]
+fn an_apply_killed_at_random_moments_converges_on_the_next_one() {
+    // `LVS_TEST_APPLY_KILLS` (3) kills of `ipvsctl apply` in a change of a tenth of
+    // `LVS_TEST_APPLY_SERVICES` (1,000) x 10, no checks: `cargo xtask reliability --only
+    // crashes` kills 20 of 10,000 x 10.
+    let kills: u32 = testkit::scale("LVS_TEST_APPLY_KILLS", 3);
+    let services: u16 = testkit::scale("LVS_TEST_APPLY_SERVICES", 1_000);
+    in_netns(|h| async move {
+        let ctl = ipvsctl();
+        let file = format!("/tmp/ipvsctl-crash-{}.json", std::process::id());
+        let write =
+            |t: &ipvs::Table| std::fs::write(&file, serde_json::to_vec(t).unwrap()).unwrap();
+        let t0 = std::time::Instant::now();
+        write(&generated(services, 0));
+        assert!(apply(&ctl, &file).wait().unwrap().success());
+        let programmed = t0.elapsed();
+        // One change of a tenth, uninterrupted: the window the kills fall in.
+        let step = services / 10;
+        let mut first = step;
+        write(&generated(services, first));
+        let t0 = std::time::Instant::now();
+        assert!(apply(&ctl, &file).wait().unwrap().success());
+        let window = t0.elapsed();
+        let mut rng = testkit::random("crashes");
+        let mut times = Vec::new();
+        for k in 0..kills {
+            first = (first + step) % (services * 2);
+            let want = generated(services, first);
+            write(&want);
+            let mut child = apply(&ctl, &file);
+            let at = window.mul_f64(rng.f64());
+            std::thread::sleep(at);
+            child.kill().unwrap();
+            let status = child.wait().unwrap();
+            // The next apply converges, in one run.
+            let t0 = std::time::Instant::now();
+            assert!(apply(&ctl, &file).wait().unwrap().success());
+            let took = t0.elapsed();
+            assert_eq!(
+                canon(&ipvs::reconcile::observe(&h).await.unwrap()),
+                canon(&want),
+                "kill {k}"
+            );
+            println!(
+                "crashes: apply kill {k} at {at:?} ({}): converged by the next apply in {took:?}",
+                if status.success() {
+                    "it had finished"
+                } else {
+                    "killed"
+                }
+            );
+            times.push(took);
+        }
+        let _ = std::fs::remove_file(&file);
+        times.sort();
+        let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+        println!(
+            "crashes: \n\
+             crashes: Without checks, `ipvsctl apply` (the ipvs crate's reconciler) of {services} \
+             x 10 (programmed in {:.0} ms; a change of a tenth in {:.0} ms) SIGKILLed {kills} \
+             times at a random moment of a change of a tenth: each time the next apply \
+             converged to the table exactly, in one run: p50 {:.0} ms, worst {:.0} ms.",
+            ms(programmed),
+            ms(window),
+            ms(times[times.len() / 2]),
+            ms(times[times.len() - 1]),
+        );
     });
 }

@@ -278,10 +278,7 @@ fn dumps_racing_heavy_changes_give_a_table_or_a_typed_error_and_the_reconciler_c
             })
         });
         // `LVS_TEST_DUMPS` (default 40; `cargo xtask reliability --only netlink`: 1,000).
-        let dumps: u32 = std::env::var("LVS_TEST_DUMPS")
-            .ok()
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(40);
+        let dumps: u32 = testkit::scale("LVS_TEST_DUMPS", 40);
         let (mut whole, mut errors) = (0, Vec::new());
         for _ in 0..dumps {
             match h.table().await {
@@ -314,4 +311,138 @@ fn dumps_racing_heavy_changes_give_a_table_or_a_typed_error_and_the_reconciler_c
             );
         }
     });
+}
+
+/// A signal handler that does nothing: installed without `SA_RESTART`, a signal that arrives
+/// during a blocking system call makes it fail with `EINTR`, as in a program whose own handlers
+/// are installed that way.
+extern "C" fn ignore(_: libc::c_int) {}
+
+#[test]
+#[ignore = "kernel test: run with `cargo xtask test`"]
+fn signals_without_sa_restart_interrupt_no_dump_and_no_change() {
+    // SAFETY: a handler that touches nothing, installed for SIGUSR1 only.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = ignore as *const () as libc::sighandler_t;
+        action.sa_flags = 0;
+        assert_eq!(
+            libc::sigaction(libc::SIGUSR1, &action, std::ptr::null_mut()),
+            0
+        );
+    }
+    common::in_netns(|h| async move {
+        let key = |i: u16| ServiceKey::tcp("10.9.0.1".parse().unwrap(), 1000 + i);
+        let table = |weight: u32| Table {
+            services: (0..200)
+                .map(|i| VirtualServer {
+                    service: Service::new(key(i)),
+                    destinations: (1..=4u8)
+                        .map(|j| {
+                            Destination::new(std::net::IpAddr::from([10, 9, 1, j]), 80)
+                                .with_forwarding(Forwarding::Masquerade)
+                                .with_weight(weight + u32::from(i % 3))
+                        })
+                        .collect(),
+                })
+                .collect(),
+        };
+        let own = Ownership::All;
+        let mut r = reconcile::Reconciler::new(h.clone());
+        assert!(r.apply(&table(1), &own).await.unwrap().is_ok());
+        // Every thread of this process (the runtime's, the blocking dumps') gets SIGUSR1 again
+        // and again while the table is dumped and changed.
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopped = stop.clone();
+        let storm = std::thread::spawn(move || {
+            let pid = std::process::id() as libc::pid_t;
+            let mut sent = 0u64;
+            while !stopped.load(std::sync::atomic::Ordering::Relaxed) {
+                for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+                    let Ok(tid) = task.file_name().to_string_lossy().parse::<libc::pid_t>() else {
+                        continue;
+                    };
+                    // SAFETY: tgkill of a thread of this process with a handled signal.
+                    if unsafe { libc::syscall(libc::SYS_tgkill, pid, tid, libc::SIGUSR1) } == 0 {
+                        sent += 1;
+                    }
+                }
+                std::thread::yield_now();
+            }
+            sent
+        });
+        // `LVS_TEST_EINTR_ROUNDS` (default 20; `cargo xtask reliability --only netlink`: 500).
+        let rounds: u32 = testkit::scale("LVS_TEST_EINTR_ROUNDS", 20);
+        let mut errors = Vec::new();
+        for round in 0..rounds {
+            let want = table(2 + round % 2);
+            match h.table().await {
+                Ok(t) => assert_eq!(t.len(), 200),
+                Err(e) => errors.push(format!("dump: {e}")),
+            }
+            match r.apply(&want, &own).await {
+                Ok(report) if report.is_ok() => {}
+                Ok(report) => errors.push(format!("apply: {:?}", report.first_error())),
+                Err(e) => errors.push(format!("apply: {e}")),
+            }
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let sent = storm.join().unwrap();
+        println!(
+            "netlink: EINTR: {rounds} dumps and {rounds} changes of 200 services x 4 while \
+             {sent} signals (a handler without SA_RESTART) hit every thread: {} errors {:?}",
+            errors.len(),
+            errors.iter().take(3).collect::<Vec<_>>()
+        );
+        assert!(sent > u64::from(rounds), "the storm sent {sent} signals");
+        assert!(errors.is_empty(), "{errors:?}");
+        let last = table(2 + (rounds - 1) % 2);
+        assert_eq!(canon(&reconcile::observe(&h).await.unwrap()), canon(&last));
+    });
+}
+
+#[test]
+#[ignore = "kernel test: run with `cargo xtask test`"]
+fn dumps_through_the_smallest_receive_buffer_are_whole_never_enobufs() {
+    // The dump sockets take the default receive buffer: at its smallest, a dump of 300
+    // services x 8 still comes whole, one datagram per read (the kernel fills a dump socket
+    // only as it is read, so a dump never overruns: no ENOBUFS).
+    let path = "/proc/sys/net/core/rmem_default";
+    let saved = std::fs::read_to_string(path).unwrap();
+    // The kernel's floor (SOCK_MIN_RCVBUF) depends on its struct sizes: the first it takes.
+    let smallest = [2304, 4608, 9216]
+        .into_iter()
+        .find(|n| std::fs::write(path, format!("{n}\n")).is_ok())
+        .unwrap();
+    println!("netlink: dumps with a receive buffer of {smallest} bytes");
+    let result = std::panic::catch_unwind(|| {
+        common::in_netns(|h| async move {
+            let key = |i: u16| ServiceKey::tcp("10.7.0.1".parse().unwrap(), 1000 + i);
+            let all = Table {
+                services: (0..300)
+                    .map(|i| VirtualServer {
+                        service: Service::new(key(i)),
+                        destinations: (1..=8u8)
+                            .map(|j| {
+                                Destination::new(std::net::IpAddr::from([10, 7, 1, j]), 80)
+                                    .with_forwarding(Forwarding::Masquerade)
+                            })
+                            .collect(),
+                    })
+                    .collect(),
+            };
+            assert!(
+                reconcile::apply(&h, &all, &Ownership::All)
+                    .await
+                    .unwrap()
+                    .is_ok()
+            );
+            for _ in 0..10 {
+                let t = reconcile::observe(&h).await.unwrap();
+                assert_eq!(canon(&t), canon(&all));
+            }
+        })
+    });
+    std::fs::write(path, saved).unwrap();
+    result.unwrap();
 }

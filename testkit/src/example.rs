@@ -29,8 +29,11 @@ fn program(package: &str, kind: &str, name: &str, under: &Path) -> PathBuf {
     let bin = profile_dir.join(under).join(name);
     if !bin.exists() {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        // The profile of the tests asking (`target/release`: `cargo test --release`).
+        let release = profile_dir.file_name().is_some_and(|p| p == "release");
         let status = Command::new(cargo)
             .args(["build", "-p", package, &format!("--{kind}"), name])
+            .args(release.then_some("--release"))
             .status()
             .expect("cargo runs");
         assert!(status.success(), "cannot build {kind} {name} of {package}");

@@ -13,6 +13,8 @@
 //!   thread never changes namespace. Sockets created there stay in that namespace.
 //! * [`NetNs::command`] and [`NetNs::exec`] run a program inside the namespace (`ip netns exec`).
 //! * [`Logged`] runs a program (a daemon under test) and waits on its log lines.
+//! * [`scale`] reads a fault test's size from its `LVS_TEST_*` variable, [`random`] seeds its
+//!   random choices (printing the seed).
 //! * [`replay_corpus`] replays a fuzz target's kept corpus through the target's checks.
 //!
 //! ```no_run
@@ -37,6 +39,7 @@ mod example;
 mod fuzz;
 mod netns;
 mod process;
+mod scale;
 
 pub use capture::{Capture, Frame};
 pub use error::Error;
@@ -44,3 +47,4 @@ pub use example::{binary, example};
 pub use fuzz::replay_corpus;
 pub use netns::{NetNs, Veth};
 pub use process::{Line, Logged};
+pub use scale::{random, scale};

@@ -13,8 +13,8 @@ use std::{
 };
 
 use common::{
-    ConfigFile, NatLab, Overlay, VIP, cli, director, sample, scrape, seed_config, seed_pair_config,
-    socket_of, wait_both_up, weight,
+    ConfigFile, NatLab, Overlay, VIP, cli, director, footprint, sample, scrape, seed_config,
+    seed_pair_config, socket_of, wait_both_up, weight,
 };
 use testkit::NetNs;
 
@@ -1062,13 +1062,10 @@ fn a_lone_router_follows_its_gateway() {
 /// `LVS_TEST_RELOADS` reloads (default 30); `cargo xtask reliability --only resources`: 10,000
 /// and 1,000.
 fn resources_scale() -> (u64, u64) {
-    let var = |name: &str, default: u64| {
-        std::env::var(name)
-            .ok()
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(default)
-    };
-    (var("LVS_TEST_FAILURES", 800), var("LVS_TEST_RELOADS", 30))
+    (
+        testkit::scale("LVS_TEST_FAILURES", 800),
+        testkit::scale("LVS_TEST_RELOADS", 30),
+    )
 }
 
 /// One virtual server of the resources test: `name` on 192.168.1.`vip`:80 checking `servers`
@@ -1087,19 +1084,6 @@ fn failing_virtual(name: &str, vip: u8, check: &str, servers: &[String]) -> Stri
     text + "}\n"
 }
 
-/// What the kernel says of a process over two seconds (two check intervals): its fewest open
-/// descriptors (those of checks in flight come and go), most threads and most resident memory
-/// (KiB).
-fn footprint(pid: u32) -> (usize, usize, u64) {
-    let t0 = std::time::Instant::now();
-    let mut seen = once(pid);
-    while t0.elapsed() < std::time::Duration::from_secs(2) {
-        let now = once(pid);
-        seen = (seen.0.min(now.0), seen.1.max(now.1), seen.2.max(now.2));
-    }
-    seen
-}
-
 /// The kinds of `pid`'s open descriptors (`socket`, `pipe`, `anon_inode:[eventfd]`, a file's
 /// path), with their counts.
 fn descriptor_kinds(pid: u32) -> std::collections::BTreeMap<String, usize> {
@@ -1114,22 +1098,6 @@ fn descriptor_kinds(pid: u32) -> std::collections::BTreeMap<String, usize> {
         *kinds.entry(kind).or_default() += 1;
     }
     kinds
-}
-
-/// [`footprint`] at one moment.
-fn once(pid: u32) -> (usize, usize, u64) {
-    let proc = std::path::PathBuf::from(format!("/proc/{pid}"));
-    let fds = std::fs::read_dir(proc.join("fd")).expect("fds").count();
-    let status = std::fs::read_to_string(proc.join("status")).expect("status");
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse::<u64>().ok())
-            .expect("a field")
-    };
-    (fds, field("Threads:") as usize, field("VmRSS:"))
 }
 
 #[test]

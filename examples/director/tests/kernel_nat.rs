@@ -8,6 +8,7 @@
 mod common;
 
 use std::{
+    collections::BTreeSet,
     io::{Read, Write},
     net::TcpStream,
     time::{Duration, Instant},
@@ -521,45 +522,97 @@ fn ipv6_services_and_real_servers_from_the_overlay() {
     assert!(!lab.ipvsadm(0, &["-Ln"]).contains("fd00"));
 }
 
-/// How many times the crash test kills the director: `LVS_TEST_KILLS`, or 10 (`cargo xtask
-/// reliability --only crashes`: 200).
-fn kills() -> u32 {
-    std::env::var("LVS_TEST_KILLS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(10)
+/// The crash test's scale: how many times it kills the director (`LVS_TEST_KILLS`, 10), how many
+/// services it adds to the seed's (`LVS_TEST_CRASH_SERVICES`, 20), with how many real servers
+/// each (`LVS_TEST_CRASH_SERVERS`, 2) checked how often (`LVS_TEST_CRASH_INTERVAL`, seconds, 1).
+/// `cargo xtask reliability --only crashes` runs 200 kills of this, and a few of 1,000 x 10.
+#[derive(Debug, Clone, Copy)]
+struct Crashes {
+    kills: u32,
+    services: u16,
+    servers: u16,
+    interval: u64,
 }
 
-/// The seed (checks every second) with 20 more services on the VIP, ports `1000 + first` to
-/// `1000 + first + 19`, each with both real servers on their port 80.
-fn with_services(first: u16) -> String {
-    let mut text = seed(&[]);
-    for port in (1000 + first)..(1020 + first) {
-        text += &format!(
-            "virtual P{port} {{\n     active = 1\n     address = 192.168.1.250 eth0:1\n     \
-             vip_nmask = 255.255.255.0\n     port = {port}\n     send = \"GET / HTTP/1.0\\r\\n\\r\\n\"\n     \
-             expect = \"HTTP\"\n     scheduler = wlc\n     protocol = tcp\n     timeout = 1\n     \
-             reentry = 1\n     server a {{\n         address = 10.0.0.100\n         port = 80\n         \
-             active = 1\n         weight = 1\n     }}\n     server b {{\n         address = 10.0.0.200\n         \
-             port = 80\n         active = 1\n         weight = 1\n     }}\n}}\n"
-        );
+impl Crashes {
+    fn from_env() -> Crashes {
+        let c = Crashes {
+            kills: testkit::scale("LVS_TEST_KILLS", 10),
+            services: testkit::scale("LVS_TEST_CRASH_SERVICES", 20),
+            servers: testkit::scale("LVS_TEST_CRASH_SERVERS", 2),
+            interval: testkit::scale("LVS_TEST_CRASH_INTERVAL", 1),
+        };
+        assert!(c.services >= 10 && c.services <= 20_000 && c.servers >= 2 && c.servers <= 40);
+        c
     }
-    text
-}
 
-/// The lines of `ipvsadm -Sn` a director of [`with_services`]`(first)` programs once every
-/// check passed, with the service of another owner.
-fn expected_table(first: u16) -> std::collections::BTreeSet<String> {
-    let mut lines = std::collections::BTreeSet::from(["-A -t 192.168.1.99:9999 -s rr".to_string()]);
-    let ports = std::iter::once(80).chain((1000 + first)..(1020 + first));
-    for port in ports {
-        lines.insert(format!("-A -t 192.168.1.250:{port} -s wlc"));
-        for rs in ["10.0.0.100", "10.0.0.200"] {
-            // The real servers keep port 80 (NAT maps the service's port to theirs).
-            lines.insert(format!("-a -t 192.168.1.250:{port} -r {rs}:80 -m -w 1"));
+    /// A reload replaces a tenth of the services.
+    fn step(&self) -> u16 {
+        self.services / 10
+    }
+
+    /// The real servers of each added service: the two real servers' ports 81, 82 and on (the
+    /// test's own listeners; busybox httpd on port 80 serves the seed's service alone).
+    fn real_servers(&self) -> Vec<(&'static str, u16)> {
+        (0..self.servers)
+            .map(|i| (["10.0.0.100", "10.0.0.200"][usize::from(i % 2)], 81 + i / 2))
+            .collect()
+    }
+
+    /// The ports the test's listeners answer on, on both real servers.
+    fn extra_ports(&self) -> std::ops::Range<u16> {
+        81..81 + self.servers.div_ceil(2)
+    }
+
+    /// The seed (checks every second) with [`Crashes::services`] more services on the VIP,
+    /// ports `1000 + first` and on, each with its real servers checked by a connection.
+    fn file(&self, first: u16) -> String {
+        let mut text = seed(&[]);
+        let servers: String = self
+            .real_servers()
+            .iter()
+            .enumerate()
+            .map(|(i, (address, port))| {
+                format!(
+                    "     server s{i} {{\n         address = {address}\n         port = {port}\n         \
+                     active = 1\n         weight = 1\n     }}\n"
+                )
+            })
+            .collect();
+        for port in self.ports(first) {
+            text += &format!(
+                "virtual P{port} {{\n     active = 1\n     address = 192.168.1.250 eth0:1\n     \
+                 vip_nmask = 255.255.255.0\n     port = {port}\n     scheduler = wlc\n     \
+                 protocol = tcp\n     timeout = {}\n     reentry = 1\n{servers}}}\n",
+                self.interval
+            );
         }
+        text
     }
-    lines
+
+    fn ports(&self, first: u16) -> std::ops::Range<u16> {
+        (1000 + first)..(1000 + first + self.services)
+    }
+
+    /// The lines of `ipvsadm -Sn` a director of [`Crashes::file`]`(first)` programs once every
+    /// check passed, with the service of another owner.
+    fn table(&self, first: u16) -> std::collections::BTreeSet<String> {
+        let mut lines =
+            std::collections::BTreeSet::from(["-A -t 192.168.1.99:9999 -s rr".to_string()]);
+        lines.insert("-A -t 192.168.1.250:80 -s wlc".into());
+        for rs in ["10.0.0.100", "10.0.0.200"] {
+            lines.insert(format!("-a -t 192.168.1.250:80 -r {rs}:80 -m -w 1"));
+        }
+        for port in self.ports(first) {
+            lines.insert(format!("-A -t 192.168.1.250:{port} -s wlc"));
+            for (rs, rs_port) in self.real_servers() {
+                lines.insert(format!(
+                    "-a -t 192.168.1.250:{port} -r {rs}:{rs_port} -m -w 1"
+                ));
+            }
+        }
+        lines
+    }
 }
 
 /// `ipvsadm -Sn` as a set of lines.
@@ -571,23 +624,52 @@ fn kernel_table(lab: &NatLab) -> std::collections::BTreeSet<String> {
         .collect()
 }
 
+/// Listeners on the real servers' `ports` that accept connections (a connection check's
+/// success) and close them, until the test ends.
+fn listen(lab: &NatLab, ports: std::ops::Range<u16>) {
+    for (ns, address) in lab.servers.iter().zip(["10.0.0.100", "10.0.0.200"]) {
+        for port in ports.clone() {
+            let listener = ns
+                .run(move || std::net::TcpListener::bind((address, port)))
+                .expect("netns")
+                .expect("a real server's port");
+            std::thread::spawn(move || {
+                for stream in listener.incoming() {
+                    drop(stream);
+                }
+            });
+        }
+    }
+}
+
 #[test]
 #[ignore = "kernel test: run with `cargo xtask test`"]
 fn a_director_killed_at_random_moments_converges_after_restart_and_loses_nothing() {
-    let n = kills();
+    let scale = Crashes::from_env();
+    let n = scale.kills;
     let lab = NatLab::new(1);
+    listen(&lab, scale.extra_ports());
     // A service of another owner: never touched.
     lab.ipvsadm(0, &["-A", "-t", "192.168.1.99:9999", "-s", "rr"]);
-    let file = ConfigFile::new("crash", &with_services(0));
+    let file = ConfigFile::new("crash", &scale.file(0));
+    // A large table takes a while to start (the checks, the table).
+    let patience =
+        Duration::from_secs(20 + u64::from(scale.services) * u64::from(scale.servers) / 200);
     let mut d = director(&lab.routers[0], &file.0, "start", &[]);
+    d.patience = patience;
     d.wait_for("took over 2 addresses");
-    let converged = |first: u16, since: Instant| -> Duration {
-        let want = expected_table(first);
-        let deadline = Instant::now() + Duration::from_secs(30);
+    // Until the table is the one of `first`'s file: how long since `since`, and how many of the
+    // real servers in `keep` (the healthy ones both files have) went missing meanwhile.
+    let converged = |first: u16, since: Instant, keep: &BTreeSet<String>| -> (Duration, usize) {
+        let want = scale.table(first);
+        let mut lost = BTreeSet::new();
+        // Every check has run twice.
+        let deadline = Instant::now() + patience + Duration::from_secs(10 + 2 * scale.interval);
         loop {
             let have = kernel_table(&lab);
+            lost.extend(keep.difference(&have).cloned());
             if have == want {
-                return since.elapsed();
+                return (since.elapsed(), lost.len());
             }
             assert!(
                 Instant::now() < deadline,
@@ -598,28 +680,23 @@ fn a_director_killed_at_random_moments_converges_after_restart_and_loses_nothing
             std::thread::yield_now();
         }
     };
-    converged(0, Instant::now());
-    let mut seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_nanos() as u64
-        | 1;
-    println!("crashes: random seed {seed}");
-    let mut random = move |below: u64| {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed % below
-    };
+    converged(0, Instant::now(), &BTreeSet::new());
+    let mut rng = testkit::random("crashes");
     let mut times = Vec::new();
     let mut first = 0;
     for k in 0..n {
         // A connection held open across the crash, through the VIP.
         let idle = Idle::open(&lab);
-        // A reload that changes a tenth of the services (2 out, 2 in), or a start-up; killed
+        // A reload that changes a tenth of the services, or a start-up; killed
         // somewhere in it.
-        first = (first + 2) % 20;
-        file.write(&with_services(first));
+        let before = scale.table(first);
+        first = (first + scale.step()) % scale.services;
+        file.write(&scale.file(first));
+        let keep: BTreeSet<String> = before
+            .intersection(&scale.table(first))
+            .filter(|l| l.starts_with("-a "))
+            .cloned()
+            .collect();
         let during = if k % 3 == 2 { "start-up" } else { "reload" };
         if during == "start-up" {
             d.child.kill().expect("SIGKILL");
@@ -628,18 +705,20 @@ fn a_director_killed_at_random_moments_converges_after_restart_and_loses_nothing
         } else {
             d.signal(libc::SIGHUP).expect("SIGHUP");
         }
-        let at = Duration::from_millis(random(if during == "start-up" { 1500 } else { 400 }));
+        let at = Duration::from_millis(rng.u64(..if during == "start-up" { 1500 } else { 400 }));
         std::thread::sleep(at);
         d.child.kill().expect("SIGKILL");
         d.child.wait().expect("reaped");
         // The next run converges: the new file's table, the other owner's service untouched.
         let restarted = Instant::now();
         d = director(&lab.routers[0], &file.0, "restart", &[]);
-        let took = converged(first, restarted);
+        let (took, lost) = converged(first, restarted, &keep);
         times.push(took);
         println!(
-            "crashes: kill {k} during {during} at {at:?}: converged {took:?} after the restart"
+            "crashes: kill {k} during {during} at {at:?}: converged {took:?} after the restart, \
+             {lost} healthy real servers missing meanwhile"
         );
+        assert_eq!(lost, 0, "kill {k}: healthy real servers went missing");
         // The connection held across the crash goes on.
         let page = idle.request();
         assert!(page == "rs1" || page == "rs2", "kill {k}: {page:?}");
@@ -647,10 +726,14 @@ fn a_director_killed_at_random_moments_converges_after_restart_and_loses_nothing
     times.sort();
     let p = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize].as_secs_f64() * 1000.0;
     println!(
-        "crashes: | kills | converged after the restart, p50 / p90 / max | services of other \
-         owners touched | connections held across a crash dropped |\n\
-         crashes: |---:|---|---:|---:|\n\
-         crashes: | {n} | {:.0} / {:.0} / {:.0} ms | 0 | 0 |",
+        "crashes: | table | checks every | kills | converged after the restart, p50 / p90 / max | \
+         services of other owners touched | healthy real servers lost | connections held \
+         across a crash dropped |\n\
+         crashes: |---|---:|---:|---|---:|---:|---:|\n\
+         crashes: | {} x {} | {} s | {n} | {:.0} / {:.0} / {:.0} ms | 0 | 0 | 0 |",
+        scale.services + 1,
+        scale.servers,
+        scale.interval,
         p(0.5),
         p(0.9),
         p(1.0)

@@ -10,18 +10,19 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{
-    ConfigFile, NatLab, Overlay, Prober, VIP, director, get, sample, scrape, seed_pair_config,
-    wait_both_up,
+    ConfigFile, NatLab, Overlay, Prober, VIP, director, footprint_now, get, sample, scrape,
+    seed_pair_config, wait_both_up,
 };
 use testkit::Logged;
 
 const EVERY: Duration = Duration::from_millis(50);
 const LIMIT: Duration = Duration::from_millis(300);
 
-/// Both routers started with `deadtime`; the primary active, both tables ready.
-fn pair(lab: &NatLab, file: &ConfigFile) -> (Logged, Logged) {
-    let mut primary = director(&lab.routers[0], &file.0, "primary", &[]);
-    let mut backup = director(&lab.routers[1], &file.0, "backup", &[]);
+/// Both routers started with `file` and `settings` (the director's arguments); the primary
+/// active, both tables ready.
+fn pair(lab: &NatLab, file: &ConfigFile, settings: &[&str]) -> (Logged, Logged) {
+    let mut primary = director(&lab.routers[0], &file.0, "primary", settings);
+    let mut backup = director(&lab.routers[1], &file.0, "backup", settings);
     primary.wait_for("this node is the primary");
     backup.wait_for("this node is the backup");
     primary.wait_for("took over 2 addresses");
@@ -70,7 +71,7 @@ fn config(deadtime: &str) -> ConfigFile {
 fn the_backup_serves_when_the_primary_dies_and_keeps_serving_when_it_returns() {
     let lab = NatLab::new(2);
     let file = config("3");
-    let (mut primary, mut backup) = pair(&lab, &file);
+    let (mut primary, mut backup) = pair(&lab, &file, &[]);
     let prober = Prober::start(&lab.client, VIP, EVERY, LIMIT);
     std::thread::sleep(Duration::from_millis(500)); // traffic before the event, to measure from
 
@@ -142,7 +143,7 @@ fn a_primary_stopped_cleanly_hands_over_at_once() {
             &[("timeout", "1"), ("reentry", "2")],
         ),
     );
-    let (mut primary, mut backup) = pair(&lab, &file);
+    let (mut primary, mut backup) = pair(&lab, &file, &[]);
     let daemons = |i: usize| lab.ipvsadm(i, &["-L", "--daemon"]);
     assert!(
         daemons(0).contains("master sync daemon (mcast=eth1, syncid=7,"),
@@ -204,7 +205,7 @@ fn a_link_failure_on_the_active_router_hands_over_with_monitor_links() {
             &[("timeout", "1"), ("reentry", "2")],
         ),
     );
-    let (mut primary, mut backup) = pair(&lab, &file);
+    let (mut primary, mut backup) = pair(&lab, &file, &[]);
     backup.forget();
     // The public link of the active router fails (its process lives on).
     let failed = Instant::now();
@@ -335,10 +336,7 @@ fn authenticated(name: &str) -> (ConfigFile, Overlay) {
 /// How many datagrams of each kind the forgery test sends: `LVS_TEST_FORGERIES`, or 1,000
 /// (`cargo xtask reliability --only forgery` sends 100,000).
 fn forgeries() -> usize {
-    std::env::var("LVS_TEST_FORGERIES")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(1_000)
+    testkit::scale("LVS_TEST_FORGERIES", 1_000)
 }
 
 /// A heartbeat seen on the wire: who sent it, from which port, and its UDP payload.
@@ -523,13 +521,7 @@ fn forged_replayed_truncated_and_reordered_heartbeats_from_a_third_host_change_n
         .collect();
     let dest = |i: usize| std::net::SocketAddr::from((routers[i], genuine[i][0].port));
 
-    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
-    let mut random = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
+    let mut rng = testkit::random("forgery");
     let kinds = ["forged", "replayed", "truncated", "reordered"];
     let mut rows = Vec::new();
     primary.forget();
@@ -556,12 +548,12 @@ fn forged_replayed_truncated_and_reordered_heartbeats_from_a_third_host_change_n
                         epoch: u64::from_be_bytes(one[16..24].try_into().expect("8 bytes")) + 1,
                         seq: i as u64,
                     };
-                    encode_auth(&advert, &random().to_be_bytes().repeat(4)).to_vec()
+                    encode_auth(&advert, &rng.u64(..).to_be_bytes().repeat(4)).to_vec()
                 }
                 "forged" => {
                     // A genuine heartbeat with one bit flipped.
                     let mut b = one.clone();
-                    let bit = random() as usize % (64 * 8);
+                    let bit = rng.usize(..64 * 8);
                     b[bit / 8] ^= 1 << (bit % 8);
                     b
                 }
@@ -661,10 +653,7 @@ fn forged_replayed_truncated_and_reordered_heartbeats_from_a_third_host_change_n
 /// How long the storm test's storms last: `LVS_TEST_STORM_SECONDS`, or 10 (`cargo xtask
 /// reliability --only storms`: 60).
 fn storm_seconds() -> u64 {
-    std::env::var("LVS_TEST_STORM_SECONDS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(10)
+    testkit::scale("LVS_TEST_STORM_SECONDS", 10)
 }
 
 /// The schedulers the storm test's files go through.
@@ -901,10 +890,7 @@ fn netem(lab: &NatLab, devs: &[&str], args: &str) {
 /// the deadtime, 3 s); with more than 4, the 1% and 5% loss schedules run too (`cargo xtask
 /// reliability --only partitions`).
 fn netem_seconds() -> u64 {
-    std::env::var("LVS_TEST_NETEM_SECONDS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(4)
+    testkit::scale("LVS_TEST_NETEM_SECONDS", 4)
 }
 
 #[test]
@@ -913,7 +899,7 @@ fn after_a_partition_heals_one_router_is_active_and_lossy_paths_cause_no_failove
     let seconds = netem_seconds();
     let lab = NatLab::new(2);
     let file = config("3");
-    let (mut primary, mut backup) = pair(&lab, &file);
+    let (mut primary, mut backup) = pair(&lab, &file, &[]);
     let mut rows = Vec::new();
     // Schedules that must not move the role: loss on both paths, one path cut, delay with
     // reordering and duplicates.
@@ -989,5 +975,416 @@ fn after_a_partition_heals_one_router_is_active_and_lossy_paths_cause_no_failove
         other
             .try_wait_for("STANDBY", Duration::from_secs(2))
             .is_none()
+    );
+}
+
+/// `tc -force -batch -` in each router's namespace, fed line by line: a change of the qdiscs
+/// reaches both routers within a few milliseconds of [`Netem::set`] (a `tc` started per change
+/// takes tens of them under the rig's emulated CPUs).
+struct Netem(Vec<std::process::Child>);
+
+impl Netem {
+    fn start(lab: &NatLab) -> Netem {
+        Netem(
+            lab.routers
+                .iter()
+                .map(|r| {
+                    r.command("tc")
+                        .args(["-force", "-batch", "-"])
+                        .stdin(std::process::Stdio::piped())
+                        .spawn()
+                        .expect("tc -batch")
+                })
+                .collect(),
+        )
+    }
+
+    /// As [`netem`]: `ARGS` on each of `devs` on both routers, or (`ARGS` empty) the qdiscs
+    /// removed.
+    fn set(&mut self, devs: &[&str], args: &str) {
+        use std::io::Write;
+        let batch: String = devs
+            .iter()
+            .map(|dev| {
+                if args.is_empty() {
+                    format!("qdisc del dev {dev} root\n")
+                } else {
+                    format!("qdisc replace dev {dev} root netem {args}\n")
+                }
+            })
+            .collect();
+        for tc in &mut self.0 {
+            let stdin = tc.stdin.as_mut().expect("tc's stdin");
+            stdin.write_all(batch.as_bytes()).expect("tc");
+            stdin.flush().expect("tc");
+        }
+    }
+}
+
+impl Drop for Netem {
+    fn drop(&mut self) {
+        for tc in &mut self.0 {
+            drop(tc.stdin.take());
+            let _ = tc.wait();
+        }
+    }
+}
+
+/// How long each mode's random partition schedule runs: `LVS_TEST_RANDOM_SECONDS`, or 20 (`cargo
+/// xtask reliability --only partitions`: 600).
+fn random_seconds() -> u64 {
+    testkit::scale("LVS_TEST_RANDOM_SECONDS", 20)
+}
+
+/// One step of a random partition schedule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Episode {
+    /// Loss of this many percent on both paths.
+    Loss(u8),
+    /// One path (its device) cut both ways.
+    Cut(&'static str),
+    /// 200 ms delay, 25% reordered, 10% duplicated on both paths.
+    Jitter,
+    /// Both paths cut both ways, then healed.
+    Partition,
+}
+
+impl std::fmt::Display for Episode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Episode::Loss(p) => write!(f, "{p}% loss on both paths"),
+            Episode::Cut("eth0") => f.write_str("the public path cut"),
+            Episode::Cut(_) => f.write_str("the private path cut"),
+            Episode::Jitter => f.write_str("200 ms delay, 25% reordered, 10% duplicated"),
+            Episode::Partition => f.write_str("both paths cut, then healed"),
+        }
+    }
+}
+
+/// The role changes among `lines` (the director's log), each with its cause: a role change
+/// logged without one fails the test.
+fn role_changes(lines: &[String]) -> Vec<String> {
+    lines
+        .iter()
+        .filter(|l| l.contains("director: ACTIVE") || l.contains("director: STANDBY"))
+        .map(|l| {
+            let cause = l
+                .split_once(" (")
+                .and_then(|(_, c)| c.split_once(')'))
+                .map(|(c, _)| c)
+                .unwrap_or_default();
+            assert!(!cause.is_empty(), "a role change without its cause: {l}");
+            l.clone()
+        })
+        .collect()
+}
+
+/// Which of the pair holds the VIP, once exactly one does (within `limit`); panics otherwise.
+fn the_one_active(lab: &NatLab, limit: Duration) -> usize {
+    let deadline = Instant::now() + limit;
+    loop {
+        let holders: Vec<usize> = (0..2)
+            .filter(|&i| lab.addresses(i, "eth0").contains("192.168.1.250"))
+            .collect();
+        if let [one] = holders[..] {
+            return one;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} routers hold the VIP {limit:?} after the schedule",
+            holders.len()
+        );
+        std::thread::yield_now();
+    }
+}
+
+/// Random schedules of loss, a path cut, delay with reordering and duplicates, and partitions
+/// on both heartbeat paths of the seed pair for [`random_seconds`]: no role change but in a
+/// partition; after a partition heals, one router is active within three heartbeats; every
+/// role change is logged with its cause. Prints the report's rows (`partitions: `).
+fn random_schedules(mode: &str, settings: &[&str], keepalive: Duration, deadtime: Duration) {
+    let total = Duration::from_secs(random_seconds());
+    let lab = NatLab::new(2);
+    // The file's timers are Piranha mode's; the authenticated mode's come from its settings.
+    // A file of its own: the report runs both modes at once.
+    let file = ConfigFile::new(
+        &format!("random-{}", mode.replace(' ', "-")),
+        &seed_pair_config(
+            &[("keepalive", "1"), ("deadtime", "3")],
+            &[("timeout", "1"), ("reentry", "2")],
+        ),
+    );
+    let mut pair: [Logged; 2] = pair(&lab, &file, settings).into();
+    let pids = [pair[0].child.id(), pair[1].child.id()];
+    let before = pids.map(footprint_now);
+    let mut rng = testkit::random("partitions");
+    let mut tc = Netem::start(&lab);
+    // Per kind: episodes, time under it, role changes; per partition heal: how long until one
+    // router was active again.
+    let mut exposure: std::collections::BTreeMap<Episode, (u32, Duration, u32)> =
+        Default::default();
+    let mut heals: Vec<Duration> = Vec::new();
+    let mut takeovers = 0;
+    let mut logged = 0;
+    let mut previous = None;
+    let started = Instant::now();
+    while started.elapsed() < total {
+        // The first is a partition that outlives the deadtime, so that every run heals one.
+        let episode = match if previous.is_none() { 9 } else { rng.u8(0..10) } {
+            0 | 1 => Episode::Loss(1),
+            2 | 3 => Episode::Loss(5),
+            4 | 5 => Episode::Loss(10),
+            6 => Episode::Cut(if rng.bool() { "eth0" } else { "eth1" }),
+            7 => Episode::Jitter,
+            _ => Episode::Partition,
+        };
+        let (devs, args): (&[&str], String) = match episode {
+            Episode::Loss(p) => (&["eth0", "eth1"], format!("loss {p}%")),
+            Episode::Cut("eth0") => (&["eth0"], "loss 100%".into()),
+            Episode::Cut(_) => (&["eth1"], "loss 100%".into()),
+            Episode::Jitter => (
+                &["eth0", "eth1"],
+                "delay 200ms reorder 25% 50% duplicate 10%".into(),
+            ),
+            Episode::Partition => (&["eth0", "eth1"], "loss 100%".into()),
+        };
+        // Partitions from a third of the deadtime (no takeover) to three deadtimes; the others
+        // from one to four deadtimes.
+        let length = if previous.is_none() {
+            deadtime.mul_f64(1.5 + 1.5 * rng.f64())
+        } else if episode == Episode::Partition {
+            deadtime.mul_f64(0.3 + 2.7 * rng.f64())
+        } else {
+            deadtime.mul_f64(1.0 + 3.0 * rng.f64())
+        };
+        // What came in since the last episode ended (a late role change counts against it).
+        let late: Vec<String> = pair
+            .iter_mut()
+            .flat_map(|d| role_changes(&d.forget()))
+            .collect();
+        if let Some(prev) = previous
+            && !late.is_empty()
+        {
+            logged += late.len();
+            if prev != Episode::Partition {
+                exposure.entry(prev).or_default().2 += late.len() as u32;
+                for c in &late {
+                    println!("partitions: a role change after {prev}: {c}");
+                }
+            }
+        }
+        previous = Some(episode);
+        tc.set(devs, &args);
+        // The schedule itself, not a wait for something to happen.
+        std::thread::sleep(length);
+        let healed = Instant::now();
+        tc.set(devs, "");
+        let entry = exposure.entry(episode).or_default();
+        entry.0 += 1;
+        entry.1 += length;
+        if episode == Episode::Partition {
+            let took_over = pair.iter_mut().any(|d| {
+                d.try_wait_for("director: ACTIVE (", Duration::ZERO)
+                    .is_some()
+            });
+            if took_over {
+                takeovers += 1;
+                // Both active: one steps down.
+                let stepped = loop {
+                    if let Some(line) = pair.iter_mut().find_map(|d| {
+                        d.try_wait_for("director: STANDBY (", Duration::from_millis(5))
+                    }) {
+                        break line.at;
+                    }
+                    assert!(
+                        healed.elapsed() < Duration::from_secs(10),
+                        "{mode}: both routers still active 10 s after a partition healed"
+                    );
+                };
+                heals.push(stepped.saturating_duration_since(healed));
+            } else {
+                heals.push(Duration::ZERO);
+            }
+        }
+        let changes: Vec<String> = pair
+            .iter_mut()
+            .flat_map(|d| role_changes(&d.forget()))
+            .collect();
+        logged += changes.len();
+        if episode != Episode::Partition {
+            exposure.entry(episode).or_default().2 += changes.len() as u32;
+            for c in &changes {
+                println!("partitions: a role change under {episode}: {c}");
+            }
+        }
+        the_one_active(&lab, deadtime);
+    }
+    let ran = started.elapsed();
+    let after = pids.map(footprint_now);
+    heals.sort();
+    let worst = heals.last().copied().unwrap_or_default();
+    let within = heals.iter().filter(|&&h| h <= keepalive * 3).count();
+    println!(
+        "partitions: **{mode}** (keepalive {keepalive:?}, deadtime {deadtime:?}): random \
+         schedules for {:.0} s\n\
+         partitions: \n\
+         partitions: | schedule | episodes | for | role changes (false failovers) | per hour |\n\
+         partitions: |---|---:|---:|---:|---:|",
+        ran.as_secs_f64()
+    );
+    for (episode, (n, time, changes)) in &exposure {
+        if *episode == Episode::Partition {
+            continue;
+        }
+        println!(
+            "partitions: | {episode} | {n} | {:.0} s | {changes} | {:.1} |",
+            time.as_secs_f64(),
+            f64::from(*changes) * 3600.0 / time.as_secs_f64()
+        );
+    }
+    println!(
+        "partitions: | both paths cut, then healed | {} | {:.0} s | {takeovers} takeovers (the \
+         partition outlived the deadtime) | |\n\
+         partitions: \n\
+         partitions: After each heal one router was active within three heartbeats ({:?}) in \
+         {within} of {} runs (heal to step-down: p50 {:.0} ms, worst {:.0} ms); {logged} role \
+         changes, each logged with its cause. Descriptors / threads / RSS (KiB) of the primary and \
+         the backup: {:?} at the start, {:?} at the end.",
+        heals.len(),
+        exposure
+            .get(&Episode::Partition)
+            .map(|e| e.1.as_secs_f64())
+            .unwrap_or_default(),
+        keepalive * 3,
+        heals.len(),
+        heals
+            .get(heals.len() / 2)
+            .copied()
+            .unwrap_or_default()
+            .as_secs_f64()
+            * 1000.0,
+        worst.as_secs_f64() * 1000.0,
+        before,
+        after,
+    );
+    assert_eq!(within, heals.len(), "{mode}: a heal took {worst:?}");
+    for (episode, (_, _, changes)) in &exposure {
+        assert!(
+            *episode == Episode::Partition || *changes == 0,
+            "{mode}: {changes} role changes under {episode}"
+        );
+    }
+}
+
+#[test]
+#[ignore = "kernel test: run with `cargo xtask test`"]
+fn random_partitions_in_piranha_mode_heal_to_one_active_router_within_three_heartbeats() {
+    random_schedules(
+        "Piranha heartbeat",
+        &[],
+        Duration::from_secs(1),
+        Duration::from_secs(3),
+    );
+}
+
+#[test]
+#[ignore = "kernel test: run with `cargo xtask test`"]
+fn random_partitions_in_authenticated_mode_heal_to_one_active_router_within_three_heartbeats() {
+    let (_key, overlay) = authenticated("random");
+    random_schedules(
+        "authenticated heartbeat",
+        &overlay.args(),
+        Duration::from_millis(100),
+        Duration::from_secs(1),
+    );
+}
+
+/// How many times the takeover crash test kills a router during its takeover:
+/// `LVS_TEST_TAKEOVER_KILLS`, or 2 (`cargo xtask reliability --only crashes`: 20).
+fn takeover_kills() -> u32 {
+    testkit::scale("LVS_TEST_TAKEOVER_KILLS", 2)
+}
+
+/// `ipvsadm -Sn` on router `i`, as a set of lines.
+fn table_of(lab: &NatLab, i: usize) -> std::collections::BTreeSet<String> {
+    lab.ipvsadm(i, &["-Sn"])
+        .lines()
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+#[test]
+#[ignore = "kernel test: run with `cargo xtask test`"]
+fn a_router_killed_during_its_takeover_comes_back_active_with_its_table() {
+    let kills = takeover_kills();
+    let lab = NatLab::new(2);
+    let file = config("3");
+    let (primary, backup) = pair(&lab, &file, &[]);
+    let mut routers = [primary, backup];
+    // A service of another owner on both routers: never touched.
+    for i in 0..2 {
+        lab.ipvsadm(i, &["-A", "-t", "192.168.1.99:9999", "-s", "rr"]);
+    }
+    let want = table_of(&lab, 0);
+    assert!(want.contains("-A -t 192.168.1.99:9999 -s rr"), "{want:?}");
+    assert_eq!(want, table_of(&lab, 1), "both routers have the table");
+    let mut rng = testkit::random("crashes");
+    let mut active = 0;
+    let mut served_after = Vec::new();
+    for k in 0..kills {
+        let standby = 1 - active;
+        // The active router dies (its links with it); the standby takes over and is killed
+        // somewhere in its takeover.
+        routers[standby].forget();
+        routers[active].child.kill().expect("SIGKILL");
+        routers[active].child.wait().expect("reaped");
+        lab.unplug(active);
+        let taking = routers[standby].wait_for("ACTIVE (peer-dead)").at;
+        let at = Duration::from_millis(rng.u64(..400));
+        std::thread::sleep((taking + at).saturating_duration_since(Instant::now()));
+        routers[standby].child.kill().expect("SIGKILL");
+        routers[standby].child.wait().expect("reaped");
+        // Restarted, it takes over again (the peer is still dead), with the table it had.
+        let restarted = Instant::now();
+        routers[standby] = director(&lab.routers[standby], &file.0, "restarted", &[]);
+        routers[standby].wait_for("ACTIVE (peer-dead)");
+        routers[standby].wait_for("took over 2 addresses");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while get(&lab.client, VIP).is_err() {
+            assert!(Instant::now() < deadline, "kill {k}: the VIP is not served");
+        }
+        let took = restarted.elapsed();
+        assert_eq!(table_of(&lab, standby), want, "kill {k}: the table");
+        served_after.push(took);
+        println!(
+            "crashes: takeover kill {k} at {at:?} into the takeover: served {took:?} after the \
+             restart"
+        );
+        // The dead router returns and stays standby (no failback in Piranha mode).
+        lab.plug(active);
+        routers[active] = director(&lab.routers[active], &file.0, "returned", &[]);
+        wait_both_up(&mut routers[active]);
+        assert_eq!(the_one_active(&lab, Duration::from_secs(3)), standby);
+        assert_eq!(
+            table_of(&lab, active),
+            want,
+            "kill {k}: the returned router's table"
+        );
+        active = standby;
+    }
+    served_after.sort();
+    let worst = served_after.last().copied().unwrap_or_default();
+    println!(
+        "crashes: \n\
+         crashes: Killed during a takeover (the seed pair, keepalive 1 s, deadtime 3 s): the active \
+         router killed with its links down, the standby killed 0-400 ms after it declared the \
+         peer dead, then restarted: {kills} kills, each time active again with the same table \
+         (the other owner's service untouched); the VIP served {:?} (p50), {worst:?} (worst) \
+         after the restart (one deadtime to declare the still dead peer dead, then the takeover).",
+        served_after
+            .get(served_after.len() / 2)
+            .copied()
+            .unwrap_or_default()
     );
 }

@@ -99,3 +99,32 @@ pub fn weight(lab: &NatLab, i: usize, rs: &str) -> Option<u32> {
         .and_then(|l| l.split_whitespace().nth(3))
         .and_then(|w| w.parse().ok())
 }
+
+/// What the kernel says of a process over two seconds (two check intervals): its fewest open
+/// descriptors (those of checks in flight come and go), most threads and most resident memory
+/// (KiB).
+pub fn footprint(pid: u32) -> (usize, usize, u64) {
+    let t0 = std::time::Instant::now();
+    let mut seen = footprint_now(pid);
+    while t0.elapsed() < std::time::Duration::from_secs(2) {
+        let now = footprint_now(pid);
+        seen = (seen.0.min(now.0), seen.1.max(now.1), seen.2.max(now.2));
+    }
+    seen
+}
+
+/// [`footprint`] at one moment: open descriptors, threads, resident memory (KiB).
+pub fn footprint_now(pid: u32) -> (usize, usize, u64) {
+    let proc = std::path::PathBuf::from(format!("/proc/{pid}"));
+    let fds = std::fs::read_dir(proc.join("fd")).expect("fds").count();
+    let status = std::fs::read_to_string(proc.join("status")).expect("status");
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse::<u64>().ok())
+            .expect("a field")
+    };
+    (fds, field("Threads:") as usize, field("VmRSS:"))
+}
