@@ -15,6 +15,7 @@ use crate::{cargo, cargo_json, install, vm::Backend, workspace_root};
 pub(crate) const REPORT: Report = Report {
     task: "bench-report",
     sections: &SECTIONS,
+    opt_in: &[],
 };
 
 /// The sections, in the report's order.

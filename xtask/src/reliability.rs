@@ -17,10 +17,11 @@ use crate::{cargo, cargo_json};
 pub(crate) const REPORT: Report = Report {
     task: "reliability",
     sections: &SECTIONS,
+    opt_in: &["soak"],
 };
 
 /// The sections, in the report's order.
-const SECTIONS: [&str; 7] = [
+const SECTIONS: [&str; 8] = [
     "fuzz",
     "forgery",
     "storms",
@@ -28,6 +29,7 @@ const SECTIONS: [&str; 7] = [
     "netlink",
     "crashes",
     "partitions",
+    "soak",
 ];
 
 /// Every fuzz target: the crate's directory and the target's name.
@@ -73,16 +75,26 @@ pub(crate) fn run(flags: &ReportFlags) -> Result<bool> {
         "netlink" => netlink(flags.quick),
         "crashes" => crashes(flags.quick),
         "partitions" => partitions(flags.quick),
+        "soak" => soak(flags.quick),
         other => bail!("unknown section {other} (known: {})", SECTIONS.join(", ")),
     })
 }
 
-/// A kernel test binary of the workspace, built (debug, as the test command builds it).
+/// A kernel test binary of the workspace, built with `--release` (the programs it runs, e.g. the
+/// director, are then release builds too: what operators run, not the test command's debug builds).
 fn kernel_test(package: &str, target: &str) -> Result<PathBuf> {
     let mut cmd = cargo();
-    cmd.args(["test", "-p", package, "--test", target, "--no-run"])
-        .arg("--message-format=json-render-diagnostics")
-        .stderr(Stdio::inherit());
+    cmd.args([
+        "test",
+        "--release",
+        "-p",
+        package,
+        "--test",
+        target,
+        "--no-run",
+    ])
+    .arg("--message-format=json-render-diagnostics")
+    .stderr(Stdio::inherit());
     let output = cmd.output().context("cannot run cargo test")?;
     if !output.status.success() {
         bail!("cargo test --no-run failed: {}", output.status);
@@ -94,27 +106,33 @@ fn kernel_test(package: &str, target: &str) -> Result<PathBuf> {
         .with_context(|| format!("cargo did not announce the test {target}"))
 }
 
-/// The lines the kernel test `package`/`binary`/`test` prints with `prefix` (without it), run
-/// in the rig (2 CPUs) with `env` (`LVS_TEST_*`, its scale).
+/// The lines the kernel tests `package`/`binary`/`tests` print with `prefix` (without it), run
+/// one after the other in one boot of the rig (2 CPUs) with `env` (`LVS_TEST_*`, their scale).
 fn kernel_test_lines(
     package: &str,
     binary: &str,
-    test: &str,
+    tests: &[&str],
     env: &[(&str, String)],
     prefix: &str,
 ) -> Result<Vec<String>> {
+    kernel_tests_at_once(package, binary, tests, env, prefix, 1)
+}
+
+/// As [`kernel_test_lines`], with `threads` tests at a time (each test builds its own network).
+fn kernel_tests_at_once(
+    package: &str,
+    binary: &str,
+    tests: &[&str],
+    env: &[(&str, String)],
+    prefix: &str,
+    threads: usize,
+) -> Result<Vec<String>> {
     let exe = kernel_test(package, binary)?;
-    let mut cmd = in_rig(
-        &os(&[
-            &exe,
-            &"--ignored",
-            &"--exact",
-            &test,
-            &"--nocapture",
-            &"--test-threads=1",
-        ]),
-        "90m",
-    )?;
+    let threads = format!("--test-threads={threads}");
+    let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> =
+        vec![&exe, &"--ignored", &"--exact", &"--nocapture", &threads];
+    args.extend(tests.iter().map(|t| t as &dyn AsRef<std::ffi::OsStr>));
+    let mut cmd = in_rig(&os(&args), "90m")?;
     // The rig passes LVS_TEST_* on to the test.
     cmd.envs(env.iter().map(|(k, v)| (k, v)));
     let (ok, out) = capture_any(&mut cmd)?;
@@ -148,7 +166,7 @@ fn forgery(quick: bool) -> Result<String> {
     let lines = kernel_test_lines(
         "director",
         "kernel_timing_failover",
-        "forged_replayed_truncated_and_reordered_heartbeats_from_a_third_host_change_nothing",
+        &["forged_replayed_truncated_and_reordered_heartbeats_from_a_third_host_change_nothing"],
         &[("LVS_TEST_FORGERIES", n.to_string())],
         "forgery: ",
     )?;
@@ -180,7 +198,7 @@ fn storms(quick: bool) -> Result<String> {
     let lines = kernel_test_lines(
         "director",
         "kernel_timing_failover",
-        "a_sighup_storm_and_a_flapping_server_delay_no_heartbeat_and_the_last_file_wins",
+        &["a_sighup_storm_and_a_flapping_server_delay_no_heartbeat_and_the_last_file_wins"],
         &[("LVS_TEST_STORM_SECONDS", seconds.to_string())],
         "storm: ",
     )?;
@@ -212,7 +230,7 @@ fn resources(quick: bool) -> Result<String> {
     let lines = kernel_test_lines(
         "director",
         "kernel_control",
-        "failed_checks_and_reloads_leave_no_descriptor_thread_or_memory_behind",
+        &["failed_checks_and_reloads_leave_no_descriptor_thread_or_memory_behind"],
         &[
             ("LVS_TEST_FAILURES", failures.to_string()),
             ("LVS_TEST_RELOADS", reloads.to_string()),
@@ -238,28 +256,45 @@ fn resources(quick: bool) -> Result<String> {
     ))
 }
 
-/// The `netlink` section: the IPVS table dumped again and again while another connection
-/// churns it.
+/// The `netlink` section: dumps racing changes, a signal storm (EINTR), the smallest receive
+/// buffer (ENOBUFS); what batches and a missing `ip_vs` do is described.
 fn netlink(quick: bool) -> Result<String> {
-    let dumps = if quick { 100 } else { 1_000 };
+    let (dumps, rounds) = if quick { (100, 50) } else { (1_000, 500) };
     let lines = kernel_test_lines(
         "lvs-ipvs",
         "kernel_reconcile",
-        "dumps_racing_heavy_changes_give_a_table_or_a_typed_error_and_the_reconciler_converges",
-        &[("LVS_TEST_DUMPS", dumps.to_string())],
+        &[
+            "dumps_racing_heavy_changes_give_a_table_or_a_typed_error_and_the_reconciler_converges",
+            "signals_without_sa_restart_interrupt_no_dump_and_no_change",
+            "dumps_through_the_smallest_receive_buffer_are_whole_never_enobufs",
+        ],
+        &[
+            ("LVS_TEST_DUMPS", dumps.to_string()),
+            ("LVS_TEST_EINTR_ROUNDS", rounds.to_string()),
+        ],
         "netlink: ",
     )?;
     Ok(format!(
-        "## Netlink: dumps racing changes, batches with a failing operation\n\n\
+        "## Netlink: dumps racing changes, EINTR, ENOBUFS, batches with a failing operation, \
+         IPVS not loaded\n\n\
          IPVS dumps resume by position, so a dump racing someone else's changes can see a \
          service twice, or one deleted between its listing and its destinations' dump. The \
          first run of this test found a service listed twice; `Handle::table` now returns \
          each once and leaves out a service deleted meanwhile. Here a second connection \
          deletes and re-adds 150 services (4 destinations each) one after the other while \
          the table is dumped; afterwards a reconciler that reads the kernel converges to the \
-         desired table: `ipvs/tests/kernel_reconcile.rs`, \
+         desired table. `EINTR`: a signal handler installed without `SA_RESTART` (as some \
+         programs embedding the crate do) and a thread sending that signal to every thread of \
+         the process, without pause, while the table is dumped (on the blocking dump sockets) \
+         and changed; every dump and change must succeed and the kernel hold the last table. \
+         `ENOBUFS`: the dump sockets take the system's default receive buffer, set here to \
+         the smallest the kernel accepts; dumps of 300 services x 8 must still come whole (the \
+         kernel fills a dump socket only as it is read, so a dump cannot overrun it; the \
+         request socket's buffer is 32 MiB and batches are sized to it, so its acknowledgements \
+         cannot either): `ipvs/tests/kernel_reconcile.rs`, \
          `dumps_racing_heavy_changes_give_a_table_or_a_typed_error_and_the_reconciler_converges` \
-         (40 dumps in the test command).\n\n{}\n\n\
+         (40 dumps in the test command), `signals_without_sa_restart_interrupt_no_dump_and_no_change` \
+         (20 rounds), `dumps_through_the_smallest_receive_buffer_are_whole_never_enobufs`.\n\n{}\n\n\
          A batch in which one operation fails: the kernel applies every other operation \
          (each is its own request; the batch only saves round trips), and each operation's \
          result is returned in order (`ipvs/tests/kernel_commands.rs`, \
@@ -267,77 +302,190 @@ fn netlink(quick: bool) -> Result<String> {
          the last operation). The `Reconciler` forgets what it knew after any failed \
          request, so its next apply reads the kernel and repairs \
          (`a_reconciler_with_memory_sends_only_the_changes_and_repairs_after_forget`). \
-         `EINTR` is met only when stopping a sync daemon (the kernel skips the ACK; the client \
-         then reads the daemons back); `ENOBUFS` only on event sockets, which this toolkit \
-         does not use (a dump fills the socket only as it is read). IPVS not loaded: the \
-         kernel loads `ip_vs` on the first request for its netlink family where modprobe \
-         exists; where it cannot, the director exits with `IPVS is not available in this \
-         kernel (try modprobe ip_vs)` (`ipvs/tests/kernel_unavailable.rs`) and systemd restarts it \
-         (`Restart=on-failure`).\n\n",
+         IPVS not loaded: the kernel loads `ip_vs` on the first request for its netlink \
+         family where modprobe can; where it cannot, `ipvs::new_connection` fails with `IPVS \
+         is not available in this kernel (try modprobe ip_vs)`, and \
+         `ipvs::new_connection_when_available`, which the director uses, says so and tries \
+         again every 5 s until the module is loaded (`ipvs/tests/kernel_unavailable.rs`, in \
+         the test command: ip_vs unloaded with autoloading off, then loaded).\n\n",
         lines.join("\n")
     ))
 }
 
-/// The `crashes` section: the director SIGKILLed at random moments of reloads and start-ups,
-/// 200 times; each restart must converge.
+/// The `crashes` section: the director SIGKILLed at random moments of reloads and start-ups
+/// (a small table with checks every second, then 1,000 x 10), routers killed during their
+/// takeover, and `ipvsctl apply` killed in changes of 10,000 x 10; each restart must converge.
 fn crashes(quick: bool) -> Result<String> {
-    let kills = if quick { 20 } else { 200 };
-    let lines = kernel_test_lines(
+    let (small, big, takeover, applies) = if quick {
+        (10, 3, 2, 3)
+    } else {
+        (150, 10, 20, 20)
+    };
+    let test = "a_director_killed_at_random_moments_converges_after_restart_and_loses_nothing";
+    let mut lines = kernel_test_lines(
         "director",
         "kernel_nat",
-        "a_director_killed_at_random_moments_converges_after_restart_and_loses_nothing",
-        &[("LVS_TEST_KILLS", kills.to_string())],
+        &[test],
+        &[("LVS_TEST_KILLS", small.to_string())],
         "crashes: ",
     )?;
-    let table: Vec<&String> = lines.iter().filter(|l| l.starts_with('|')).collect();
-    Ok(format!(
-        "## Crashes: SIGKILL at random moments\n\n\
-         The seed's NAT router with 20 more services (41 services, 82 real servers, checks \
-         every second) in the rig, and a service of another owner. Each round opens a \
-         connection through the VIP and holds it, writes a new lvs.cf that changes a tenth \
-         of the services (2 out, 2 in), then either sends SIGHUP and SIGKILLs the director \
-         0-400 ms later (in the reload), or restarts it and SIGKILLs it 0-1500 ms into its \
-         start-up (every third round). The next director must converge to the new file's \
-         table exactly (`ipvsadm -Sn`), the other owner's service untouched, and the held \
-         connection must go on. The first run of this test found that a director killed in a \
-         reload left the services the new file removed in the kernel for ever: IPVS cannot \
-         mark a service with its owner, so the next run took them for another owner's. The \
-         director now keeps the services it owns in a file beside its control socket \
-         (`director_core::owned`), written before it adds one. Times are from the restart to \
-         the converged table (the new director's start-up, its first checks, its first \
-         reconcile): `examples/director/tests/kernel_nat.rs`, \
-         `a_director_killed_at_random_moments_converges_after_restart_and_loses_nothing` (10 \
-         kills in the test command).\n\n{}\n\n",
-        table
+    let mut more = kernel_test_lines(
+        "director",
+        "kernel_nat",
+        &[test],
+        &[
+            ("LVS_TEST_KILLS", big.to_string()),
+            ("LVS_TEST_CRASH_SERVICES", "999".to_string()),
+            ("LVS_TEST_CRASH_SERVERS", "10".to_string()),
+            ("LVS_TEST_CRASH_INTERVAL", "30".to_string()),
+        ],
+        "crashes: ",
+    )?;
+    let table: Vec<String> = lines
+        .iter()
+        .chain(&more)
+        .filter(|l| l.starts_with('|'))
+        .enumerate()
+        // One header for both runs.
+        .filter(|(i, l)| *i < 3 || !l.starts_with("| table") && !l.starts_with("|---"))
+        .map(|(_, l)| l.clone())
+        .collect();
+    lines.retain(|l| l.contains("**The test failed**"));
+    more.retain(|l| l.contains("**The test failed**"));
+    let takeovers = kernel_test_lines(
+        "director",
+        "kernel_timing_failover",
+        &["a_router_killed_during_its_takeover_comes_back_active_with_its_table"],
+        &[("LVS_TEST_TAKEOVER_KILLS", takeover.to_string())],
+        "crashes: ",
+    )?;
+    let ipvsctl = kernel_test_lines(
+        "lvs-ipvs",
+        "kernel_ipvsctl",
+        &["an_apply_killed_at_random_moments_converges_on_the_next_one"],
+        &[
+            ("LVS_TEST_APPLY_KILLS", applies.to_string()),
+            ("LVS_TEST_APPLY_SERVICES", "10000".to_string()),
+        ],
+        "crashes: ",
+    )?;
+    let summary = |lines: &[String]| -> String {
+        lines
             .iter()
+            .filter(|l| !l.starts_with("takeover kill") && !l.starts_with("apply kill"))
+            .filter(|l| !l.starts_with("random seed"))
             .map(|l| l.as_str())
             .collect::<Vec<_>>()
             .join("\n")
+    };
+    Ok(format!(
+        "## Crashes: SIGKILL at random moments\n\n\
+         The seed's NAT router with more services on its VIP (a small table with checks every \
+         second; then 1,000 x 10 with checks every 30 s: 10,000 checks every 10 s starve the rig's two emulated CPUs, and the seed's own checks time out) in the rig, and a service of another \
+         owner. Each round opens a connection through the VIP and holds it, writes a new lvs.cf \
+         that changes a tenth of the services, then either sends SIGHUP and SIGKILLs the \
+         director 0-400 ms later (in the reload), or restarts it and SIGKILLs it 0-1500 ms into \
+         its start-up (every third round). The next director must converge to the new file's \
+         table exactly (`ipvsadm -Sn`), the other owner's service untouched, no real server \
+         that both files have and whose checks pass missing from the kernel at any sample \
+         between the kill and the convergence, and the held connection must go on. The first \
+         run of this test found that a director killed in a reload left the services the new \
+         file removed in the kernel for ever: IPVS cannot mark a service with its owner, so \
+         the next run took them for another owner's. The director now keeps the services it \
+         owns in a file beside its control socket (`director_core::owned`), written before it \
+         adds one. Times are from the restart to the converged table (the new director's \
+         start-up, its first checks of the new services' real servers, its first reconcile; \
+         a release build): `examples/director/tests/kernel_nat.rs`, \
+         `{test}` (10 kills of the small table in the test command).\n\n{}\n{}{}\n\n{}\n\n{}\n\n",
+        table.join("\n"),
+        lines.join("\n"),
+        more.join("\n"),
+        summary(&takeovers),
+        summary(&ipvsctl),
     ))
 }
 
-/// The `partitions` section: netem on the heartbeat's paths of the seed pair (Piranha mode),
-/// a minute per schedule, then a partition that heals.
+/// The `partitions` section: random netem schedules on the heartbeat's paths of the seed pair,
+/// 10 minutes in each mode, both modes at once.
 fn partitions(quick: bool) -> Result<String> {
-    let seconds = if quick { 10 } else { 60 };
-    let lines = kernel_test_lines(
+    let random = if quick { 60 } else { 600 };
+    let lines = kernel_tests_at_once(
         "director",
         "kernel_timing_failover",
-        "after_a_partition_heals_one_router_is_active_and_lossy_paths_cause_no_failover",
-        &[("LVS_TEST_NETEM_SECONDS", seconds.to_string())],
+        &[
+            "random_partitions_in_piranha_mode_heal_to_one_active_router_within_three_heartbeats",
+            "random_partitions_in_authenticated_mode_heal_to_one_active_router_within_three_heartbeats",
+        ],
+        &[("LVS_TEST_RANDOM_SECONDS", random.to_string())],
         "partitions: ",
+        2,
     )?;
+    // The two tests' lines interleave: each test's report is the block from its title on.
+    let mut blocks: Vec<Vec<&str>> = Vec::new();
+    for l in lines.iter().filter(|l| !l.starts_with("random seed")) {
+        if l.starts_with("**") || blocks.is_empty() {
+            blocks.push(Vec::new());
+        }
+        if let Some(b) = blocks.last_mut() {
+            b.push(l);
+        }
+    }
+    let text: Vec<String> = blocks.iter().map(|b| b.join("\n")).collect();
     Ok(format!(
         "## Partitions: loss, delay, reordering, duplication, a path cut, a partition healed\n\n\
          `tc netem` on both routers' interfaces (both heartbeat paths, both ways) of the seed's \
-         NAT pair in the rig, each schedule for a while, counting role changes (any is a false \
-         failover); then both paths cut until the backup takes over (split brain), and healed: \
-         one router steps down, measured from the first qdisc removed to its log line. Fixed \
-         schedules in Piranha mode only, not yet the issue's random 10-minute schedules per \
-         mode: `examples/director/tests/kernel_timing_failover.rs`, \
-         `after_a_partition_heals_one_router_is_active_and_lossy_paths_cause_no_failover` (4 s \
-         per schedule, without the 1% and 5% ones, in the test command).\n\n{}\n\n",
-        lines.join("\n")
+         NAT pair in the rig, on random schedules for {} minutes in each mode, Piranha's \
+         heartbeat (keepalive 1 s, deadtime 3 s) and the authenticated one (keepalive 100 ms, \
+         deadtime 1 s), both pairs at once in the same rig (each in its own namespaces; twice \
+         the load of one). Episodes of 1%, 5% or 10% loss, one path cut, or 200 ms delay with \
+         25% reordered and 10% duplicated, each one to four deadtimes long, and partitions \
+         (both paths cut) of a third of a deadtime to three deadtimes, the first always longer \
+         than the deadtime; the qdiscs are fed to a `tc -batch` that stays open in each router, \
+         so that a change reaches both within milliseconds. Any role change outside a \
+         partition is a false failover; after each partition exactly one router must hold the \
+         VIP, a router that took over must step down within three heartbeats of the heal \
+         (from the heal's command to the step-down's log line), and every role change must be \
+         logged with its cause. `examples/director/tests/kernel_timing_failover.rs`, \
+         `random_partitions_in_piranha_mode_heal_to_one_active_router_within_three_heartbeats` \
+         and `..._in_authenticated_mode_...` (20 s each in the test command; a run's seed \
+         replays it with `LVS_TEST_SEED`). The test command also runs fixed schedules \
+         (`after_a_partition_heals_one_router_is_active_and_lossy_paths_cause_no_failover`).\n\n{}\n\n",
+        random / 60,
+        text.join("\n\n")
+    ))
+}
+
+/// The `soak` section (not part of a default run): the seed pair under random partition
+/// schedules, with checks, for an hour; descriptors, threads and memory at both ends.
+fn soak(quick: bool) -> Result<String> {
+    // `LVS_SOAK_SECONDS` makes it longer (or shorter); the report gives the real duration.
+    let seconds: u64 = match std::env::var("LVS_SOAK_SECONDS") {
+        Ok(s) => s.parse().context("LVS_SOAK_SECONDS")?,
+        Err(_) if quick => 300,
+        Err(_) => 3_600,
+    };
+    let lines = kernel_test_lines(
+        "director",
+        "kernel_timing_failover",
+        &["random_partitions_in_piranha_mode_heal_to_one_active_router_within_three_heartbeats"],
+        &[("LVS_TEST_RANDOM_SECONDS", seconds.to_string())],
+        "partitions: ",
+    )?;
+    Ok(format!(
+        "## Soak: the seed pair for a long while, with checks and periodic failovers\n\n\
+         Not part of a default run (`--only soak`; `LVS_SOAK_SECONDS` sets its length, an \
+         hour by default). The seed's NAT pair (Piranha heartbeat, \
+         keepalive 1 s, deadtime 3 s; both real servers checked every second) under the partitions section's random schedules for the whole run: every \
+         partition longer than the deadtime is a failover and, once healed, a failback; lossy \
+         schedules must cause none. The duration below is the run's real one; the last line \
+         gives both directors' descriptors, threads and resident memory at the start and the \
+         end.\n\n{}\n\n",
+        lines
+            .iter()
+            .filter(|l| !l.starts_with("random seed"))
+            .map(|l| l.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
     ))
 }
 

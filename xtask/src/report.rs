@@ -31,6 +31,9 @@ pub(crate) struct Report {
     pub(crate) task: &'static str,
     /// Its sections, in the report's order.
     pub(crate) sections: &'static [&'static str],
+    /// Sections that run only when `--only` names them (e.g. an hour's soak); a default run
+    /// keeps what the file has of them.
+    pub(crate) opt_in: &'static [&'static str],
 }
 
 impl Report {
@@ -45,14 +48,21 @@ impl Report {
     ) -> Result<bool> {
         let task = self.task;
         let only: Vec<&str> = if flags.only.is_empty() {
-            self.sections.to_vec()
+            (self.sections.iter())
+                .filter(|s| !self.opt_in.contains(s))
+                .copied()
+                .collect()
         } else {
             flags.only.iter().map(String::as_str).collect()
         };
         let mut blocks = match std::fs::read_to_string(&flags.out) {
-            Ok(old) if !flags.only.is_empty() => parse_blocks(&old),
+            Ok(old) => parse_blocks(&old),
             _ => BTreeMap::new(),
         };
+        if flags.only.is_empty() {
+            // A whole run replaces every section but those it does not run.
+            blocks.retain(|name, _| self.opt_in.contains(&name.as_str()));
+        }
         let mut ok = true;
         for name in &only {
             // Read for each section: its programs are built from the tree as it is then.
