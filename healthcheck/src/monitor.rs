@@ -2,7 +2,7 @@
 
 use std::{
     cmp::Reverse,
-    collections::{BinaryHeap, HashMap, VecDeque},
+    collections::{BTreeSet, BinaryHeap, HashMap, VecDeque},
     fmt,
     net::SocketAddr,
     pin::pin,
@@ -72,6 +72,30 @@ impl Default for MonitorOptions {
     }
 }
 
+/// The shared check `slot` (target `id`) is a member of.
+fn shared_check<'a>(
+    shared: &'a mut HashMap<(SocketAddr, Duration), Vec<Shared>>,
+    slot: &Slot,
+    id: TargetId,
+) -> Option<&'a mut Shared> {
+    shared
+        .get_mut(&(slot.address, slot.interval))?
+        .iter_mut()
+        .find(|g| g.members.contains(&id))
+}
+
+/// `outcome` for another member of a shared check (an error is passed on as its text, which
+/// is what a server keeps of it).
+fn copied(outcome: &Outcome) -> Outcome {
+    Outcome {
+        latency: outcome.latency,
+        result: match &outcome.result {
+            Ok(pass) => Ok(*pass),
+            Err(e) => Err(ProbeError::Custom(e.to_string())),
+        },
+    }
+}
+
 /// At most one warning this often about checks that could not run for want of a local
 /// resource ([`ProbeError::is_local`]).
 const LOCAL_ERROR_REPORT: Duration = Duration::from_secs(10);
@@ -91,6 +115,9 @@ impl fmt::Display for TargetId {
 pub struct Target {
     address: SocketAddr,
     checker: Arc<dyn Checker>,
+    /// The probe's settings, when it is one of ours: targets with equal probes and intervals
+    /// share one check.
+    probe: Option<Arc<Probe>>,
     config: ServerConfig,
     interval: Duration,
     group: Option<u64>,
@@ -108,10 +135,16 @@ impl fmt::Debug for Target {
 
 impl Target {
     /// Checks `probe` every `interval`, judged by `config`.
+    ///
+    /// Targets whose probes are equal (the same settings against the same real server) and
+    /// whose intervals are equal share one check: a real server in several virtual services
+    /// is probed once per interval, and every target judges the result by its own `config`.
     pub fn new(probe: Probe, config: ServerConfig, interval: Duration) -> Self {
+        let probe = Arc::new(probe);
         Target {
             address: probe.target(),
-            checker: Arc::new(probe),
+            checker: probe.clone(),
+            probe: Some(probe),
             config,
             interval,
             group: None,
@@ -128,6 +161,7 @@ impl Target {
         Target {
             address,
             checker,
+            probe: None,
             config,
             interval,
             group: None,
@@ -269,6 +303,8 @@ enum Job {
 struct Slot {
     address: SocketAddr,
     checker: Arc<dyn Checker>,
+    /// Whether the target is in a [`Shared`] check (found by its address and interval).
+    shared: bool,
     server: Server,
     interval: Duration,
     group: Option<u64>,
@@ -278,6 +314,18 @@ struct Slot {
     timeout_at: Option<Instant>,
     next_load: Option<Instant>,
     loading: bool,
+}
+
+/// One check shared by targets with equal probes and intervals.
+struct Shared {
+    probe: Arc<Probe>,
+    /// The check every member runs: the first member's (its kept-alive connection, if any).
+    checker: Arc<dyn Checker>,
+    members: BTreeSet<TargetId>,
+    /// The member whose turn started the check in flight (or queued), and the members waiting
+    /// for its result.
+    runner: Option<TargetId>,
+    waiters: Vec<TargetId>,
 }
 
 enum Done {
@@ -295,6 +343,8 @@ struct Task {
     running: JoinSet<(TargetId, Done)>,
     outbox: VecDeque<Update>,
     pools: HashMap<u64, Pool<TargetId>>,
+    /// Shared checks, by real server and interval (then by equal probes).
+    shared: HashMap<(SocketAddr, Duration), Vec<Shared>>,
     /// Checks that could not run for want of a local resource since the last warning, and when
     /// that warning was.
     local_errors: (u64, Option<Instant>),
@@ -308,6 +358,7 @@ impl Task {
         Task {
             options,
             local_errors: (0, None),
+            shared: HashMap::new(),
             updates,
             slots: HashMap::new(),
             next_id: 0,
@@ -375,6 +426,11 @@ impl Task {
             Command::Remove(id, reply) => {
                 let found = self.slots.remove(&id);
                 if let Some(slot) = &found
+                    && slot.shared
+                {
+                    self.leave_shared(id, slot.address, slot.interval);
+                }
+                if let Some(slot) = &found
                     && let Some(g) = slot.group
                     && let Some(pool) = self.pools.get_mut(&g)
                 {
@@ -423,6 +479,38 @@ impl Task {
         }
     }
 
+    /// Takes `id` out of its shared check; the members waiting on its turn check again at
+    /// their next interval.
+    fn leave_shared(&mut self, id: TargetId, address: SocketAddr, interval: Duration) {
+        let key = (address, interval);
+        let Some(bucket) = self.shared.get_mut(&key) else {
+            return;
+        };
+        let Some(i) = bucket.iter().position(|g| g.members.contains(&id)) else {
+            return;
+        };
+        let g = &mut bucket[i];
+        g.members.remove(&id);
+        g.waiters.retain(|w| *w != id);
+        let released = if g.runner == Some(id) {
+            g.runner = None;
+            std::mem::take(&mut g.waiters)
+        } else {
+            Vec::new()
+        };
+        if g.members.is_empty() {
+            bucket.swap_remove(i);
+        }
+        if bucket.is_empty() {
+            self.shared.remove(&key);
+        }
+        for w in released {
+            if let Some(slot) = self.slots.get_mut(&w) {
+                slot.checking = false;
+            }
+        }
+    }
+
     fn add(&mut self, target: Target) -> Result<TargetId, Error> {
         if target.interval.is_zero() {
             return Err(Error::Server(
@@ -433,7 +521,31 @@ impl Task {
         let id = TargetId(self.next_id);
         self.next_id += 1;
         let now = Instant::now();
-        let first = now + self.jitter(id, target.interval);
+        let mut first = now + self.jitter(id, target.interval);
+        let shared = target.probe.is_some();
+        if let Some(probe) = target.probe {
+            let slots = &self.slots;
+            let bucket = self
+                .shared
+                .entry((target.address, target.interval))
+                .or_default();
+            match bucket.iter_mut().find(|g| *g.probe == *probe) {
+                Some(g) => {
+                    // On the check's grid: due with the other members.
+                    if let Some(next) = g.members.iter().find_map(|m| slots.get(m)) {
+                        first = next.next_check;
+                    }
+                    g.members.insert(id);
+                }
+                None => bucket.push(Shared {
+                    probe,
+                    checker: target.checker.clone(),
+                    members: BTreeSet::from([id]),
+                    runner: None,
+                    waiters: Vec::new(),
+                }),
+            }
+        }
         let next_load = target
             .config
             .load
@@ -452,6 +564,7 @@ impl Task {
             Slot {
                 address: target.address,
                 checker: target.checker,
+                shared,
                 server,
                 interval: target.interval,
                 group: target.group,
@@ -487,6 +600,19 @@ impl Task {
                     slot.next_check = next;
                     self.heap.push(Reverse((next, id, Job::Check)));
                     if !slot.checking && !slot.queued {
+                        if slot.shared
+                            && let Some(g) = shared_check(&mut self.shared, slot, id)
+                        {
+                            match g.runner {
+                                // Another member's turn started it: wait for its result.
+                                Some(runner) if runner != id => {
+                                    slot.checking = true;
+                                    g.waiters.push(id);
+                                    continue;
+                                }
+                                _ => g.runner = Some(id),
+                            }
+                        }
                         slot.queued = true;
                         self.queue.push_back((id, Job::Check));
                     }
@@ -528,7 +654,12 @@ impl Task {
                 Job::Check => {
                     slot.queued = false;
                     slot.checking = true;
-                    let checker = slot.checker.clone();
+                    let checker = match slot.shared {
+                        true => shared_check(&mut self.shared, slot, id)
+                            .map(|g| g.checker.clone())
+                            .unwrap_or_else(|| slot.checker.clone()),
+                        false => slot.checker.clone(),
+                    };
                     self.running.spawn(async move {
                         let start = Instant::now();
                         let deadline = checker.deadline();
@@ -564,12 +695,21 @@ impl Task {
         match done {
             Done::Check(outcome) => {
                 slot.checking = false;
+                let waiters = match slot.shared {
+                    true => shared_check(&mut self.shared, slot, id)
+                        .map(|g| {
+                            g.runner = None;
+                            std::mem::take(&mut g.waiters)
+                        })
+                        .unwrap_or_default(),
+                    false => Vec::new(),
+                };
                 match &outcome.result {
                     // Our own shortage (descriptors, memory) says nothing of the server: no
                     // verdict, the next tick checks again.
                     Err(e) if e.is_local() => {
                         let (count, warned) = &mut self.local_errors;
-                        *count += 1;
+                        *count += 1 + waiters.len() as u64;
                         if warned.is_none_or(|at| now.duration_since(at) >= LOCAL_ERROR_REPORT) {
                             tracing::warn!(
                                 "{count} checks could not run here (the last: {e}); their servers \
@@ -578,12 +718,25 @@ impl Task {
                             *count = 0;
                             *warned = Some(now);
                         }
+                        for w in waiters {
+                            if let Some(waiting) = self.slots.get_mut(&w) {
+                                waiting.checking = false;
+                            }
+                        }
                         return;
                     }
                     Err(e) => tracing::debug!(target = %slot.address, "check failed: {e}"),
                     Ok(_) => {}
                 }
                 slot.server.handle_outcome(now, &outcome);
+                // The same result for every member that waited on it.
+                for w in waiters {
+                    if let Some(waiting) = self.slots.get_mut(&w) {
+                        waiting.checking = false;
+                        waiting.server.handle_outcome(now, &copied(&outcome));
+                        self.drain(w, now);
+                    }
+                }
             }
             Done::Load(Ok(load)) => {
                 slot.loading = false;

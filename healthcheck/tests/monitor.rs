@@ -320,3 +320,91 @@ async fn load_monitoring_through_any_command() {
         monitor.shutdown().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_server_in_many_services_is_probed_once_per_interval() {
+    // A real server that counts the connections it accepts.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let target = listener.local_addr().unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counted = accepted.clone();
+    let open = Arc::new(AtomicBool::new(true));
+    let still_open = open.clone();
+    std::thread::spawn(move || {
+        for s in listener.incoming().flatten() {
+            if !still_open.load(Ordering::SeqCst) {
+                return;
+            }
+            counted.fetch_add(1, Ordering::SeqCst);
+            drop(s);
+        }
+    });
+    let (monitor, mut updates) = Monitor::spawn(MonitorOptions::default());
+    let probe = Probe::new(
+        target,
+        Check::Tcp(TcpCheck::default()),
+        Binding::default(),
+        Timeouts::both(ms(500)),
+    )
+    .unwrap();
+    // Ten virtual services with the same real server and check, each judging by its own rules
+    // (the last needs three passes in a row).
+    let mut ids = Vec::new();
+    for service in 0..10u64 {
+        let config = if service == 9 {
+            plain().with_rise(3)
+        } else {
+            plain()
+        };
+        ids.push(
+            monitor
+                .add(Target::new(probe.clone(), config, ms(50)).group(service))
+                .await
+                .unwrap(),
+        );
+    }
+    let mut up = std::collections::BTreeSet::new();
+    while up.len() < 10 {
+        let (id, kind, _) = next_server_event(&mut updates).await;
+        assert_eq!(kind, EventKind::Up { weight: 1 });
+        up.insert(id);
+    }
+    // Twenty intervals' worth of results.
+    let checks = loop {
+        let status = monitor.status().await.unwrap();
+        let checks: Vec<u64> = status.iter().map(|(_, s)| s.state.checks).collect();
+        if checks.iter().all(|&c| c >= 20) {
+            break checks;
+        }
+        tokio::task::yield_now().await;
+    };
+    let probes = accepted.load(Ordering::SeqCst) as u64;
+    let most = *checks.iter().max().unwrap();
+    assert!(
+        probes <= most + 1,
+        "{probes} probes for {checks:?} results: one probe per interval for all ten"
+    );
+    // The one probe that removes a runner does not stall the others.
+    assert!(monitor.remove(ids[0]).await.unwrap());
+    let before = monitor.status().await.unwrap()[0].1.state.checks;
+    loop {
+        let status = monitor.status().await.unwrap();
+        if status[0].1.state.checks >= before + 3 {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    // The server fails: every service sees it at once.
+    open.store(false, Ordering::SeqCst);
+    // The accept loop ends on its next connection; refusals follow.
+    let _ = std::net::TcpStream::connect(target);
+    let mut down = std::collections::BTreeSet::new();
+    while down.len() < 9 {
+        let (id, kind, _) = next_server_event(&mut updates).await;
+        if kind == (EventKind::Down { quiesce: false }) {
+            down.insert(id);
+        }
+    }
+    assert_eq!(down, ids[1..].iter().copied().collect());
+    monitor.shutdown().await;
+}
