@@ -19,9 +19,10 @@ pub(crate) const REPORT: Report = Report {
 };
 
 /// The sections, in the report's order.
-const SECTIONS: [&str; 6] = [
+const SECTIONS: [&str; 7] = [
     "ipvs",
     "checks",
+    "shared-checks",
     "host-checks",
     "failover",
     "scrape",
@@ -92,6 +93,14 @@ fn section(name: &str, built: &Built, quick: bool) -> Result<String> {
             let mut argv = os(&[&built.checks, &"--director", &built.director]);
             if quick {
                 argv.extend(os(&[&"--window", &"10", &"--kills", &"3"]));
+            }
+            capture(&mut in_rig(&argv, "60m")?)
+        }
+        "shared-checks" => {
+            let mut argv = os(&[&built.checks, &"--director", &built.director, &"--shared"]);
+            argv.extend(os(&[&"--kills", &"0"]));
+            if quick {
+                argv.extend(os(&[&"--window", &"10"]));
             }
             capture(&mut in_rig(&argv, "60m")?)
         }

@@ -92,19 +92,25 @@ struct Cli {
     /// The checks, in order.
     #[arg(long, value_enum, value_delimiter = ',', default_value = "http,tcp")]
     kinds: Vec<Kind>,
+    /// Every virtual service has the same 10 real servers (those of the first): 1,000 IPVS
+    /// destinations, 10 real servers to probe.
+    #[arg(long)]
+    shared: bool,
 }
 
 fn vip(s: u32) -> Ipv4Addr {
     Ipv4Addr::new(10, 2, 0, 1 + s as u8)
 }
 
-/// Real server `j` of service `s` (1,000 distinct addresses in 10.1.0.0/16).
-fn rs(s: u32, j: u32) -> Ipv4Addr {
+/// Real server `j` of service `s` (1,000 distinct addresses in 10.1.0.0/16; with `shared`, the
+/// first service's 10 for every service).
+fn rs(shared: bool, s: u32, j: u32) -> Ipv4Addr {
+    let s = if shared { 0 } else { s };
     let i = s * PER_SERVICE + j;
     Ipv4Addr::new(10, 1, (i / 200) as u8, (i % 200 + 1) as u8)
 }
 
-fn lvs_cf(kind: Kind) -> String {
+fn lvs_cf(kind: Kind, shared: bool) -> String {
     let mut c = String::from(
         "serial_no = 1\nprimary = 10.1.255.1\nservice = lvs\nbackup_active = 0\n\
          backup = 0.0.0.0\nheartbeat = 0\nheartbeat_port = 539\nkeepalive = 2\ndeadtime = 5\n\
@@ -122,7 +128,7 @@ fn lvs_cf(kind: Kind) -> String {
         for j in 0..PER_SERVICE {
             c += &format!(
                 "  server rs{j} {{\n    address = {}\n    active = 1\n    weight = 1\n  }}\n",
-                rs(s, j)
+                rs(shared, s, j)
             );
         }
         c += "}\n";
@@ -130,7 +136,7 @@ fn lvs_cf(kind: Kind) -> String {
     c
 }
 
-fn keepalived_conf(kind: Kind) -> String {
+fn keepalived_conf(kind: Kind, shared: bool) -> String {
     let check = match kind {
         Kind::Http => "HTTP_GET {\n      url {\n        path /\n        status_code 200\n      }\n",
         Kind::Tcp => "TCP_CHECK {\n",
@@ -146,7 +152,7 @@ fn keepalived_conf(kind: Kind) -> String {
             c += &format!(
                 "  real_server {} {} {{\n    weight 1\n    {check}      connect_timeout 1\n      \
                  retry 0\n    }}\n  }}\n",
-                rs(s, j),
+                rs(shared, s, j),
                 kind.port()
             );
         }
@@ -233,6 +239,22 @@ struct Row {
     detect: Vec<Duration>,
 }
 
+impl Row {
+    /// The tool's and the check's names in the report.
+    fn names(&self) -> (&'static str, &'static str) {
+        (
+            match self.tool {
+                Tool::Director => "ours (director)",
+                Tool::Keepalived => "keepalived",
+            },
+            match self.kind {
+                Kind::Http => "HTTP GET",
+                Kind::Tcp => "TCP connect",
+            },
+        )
+    }
+}
+
 fn count_dests(rt: &tokio::runtime::Runtime, h: &Handle) -> usize {
     rt.block_on(h.table())
         .map(|t| t.iter().map(|(_, d)| d.len()).sum())
@@ -272,7 +294,7 @@ fn measure(cli: &Cli, lab: &Lab, tool: Tool, kind: Kind) -> Result<Row, String> 
     let t0 = Instant::now();
     let pid = match tool {
         Tool::Director => {
-            std::fs::write(&cf, lvs_cf(kind)).map_err(|e| e.to_string())?;
+            std::fs::write(&cf, lvs_cf(kind, cli.shared)).map_err(|e| e.to_string())?;
             let mut cmd = lb.command(&cli.director);
             let socket = std::env::temp_dir().join(format!("checks-{}.sock", std::process::id()));
             cmd.args(["run", "--release-on-exit", "--config"])
@@ -288,7 +310,7 @@ fn measure(cli: &Cli, lab: &Lab, tool: Tool, kind: Kind) -> Result<Row, String> 
             let k = Keepalived::start(
                 Some(lb),
                 "checks",
-                &keepalived_conf(kind),
+                &keepalived_conf(kind, cli.shared),
                 Subsystems::Checkers,
                 Log::Syslog,
             )
@@ -325,7 +347,7 @@ fn measure(cli: &Cli, lab: &Lab, tool: Tool, kind: Kind) -> Result<Row, String> 
     for k in 0..cli.kills {
         // One server in a different service each time, spread over the table.
         let s = (k * 37 + 11) % SERVICES;
-        let addr = rs(s, k % PER_SERVICE);
+        let addr = rs(cli.shared, s, k % PER_SERVICE);
         let svc = ServiceKey::tcp(vip(s).into(), kind.port());
         if !has_dest(rt, h, &svc, addr) {
             return Err(format!("{addr} is not in the table before it fails"));
@@ -385,6 +407,9 @@ fn measure(cli: &Cli, lab: &Lab, tool: Tool, kind: Kind) -> Result<Row, String> 
 }
 
 fn report(cli: &Cli, rows: &[Row]) {
+    if cli.shared {
+        return report_shared(cli, rows);
+    }
     println!("## Health checking: our director vs keepalived\n");
     println!(
         "1,000 real servers (100 virtual services × 10, direct routing) checked every second, \
@@ -411,14 +436,8 @@ fn report(cli: &Cli, rows: &[Row]) {
         let d = summarize(&r.detect);
         println!(
             "| {} | {} | {} | {:.1}% | {:.0} | {:.1} MiB | {:.1} MiB | {} | {} | {:.1} s |",
-            match r.tool {
-                Tool::Director => "ours (director)",
-                Tool::Keepalived => "keepalived",
-            },
-            match r.kind {
-                Kind::Http => "HTTP GET",
-                Kind::Tcp => "TCP connect",
-            },
+            r.names().0,
+            r.names().1,
             r.processes,
             r.cpu_percent,
             r.probes_per_s,
@@ -481,6 +500,50 @@ fn report(cli: &Cli, rows: &[Row]) {
     println!();
 }
 
+/// The `--shared` run's section: probes and CPU when 100 virtual services share 10 real
+/// servers.
+fn report_shared(cli: &Cli, rows: &[Row]) {
+    println!("## Health checking: 100 virtual services sharing 10 real servers\n");
+    println!(
+        "The same 100 virtual services as above (1,000 IPVS destinations, direct routing, checked \
+         every second, in the rig), but every service has the same 10 real servers, as when one \
+         server farm answers on several VIPs. Ours probes each real server once per interval \
+         for every service whose check and interval are the same (`healthcheck`'s monitor \
+         shares equal probes) and each service judges the result by its own rules; keepalived \
+         ({}) probes it once per virtual server. CPU and probes/s over {} s, as above.\n",
+        keepalived::version(),
+        cli.window
+    );
+    println!("| tool | check | CPU (one core) | probes/s | RSS | table ready after |");
+    println!("|---|---|---:|---:|---:|---:|");
+    for r in rows {
+        let (tool, kind) = r.names();
+        println!(
+            "| {tool} | {kind} | {:.1}% | {:.0} | {:.1} MiB | {:.1} s |",
+            r.cpu_percent,
+            r.probes_per_s,
+            r.rss_mib,
+            r.ready.as_secs_f64()
+        );
+    }
+    println!();
+    for kind in [Kind::Http, Kind::Tcp] {
+        let of = |tool: Tool| rows.iter().find(|r| r.tool == tool && r.kind == kind);
+        if let (Some(ours), Some(theirs)) = (of(Tool::Director), of(Tool::Keepalived)) {
+            println!(
+                "- {kind:?}: ours {:.0} probes/s and {:.1}% CPU, keepalived {:.0} probes/s and \
+                 {:.1}% CPU: {:.2}x the CPU.",
+                ours.probes_per_s,
+                ours.cpu_percent,
+                theirs.probes_per_s,
+                theirs.cpu_percent,
+                ours.cpu_percent / theirs.cpu_percent.max(0.01)
+            );
+        }
+    }
+    println!();
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let lvs_benches::lab::Pair {
@@ -490,16 +553,17 @@ fn main() -> ExitCode {
         rt,
         ipvs: h,
     } = lvs_benches::lab::Pair::new();
-    let mut batch = String::new();
-    for s in 0..SERVICES {
-        for j in 0..PER_SERVICE {
-            batch += &format!("address add {}/16 dev {srv_dev}\n", rs(s, j));
-        }
-    }
+    let addresses: std::collections::BTreeSet<Ipv4Addr> = (0..SERVICES)
+        .flat_map(|s| (0..PER_SERVICE).map(move |j| rs(cli.shared, s, j)))
+        .collect();
+    let batch: String = addresses
+        .iter()
+        .map(|a| format!("address add {a}/16 dev {srv_dev}\n"))
+        .collect();
     let file = std::env::temp_dir().join(format!("checks-{}.batch", std::process::id()));
     std::fs::write(&file, batch).expect("batch");
     srv.ip(["-batch", file.to_str().expect("UTF-8")])
-        .expect("1,000 addresses");
+        .expect("the real servers' addresses");
     let _ = std::fs::remove_file(&file);
     let servers = Servers::start(&srv);
     let lab = Lab {
