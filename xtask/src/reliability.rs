@@ -316,10 +316,13 @@ fn netlink(quick: bool) -> Result<String> {
 /// (a small table with checks every second, then 1,000 x 10), routers killed during their
 /// takeover, and `ipvsctl apply` killed in changes of 10,000 x 10; each restart must converge.
 fn crashes(quick: bool) -> Result<String> {
+    // 200 kills in all (the figure), most of them where a kill costs least: a kill of
+    // the 10,000 x 10 apply costs about a minute in the rig, one of the small table 2.5 s (the
+    // default run must stay within 90 minutes).
     let (small, big, takeover, applies) = if quick {
-        (10, 3, 2, 3)
+        (10, 2, 2, 2)
     } else {
-        (150, 10, 20, 20)
+        (170, 5, 20, 5)
     };
     let test = "a_director_killed_at_random_moments_converges_after_restart_and_loses_nothing";
     let mut lines = kernel_test_lines(

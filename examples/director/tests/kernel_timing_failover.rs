@@ -865,11 +865,10 @@ fn a_sighup_storm_and_a_flapping_server_delay_no_heartbeat_and_the_last_file_win
     assert!(reloads > 0 && !answers.is_empty());
 }
 
-/// `tc qdisc replace dev DEV root netem ARGS` for each of `devs` on both routers (`ARGS` empty:
-/// the qdiscs removed), one `tc -batch` per router.
-fn netem(lab: &NatLab, devs: &[&str], args: &str) {
-    let batch: String = devs
-        .iter()
+/// The `tc -batch` lines of `qdisc replace dev DEV root netem ARGS` for each of `devs` (`ARGS`
+/// empty: the qdiscs removed).
+fn netem_batch(devs: &[&str], args: &str) -> String {
+    devs.iter()
         .map(|dev| {
             if args.is_empty() {
                 format!("qdisc del dev {dev} root\n")
@@ -877,8 +876,12 @@ fn netem(lab: &NatLab, devs: &[&str], args: &str) {
                 format!("qdisc replace dev {dev} root netem {args}\n")
             }
         })
-        .collect();
-    let file = ConfigFile::new("netem.batch", &batch);
+        .collect()
+}
+
+/// [`netem_batch`] on both routers, one `tc -batch` per router.
+fn netem(lab: &NatLab, devs: &[&str], args: &str) {
+    let file = ConfigFile::new("netem.batch", &netem_batch(devs, args));
     for router in &lab.routers {
         router
             .exec("tc", ["-batch", file.0.to_str().expect("UTF-8")])
@@ -1003,16 +1006,7 @@ impl Netem {
     /// removed.
     fn set(&mut self, devs: &[&str], args: &str) {
         use std::io::Write;
-        let batch: String = devs
-            .iter()
-            .map(|dev| {
-                if args.is_empty() {
-                    format!("qdisc del dev {dev} root\n")
-                } else {
-                    format!("qdisc replace dev {dev} root netem {args}\n")
-                }
-            })
-            .collect();
+        let batch = netem_batch(devs, args);
         for tc in &mut self.0 {
             let stdin = tc.stdin.as_mut().expect("tc's stdin");
             stdin.write_all(batch.as_bytes()).expect("tc");
@@ -1380,11 +1374,14 @@ fn a_router_killed_during_its_takeover_comes_back_active_with_its_table() {
          crashes: Killed during a takeover (the seed pair, keepalive 1 s, deadtime 3 s): the active \
          router killed with its links down, the standby killed 0-400 ms after it declared the \
          peer dead, then restarted: {kills} kills, each time active again with the same table \
-         (the other owner's service untouched); the VIP served {:?} (p50), {worst:?} (worst) \
+         (the other owner's service untouched); the VIP served {:.0} ms (p50), {:.0} ms (worst) \
          after the restart (one deadtime to declare the still dead peer dead, then the takeover).",
         served_after
             .get(served_after.len() / 2)
             .copied()
             .unwrap_or_default()
+            .as_secs_f64()
+            * 1000.0,
+        worst.as_secs_f64() * 1000.0,
     );
 }
