@@ -133,8 +133,15 @@ fn kernel_tests_at_once(
         vec![&exe, &"--ignored", &"--exact", &"--nocapture", &threads];
     args.extend(tests.iter().map(|t| t as &dyn AsRef<std::ffi::OsStr>));
     let mut cmd = in_rig(&os(&args), "90m")?;
-    // The rig passes LVS_TEST_* on to the test.
+    // The rig passes LVS_TEST_* on to the test: a fresh seed for its random choices, unless
+    // one is given to replay a run (`LVS_TEST_SEED=N cargo xtask reliability --only …`).
     cmd.envs(env.iter().map(|(k, v)| (k, v)));
+    if std::env::var_os("LVS_TEST_SEED").is_none() {
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos() as u64);
+        cmd.env("LVS_TEST_SEED", seed.to_string());
+    }
     let (ok, out) = capture_any(&mut cmd)?;
     let mut lines: Vec<String> = out
         .lines()

@@ -1073,6 +1073,15 @@ fn role_changes(lines: &[String]) -> Vec<String> {
         .collect()
 }
 
+/// The takeovers among role changes: a standby becoming active (not the active router
+/// re-announcing itself when it hears another active one, `ACTIVE (split-brain)`).
+fn takeovers_in(changes: &[String]) -> u32 {
+    changes
+        .iter()
+        .filter(|c| c.contains("director: ACTIVE (") && !c.contains("(split-brain)"))
+        .count() as u32
+}
+
 /// Which of the pair holds the VIP, once exactly one does (within `limit`); panics otherwise.
 fn the_one_active(lab: &NatLab, limit: Duration) -> usize {
     let deadline = Instant::now() + limit;
@@ -1161,7 +1170,7 @@ fn random_schedules(mode: &str, settings: &[&str], keepalive: Duration, deadtime
         {
             logged += late.len();
             if prev != Episode::Partition {
-                exposure.entry(prev).or_default().2 += late.len() as u32;
+                exposure.entry(prev).or_default().2 += takeovers_in(&late);
                 for c in &late {
                     println!("partitions: a role change after {prev}: {c}");
                 }
@@ -1206,7 +1215,7 @@ fn random_schedules(mode: &str, settings: &[&str], keepalive: Duration, deadtime
             .collect();
         logged += changes.len();
         if episode != Episode::Partition {
-            exposure.entry(episode).or_default().2 += changes.len() as u32;
+            exposure.entry(episode).or_default().2 += takeovers_in(&changes);
             for c in &changes {
                 println!("partitions: a role change under {episode}: {c}");
             }
@@ -1222,7 +1231,7 @@ fn random_schedules(mode: &str, settings: &[&str], keepalive: Duration, deadtime
         "partitions: **{mode}** (keepalive {keepalive:?}, deadtime {deadtime:?}): random \
          schedules for {:.0} s\n\
          partitions: \n\
-         partitions: | schedule | episodes | for | role changes (false failovers) | per hour |\n\
+         partitions: | schedule | episodes | for | false failovers (a standby taking over) | per hour |\n\
          partitions: |---|---:|---:|---:|---:|",
         ran.as_secs_f64()
     );
@@ -1262,10 +1271,12 @@ fn random_schedules(mode: &str, settings: &[&str], keepalive: Duration, deadtime
         after,
     );
     assert_eq!(within, heals.len(), "{mode}: a heal took {worst:?}");
+    // Loss is reported as a rate (a deadtime of lost heartbeats can happen); a path cut or
+    // delay with reordering must never move the role.
     for (episode, (_, _, changes)) in &exposure {
         assert!(
-            *episode == Episode::Partition || *changes == 0,
-            "{mode}: {changes} role changes under {episode}"
+            matches!(episode, Episode::Partition | Episode::Loss(_)) || *changes == 0,
+            "{mode}: {changes} false failovers under {episode}"
         );
     }
 }
