@@ -4,7 +4,7 @@
 //! client, plans and applies them: both use this module, so the client never needs the
 //! reconciler. Users reach it through [`crate::reconcile`].
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::net::IpAddr;
 
@@ -83,64 +83,251 @@ pub struct Plan {
     pub conflicts: Vec<ServiceKey>,
 }
 
-type Indexed = BTreeMap<ServiceKey, (Service, BTreeMap<(IpAddr, u16), Destination>)>;
+/// What the kernel holds, as a [`Reconciler`](crate::reconcile::Reconciler) remembers it: the
+/// sans-I/O half of reconciling from memory. [`Memory::plan`] diffs a desired table against it
+/// in one pass (an unchanged service costs a lookup and a comparison, no copy), and
+/// [`Change::applied`] updates it with only what changed once the plan was executed.
+///
+/// ```
+/// use ipvs::reconcile::{Memory, Op, Ownership};
+/// use ipvs::{Destination, Service, ServiceKey, Table, VirtualServer};
+/// let key = ServiceKey::tcp("192.0.2.1".parse().unwrap(), 80);
+/// let mut desired = Table { services: vec![VirtualServer {
+///     service: Service::new(key),
+///     destinations: vec![Destination::new("10.0.0.2".parse().unwrap(), 80)],
+/// }] };
+/// let mut memory = Memory::default(); // an empty kernel table
+/// let change = memory.plan(&desired, &Ownership::All);
+/// assert_eq!(change.plan().ops.len(), 2);
+/// // … execute change.plan().ops (Handle::execute_batch); when all succeeded:
+/// change.applied(&mut memory);
+/// assert!(memory.plan(&desired, &Ownership::All).plan().ops.is_empty());
+/// desired.services[0].destinations[0].weight = 5;
+/// let change = memory.plan(&desired, &Ownership::All);
+/// assert!(matches!(change.plan().ops[..], [Op::EditDest(..)]));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Memory {
+    services: HashMap<ServiceKey, VirtualServer>,
+}
 
-fn index(t: &Table) -> Indexed {
-    let mut m = BTreeMap::new();
-    for vs in &t.services {
-        let s = vs.service.normalized();
-        let d = vs
+impl Memory {
+    /// The memory of a dumped table.
+    pub fn from_table(t: Table) -> Self {
+        let services = t
+            .services
+            .into_iter()
+            .map(|mut v| {
+                v.service = v.service.normalized();
+                (v.service.key, v)
+            })
+            .collect();
+        Memory { services }
+    }
+
+    /// The remembered table, services in key order (services normalized, destinations in
+    /// the order they were desired or dumped).
+    pub fn to_table(&self) -> Table {
+        let mut services: Vec<VirtualServer> = self.services.values().cloned().collect();
+        services.sort_unstable_by_key(|v| v.service.key);
+        Table { services }
+    }
+
+    /// How many services the kernel holds.
+    pub fn len(&self) -> usize {
+        self.services.len()
+    }
+
+    /// Whether the kernel holds no service.
+    pub fn is_empty(&self) -> bool {
+        self.services.is_empty()
+    }
+
+    /// Plans `desired` against this memory: the same plan as [`plan`] against the kernel's
+    /// table, without dumping or copying it.
+    pub fn plan<'a>(&self, desired: &'a Table, ownership: &Ownership) -> Change<'a> {
+        diff(
+            desired,
+            |k| self.services.get(k),
+            self.services.keys(),
+            ownership,
+        )
+    }
+}
+
+/// Whether two services have the same settings once normalized (a host netmask is no netmask,
+/// an empty persistence engine none), without copying either.
+fn same_settings(a: &Service, b: &Service) -> bool {
+    let host = |s: &Service| match s.key.family() {
+        crate::model::Family::Inet => 32,
+        crate::model::Family::Inet6 => 128,
+    };
+    let mask = |s: &Service| s.netmask.filter(|m| *m != host(s));
+    fn engine(s: &Service) -> Option<&str> {
+        s.persistence_engine.as_deref().filter(|e| !e.is_empty())
+    }
+    // Every field, so that a new one cannot be forgotten here.
+    let Service {
+        key,
+        scheduler,
+        flags,
+        timeout,
+        netmask: _,
+        persistence_engine: _,
+    } = a;
+    *key == b.key
+        && *scheduler == b.scheduler
+        && *flags == b.flags
+        && *timeout == b.timeout
+        && mask(a) == mask(b)
+        && engine(a) == engine(b)
+}
+
+/// The ops that turn one service's destinations from `have` into `want`: none, at the cost of
+/// one comparison, when they are the same in the same order.
+fn dest_ops(k: ServiceKey, want: &[Destination], have: &[Destination], ops: &mut Vec<Op>) {
+    if want == have {
+        return;
+    }
+    let wd: BTreeMap<(IpAddr, u16), &Destination> =
+        want.iter().map(|d| ((d.addr, d.port), d)).collect();
+    let hd: BTreeMap<(IpAddr, u16), &Destination> =
+        have.iter().map(|d| ((d.addr, d.port), d)).collect();
+    for dk in hd.keys() {
+        if !wd.contains_key(dk) {
+            ops.push(Op::DelDest(k, dk.0, dk.1));
+        }
+    }
+    for (dk, d) in wd {
+        match hd.get(&dk) {
+            Some(h) if *h == d => {}
+            Some(_) => ops.push(Op::EditDest(k, d.clone())),
+            None => ops.push(Op::AddDest(k, d.clone())),
+        }
+    }
+}
+
+/// A plan made by [`Memory::plan`], with the desired services it changes or adds.
+#[derive(Debug)]
+pub struct Change<'a> {
+    plan: Plan,
+    changed: Vec<&'a VirtualServer>,
+}
+
+impl Change<'_> {
+    /// The plan to execute.
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// Records that the plan was applied without error, updating the memory it was made
+    /// against with only what changed (deleted services gone, changed and added ones as
+    /// desired, services left alone as they were), and returns the plan.
+    pub fn applied(self, memory: &mut Memory) -> Plan {
+        for op in &self.plan.ops {
+            if let Op::DelService(k) = op {
+                memory.services.remove(k);
+            }
+        }
+        for vs in self.changed {
+            let mut v = vs.clone();
+            v.service = v.service.normalized();
+            memory.services.insert(v.service.key, v);
+        }
+        self.plan
+    }
+
+    /// The plan, when it was not applied (or not wholly).
+    pub fn into_plan(self) -> Plan {
+        self.plan
+    }
+}
+
+/// The core of [`plan`]: one pass over the desired services, looking each up in what the kernel
+/// holds; an unchanged service costs a lookup and a comparison, no copy. Ops are ordered by
+/// service key as [`plan`] documents, sorting only the services that change.
+fn diff<'a, 'h, H>(
+    desired: &'a Table,
+    have: H,
+    have_keys: impl Iterator<Item = &'h ServiceKey>,
+    ownership: &Ownership,
+) -> Change<'a>
+where
+    H: Fn(&ServiceKey) -> Option<&'h VirtualServer>,
+{
+    // The last of duplicate desired services wins.
+    let mut want: HashMap<ServiceKey, usize> = HashMap::with_capacity(desired.services.len());
+    for (i, vs) in desired.services.iter().enumerate() {
+        want.insert(vs.service.key, i);
+    }
+    let mut deletes: Vec<ServiceKey> = have_keys
+        .filter(|k| !want.contains_key(k) && ownership.owns(k))
+        .copied()
+        .collect();
+    deletes.sort_unstable();
+    let mut kept: Vec<(ServiceKey, Vec<Op>)> = Vec::new();
+    let mut adds: Vec<&VirtualServer> = Vec::new();
+    let mut conflicts = Vec::new();
+    let mut changed = Vec::new();
+    for (i, vs) in desired.services.iter().enumerate() {
+        let k = vs.service.key;
+        if want.get(&k) != Some(&i) {
+            continue;
+        }
+        match have(&k) {
+            Some(_) if !ownership.owns(&k) => conflicts.push(k),
+            Some(h) => {
+                let mut ops = Vec::new();
+                if !same_settings(&vs.service, &h.service) {
+                    ops.push(Op::EditService(vs.service.normalized()));
+                }
+                dest_ops(k, &vs.destinations, &h.destinations, &mut ops);
+                if !ops.is_empty() {
+                    kept.push((k, ops));
+                    changed.push(vs);
+                } else if vs.destinations != h.destinations {
+                    // Same destinations in another order: nothing to do, remember the order.
+                    changed.push(vs);
+                }
+            }
+            None => {
+                adds.push(vs);
+                changed.push(vs);
+            }
+        }
+    }
+    conflicts.sort_unstable();
+    kept.sort_unstable_by_key(|(k, _)| *k);
+    adds.sort_unstable_by_key(|vs| vs.service.key);
+    let mut ops: Vec<Op> = deletes.into_iter().map(Op::DelService).collect();
+    ops.extend(kept.into_iter().flat_map(|(_, ops)| ops));
+    for vs in adds {
+        let k = vs.service.key;
+        ops.push(Op::AddService(vs.service.normalized()));
+        let dests: BTreeMap<(IpAddr, u16), &Destination> = vs
             .destinations
             .iter()
-            .map(|d| ((d.addr, d.port), d.clone()))
+            .map(|d| ((d.addr, d.port), d))
             .collect();
-        m.insert(s.key, (s, d));
+        ops.extend(dests.into_values().map(|d| Op::AddDest(k, d.clone())));
     }
-    m
+    Change {
+        plan: Plan { ops, conflicts },
+        changed,
+    }
 }
 
 /// Computes the ordered operations that turn `observed` into `desired`, touching only owned
 /// services. Order: delete unwanted services, then per kept service edit it, delete its unwanted
 /// destinations, edit changed ones and add new ones; finally add new services with their
-/// destinations.
+/// destinations. Services and destinations are taken in key order.
 pub fn plan(desired: &Table, observed: &Table, ownership: &Ownership) -> Plan {
-    let want = index(desired);
-    let have = index(observed);
-    let mut p = Plan::default();
-    for k in have.keys() {
-        if !want.contains_key(k) && ownership.owns(k) {
-            p.ops.push(Op::DelService(*k));
-        }
-    }
-    let mut adds = Vec::new();
-    for (k, (ws, wd)) in &want {
-        match have.get(k) {
-            Some(_) if !ownership.owns(k) => p.conflicts.push(*k),
-            Some((hs, hd)) => {
-                if ws != hs {
-                    p.ops.push(Op::EditService(ws.clone()));
-                }
-                for dk in hd.keys() {
-                    if !wd.contains_key(dk) {
-                        p.ops.push(Op::DelDest(*k, dk.0, dk.1));
-                    }
-                }
-                for (dk, d) in wd {
-                    match hd.get(dk) {
-                        Some(h) if h == d => {}
-                        Some(_) => p.ops.push(Op::EditDest(*k, d.clone())),
-                        None => p.ops.push(Op::AddDest(*k, d.clone())),
-                    }
-                }
-            }
-            None => {
-                adds.push(Op::AddService(ws.clone()));
-                adds.extend(wd.values().map(|d| Op::AddDest(*k, d.clone())));
-            }
-        }
-    }
-    p.ops.extend(adds);
-    p
+    let have: HashMap<ServiceKey, &VirtualServer> = observed
+        .services
+        .iter()
+        .map(|v| (v.service.key, v))
+        .collect();
+    diff(desired, |k| have.get(k).copied(), have.keys(), ownership).plan
 }
 
 impl Plan {
@@ -166,5 +353,50 @@ impl Plan {
                 .cloned(),
         );
         Table { services }
+    }
+}
+
+#[cfg(test)]
+#[path = "../tests/common/tables.rs"]
+mod tables;
+
+#[cfg(test)]
+mod tests {
+    use super::tables::{arb_table, canon};
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// The reconciler's memory, updated with only what a plan changed, is the table the
+        /// plan leaves behind ([`Plan::outcome`], the kernel's table once it applied), and the
+        /// memory-based diff plans exactly what [`plan`] plans against a dump.
+        #[test]
+        fn the_memory_updated_by_each_change_is_the_table_it_leaves(
+            start in arb_table(),
+            steps in prop::collection::vec((arb_table(), any::<u64>()), 1..5),
+        ) {
+            let mut kernel = start.clone();
+            let mut memory = Memory::from_table(start);
+            for (desired, mask) in steps {
+                let ownership = if mask % 3 == 0 {
+                    Ownership::All
+                } else {
+                    Ownership::Keys(
+                        kernel.services.iter().enumerate()
+                            .filter(|(i, _)| mask >> (i % 64) & 1 == 1)
+                            .map(|(_, v)| v.service.key)
+                            .collect(),
+                    )
+                };
+                let change = memory.plan(&desired, &ownership);
+                let p = plan(&desired, &kernel, &ownership);
+                prop_assert_eq!(change.plan(), &p);
+                change.applied(&mut memory);
+                kernel = p.outcome(&desired, &kernel, &ownership);
+                prop_assert_eq!(canon(&memory.to_table()), canon(&kernel));
+            }
+        }
     }
 }

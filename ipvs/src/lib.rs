@@ -20,6 +20,10 @@
 //! # Ok(()) }
 //! ```
 
+// The crate's own tests share the integration tests' random tables, written against `ipvs::`.
+#[cfg(test)]
+extern crate self as ipvs;
+
 pub mod client;
 pub mod codec;
 pub mod daemon;

@@ -18,7 +18,7 @@
 //! assert!(plan(&desired, &desired, &Ownership::All).ops.is_empty());
 //! ```
 
-pub use crate::diff::{Op, Ownership, Plan, plan};
+pub use crate::diff::{Change, Memory, Op, Ownership, Plan, plan};
 
 use crate::client::Handle;
 use crate::error::{Error, Result};
@@ -51,7 +51,9 @@ pub async fn observe(handle: &Handle) -> Result<Table> {
 
 /// A reconciler that remembers what the kernel holds after each apply, so that the next apply
 /// plans against that memory instead of dumping the kernel's table: a change to a few real
-/// servers costs a few requests, however large the table. The first apply dumps; so does the
+/// servers costs a few requests, however large the table, and the plan visits each desired
+/// service once without copying it (an unchanged service costs a lookup and a comparison;
+/// only what changes is copied into the memory). The first apply dumps; so does the
 /// one after a failed request, or after [`Reconciler::forget`] (call it periodically, or
 /// whenever someone else may have changed the table, to repair drift).
 ///
@@ -67,7 +69,7 @@ pub async fn observe(handle: &Handle) -> Result<Table> {
 #[derive(Debug, Clone)]
 pub struct Reconciler {
     handle: Handle,
-    known: Option<Table>,
+    known: Option<Memory>,
 }
 
 impl Reconciler {
@@ -83,18 +85,22 @@ impl Reconciler {
     /// known) and executes the plan as a batch. After a failed request, what the kernel holds
     /// is unknown again.
     pub async fn apply(&mut self, desired: &Table, ownership: &Ownership) -> Result<Report> {
-        let observed = match self.known.take() {
-            Some(known) => known,
-            None => observe(&self.handle).await?,
+        let mut memory = match self.known.take() {
+            Some(memory) => memory,
+            None => Memory::from_table(observe(&self.handle).await?),
         };
-        let p = plan(desired, &observed, ownership);
-        let results = self.handle.execute_batch(&p.ops).await;
-        if results.iter().all(|r| r.is_ok()) {
-            self.known = Some(p.outcome(desired, &observed, ownership));
-        }
+        let change = memory.plan(desired, ownership);
+        let results = self.handle.execute_batch(&change.plan().ops).await;
+        let Plan { ops, conflicts } = if results.iter().all(|r| r.is_ok()) {
+            let plan = change.applied(&mut memory);
+            self.known = Some(memory);
+            plan
+        } else {
+            change.into_plan()
+        };
         Ok(Report {
-            results: p.ops.into_iter().zip(results).collect(),
-            conflicts: p.conflicts,
+            results: ops.into_iter().zip(results).collect(),
+            conflicts,
         })
     }
 

@@ -169,8 +169,13 @@ pub(crate) fn capture_any(command: &mut Command) -> Result<(bool, String)> {
 
 /// `ARGV` in the rig: qemu, 2 CPUs (the kernel's IPVS under TCG), through this very xtask.
 pub(crate) fn in_rig(argv: &[OsString], timeout: &str) -> Result<Command> {
+    in_rig_with(argv, timeout, "2048")
+}
+
+/// [`in_rig`] with `mem` MiB for the VM.
+pub(crate) fn in_rig_with(argv: &[OsString], timeout: &str, mem: &str) -> Result<Command> {
     let mut cmd = Command::new(std::env::current_exe()?);
-    cmd.args(["vm", "--backend", "qemu", "--cpus", "2", "--mem", "2048"])
+    cmd.args(["vm", "--backend", "qemu", "--cpus", "2", "--mem", mem])
         .args(["--timeout", timeout, "--cwd"])
         .arg(workspace_root())
         .arg("--")

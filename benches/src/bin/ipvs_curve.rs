@@ -42,6 +42,10 @@ struct Cli {
     /// Skip keepalived's start-up.
     #[arg(long)]
     no_keepalived: bool,
+    /// Larger tables measured for the 1% change only: ours programs the table (in two
+    /// namespaces), then ours changes one from memory and `ipvsadm -R` the other.
+    #[arg(long, value_delimiter = ',')]
+    change_sizes: Vec<u32>,
 }
 
 fn vip(i: u32) -> Ipv4Addr {
@@ -194,6 +198,99 @@ struct Point {
     adm_list: Duration,
     adm_change: Duration,
     keepalived_start: Option<Duration>,
+    split: Split,
+}
+
+/// Where the time of a 1% change from memory goes: the diff against the reconciler's memory
+/// and the memory's update (user space), and the batch, executed here in two parts (the
+/// scheduler changes, then the destinations) for their wall times, the process's own CPU in
+/// them (encoding requests, reading acknowledgements) and the kernel's CPU for the process
+/// (system time); the rest of the wall time is waiting in the kernel (`synchronize_rcu` when a
+/// service's scheduler changes).
+#[derive(Clone, Copy)]
+struct Split {
+    ops: usize,
+    diff: Duration,
+    remember: Duration,
+    edits: Duration,
+    dests: Duration,
+    user: Duration,
+    system: Duration,
+}
+
+impl Split {
+    fn user_space(&self) -> Duration {
+        self.diff + self.remember + self.user
+    }
+    fn kernel(&self) -> Duration {
+        (self.edits + self.dests).saturating_sub(self.user)
+    }
+}
+
+fn cpu_times() -> (Duration, Duration) {
+    // SAFETY: getrusage fills the struct it is given.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    let d = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    (d(ru.ru_utime), d(ru.ru_stime))
+}
+
+/// The 1% change (back) once more, through the reconciler's sans-I/O half, its steps timed
+/// apart. The kernel holds `from` and holds `to` afterwards.
+fn split_change(rt: &tokio::runtime::Runtime, h: &Handle, from: &Table, to: &Table) -> Res<Split> {
+    let mut memory = reconcile::Memory::from_table(from.clone());
+    let t0 = Instant::now();
+    let change = memory.plan(to, &Ownership::All);
+    let diff = t0.elapsed();
+    let (edits, rest): (Vec<reconcile::Op>, Vec<reconcile::Op>) = change
+        .plan()
+        .ops
+        .iter()
+        .cloned()
+        .partition(|op| matches!(op, reconcile::Op::EditService(_)));
+    let (u0, s0) = cpu_times();
+    let batch = |ops: &[reconcile::Op]| -> Res<Duration> {
+        let t0 = Instant::now();
+        let results = rt.block_on(h.execute_batch(ops));
+        let took = t0.elapsed();
+        match results.into_iter().find_map(Result::err) {
+            Some(e) => Err(format!("the split change failed: {e}").into()),
+            None => Ok(took),
+        }
+    };
+    let edits_took = batch(&edits)?;
+    let dests_took = batch(&rest)?;
+    let (u1, s1) = cpu_times();
+    let t0 = Instant::now();
+    let plan = change.applied(&mut memory);
+    let remember = t0.elapsed();
+    let split = Split {
+        ops: plan.ops.len(),
+        diff,
+        remember,
+        edits: edits_took,
+        dests: dests_took,
+        user: u1 - u0,
+        system: s1 - s0,
+    };
+    eprintln!(
+        "  1% change split: {} ops, diff {:.1} ms, memory update {:.1} ms, {} scheduler edits \
+         {:.1} ms, {} destination changes {:.1} ms (user {:.1} ms, system {:.1} ms)",
+        split.ops,
+        ms(split.diff),
+        ms(split.remember),
+        edits.len(),
+        ms(split.edits),
+        rest.len(),
+        ms(split.dests),
+        ms(split.user),
+        ms(split.system)
+    );
+    Ok(split)
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
 }
 
 fn measure(
@@ -243,10 +340,12 @@ fn measure(
     let (_, ours_change) = timed("ours: 1% change, from memory (diff+apply)", || {
         check(rt.block_on(reconciler.apply(&changed, &Ownership::All))?)
     })?;
-    // The same change back, planned against a fresh dump.
+    // The same change back, its steps timed apart.
+    let split = split_change(rt, &h, &changed, &desired)?;
+    // And once more, planned against a fresh dump.
     reconciler.forget();
     let (_, ours_change_dump) = timed("ours: 1% change (dump+diff+apply)", || {
-        check(rt.block_on(reconciler.apply(&desired, &Ownership::All))?)
+        check(rt.block_on(reconciler.apply(&changed, &Ownership::All))?)
     })?;
     keep.push(h);
 
@@ -316,6 +415,61 @@ fn measure(
         adm_list,
         adm_change,
         keepalived_start,
+        split,
+    })
+}
+
+/// A larger table, measured for the 1% change only.
+struct ChangePoint {
+    services: u32,
+    ours_program: Duration,
+    ours_change: Duration,
+    adm_change: Duration,
+    split: Split,
+}
+
+fn measure_change(
+    rt: &tokio::runtime::Runtime,
+    keep: &mut Vec<Handle>,
+    services: u32,
+    dests: u32,
+) -> Res<ChangePoint> {
+    eprintln!("ipvs_curve: the 1% change of {services} services x {dests} destinations");
+    let desired = table(services, dests);
+    let (changed, change_rules) = one_percent(&desired, dests);
+    let ok = |r: reconcile::Report| -> Res<()> {
+        r.first_error()
+            .map_or(Ok(()), |e| Err(format!("{e}").into()))
+    };
+    new_netns()?;
+    let h = connect(rt)?;
+    let mut reconciler = reconcile::Reconciler::new(h.clone());
+    let (_, ours_program) = timed("ours: reconcile from empty", || {
+        ok(rt.block_on(reconciler.apply(&desired, &Ownership::All))?)
+    })?;
+    let (_, ours_change) = timed("ours: 1% change, from memory (diff+apply)", || {
+        ok(rt.block_on(reconciler.apply(&changed, &Ownership::All))?)
+    })?;
+    let split = split_change(rt, &h, &changed, &desired)?;
+    keep.push(h);
+    // ipvsadm is handed the change; the table it changes is programmed by ours (programming
+    // 100,000 services with `ipvsadm -R` takes the best part of an hour under emulation).
+    new_netns()?;
+    let h = connect(rt)?;
+    let mut programmer = reconcile::Reconciler::new(h.clone());
+    timed("ours: reconcile from empty (for ipvsadm)", || {
+        ok(rt.block_on(programmer.apply(&desired, &Ownership::All))?)
+    })?;
+    let (_, adm_change) = timed("ipvsadm -R of the 1% change", || {
+        ipvsadm(&["-R"], Some(&change_rules))
+    })?;
+    keep.push(h);
+    Ok(ChangePoint {
+        services,
+        ours_program,
+        ours_change,
+        adm_change,
+        split,
     })
 }
 
@@ -323,7 +477,7 @@ fn ratio(a: Duration, b: Duration) -> String {
     format!("{:.2}", a.as_secs_f64() / b.as_secs_f64())
 }
 
-fn report(points: &[Point], dests: u32) {
+fn report(points: &[Point], changes: &[ChangePoint], dests: u32) {
     println!("## IPVS: programming and dumping, ours vs ipvsadm and keepalived\n");
     println!(
         "Tables of N TCP services × {dests} masqueraded destinations, each tool in a fresh network \
@@ -368,6 +522,34 @@ fn report(points: &[Point], dests: u32) {
         );
     }
     println!(
+        "\nWhere a 1% change from memory spends its time (the same change back through the \
+         reconciler's sans-I/O half, `reconcile::Memory`, each step timed apart; CPU from \
+         `getrusage` around the batches; kernel: the batches' wall time less our CPU in them):\n\n\
+         | services | requests | diff | memory update | scheduler edits: wall | destination \
+         changes: wall | our CPU in the batches | kernel CPU | user space / `ipvsadm -R` | \
+         kernel / `ipvsadm -R` |\n\
+         |---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    let rows = points
+        .iter()
+        .map(|p| (p.services, p.split, p.adm_change))
+        .chain(changes.iter().map(|c| (c.services, c.split, c.adm_change)));
+    for (services, s, adm_change) in rows {
+        println!(
+            "| {} | {} | {:.1} ms | {:.1} ms | {:.1} ms | {:.1} ms | {:.1} ms | {:.1} ms | {} | {} |",
+            services,
+            s.ops,
+            ms(s.diff),
+            ms(s.remember),
+            ms(s.edits),
+            ms(s.dests),
+            ms(s.user),
+            ms(s.system),
+            ratio(s.user_space(), adm_change),
+            ratio(s.kernel(), adm_change),
+        );
+    }
+    println!(
         "\n- The idle reconcile is a dump plus a diff that finds nothing to do; `ipvsadm -Ln` is the \
          dump a script would start from.\n\
          - The 1% change: every 100th service switches scheduler and replaces one destination. \
@@ -395,16 +577,63 @@ fn report(points: &[Point], dests: u32) {
         if p.ours_change_dump > p.adm_change {
             println!(
                 "\nWhere `ipvsadm` is ahead: a 1% change planned against a fresh dump costs ours \
-                 the dump ({}), which `ipvsadm -R` skips because it is handed the change; from \
-                 the reconciler's memory (the director's reload) ours takes {} against its {}. \
-                 What is left in both is the kernel's own work per command.",
+                 the dump ({}), which `ipvsadm -R` skips because it is handed the change.",
                 secs(p.ours_dump),
-                secs(p.ours_change),
-                secs(p.adm_change)
             );
         }
         println!();
     }
+    if !changes.is_empty() {
+        println!(
+            "Larger tables, the 1% change only (ours programs both namespaces; `ipvsadm -R` is \
+             handed the change):\n\n\
+             | services | objects | ours: program | ours: 1% change from memory | `ipvsadm -R` of \
+             the 1% | ours / ipvsadm |\n|---:|---:|---:|---:|---:|---:|"
+        );
+        for c in changes {
+            println!(
+                "| {} | {} | {} | {} | {} | {} |",
+                c.services,
+                c.services * (dests + 1),
+                secs(c.ours_program),
+                secs(c.ours_change),
+                secs(c.adm_change),
+                ratio(c.ours_change, c.adm_change)
+            );
+        }
+        println!();
+    }
+    let verdicts = points
+        .iter()
+        .map(|p| (p.services, p.ours_change, p.adm_change, p.split))
+        .chain(
+            changes
+                .iter()
+                .map(|c| (c.services, c.ours_change, c.adm_change, c.split)),
+        );
+    for (services, ours, adm, split) in verdicts.filter(|v| v.0 >= 10_000) {
+        let kernel = split.kernel();
+        let target = adm.mul_f64(0.3).max(kernel.mul_f64(1.1));
+        println!(
+            "- {services} services, the 1% change from the reconciler's memory (the director's \
+             reload): ours {} against `ipvsadm -R`'s {} ({}×). The kernel's own time for the \
+             same requests is {} ({}× `ipvsadm -R`): every scheduler change waits for an RCU \
+             grace period (`synchronize_rcu` in `ip_vs_edit_service`, under the IPVS mutex, so no \
+             client can overlap them). Ours spends {:.1} ms in user space ({:.1}% of the kernel's \
+             time). Target (failover issue): ≤ 0.3× `ipvsadm -R`, or where the kernel alone is \
+             above that, within 10% of the kernel's time: ≤ {}: **{}**.",
+            secs(ours),
+            secs(adm),
+            ratio(ours, adm),
+            secs(kernel),
+            ratio(kernel, adm),
+            ms(split.user_space()),
+            100.0 * split.user_space().as_secs_f64() / kernel.as_secs_f64(),
+            secs(target),
+            if ours <= target { "met" } else { "not met" }
+        );
+    }
+    println!();
 }
 
 fn main() -> ExitCode {
@@ -432,6 +661,16 @@ fn main() -> ExitCode {
             }
         }
     }
-    report(&points, cli.dests);
+    let mut changes = Vec::new();
+    for &n in &cli.change_sizes {
+        match measure_change(&rt, &mut keep, n, cli.dests) {
+            Ok(c) => changes.push(c),
+            Err(e) => {
+                eprintln!("ipvs_curve: {n} services: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    report(&points, &changes, cli.dests);
     ExitCode::SUCCESS
 }
