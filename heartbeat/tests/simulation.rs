@@ -135,7 +135,55 @@ fn check(mode: Mode, seed: u64, chaos: &[Segment]) -> Result<(), TestCaseError> 
         prop_assert_eq!(t.reason, Reason::PeerDead);
         prop_assert!(t.at - died <= DEADTIME + KEEPALIVE);
     }
+    // Property 4: through chaos and after it, no node ever declared its peer dead later than
+    // a deadtime after it last heard anything (or started): never late, whatever the losses.
+    let late: Vec<_> = sim
+        .changes
+        .iter()
+        .filter(|c| c.reason == Reason::PeerDead && c.since_heard > DEADTIME)
+        .collect();
+    prop_assert!(
+        late.is_empty(),
+        "later than a deadtime after the last datagram: {:?}",
+        late
+    );
     Ok(())
+}
+
+/// The bound of the failover issue: a standby takes over exactly one deadtime after the last
+/// heartbeat it heard, wherever in the period the active node dies and whatever was lost
+/// before (lost heartbeats move the last one heard earlier, never the takeover later).
+#[test]
+fn the_takeover_comes_one_deadtime_after_the_last_heartbeat_heard() {
+    for mode in [Mode::Piranha, Mode::Auth { failback: false }] {
+        for seed in 0..200u64 {
+            let mut sim = Sim::new(mode, seed);
+            sim.net = healed();
+            sim.run_for(KEEPALIVE * 5);
+            // Some loss before the death, then a death at a random moment of the period.
+            sim.net.loss = [(seed % 60) as u32, 0];
+            let offset = sim.rng.below(KEEPALIVE.as_micros() as u64 * 4);
+            sim.run_for(Duration::from_micros(offset));
+            let active = (0..2)
+                .find(|n| sim.role(*n) == Some(Role::Active))
+                .expect("one active node");
+            let standby = 1 - active;
+            sim.crash(active);
+            let died = sim.now;
+            sim.run_for(DEADTIME * 2);
+            let t = sim
+                .changes_since(died)
+                .into_iter()
+                .find(|c| c.node == standby && c.role == Role::Active)
+                .unwrap_or_else(|| panic!("{mode:?} seed {seed}: no takeover"));
+            assert_eq!(t.reason, Reason::PeerDead, "{mode:?} seed {seed}");
+            assert_eq!(
+                t.since_heard, DEADTIME,
+                "{mode:?} seed {seed}: taken over {:?} after the last heartbeat heard",
+                t.since_heard
+            );
+        }
+    }
 }
 
 proptest! {

@@ -117,6 +117,8 @@ pub struct Change {
     pub node: usize,
     pub role: Role,
     pub reason: Reason,
+    /// How long before the change the node last heard a datagram (or started).
+    pub since_heard: Duration,
 }
 
 pub struct Sim {
@@ -132,6 +134,8 @@ pub struct Sim {
     pub preempt_delay: Duration,
     pub changes: Vec<Change>,
     pub reannounces: Vec<(Instant, usize)>,
+    /// When each node last had a datagram delivered to it, or started.
+    pub heard: [Instant; 2],
 }
 
 impl Sim {
@@ -150,6 +154,7 @@ impl Sim {
             preempt_delay: Duration::ZERO,
             changes: Vec::new(),
             reannounces: Vec::new(),
+            heard: [start; 2],
         };
         sim.start_node(0);
         sim.start_node(1);
@@ -171,6 +176,7 @@ impl Sim {
         let config = config(self.mode, n, self.epoch, self.preempt_delay);
         let node = Heartbeat::new(config, self.now).expect("config");
         self.nodes[n] = Some(node);
+        self.heard[n] = self.now;
         self.event(n, Event::Timer);
     }
 
@@ -203,12 +209,14 @@ impl Sim {
                     node: n,
                     role: Role::Active,
                     reason,
+                    since_heard: self.now - self.heard[n],
                 }),
                 Action::BecomeStandby { reason } => self.changes.push(Change {
                     at: self.now,
                     node: n,
                     role: Role::Standby,
                     reason,
+                    since_heard: self.now - self.heard[n],
                 }),
                 Action::Reannounce { .. } => self.reannounces.push((self.now, n)),
             }
@@ -268,6 +276,9 @@ impl Sim {
                     break;
                 };
                 let from = SocketAddr::new(addr(d.from, d.path), 539);
+                if self.nodes[d.to].is_some() {
+                    self.heard[d.to] = self.now;
+                }
                 self.event(
                     d.to,
                     Event::Packet {
