@@ -601,3 +601,106 @@ fn a_probe_finds_the_host_that_holds_an_address_and_tshark_sees_a_probe() {
     );
     let _ = std::fs::remove_file(pcap);
 }
+
+#[test]
+#[ignore = "kernel test: run with `cargo xtask test`"]
+fn a_takeover_from_a_dead_peer_claims_at_once_and_a_cold_start_probes_first() {
+    use arp_announce::takeover::{Address, Announce, Probe, Takeover};
+    let p = pair();
+    let b_mac = arp_announce::parse_mac(
+        p.b.ip(["-brief", "link", "show", "dev", &p.dev_b])
+            .expect("link")
+            .split_whitespace()
+            .nth(2)
+            .expect("MAC"),
+    )
+    .expect("mac");
+    let wait = Duration::from_millis(500);
+    // Each mode takes two addresses: one `b` holds (a peer that has not stepped down, or a
+    // mistake), which both modes must report, and one nobody answers for, which keeps the
+    // probe listening its whole window (it ends early once every address was answered).
+    for (held, free, probe) in [
+        ("10.77.0.60", "10.77.0.61", Probe::Alongside(wait)),
+        ("10.77.0.62", "10.77.0.63", Probe::First(wait)),
+    ] {
+        p.b.ip(["address", "add", &format!("{held}/24"), "dev", &p.dev_b])
+            .expect("b holds the address");
+        let pcap =
+            std::env::temp_dir().join(format!("takeover-{}-{held}.pcap", std::process::id()));
+        // Our two probes, b's answer and our first gratuitous ARPs.
+        let filter = format!("arp and (host {held} or host {free})");
+        let mut capture =
+            Capture::to_file(&p.b, &p.dev_b, &filter, 5, &pcap, LIMIT).expect("tcpdump");
+        let wanted = [
+            Address::new(ip(held), 24, p.dev_a.clone()),
+            Address::new(ip(free), 24, p.dev_a.clone()),
+        ];
+        let (events, held_after) =
+            p.a.run(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                rt.block_on(async {
+                    let mut t = Takeover::new().expect("rtnetlink");
+                    let events: Vec<String> = (t.take(&wanted, Announce::All, probe).await)
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect();
+                    let held = t.held().len();
+                    t.release_all().await;
+                    (events, held)
+                })
+            })
+            .expect("runs in a");
+        assert_eq!(
+            held_after, 2,
+            "{probe:?}: both taken, the one in use anyway"
+        );
+        assert_eq!(
+            events,
+            [format!(
+                "ADDRESS CONFLICT: {held} is in use by {b_mac} (RFC 5227 probe): taking it over anyway"
+            )],
+            "{probe:?}"
+        );
+        assert!(capture.wait().expect("tcpdump exits").success());
+        let fields = tshark_fields(
+            &p.b,
+            &pcap,
+            &[
+                "frame.time_relative",
+                "arp.isprobe",
+                "arp.src.proto_ipv4",
+                "arp.dst.proto_ipv4",
+            ],
+        );
+        let at = |what: &str| -> f64 {
+            fields
+                .lines()
+                .find(|l| l.ends_with(what))
+                .and_then(|l| l.split('|').next())
+                .and_then(|t| t.parse().ok())
+                .unwrap_or_else(|| panic!("{probe:?}: no {what} in {fields}"))
+        };
+        let probed = at(&format!("|1|0.0.0.0|{free}"));
+        let claimed = at(&format!("||{free}|{free}"));
+        // Seconds from the probe to the claim (negative: the claim went out first).
+        let gap = claimed - probed;
+        match probe {
+            // Claimed while the probe listens: well inside its window.
+            Probe::Alongside(_) => assert!(
+                gap < wait.as_secs_f64() / 2.0,
+                "{probe:?}: claimed {gap} s after the probe\n{fields}"
+            ),
+            // Claimed once the probe's window is over.
+            _ => assert!(
+                gap >= wait.as_secs_f64(),
+                "{probe:?}: claimed {gap} s after the probe\n{fields}"
+            ),
+        }
+        p.b.ip(["address", "del", &format!("{held}/24"), "dev", &p.dev_b])
+            .expect("b lets go");
+        let _ = std::fs::remove_file(pcap);
+    }
+}

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use arp_announce::takeover::{Address, Announce};
+use arp_announce::takeover::{Address, Announce, Probe};
 use healthcheck::table::Admin;
 use healthcheck::{EventKind, ServerConfig, Target};
 use heartbeat::fitness::{Fitness, Verdict};
@@ -105,15 +105,16 @@ pub enum Input {
 pub enum Output {
     /// Reconcile the kernel's IPVS table with this one.
     Table(Table),
-    /// Take over these addresses (add the missing ones, probe first for `probe`), and
-    /// announce as said; with `report`, log how many are held after.
+    /// Take over these addresses (add the missing ones, probing for another holder as
+    /// `probe` says), and announce as said; with `report`, log how many are held after.
     Take {
         /// The addresses.
         addresses: Vec<Address>,
         /// Which to announce.
         announce: Announce,
-        /// How long to probe for another holder.
-        probe: Duration,
+        /// How long to probe for another holder, and whether before adding the addresses
+        /// (a cold start) or while adding them (a takeover from a peer known dead or gone).
+        probe: Probe,
         /// Log `took over N addresses`.
         report: bool,
     },
@@ -218,6 +219,8 @@ pub struct Engine {
     desired: Desired,
     active: bool,
     role: Decided,
+    /// Whether the heartbeat had heard the peer when it decided the role.
+    peer_heard: bool,
     forced: Option<Force>,
     /// With a heartbeat (a peer), or a router alone.
     with_peer: bool,
@@ -282,6 +285,7 @@ impl Engine {
                 role: Role::Standby,
                 reason: Reason::Startup,
             },
+            peer_heard: false,
             forced: None,
             with_peer,
             sync: None,
@@ -342,6 +346,7 @@ impl Engine {
                     role: change.role(),
                     reason: change.reason,
                 };
+                self.peer_heard = change.peer_heard;
                 let mut out = vec![log(format!(
                     "director: {} ({})",
                     change.role(),
@@ -696,10 +701,20 @@ impl Engine {
     }
 
     fn take(&self, announce: Announce, report: bool) -> Output {
+        let wait = self.address_probe();
+        // The peer held these addresses and is known dead or gone: every millisecond is a
+        // client's, so claim them at once and probe meanwhile (a conflict is still reported).
+        // At a cold start nothing says they are free: probe first.
+        let from_peer =
+            self.peer_heard && matches!(self.role.reason, Reason::PeerDead | Reason::PeerResigned);
         Output::Take {
             addresses: self.plan.takeover(),
             announce,
-            probe: self.address_probe(),
+            probe: if from_peer {
+                Probe::Alongside(wait)
+            } else {
+                Probe::First(wait)
+            },
             report,
         }
     }

@@ -8,6 +8,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant, SystemTime};
 
+use arp_announce::takeover::Probe;
 use director_core::control::{Admin, Force};
 use director_core::engine::{Choices, Engine, Input, Output, Verdicted};
 use director_core::{Plan, ServerKey};
@@ -84,6 +85,7 @@ fn role(action: RoleAction, reason: heartbeat::Reason, seq: u64) -> Input {
         reason,
         at: SystemTime::UNIX_EPOCH,
         seq,
+        peer_heard: true,
     })
 }
 
@@ -222,6 +224,47 @@ fn a_failover_takes_the_addresses_and_standing_down_gives_them_back() {
     assert_eq!(releases(&out), 1);
     assert!(logs(&out).contains(&"director: released the addresses"));
     assert!(!e.is_active());
+}
+
+/// How the first `Take` of `outputs` probes.
+fn probe_of(outputs: &[Output]) -> Option<Probe> {
+    outputs.iter().find_map(|o| match o {
+        Output::Take { probe, .. } => Some(*probe),
+        _ => None,
+    })
+}
+
+#[test]
+fn a_takeover_from_a_peer_known_dead_claims_at_once_and_a_cold_start_probes_first() {
+    let wait = arp_announce::takeover::DEFAULT_PROBE;
+    let t0 = Instant::now();
+    // A cold start: the peer was never heard, its deadtime after start passes.
+    let mut e = Engine::new(plan(NAT_PAIR), Choices::default(), true);
+    let _ = e.start(&Table::default());
+    let _ = e.started();
+    let mut cold = role(RoleAction::BecomeActive, heartbeat::Reason::PeerDead, 1);
+    if let Input::Role(change) = &mut cold {
+        change.peer_heard = false;
+    }
+    assert_eq!(probe_of(&e.handle(t0, cold)), Some(Probe::First(wait)));
+
+    // The peer was heard, then died or resigned: add and announce at once, probe meanwhile.
+    for reason in [heartbeat::Reason::PeerDead, heartbeat::Reason::PeerResigned] {
+        let mut e = Engine::new(plan(NAT_PAIR), Choices::default(), true);
+        let _ = e.start(&Table::default());
+        let _ = e.started();
+        let out = e.handle(t0, role(RoleAction::BecomeActive, reason, 1));
+        assert_eq!(probe_of(&out), Some(Probe::Alongside(wait)), "{reason}");
+    }
+    // The operator forcing the role proves nothing about the addresses: probe first.
+    let mut e = Engine::new(plan(NAT_PAIR), Choices::default(), true);
+    let _ = e.start(&Table::default());
+    let _ = e.started();
+    let out = e.handle(
+        t0,
+        role(RoleAction::BecomeActive, heartbeat::Reason::Operator, 1),
+    );
+    assert_eq!(probe_of(&out), Some(Probe::First(wait)));
 }
 
 #[test]

@@ -63,6 +63,9 @@ pub struct RoleChange {
     pub at: SystemTime,
     /// 1 for the first change, then one more for each.
     pub seq: u64,
+    /// Whether the peer had been heard since start ([`Heartbeat::peer_heard`]): becoming
+    /// active then is a takeover from a peer known dead or gone, not a cold start.
+    pub peer_heard: bool,
 }
 
 impl RoleChange {
@@ -299,7 +302,15 @@ impl Driver {
         let mut seq = 0u64;
         let mut act = |machine: &mut Heartbeat, event: Event<'_>, sockets: &[UdpSocket]| {
             let actions = machine.handle(Instant::now().into_std(), event);
-            execute(actions, sockets, &self.peers, &self.roles, &mut seq);
+            let peer_heard = machine.peer_heard();
+            execute(
+                actions,
+                sockets,
+                &self.peers,
+                &self.roles,
+                &mut seq,
+                peer_heard,
+            );
         };
         act(&mut self.machine, Event::Timer, &self.sockets);
         loop {
@@ -395,6 +406,7 @@ fn execute(
     peers: &[SocketAddr],
     roles: &mpsc::UnboundedSender<RoleChange>,
     seq: &mut u64,
+    peer_heard: bool,
 ) {
     for action in actions {
         let (action, reason) = match action {
@@ -420,6 +432,7 @@ fn execute(
             reason,
             at: SystemTime::now(),
             seq: *seq,
+            peer_heard,
         });
     }
 }

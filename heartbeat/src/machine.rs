@@ -423,6 +423,12 @@ impl Heartbeat {
                 .any(|(p, down)| p.critical && *down)
     }
 
+    /// Whether anything valid was heard from the peer since start: a takeover after that is
+    /// from a peer known dead or resigned, whose addresses it was; before, a cold start.
+    pub fn peer_heard(&self) -> bool {
+        self.counters.accepted > 0
+    }
+
     /// Whether the peer is alive: heard within the last deadtime.
     pub fn peer_alive(&self) -> bool {
         self.peer_dead_at.is_some() && self.peer.is_some()

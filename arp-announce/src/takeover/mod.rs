@@ -7,13 +7,19 @@
 //! `Display` is a line for a log.
 //!
 //! ```no_run
-//! use arp_announce::takeover::{Address, Announce, Takeover};
+//! use arp_announce::takeover::{Address, Announce, Probe, Takeover};
 //! use std::time::Duration;
 //! # async fn f() -> Result<(), arp_announce::Error> {
 //! let vip = Address::new("192.168.1.250".parse().unwrap(), 24, "eth0").with_label("eth0:1");
 //! let mut takeover = Takeover::new()?;
-//! // Became active: probe for 200 ms, add, announce.
-//! for event in takeover.take(&[vip], Announce::All, Duration::from_millis(200)).await {
+//! // Became active at start: probe for 200 ms, then add and announce.
+//! for event in takeover.take(&[vip.clone()], Announce::All, Duration::from_millis(200)).await {
+//!     println!("{event}");
+//! }
+//! # takeover.release_all().await;
+//! // Took over from a peer known dead: add and announce at once, probe meanwhile.
+//! let probe = Probe::Alongside(Duration::from_millis(50));
+//! for event in takeover.take(&[vip], Announce::All, probe).await {
 //!     println!("{event}");
 //! }
 //! // Standing down: remove what we added.
@@ -38,6 +44,26 @@ use crate::{AnnounceHandle, Announcer, Error, MacAddr, Options};
 /// when the caller has no better figure: long enough for a host on the same segment to answer
 /// an ARP request, short enough not to delay a failover noticeably.
 pub const DEFAULT_PROBE: Duration = Duration::from_millis(50);
+
+/// When [`Takeover::take`] listens for another holder of its new addresses (RFC 5227): a
+/// `Duration` is [`Probe::First`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Probe {
+    /// Listen this long before adding the addresses: at a cold start, when an address may be
+    /// some other host's and nothing says it is free.
+    First(Duration),
+    /// Add and announce the addresses at once and listen this long meanwhile, reporting a
+    /// conflict as loudly: a takeover from a peer known dead, where every millisecond is a
+    /// client's.
+    Alongside(Duration),
+}
+
+impl From<Duration> for Probe {
+    fn from(wait: Duration) -> Self {
+        Probe::First(wait)
+    }
+}
 
 /// One address to hold: the address, its prefix, its interface and (IPv4) its label.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -190,35 +216,52 @@ impl Takeover {
     }
 
     /// Adds those of `wanted` not held yet (reading the interface addresses once), then
-    /// announces as `announce` says. Before, when `probe` is not zero, each new IPv4 address is
-    /// probed for (RFC 5227) that long: a host that answers is an [`Event::Conflict`]; the
-    /// address is taken over anyway (a takeover is the active node's job, and the other host
-    /// may be a peer that has not stepped down yet). Failures are events; the others go on.
+    /// announces as `announce` says. Each new IPv4 address is probed for (RFC 5227) as `probe`
+    /// says, before adding it ([`Probe::First`], or a bare `Duration`) or while adding and
+    /// announcing it ([`Probe::Alongside`]); zero probes nothing. A host that answers is an
+    /// [`Event::Conflict`]; the address is taken over anyway (a takeover is the active node's
+    /// job, and the other host may be a peer that has not stepped down yet). Failures are
+    /// events; the others go on.
     pub async fn take(
         &mut self,
         wanted: &[Address],
         announce: Announce,
-        probe: Duration,
+        probe: impl Into<Probe>,
     ) -> Vec<Event> {
-        let mut events = Vec::new();
         let new: Vec<Address> = wanted
             .iter()
             .filter(|a| !self.taken.contains(a))
             .cloned()
             .collect();
         if new.is_empty() {
+            let mut events = Vec::new();
             if announce == Announce::All {
                 self.announce(wanted, &mut events);
             }
             return events;
         }
-        let found = conflicts(&new, probe).await;
+        let (found, added) = match probe.into() {
+            Probe::First(wait) => {
+                let found = conflicts(&new, wait).await;
+                (found, self.add(&new, wanted, announce).await)
+            }
+            Probe::Alongside(wait) => {
+                futures::join!(conflicts(&new, wait), self.add(&new, wanted, announce))
+            }
+        };
         self.conflicts += found
             .iter()
             .filter(|e| matches!(e, Event::Conflict { .. }))
             .count() as u64;
-        events.extend(found);
-        let results = match self.addresses.add_all(&new).await {
+        let mut events = found;
+        events.extend(added);
+        events
+    }
+
+    /// Adds `new` (the addresses of `wanted` not held yet) and announces as `announce` says.
+    async fn add(&mut self, new: &[Address], wanted: &[Address], announce: Announce) -> Vec<Event> {
+        let mut events = Vec::new();
+        let results = match self.addresses.add_all(new).await {
             Ok(results) => results,
             Err(e) => {
                 events.push(Event::Failed(e));
@@ -226,15 +269,15 @@ impl Takeover {
             }
         };
         let mut added = Vec::new();
-        for (a, result) in new.into_iter().zip(results) {
+        for (a, result) in new.iter().zip(results) {
             match result {
                 Ok(Added::Added | Added::Adopted) => {
                     added.push(a.clone());
-                    self.taken.push(a);
+                    self.taken.push(a.clone());
                 }
                 Ok(Added::Foreign) => {
                     events.push(Event::Foreign(a.clone()));
-                    added.push(a);
+                    added.push(a.clone());
                 }
                 Err(e) => events.push(Event::Failed(e)),
             }
