@@ -54,6 +54,17 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// A link could not be set up or down, or the socket to do it could not be opened.
+    #[error("cannot set link {dev} {state}")]
+    Link {
+        /// The interface.
+        dev: String,
+        /// `up` or `down`.
+        state: &'static str,
+        /// What the kernel reported.
+        #[source]
+        source: io::Error,
+    },
     /// A packet capture did not start, or ended early.
     #[error("capture `{command}`: {what}")]
     Capture {

@@ -45,6 +45,6 @@ pub use capture::{Capture, Frame};
 pub use error::Error;
 pub use example::{binary, example};
 pub use fuzz::replay_corpus;
-pub use netns::{NetNs, Veth};
+pub use netns::{LinkSwitch, NetNs, Veth};
 pub use process::{Line, Logged};
 pub use scale::{random, scale};

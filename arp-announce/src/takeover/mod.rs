@@ -53,9 +53,9 @@ pub enum Probe {
     /// Listen this long before adding the addresses: at a cold start, when an address may be
     /// some other host's and nothing says it is free.
     First(Duration),
-    /// Add and announce the addresses at once and listen this long meanwhile, reporting a
-    /// conflict as loudly: a takeover from a peer known dead, where every millisecond is a
-    /// client's.
+    /// Add and announce the addresses at once, then listen this long while the announcements
+    /// go on, reporting a conflict as loudly: a takeover from a peer known dead, where every
+    /// millisecond is a client's.
     Alongside(Duration),
 }
 
@@ -246,7 +246,10 @@ impl Takeover {
                 (found, self.add(&new, wanted, announce).await)
             }
             Probe::Alongside(wait) => {
-                futures::join!(conflicts(&new, wait), self.add(&new, wanted, announce))
+                // Claim first, then listen while the announcements go on: the probe's threads
+                // and sockets would otherwise compete with the claim for the CPU.
+                let added = self.add(&new, wanted, announce).await;
+                (conflicts(&new, wait).await, added)
             }
         };
         self.conflicts += found

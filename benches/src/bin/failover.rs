@@ -37,10 +37,14 @@ enum Setup {
     Piranha,
     /// Our director, authenticated heartbeat, keepalive 100 ms, deadtime 300 ms (director.toml).
     Fast,
+    /// Our director, authenticated heartbeat, keepalive 50 ms, deadtime 150 ms.
+    Fastest,
     /// keepalived, VRRPv2 with its defaults (advert_int 1 s).
     Keepalived,
     /// keepalived, VRRPv3 with advert_int 0.1 s.
     KeepalivedFast,
+    /// keepalived, VRRPv3 with advert_int 0.05 s.
+    KeepalivedFastest,
 }
 
 impl Setup {
@@ -50,8 +54,25 @@ impl Setup {
                 "ours, Piranha-compatible heartbeat, keepalive 2 s / deadtime 5 s (lvs.cf defaults)"
             }
             Setup::Fast => "ours, authenticated heartbeat, keepalive 100 ms / deadtime 300 ms",
+            Setup::Fastest => "ours, authenticated heartbeat, keepalive 50 ms / deadtime 150 ms",
             Setup::Keepalived => "keepalived, VRRPv2, advert_int 1 s (its default)",
             Setup::KeepalivedFast => "keepalived, VRRPv3, advert_int 0.1 s",
+            Setup::KeepalivedFastest => "keepalived, VRRPv3, advert_int 0.05 s",
+        }
+    }
+
+    /// How long after the last heartbeat or advert heard the tool's own rule declares the
+    /// peer dead: ours, the deadtime; keepalived, the master down interval (three adverts and
+    /// a skew of (256 − priority)/256 of one, priority 100).
+    fn dead_after(self) -> Duration {
+        let vrrp = |advert: Duration| advert.mul_f64(3.0 + 156.0 / 256.0);
+        match self {
+            Setup::Piranha => Duration::from_secs(5),
+            Setup::Fast => Duration::from_millis(300),
+            Setup::Fastest => Duration::from_millis(150),
+            Setup::Keepalived => vrrp(Duration::from_secs(1)),
+            Setup::KeepalivedFast => vrrp(Duration::from_millis(100)),
+            Setup::KeepalivedFastest => vrrp(Duration::from_millis(50)),
         }
     }
 
@@ -61,11 +82,12 @@ impl Setup {
             Setup::Piranha => Duration::from_secs(2),
             Setup::Keepalived => Duration::from_secs(1),
             Setup::Fast | Setup::KeepalivedFast => Duration::from_millis(100),
+            Setup::Fastest | Setup::KeepalivedFastest => Duration::from_millis(50),
         }
     }
 
     fn is_ours(self) -> bool {
-        matches!(self, Setup::Piranha | Setup::Fast)
+        matches!(self, Setup::Piranha | Setup::Fast | Setup::Fastest)
     }
 }
 
@@ -83,9 +105,13 @@ struct Cli {
         long,
         value_enum,
         value_delimiter = ',',
-        default_value = "piranha,fast,keepalived,keepalived-fast"
+        default_value = "piranha,fast,fastest,keepalived,keepalived-fast,keepalived-fastest"
     )]
     setups: Vec<Setup>,
+    /// One more argument for the director (repeat it), e.g. `--director-arg=--log-format
+    /// --director-arg=full` to see where a takeover's time goes.
+    #[arg(long, allow_hyphen_values = true)]
+    director_arg: Vec<String>,
 }
 
 /// A router's failover software.
@@ -150,13 +176,18 @@ fn files(setup: Setup) -> Files {
     doc.globals_mut().remove("keepalive");
     doc.globals_mut().remove("deadtime");
     let lvs_cf = ConfigFile::new("failover", &doc.to_string());
-    let (overlay, key) = if setup == Setup::Fast {
+    let (overlay, key) = if matches!(setup, Setup::Fast | Setup::Fastest) {
         let key = ConfigFile::new("failover-key", "0123456789abcdef0123456789abcdef");
         std::fs::set_permissions(&key.0, std::os::unix::fs::PermissionsExt::from_mode(0o600))
             .expect("the key is the owner's alone");
+        let (keepalive, deadtime) = if setup == Setup::Fast {
+            ("100ms", "300ms")
+        } else {
+            ("50ms", "150ms")
+        };
         let text = format!(
-            "[heartbeat]\nmode = \"authenticated\"\nkey_file = \"{}\"\nkeepalive = \"100ms\"\n\
-             deadtime = \"300ms\"\n",
+            "[heartbeat]\nmode = \"authenticated\"\nkey_file = \"{}\"\nkeepalive = \"{keepalive}\"\n\
+             deadtime = \"{deadtime}\"\n",
             key.0.display()
         );
         (Some(ConfigFile::new("failover-toml", &text)), Some(key))
@@ -166,6 +197,7 @@ fn files(setup: Setup) -> Files {
     let vrrp = |n: usize| {
         let (version, advert) = match setup {
             Setup::KeepalivedFast => ("\n    vrrp_version 3", "0.1"),
+            Setup::KeepalivedFastest => ("\n    vrrp_version 3", "0.05"),
             _ => ("", "1"),
         };
         format!(
@@ -203,6 +235,7 @@ fn start(cli: &Cli, setup: Setup, lab: &NatLab, files: &Files, i: usize, first: 
         if let Some(o) = &files.overlay {
             args = vec!["--settings", o.0.to_str().expect("a UTF-8 path")];
         }
+        args.extend(cli.director_arg.iter().map(String::as_str));
         let mut d = start_director(&cli.director, &lab.routers[i], &files.lvs_cf.0, tag, &args);
         d.patience = Duration::from_secs(60);
         Node::Ours(d)
@@ -250,6 +283,96 @@ struct Run {
     to_addresses: Duration,
     /// Death → the dead router's links are down.
     unplug: Duration,
+    /// From the survivor's capture: the last heartbeat or advert it heard from the dead router
+    /// → its first gratuitous ARP for the VIP.
+    heard_to_claim: Duration,
+    /// The last heartbeat heard → the death (it came up to a period before).
+    heard_to_death: Duration,
+    /// The survivor's first gratuitous ARP → the first request served through it.
+    claim_to_traffic: Duration,
+}
+
+/// The survivor's view, from a capture on its LAN interface: heartbeats or adverts from the
+/// active router (UDP or VRRP from its address), and its own first gratuitous ARP for the VIP.
+struct Watch {
+    heard: std::sync::mpsc::Receiver<()>,
+    done: std::thread::JoinHandle<Option<(Duration, Duration)>>,
+}
+
+const LAN_ADDRESSES: [[u8; 4]; 2] = [[192, 168, 1, 10], [192, 168, 1, 20]];
+const VIP_ADDRESS: [u8; 4] = [192, 168, 1, 250];
+
+impl Watch {
+    /// Starts capturing on `survivor`'s eth0 (it is listening on return).
+    fn start(lab: &NatLab, survivor: usize) -> Watch {
+        let ns = &lab.routers[survivor];
+        let mac = ns
+            .ip(["-brief", "link", "show", "dev", "eth0"])
+            .expect("link")
+            .split_whitespace()
+            .nth(2)
+            .and_then(|m| {
+                let bytes: Vec<u8> = (m.split(':'))
+                    .filter_map(|b| u8::from_str_radix(b, 16).ok())
+                    .collect();
+                <[u8; 6]>::try_from(bytes).ok()
+            })
+            .expect("the survivor's MAC");
+        let active = LAN_ADDRESSES[1 - survivor];
+        let mut capture = testkit::Capture::start(
+            ns,
+            "eth0",
+            "arp or udp or ip proto 112",
+            Duration::from_secs(120),
+        )
+        .expect("tcpdump");
+        let (tx, heard) = std::sync::mpsc::channel();
+        let done = std::thread::spawn(move || {
+            let mut last = None;
+            while let Ok(f) = capture.next_frame() {
+                let d = &f.data;
+                if d.len() < 42 {
+                    continue;
+                }
+                match [d[12], d[13]] {
+                    [0x08, 0x00]
+                        if d[14 + 12..14 + 16] == active && matches!(d[14 + 9], 17 | 112) =>
+                    {
+                        // The first one heard lets the run go on.
+                        let first = last.replace(f.at).is_none();
+                        let _ = first.then(|| tx.send(()));
+                    }
+                    [0x08, 0x06] if d[22..28] == mac && d[28..32] == VIP_ADDRESS => {
+                        return last.map(|l| (l, f.at));
+                    }
+                    _ => {}
+                }
+            }
+            None
+        });
+        Watch { heard, done }
+    }
+
+    /// Waits for the first heartbeat from the active router.
+    fn wait_heard(&self) {
+        self.heard
+            .recv_timeout(Duration::from_secs(30))
+            .expect("a heartbeat from the active router within 30 s");
+    }
+
+    /// The last heartbeat heard and the claim, on the capture's clock (since the Unix epoch).
+    fn finish(self) -> (Duration, Duration) {
+        self.done
+            .join()
+            .expect("the capture thread")
+            .expect("a heartbeat, then the survivor's gratuitous ARP for the VIP")
+    }
+}
+
+fn since_epoch() -> Duration {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
 }
 
 /// Requests in flight at once: a new one starts every 10 ms even while others hang.
@@ -257,6 +380,9 @@ const PROBERS: usize = 10;
 
 fn failover(setup: Setup, lab: &NatLab, nodes: &mut [Option<Node>; 2], active: usize) -> Run {
     let standby = 1 - active;
+    let watch = Watch::start(lab, standby);
+    // Opened now, so that the kill is two ioctls per link and no process.
+    let switch = lab.routers[active].link_switch().expect("link switch");
     // Ten clients, each sending a request every 100 ms (given up after 100 ms), started 10 ms
     // apart: one request starts every 10 ms, however long the others hang.
     let mut probers = Vec::new();
@@ -270,6 +396,7 @@ fn failover(setup: Setup, lab: &NatLab, nodes: &mut [Option<Node>; 2], active: u
         std::thread::sleep(Duration::from_millis(100 / PROBERS as u64));
     }
     probers[0].served_after(Instant::now(), Duration::from_secs(10));
+    watch.wait_heard();
     std::thread::sleep(Duration::from_millis(500) + random_below(setup.period()));
     let survivor = nodes[standby].as_mut().expect("the standby runs");
     survivor.log().forget();
@@ -280,7 +407,10 @@ fn failover(setup: Setup, lab: &NatLab, nodes: &mut [Option<Node>; 2], active: u
     let mut dead = nodes[active].take().expect("the active router runs");
     dead.freeze();
     let died = Instant::now();
-    lab.unplug(active);
+    let died_wall = since_epoch();
+    for dev in ["eth0", "eth1"] {
+        switch.set(dev, false).expect("link down");
+    }
     let down = Instant::now();
     dead.kill();
     let survivor = nodes[standby].as_mut().expect("the standby runs");
@@ -297,10 +427,15 @@ fn failover(setup: Setup, lab: &NatLab, nodes: &mut [Option<Node>; 2], active: u
         })
         .min()
         .expect("served after the takeover");
+    let (heard, claim) = watch.finish();
+    let to_traffic = first - died;
     Run {
-        to_traffic: first - died,
+        to_traffic,
         to_addresses: took.at.saturating_duration_since(died),
         unplug: down - died,
+        heard_to_claim: claim.saturating_sub(heard),
+        heard_to_death: died_wall.saturating_sub(heard),
+        claim_to_traffic: (died_wall + to_traffic).saturating_sub(claim),
     }
 }
 
@@ -337,11 +472,15 @@ fn measure(cli: &Cli, setup: Setup) -> Vec<Run> {
         }
         let r = failover(setup, &lab, &mut nodes, active);
         eprintln!(
-            "  run {:2}: router{} died: addresses after {} ms, traffic after {} ms",
+            "  run {:2}: router{} died {} ms after its last heartbeat heard: addresses after {} \
+             ms, traffic after {} ms; heard → claim {} ms, claim → traffic {} ms",
             run + 1,
             active + 1,
+            r.heard_to_death.as_millis(),
             r.to_addresses.as_millis(),
-            r.to_traffic.as_millis()
+            r.to_traffic.as_millis(),
+            r.heard_to_claim.as_millis(),
+            r.claim_to_traffic.as_millis()
         );
         runs.push(r);
         active = 1 - active;
@@ -360,8 +499,9 @@ fn report(results: &[(Setup, Vec<Run>)], runs: usize) {
          active router at a random moment of the heartbeat period, and the dead router comes \
          back as the standby before the next run (once its links report a carrier). The kill is a SIGSTOP of every process of the \
          tool (from then on it does nothing, not even react to one link going down by speaking \
-         on the other); its links go down right after (`ip link set … down`, how long that took \
-         is in the last column), then the processes are SIGKILLed. Kill → traffic: from the \
+         on the other); its links go down right after (two `ioctl`s per link from a socket opened \
+         in its namespace beforehand, no process; how long that took is in the last column: \
+         the bench's own floor), then the processes are SIGKILLed. Kill → traffic: from the \
          SIGSTOP until a client request started after the links went down is served through the \
          other router (a request starts every 10 ms, each on a new connection and given up after \
          100 ms, ten in flight at most). Kill → addresses: until the survivor's log says it \
@@ -394,6 +534,69 @@ fn report(results: &[(Setup, Vec<Run>)], runs: usize) {
             );
         }
     }
+    println!(
+        "\nThe bound, and where the time goes, from a capture on the survivor's LAN interface: \
+         the last heartbeat (or advert) it heard from the dying router, and its first gratuitous \
+         ARP for the VIP (the takeover on the wire). Each tool declares its peer dead a fixed \
+         time after the last one heard (its rule); the takeover must follow within 100 ms of \
+         that.\n\n\
+         | setup | its rule: dead after | last heard → takeover: median | worst | bound | \
+         within it | last heard → kill: median | takeover → first request served: median |\n\
+         |---|---:|---:|---:|---:|:---:|---:|---:|"
+    );
+    for (setup, rs) in results {
+        let claim: Vec<Duration> = rs.iter().map(|r| r.heard_to_claim).collect();
+        let death: Vec<Duration> = rs.iter().map(|r| r.heard_to_death).collect();
+        let served: Vec<Duration> = rs.iter().map(|r| r.claim_to_traffic).collect();
+        let bound = setup.dead_after() + Duration::from_millis(100);
+        if let (Some(c), Some(d), Some(v)) =
+            (summarize(&claim), summarize(&death), summarize(&served))
+        {
+            println!(
+                "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                setup.describe(),
+                millis(setup.dead_after()),
+                millis(c.median),
+                millis(c.worst),
+                millis(bound),
+                if c.worst <= bound { "yes" } else { "**no**" },
+                millis(d.median),
+                millis(v.median)
+            );
+        }
+    }
+    for (setup, rs) in results.iter().filter(|(s, _)| s.is_ours()) {
+        let over: Vec<Duration> = rs
+            .iter()
+            .map(|r| r.heard_to_claim.saturating_sub(setup.dead_after()))
+            .collect();
+        let death: Vec<Duration> = rs.iter().map(|r| r.heard_to_death).collect();
+        let served: Vec<Duration> = rs.iter().map(|r| r.claim_to_traffic).collect();
+        let traffic: Vec<Duration> = rs.iter().map(|r| r.to_traffic).collect();
+        if let (Some(o), Some(d), Some(v), Some(t)) = (
+            summarize(&over),
+            summarize(&death),
+            summarize(&served),
+            summarize(&traffic),
+        ) {
+            println!(
+                "\n- {}: kill → traffic {} (median) = the deadtime {} counted from the last \
+                 heartbeat heard, {} before the kill (median; uniform over the period), + the \
+                 director from its decision to the first gratuitous ARP (adding the addresses, \
+                 the probe alongside) {} (median, worst {}) + the first request served through \
+                 it {} after that ARP (the client's ARP cache updated, a new connection's \
+                 handshake and reply, NAT back through the new router; a request starts every \
+                 10 ms).",
+                setup.describe(),
+                millis(t.median),
+                millis(setup.dead_after()),
+                millis(d.median),
+                millis(o.median),
+                millis(o.worst),
+                millis(v.median)
+            );
+        }
+    }
     println!("\nEvery run, kill → traffic in ms, in order:\n\n```text");
     for (setup, rs) in results {
         let traffic: Vec<Duration> = rs.iter().map(|r| r.to_traffic).collect();
@@ -408,8 +611,8 @@ fn report(results: &[(Setup, Vec<Run>)], runs: usize) {
          300 ms). keepalived: 3 adverts plus a skew of (256 − priority)/256 of one (0.61 at \
          priority 100) after the last advert, so 2.6–3.6 s with advert_int 1 s and 261–361 ms \
          with 0.1 s. Then each adds the VIP and the NAT router address and announces them; ours \
-         first listens 50 ms for an address conflict (RFC 5227, `address_probe`, on by \
-         default), which keepalived does not do. Piranha's defaults are slower than keepalived's \
+         listens 50 ms for an address conflict meanwhile (RFC 5227, `address_probe`, on by \
+         default; before adding only at a cold start), which keepalived does not do. Piranha's defaults are slower than keepalived's \
          by design, not by implementation: with the timers matched, the windows above decide. \
          The last step, the first reply through the new router, takes a few tens of \
          milliseconds for both (gratuitous ARP to the client, NAT back through the new \

@@ -306,10 +306,9 @@ impl NatLab {
 
     /// Takes router `i` off both LANs, as when the machine dies.
     pub fn unplug(&self, i: usize) {
+        let switch = self.routers[i].link_switch().expect("link switch");
         for dev in ["eth0", "eth1"] {
-            self.routers[i]
-                .ip(["link", "set", dev, "down"])
-                .expect("link down");
+            switch.set(dev, false).expect("link down");
         }
     }
 
