@@ -597,6 +597,48 @@ fn report(results: &[(Setup, Vec<Run>)], runs: usize) {
             );
         }
     }
+    let median = |setup: Setup| {
+        results
+            .iter()
+            .find(|(s, _)| *s == setup)
+            .and_then(|(_, rs)| summarize(&rs.iter().map(|r| r.to_traffic).collect::<Vec<_>>()))
+            .map(|s| s.median)
+    };
+    let verdict = |met: bool| if met { "met" } else { "**not met**" };
+    println!("\nTargets (failover issue), kill → traffic medians of this run:\n");
+    if let (Some(ours), Some(theirs)) = (median(Setup::Fast), median(Setup::KeepalivedFast)) {
+        println!(
+            "- 100 ms / 300 ms: under 320 ms and below keepalived VRRPv3 0.1 s: {} against {}: {}.",
+            millis(ours),
+            millis(theirs),
+            verdict(ours < Duration::from_millis(320) && ours < theirs)
+        );
+    }
+    if let Some(ours) = median(Setup::Fastest) {
+        println!(
+            "- 50 ms / 150 ms: under 230 ms: {}: {}.",
+            millis(ours),
+            verdict(ours < Duration::from_millis(230))
+        );
+    }
+    let late: Vec<String> = results
+        .iter()
+        .filter(|(s, rs)| {
+            s.is_ours()
+                && rs
+                    .iter()
+                    .any(|r| r.heard_to_claim > s.dead_after() + Duration::from_millis(100))
+        })
+        .map(|(s, _)| format!("{s:?}"))
+        .collect();
+    println!(
+        "- Every takeover of ours within the deadtime + 100 ms of the last heartbeat heard: {}.",
+        if late.is_empty() {
+            "met".to_string()
+        } else {
+            format!("**not met** ({})", late.join(", "))
+        }
+    );
     println!("\nEvery run, kill → traffic in ms, in order:\n\n```text");
     for (setup, rs) in results {
         let traffic: Vec<Duration> = rs.iter().map(|r| r.to_traffic).collect();
