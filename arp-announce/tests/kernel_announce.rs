@@ -53,6 +53,17 @@ fn pair() -> Pair {
     }
 }
 
+impl Pair {
+    /// `b`'s MAC, as `ip -brief link` shows it.
+    fn mac_b(&self) -> arp_announce::MacAddr {
+        let link = (self.b)
+            .ip(["-brief", "link", "show", "dev", &self.dev_b])
+            .expect("link");
+        let mac = link.split_whitespace().nth(2).expect("MAC");
+        arp_announce::parse_mac(mac).expect("mac")
+    }
+}
+
 fn now_since_epoch() -> Duration {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -549,14 +560,7 @@ fn a_probe_finds_the_host_that_holds_an_address_and_tshark_sees_a_probe() {
     // `b` holds one address; the other is free.
     p.b.ip(["address", "add", "10.77.0.50/24", "dev", &p.dev_b])
         .expect("b holds .50");
-    let b_mac = arp_announce::parse_mac(
-        p.b.ip(["-brief", "link", "show", "dev", &p.dev_b])
-            .expect("link")
-            .split_whitespace()
-            .nth(2)
-            .expect("MAC"),
-    )
-    .expect("mac");
+    let b_mac = p.mac_b();
     let pcap = std::env::temp_dir().join(format!("probe-{}.pcap", std::process::id()));
     let mut capture = Capture::to_file(&p.b, &p.dev_b, "arp", 3, &pcap, LIMIT).expect("tcpdump");
     let dev = p.dev_a.clone();
@@ -607,14 +611,7 @@ fn a_probe_finds_the_host_that_holds_an_address_and_tshark_sees_a_probe() {
 fn a_takeover_from_a_dead_peer_claims_at_once_and_a_cold_start_probes_first() {
     use arp_announce::takeover::{Address, Announce, Probe, Takeover};
     let p = pair();
-    let b_mac = arp_announce::parse_mac(
-        p.b.ip(["-brief", "link", "show", "dev", &p.dev_b])
-            .expect("link")
-            .split_whitespace()
-            .nth(2)
-            .expect("MAC"),
-    )
-    .expect("mac");
+    let b_mac = p.mac_b();
     let wait = Duration::from_millis(500);
     // Each mode takes two addresses: one `b` holds (a peer that has not stepped down, or a
     // mistake), which both modes must report, and one nobody answers for, which keeps the

@@ -77,18 +77,23 @@ async fn next_server_event(updates: &mut mpsc::Receiver<Update>) -> (TargetId, E
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn real_tcp_target_goes_up_and_down() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let target = listener.local_addr().unwrap();
-    let (monitor, mut updates) = Monitor::spawn(MonitorOptions::default());
-    let probe = Probe::new(
+/// A bare TCP connect to `target`, 500 ms timeouts.
+fn tcp_probe(target: std::net::SocketAddr) -> Probe {
+    Probe::new(
         target,
         Check::Tcp(TcpCheck::default()),
         Binding::default(),
         Timeouts::both(ms(500)),
     )
-    .unwrap();
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_tcp_target_goes_up_and_down() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let target = listener.local_addr().unwrap();
+    let (monitor, mut updates) = Monitor::spawn(MonitorOptions::default());
+    let probe = tcp_probe(target);
     let id = monitor
         .add(Target::new(probe, plain(), ms(50)))
         .await
@@ -340,13 +345,7 @@ async fn a_real_server_in_many_services_is_probed_once_per_interval() {
         }
     });
     let (monitor, mut updates) = Monitor::spawn(MonitorOptions::default());
-    let probe = Probe::new(
-        target,
-        Check::Tcp(TcpCheck::default()),
-        Binding::default(),
-        Timeouts::both(ms(500)),
-    )
-    .unwrap();
+    let probe = tcp_probe(target);
     // Ten virtual services with the same real server and check, each judging by its own rules
     // (the last needs three passes in a row).
     let mut ids = Vec::new();
