@@ -184,9 +184,12 @@ impl Services {
             self.retry_at = None;
             out.push(Output::Recovered);
             if self.active {
-                // Still active (the operator forced it): watch again.
-                for (i, interval) in self.intervals.iter().enumerate() {
-                    self.checks[i] = Check::Due(now + *interval);
+                // Still active (the operator forced it): watch again. A check that a step-down
+                // and a new activation since the failure started goes on: one at a time.
+                for (check, interval) in self.checks.iter_mut().zip(&self.intervals) {
+                    if *check == Check::Off {
+                        *check = Check::Due(now + *interval);
+                    }
                 }
             }
         }

@@ -104,6 +104,27 @@ fn a_node_kept_active_by_its_operator_watches_again_after_reentry() {
     assert_eq!(s.handle(t + 7 * S, Input::Timer), [check(0, 2)]);
 }
 
+/// Found by the property test below: a failure, then a step-down and a new activation before
+/// the reentry time, whose checks are running when the reentry time comes. They go on: the
+/// recovery does not start a second check of the same service.
+#[test]
+fn the_end_of_reentry_does_not_start_a_second_check_of_a_service() {
+    let t = Instant::now();
+    let mut s = Services::new(vec![S], 5 * S);
+    let _ = s.handle(t, Input::Role(Role::Active));
+    assert_eq!(s.handle(t + S, Input::Timer), [check(0, 1)]);
+    let _ = s.handle(t + S, failed(0, 1));
+    let _ = s.handle(t + 2 * S, Input::Role(Role::Standby));
+    let _ = s.handle(t + 2 * S, Input::Role(Role::Active));
+    assert_eq!(s.handle(t + 3 * S, Input::Timer), [check(0, 2)]);
+    // Reentry: the node may serve again; check 2 is still out.
+    assert_eq!(s.handle(t + 6 * S, Input::Timer), [Output::Recovered]);
+    assert!(s.handle(t + 7 * S, Input::Timer).is_empty());
+    // Its answer counts, and the next check follows an interval later.
+    assert!(s.handle(t + 7 * S, passed(0, 2)).is_empty());
+    assert_eq!(s.handle(t + 8 * S, Input::Timer), [check(0, 3)]);
+}
+
 fn check(service: usize, id: u64) -> Output {
     Output::Check { service, id }
 }
