@@ -163,6 +163,9 @@ fn setup(mode: &str, keepalive: &str, deadtime: &str) -> Setup {
     }
     let key = std::env::temp_dir().join(format!("takeover-bench-key-{}", std::process::id()));
     std::fs::write(&key, b"benchmark key, at least 16 bytes").expect("key");
+    // A key readable by others is refused.
+    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .expect("the key is the owner's alone");
     Setup {
         ns: [a, b],
         mode: mode.into(),
