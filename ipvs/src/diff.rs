@@ -155,34 +155,6 @@ impl Memory {
     }
 }
 
-/// Whether two services have the same settings once normalized (a host netmask is no netmask,
-/// an empty persistence engine none), without copying either.
-fn same_settings(a: &Service, b: &Service) -> bool {
-    let host = |s: &Service| match s.key.family() {
-        crate::model::Family::Inet => 32,
-        crate::model::Family::Inet6 => 128,
-    };
-    let mask = |s: &Service| s.netmask.filter(|m| *m != host(s));
-    fn engine(s: &Service) -> Option<&str> {
-        s.persistence_engine.as_deref().filter(|e| !e.is_empty())
-    }
-    // Every field, so that a new one cannot be forgotten here.
-    let Service {
-        key,
-        scheduler,
-        flags,
-        timeout,
-        netmask: _,
-        persistence_engine: _,
-    } = a;
-    *key == b.key
-        && *scheduler == b.scheduler
-        && *flags == b.flags
-        && *timeout == b.timeout
-        && mask(a) == mask(b)
-        && engine(a) == engine(b)
-}
-
 /// The ops that turn one service's destinations from `have` into `want`: none, at the cost of
 /// one comparison, when they are the same in the same order.
 fn dest_ops(k: ServiceKey, want: &[Destination], have: &[Destination], ops: &mut Vec<Op>) {
@@ -278,7 +250,7 @@ where
             Some(_) if !ownership.owns(&k) => conflicts.push(k),
             Some(h) => {
                 let mut ops = Vec::new();
-                if !same_settings(&vs.service, &h.service) {
+                if !vs.service.same_settings(&h.service) {
                     ops.push(Op::EditService(vs.service.normalized()));
                 }
                 dest_ops(k, &vs.destinations, &h.destinations, &mut ops);

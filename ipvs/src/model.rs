@@ -358,17 +358,43 @@ impl Service {
     /// back from the kernel compare equal to what was written.
     pub fn normalized(&self) -> Self {
         let mut s = self.clone();
-        let host = match s.key.family() {
+        s.netmask = self.effective_netmask();
+        s.persistence_engine = self.effective_engine().map(str::to_owned);
+        s
+    }
+
+    /// Whether `other` has the same settings once both are normalised ([`Service::normalized`]),
+    /// without copying either.
+    pub fn same_settings(&self, other: &Service) -> bool {
+        // Every field, so that a new one cannot be forgotten here.
+        let Service {
+            key,
+            scheduler,
+            flags,
+            timeout,
+            netmask: _,
+            persistence_engine: _,
+        } = self;
+        *key == other.key
+            && *scheduler == other.scheduler
+            && *flags == other.flags
+            && *timeout == other.timeout
+            && self.effective_netmask() == other.effective_netmask()
+            && self.effective_engine() == other.effective_engine()
+    }
+
+    /// The netmask, `None` for the host mask.
+    fn effective_netmask(&self) -> Option<u8> {
+        let host = match self.key.family() {
             Family::Inet => 32,
             Family::Inet6 => 128,
         };
-        if s.netmask == Some(host) {
-            s.netmask = None;
-        }
-        if s.persistence_engine.as_deref() == Some("") {
-            s.persistence_engine = None;
-        }
-        s
+        self.netmask.filter(|m| *m != host)
+    }
+
+    /// The persistence engine, `None` for an empty name.
+    fn effective_engine(&self) -> Option<&str> {
+        self.persistence_engine.as_deref().filter(|e| !e.is_empty())
     }
 
     /// Checks everything the kernel would refuse with a bare `EINVAL`.
