@@ -465,6 +465,50 @@ async fn http_every_probe_uses_a_fresh_connection() {
 }
 
 #[tokio::test]
+async fn http_over_a_handshake_that_completes_late() {
+    // Most connects on loopback are over within `connect` itself, and the probe then sends its
+    // request before the reactor knows the socket. Here the handshake waits: the listener's
+    // accept queue is full, so the probe's SYN is dropped and sent again a second later.
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket
+        .bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
+        .unwrap();
+    socket.listen(0).unwrap();
+    let addr = socket.local_addr().unwrap().as_socket().unwrap();
+    let mut fillers = Vec::new();
+    loop {
+        let filler =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        filler.set_nonblocking(true).unwrap();
+        let _ = filler.connect(&addr.into());
+        // Asked again, `connect` says whether this one got into the queue.
+        let queued = filler.connect(&addr.into());
+        fillers.push(filler);
+        if queued.is_err_and(|e| e.raw_os_error() == Some(libc::EALREADY)) {
+            break;
+        }
+        assert!(fillers.len() < 10, "the accept queue never filled");
+    }
+    let t = Timeouts::both(Duration::from_secs(5));
+    let probe = Probe::new(addr, Check::Http(http("/")), Binding::default(), t).unwrap();
+    let mut run = std::pin::pin!(probe.run());
+    let first = std::future::poll_fn(|cx| std::task::Poll::Ready(run.as_mut().poll(cx))).await;
+    assert!(first.is_pending(), "the probe did not wait for its handshake");
+    // Now accept everything and answer.
+    socket.set_nonblocking(true).unwrap();
+    let listener = tokio::net::TcpListener::from_std(socket.into()).unwrap();
+    tokio::spawn(async move {
+        while let Ok((s, _)) = listener.accept().await {
+            tokio::spawn(serve_http(s));
+        }
+    });
+    let o = run.await;
+    assert_eq!(o.result.unwrap(), Pass::Status(200));
+    assert!(o.latency >= Duration::from_millis(500), "{:?}", o.latency);
+    drop(fillers);
+}
+
+#[tokio::test]
 async fn http_keep_alive_reuses_one_connection_and_recovers_from_a_closed_one() {
     let (addr, count) = http_server().await;
     let mut c = http("/");

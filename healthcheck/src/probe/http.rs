@@ -15,7 +15,9 @@ use tokio::{
 };
 
 use super::{
-    Pass, ProbeError, Timeouts, before, read_error, send_error, stream::connect, tls::Tls,
+    Pass, ProbeError, Timeouts, before, read_error, send_error,
+    stream::{connect, registered},
+    tls::Tls,
 };
 use crate::{
     Error,
@@ -216,19 +218,28 @@ impl PreparedHttp {
         };
         if let Some(conn) = kept {
             let deadline = Instant::now() + timeouts.read;
-            match self.exchange(conn, addr, deadline, timeouts).await {
+            match self.exchange(conn, false, addr, deadline, timeouts).await {
                 // The server closed the kept connection in the meantime: try a new one.
                 Exchange::Stale => {}
                 Exchange::Done(result, conn) => return self.keep(result, conn),
             }
         }
-        let stream = connect(binding, addr, timeouts).await?;
+        let connection = connect(binding, addr, timeouts).await?;
         let deadline = Instant::now() + timeouts.read;
-        let conn: Box<dyn Io> = match &self.tls {
-            None => Box::new(stream),
-            Some(tls) => Box::new(tls.handshake(stream, addr, deadline, timeouts).await?),
+        let (conn, sent): (Box<dyn Io>, bool) = match &self.tls {
+            None => {
+                // The request goes out before the socket is registered with the reactor.
+                let sending = connection.send(&self.request);
+                let connection = before(deadline, addr, timeouts, 0, send_error, sending).await?;
+                (Box::new(registered(connection, addr)?), true)
+            }
+            Some(tls) => {
+                let stream = registered(connection, addr)?;
+                let tls = tls.handshake(stream, addr, deadline, timeouts).await?;
+                (Box::new(tls), false)
+            }
         };
-        match self.exchange(conn, addr, deadline, timeouts).await {
+        match self.exchange(conn, sent, addr, deadline, timeouts).await {
             Exchange::Stale => Err(bad(addr, "connection closed without a response".into())),
             Exchange::Done(result, conn) => self.keep(result, conn),
         }
@@ -247,10 +258,12 @@ impl PreparedHttp {
         result
     }
 
-    /// One request and response; the connection comes back when it can carry another.
+    /// One request (unless already `sent`) and its response; the connection comes back when
+    /// it can carry another.
     async fn exchange(
         &self,
         stream: Box<dyn Io>,
+        sent: bool,
         addr: SocketAddr,
         deadline: Instant,
         timeouts: &Timeouts,
@@ -264,7 +277,7 @@ impl PreparedHttp {
             deadline,
             timeouts,
         };
-        let result = self.request(&mut reader).await;
+        let result = self.request(&mut reader, sent).await;
         match result {
             Err(Failure::Stale) => Exchange::Stale,
             Err(Failure::Error(e)) => Exchange::Done(Err(e), None),
@@ -275,13 +288,19 @@ impl PreparedHttp {
         }
     }
 
-    async fn request(&self, reader: &mut Reader<'_, Box<dyn Io>>) -> Result<(Pass, bool), Failure> {
+    async fn request(
+        &self,
+        reader: &mut Reader<'_, Box<dyn Io>>,
+        sent: bool,
+    ) -> Result<(Pass, bool), Failure> {
         let (addr, deadline, timeouts) = (reader.addr, reader.deadline, reader.timeouts);
-        let write = reader.stream.write_all(&self.request);
-        match before(deadline, addr, timeouts, 0, send_error, write).await {
-            Ok(()) => {}
-            Err(ProbeError::Send { .. }) if self.keep_alive => return Err(Failure::Stale),
-            Err(e) => return Err(e.into()),
+        if !sent {
+            let write = reader.stream.write_all(&self.request);
+            match before(deadline, addr, timeouts, 0, send_error, write).await {
+                Ok(()) => {}
+                Err(ProbeError::Send { .. }) if self.keep_alive => return Err(Failure::Stale),
+                Err(e) => return Err(e.into()),
+            }
         }
         // The head.
         let (status, framing, reusable, head_len) = loop {
@@ -807,7 +826,7 @@ pub(crate) fn fuzz_response(response: &[u8]) -> bool {
     runtime.block_on(async {
         let deadline = Instant::now() + timeouts.read;
         matches!(
-            prepared.exchange(stream, addr, deadline, &timeouts).await,
+            prepared.exchange(stream, false, addr, deadline, &timeouts).await,
             Exchange::Done(Ok(_), _)
         )
     })

@@ -1,9 +1,15 @@
 //! Sockets for probes: source address, interface and fwmark, set before connecting.
 
-use std::{io, net::IpAddr, net::SocketAddr};
+use std::{
+    io::{self, Write},
+    net::{IpAddr, SocketAddr},
+};
 
-use socket2::{Domain, Protocol, Socket, Type};
-use tokio::net::{TcpSocket, TcpStream, UdpSocket};
+use socket2::{Domain, Protocol, SockAddr, SockRef, Socket, Type};
+use tokio::{
+    io::{AsyncWriteExt, Interest},
+    net::{TcpStream, UdpSocket},
+};
 
 use super::ProbeError;
 
@@ -50,11 +56,10 @@ impl Binding {
         proto: Protocol,
     ) -> Result<Socket, ProbeError> {
         let fail = |what| move |source| ProbeError::Socket { addr, what, source };
-        let socket =
-            Socket::new(Domain::for_address(addr), ty, Some(proto)).map_err(fail("socket"))?;
-        socket
-            .set_nonblocking(true)
-            .map_err(fail("non-blocking mode"))?;
+        // Non-blocking from the start (`SOCK_NONBLOCK`; socket2 adds `SOCK_CLOEXEC`): no
+        // `fcntl` pair per check.
+        let socket = Socket::new(Domain::for_address(addr), ty.nonblocking(), Some(proto))
+            .map_err(fail("socket"))?;
         if let Some(dev) = &self.interface {
             socket
                 .bind_device(Some(dev.as_bytes()))
@@ -75,7 +80,7 @@ impl Binding {
     pub(crate) fn tcp(
         &self,
         addr: SocketAddr,
-    ) -> Result<impl Future<Output = io::Result<TcpStream>> + use<>, ProbeError> {
+    ) -> Result<impl Future<Output = io::Result<Connection>> + use<>, ProbeError> {
         let socket = self.socket(addr, Type::STREAM, Protocol::TCP)?;
         // Close with a reset once the verdict is in, as HAProxy's checks do: no TIME_WAIT
         // left on the director for every check, and no FIN exchange to pay for.
@@ -86,8 +91,41 @@ impl Binding {
                 what: "SO_LINGER",
                 source,
             })?;
-        let socket = TcpSocket::from_std_stream(std::net::TcpStream::from(socket));
-        Ok(socket.connect(addr))
+        let target = SockAddr::from(addr);
+        let started = socket.connect(&target);
+        Ok(async move {
+            match started {
+                Ok(()) => return Ok(Connection::Bare(socket.into())),
+                Err(e) if e.raw_os_error() != Some(libc::EINPROGRESS) => return Err(e),
+                Err(_in_progress) => {}
+            }
+            // A server on this host or a neighbour's namespace has usually answered within
+            // `connect` itself: a second `connect` says how it went (0 or `EISCONN`: up; the
+            // error: refused or unreachable; `EALREADY`: still going), and only then is the
+            // socket handed to the reactor to wait.
+            match again(&SockRef::from(&socket), &target) {
+                Ok(true) => return Ok(Connection::Bare(socket.into())),
+                Ok(false) => {}
+                Err(e) => return Err(e),
+            }
+            let stream = TcpStream::from_std(socket.into())?;
+            loop {
+                stream.writable().await?;
+                let asked = stream.try_io(Interest::WRITABLE, || {
+                    match again(&SockRef::from(&stream), &target) {
+                        Ok(true) => Ok(()),
+                        // Woken before the handshake is over: wait again.
+                        Ok(false) => Err(io::ErrorKind::WouldBlock.into()),
+                        Err(e) => Err(e),
+                    }
+                });
+                match asked {
+                    Ok(()) => return Ok(Connection::Registered(stream)),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                    Err(e) => return Err(e),
+                }
+            }
+        })
     }
 
     /// A UDP socket connected to `addr` (so ICMP errors come back as read errors).
@@ -103,5 +141,59 @@ impl Binding {
                 source,
             }
         })
+    }
+}
+
+/// `connect` asked again on a connecting socket: `true` once it is up, `false` while the
+/// handshake goes on, or why it failed.
+fn again(socket: &SockRef<'_>, target: &SockAddr) -> io::Result<bool> {
+    match socket.connect(target) {
+        Ok(()) => Ok(true),
+        Err(e) => match e.raw_os_error() {
+            Some(libc::EISCONN) => Ok(true),
+            Some(libc::EALREADY | libc::EINPROGRESS) => Ok(false),
+            _ => Err(e),
+        },
+    }
+}
+
+/// A probe's TCP connection, up. A `Bare` one is not registered with tokio's reactor yet: a
+/// connect check never needs it, and a probe's request goes out before it does (one `epoll`
+/// registration and one wake-up fewer per check).
+#[derive(Debug)]
+pub(crate) enum Connection {
+    Bare(std::net::TcpStream),
+    Registered(TcpStream),
+}
+
+impl Connection {
+    /// Writes `bytes` whole: straight into a bare socket's send buffer, where a probe's
+    /// request fits, and through the reactor for what does not.
+    pub(crate) async fn send(self, bytes: &[u8]) -> io::Result<Connection> {
+        let mut rest = bytes;
+        if let Connection::Bare(socket) = &self {
+            while !rest.is_empty() {
+                match (&*socket).write(rest) {
+                    Ok(n) => rest = &rest[n..],
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) => return Err(e),
+                }
+            }
+            if rest.is_empty() {
+                return Ok(self);
+            }
+        }
+        let mut stream = self.into_stream()?;
+        stream.write_all(rest).await?;
+        Ok(Connection::Registered(stream))
+    }
+
+    /// The connection as a tokio stream, registered with the reactor to wait for replies.
+    pub(crate) fn into_stream(self) -> io::Result<TcpStream> {
+        match self {
+            Connection::Bare(socket) => TcpStream::from_std(socket),
+            Connection::Registered(stream) => Ok(stream),
+        }
     }
 }

@@ -3,13 +3,13 @@
 use std::net::SocketAddr;
 
 use tokio::{
-    io::{AsyncRead, AsyncReadExt, AsyncWriteExt},
+    io::{AsyncRead, AsyncReadExt},
     time::{Instant, timeout},
 };
 
 use super::{Pass, ProbeError, Timeouts, before, read_error, send_error};
 use crate::expect::{Expect, Progress};
-use crate::probe::socket::Binding;
+use crate::probe::socket::{Binding, Connection};
 
 /// A TCP probe: connect, then optionally send bytes and read until an expectation is met.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -75,9 +75,9 @@ pub(crate) async fn connect(
     binding: &Binding,
     addr: SocketAddr,
     timeouts: &Timeouts,
-) -> Result<tokio::net::TcpStream, ProbeError> {
+) -> Result<Connection, ProbeError> {
     match timeout(timeouts.connect, binding.tcp(addr)?).await {
-        Ok(Ok(stream)) => Ok(stream),
+        Ok(Ok(connection)) => Ok(connection),
         Ok(Err(source)) => Err(ProbeError::Connect { addr, source }),
         Err(_) => Err(ProbeError::ConnectTimeout {
             addr,
@@ -93,24 +93,34 @@ impl TcpCheck {
         binding: &Binding,
         timeouts: &Timeouts,
     ) -> Result<Pass, ProbeError> {
-        let mut stream = connect(binding, addr, timeouts).await?;
+        let mut connection = connect(binding, addr, timeouts).await?;
         let deadline = Instant::now() + timeouts.read;
         if let Some(send) = &self.send {
-            before(
-                deadline,
-                addr,
-                timeouts,
-                0,
-                send_error,
-                stream.write_all(send),
-            )
-            .await?;
+            let sent = connection.send(send);
+            connection = before(deadline, addr, timeouts, 0, send_error, sent).await?;
         }
         match &self.expect {
             None => Ok(Pass::Connected),
-            Some(expect) => read_expect(&mut stream, expect, addr, deadline, timeouts).await,
+            Some(expect) => {
+                let mut stream = registered(connection, addr)?;
+                read_expect(&mut stream, expect, addr, deadline, timeouts).await
+            }
         }
     }
+}
+
+/// `connection` registered with the reactor, to wait for its replies.
+pub(crate) fn registered(
+    connection: Connection,
+    addr: SocketAddr,
+) -> Result<tokio::net::TcpStream, ProbeError> {
+    connection
+        .into_stream()
+        .map_err(|source| ProbeError::Socket {
+            addr,
+            what: "register with the runtime",
+            source,
+        })
 }
 
 /// Reads until `expect` is met, the peer closes, the limit is reached or the deadline passes.
