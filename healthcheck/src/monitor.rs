@@ -5,15 +5,17 @@ use std::{
     collections::{BTreeSet, BinaryHeap, HashMap, VecDeque},
     fmt,
     net::SocketAddr,
-    pin::pin,
+    panic::AssertUnwindSafe,
+    pin::{Pin, pin},
     sync::Arc,
     time::Duration,
 };
 
+use futures::{FutureExt, StreamExt, stream::FuturesUnordered};
+use slab::Slab;
 use tokio::{
     sync::{mpsc, oneshot},
-    task::JoinSet,
-    time::{Instant, sleep_until, timeout},
+    time::{Instant, sleep_until, timeout_at},
 };
 
 use crate::{
@@ -70,18 +72,6 @@ impl Default for MonitorOptions {
             seed: 0x5eed,
         }
     }
-}
-
-/// The shared check `slot` (target `id`) is a member of.
-fn shared_check<'a>(
-    shared: &'a mut HashMap<(SocketAddr, Duration), Vec<Shared>>,
-    slot: &Slot,
-    id: TargetId,
-) -> Option<&'a mut Shared> {
-    shared
-        .get_mut(&(slot.address, slot.interval))?
-        .iter_mut()
-        .find(|g| g.members.contains(&id))
 }
 
 /// `outcome` for another member of a shared check (an error is passed on as its text, which
@@ -303,12 +293,14 @@ enum Job {
 struct Slot {
     address: SocketAddr,
     checker: Arc<dyn Checker>,
-    /// Whether the target is in a [`Shared`] check (found by its address and interval).
-    shared: bool,
+    /// The [`Shared`] check the target is a member of (its key in `Task::groups`).
+    shared: Option<usize>,
     server: Server,
     interval: Duration,
     group: Option<u64>,
     next_check: Instant,
+    /// When the check in flight started (its latency is measured from there).
+    started: Instant,
     checking: bool,
     queued: bool,
     timeout_at: Option<Instant>,
@@ -329,8 +321,19 @@ struct Shared {
 }
 
 enum Done {
-    Check(Outcome),
+    Check(Result<crate::Pass, ProbeError>),
     Load(Result<f64, ProbeError>),
+}
+
+/// A check or load reading in flight, polled by the monitor's own task.
+type Running = Pin<Box<dyn Future<Output = (TargetId, Done)> + Send>>;
+
+/// What woke the monitor's task.
+enum Wake<'a> {
+    Command(Option<Command>),
+    Done(TargetId, Done),
+    Permit(Result<mpsc::Permit<'a, Update>, mpsc::error::SendError<()>>),
+    Timer,
 }
 
 struct Task {
@@ -340,11 +343,17 @@ struct Task {
     next_id: u64,
     heap: BinaryHeap<Reverse<(Instant, TargetId, Job)>>,
     queue: VecDeque<(TargetId, Job)>,
-    running: JoinSet<(TargetId, Done)>,
+    /// Checks and load readings in flight. They run in this task, not a task each: most
+    /// checks of a nearby server are over in their first poll (see `probe::socket`), and those
+    /// that wait wake this task once for all that finished meanwhile.
+    running: FuturesUnordered<Running>,
     outbox: VecDeque<Update>,
     pools: HashMap<u64, Pool<TargetId>>,
-    /// Shared checks, by real server and interval (then by equal probes).
-    shared: HashMap<(SocketAddr, Duration), Vec<Shared>>,
+    /// Shared checks; a member's slot holds its key, so a check finds its group without a
+    /// lookup.
+    groups: Slab<Shared>,
+    /// The keys of the shared checks, by real server and interval (then by equal probes).
+    shared: HashMap<(SocketAddr, Duration), Vec<usize>>,
     /// Checks that could not run for want of a local resource since the last warning, and when
     /// that warning was.
     local_errors: (u64, Option<Instant>),
@@ -358,52 +367,68 @@ impl Task {
         Task {
             options,
             local_errors: (0, None),
+            groups: Slab::new(),
             shared: HashMap::new(),
             updates,
             slots: HashMap::new(),
             next_id: 0,
             heap: BinaryHeap::new(),
             queue: VecDeque::new(),
-            running: JoinSet::new(),
+            running: FuturesUnordered::new(),
             outbox: VecDeque::new(),
             pools: HashMap::new(),
         }
     }
 
     async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
-        let far = || Instant::now() + Duration::from_secs(86400);
-        let mut sleep = pin!(sleep_until(far()));
+        let far = |now: Instant| now + Duration::from_secs(86400);
+        // The clock is read once per wake-up, for everything it handles: on a machine whose
+        // clock source has no vDSO (HPET, Xen) each reading is a system call.
+        let mut now = Instant::now();
+        let mut sleep = pin!(sleep_until(far(now)));
         let mut armed: Option<Instant> = None;
         loop {
-            self.start_due(Instant::now());
+            self.start_due(now);
             let next = self.heap.peek().map(|Reverse((at, _, _))| *at);
             if next != armed {
-                sleep.as_mut().reset(next.unwrap_or_else(far));
+                sleep.as_mut().reset(next.unwrap_or_else(|| far(now)));
                 armed = next;
             }
             let updates = self.updates.clone();
-            tokio::select! {
-                command = commands.recv() => match command {
-                    None | Some(Command::Shutdown) => break,
-                    Some(c) => self.command(c),
-                },
-                Some(done) = self.running.join_next(), if !self.running.is_empty() => {
-                    if let Ok((id, done)) = done {
-                        self.finished(id, done);
+            let wake = tokio::select! {
+                command = commands.recv() => Wake::Command(command),
+                Some((id, done)) = self.running.next(), if !self.running.is_empty() => {
+                    Wake::Done(id, done)
+                }
+                permit = updates.reserve(), if !self.outbox.is_empty() => Wake::Permit(permit),
+                () = &mut sleep, if armed.is_some() => {
+                    armed = None;
+                    Wake::Timer
+                }
+            };
+            now = Instant::now();
+            match wake {
+                Wake::Command(None | Some(Command::Shutdown)) => break,
+                Wake::Command(Some(c)) => self.command(c, now),
+                Wake::Done(id, done) => {
+                    self.finished(id, done, now);
+                    // Checks started together mostly end together: take every one that is
+                    // over without waiting (the next `select!` registers this task again).
+                    while let Some(Some((id, done))) = self.running.next().now_or_never() {
+                        self.finished(id, done, now);
                     }
                 }
-                permit = updates.reserve(), if !self.outbox.is_empty() => match permit {
-                    Ok(permit) => {
-                        if let Some(u) = self.outbox.pop_front() {
-                            permit.send(u);
-                        }
+                Wake::Permit(Ok(permit)) => {
+                    if let Some(u) = self.outbox.pop_front() {
+                        permit.send(u);
                     }
-                    Err(_) => self.outbox.clear(),
-                },
-                () = &mut sleep, if armed.is_some() => armed = None,
+                }
+                Wake::Permit(Err(_)) => self.outbox.clear(),
+                Wake::Timer => {}
             }
         }
-        self.running.shutdown().await;
+        // Cancels what still runs: sockets closed, programs' process groups killed.
+        self.running.clear();
     }
 
     fn jitter(&self, id: TargetId, interval: Duration) -> Duration {
@@ -418,7 +443,7 @@ impl Task {
         interval.mul_f64((z >> 11) as f64 / (1u64 << 53) as f64)
     }
 
-    fn command(&mut self, command: Command) {
+    fn command(&mut self, command: Command, now: Instant) {
         match command {
             Command::Add(target, reply) => {
                 let _ = reply.send(self.add(target));
@@ -426,9 +451,9 @@ impl Task {
             Command::Remove(id, reply) => {
                 let found = self.slots.remove(&id);
                 if let Some(slot) = &found
-                    && slot.shared
+                    && let Some(key) = slot.shared
                 {
-                    self.leave_shared(id, slot.address, slot.interval);
+                    self.leave_shared(id, key, (slot.address, slot.interval));
                 }
                 if let Some(slot) = &found
                     && let Some(g) = slot.group
@@ -443,7 +468,6 @@ impl Task {
                 let _ = reply.send(found.is_some());
             }
             Command::Override(id, o, reply) => {
-                let now = Instant::now();
                 let found = match self.slots.get_mut(&id) {
                     Some(slot) => {
                         slot.server.set_override(now, o);
@@ -481,15 +505,10 @@ impl Task {
 
     /// Takes `id` out of its shared check; the members waiting on its turn check again at
     /// their next interval.
-    fn leave_shared(&mut self, id: TargetId, address: SocketAddr, interval: Duration) {
-        let key = (address, interval);
-        let Some(bucket) = self.shared.get_mut(&key) else {
+    fn leave_shared(&mut self, id: TargetId, key: usize, server: (SocketAddr, Duration)) {
+        let Some(g) = self.groups.get_mut(key) else {
             return;
         };
-        let Some(i) = bucket.iter().position(|g| g.members.contains(&id)) else {
-            return;
-        };
-        let g = &mut bucket[i];
         g.members.remove(&id);
         g.waiters.retain(|w| *w != id);
         let released = if g.runner == Some(id) {
@@ -499,10 +518,13 @@ impl Task {
             Vec::new()
         };
         if g.members.is_empty() {
-            bucket.swap_remove(i);
-        }
-        if bucket.is_empty() {
-            self.shared.remove(&key);
+            self.groups.remove(key);
+            if let Some(bucket) = self.shared.get_mut(&server) {
+                bucket.retain(|k| *k != key);
+                if bucket.is_empty() {
+                    self.shared.remove(&server);
+                }
+            }
         }
         for w in released {
             if let Some(slot) = self.slots.get_mut(&w) {
@@ -522,28 +544,34 @@ impl Task {
         self.next_id += 1;
         let now = Instant::now();
         let mut first = now + self.jitter(id, target.interval);
-        let shared = target.probe.is_some();
+        let mut shared = None;
         if let Some(probe) = target.probe {
-            let slots = &self.slots;
             let bucket = self
                 .shared
                 .entry((target.address, target.interval))
                 .or_default();
-            match bucket.iter_mut().find(|g| *g.probe == *probe) {
-                Some(g) => {
+            let groups = &mut self.groups;
+            match bucket.iter().copied().find(|k| *groups[*k].probe == *probe) {
+                Some(key) => {
+                    let g = &mut groups[key];
                     // On the check's grid: due with the other members.
-                    if let Some(next) = g.members.iter().find_map(|m| slots.get(m)) {
+                    if let Some(next) = g.members.iter().find_map(|m| self.slots.get(m)) {
                         first = next.next_check;
                     }
                     g.members.insert(id);
+                    shared = Some(key);
                 }
-                None => bucket.push(Shared {
-                    probe,
-                    checker: target.checker.clone(),
-                    members: BTreeSet::from([id]),
-                    runner: None,
-                    waiters: Vec::new(),
-                }),
+                None => {
+                    let key = groups.insert(Shared {
+                        probe,
+                        checker: target.checker.clone(),
+                        members: BTreeSet::from([id]),
+                        runner: None,
+                        waiters: Vec::new(),
+                    });
+                    bucket.push(key);
+                    shared = Some(key);
+                }
             }
         }
         let next_load = target
@@ -569,6 +597,7 @@ impl Task {
                 interval: target.interval,
                 group: target.group,
                 next_check: first,
+                started: now,
                 checking: false,
                 queued: false,
                 timeout_at: None,
@@ -600,9 +629,7 @@ impl Task {
                     slot.next_check = next;
                     self.heap.push(Reverse((next, id, Job::Check)));
                     if !slot.checking && !slot.queued {
-                        if slot.shared
-                            && let Some(g) = shared_check(&mut self.shared, slot, id)
-                        {
+                        if let Some(g) = slot.shared.and_then(|k| self.groups.get_mut(k)) {
                             match g.runner {
                                 // Another member's turn started it: wait for its result.
                                 Some(runner) if runner != id => {
@@ -654,22 +681,23 @@ impl Task {
                 Job::Check => {
                     slot.queued = false;
                     slot.checking = true;
-                    let checker = match slot.shared {
-                        true => shared_check(&mut self.shared, slot, id)
-                            .map(|g| g.checker.clone())
-                            .unwrap_or_else(|| slot.checker.clone()),
-                        false => slot.checker.clone(),
+                    slot.started = now;
+                    let checker = match slot.shared.and_then(|k| self.groups.get(k)) {
+                        Some(g) => g.checker.clone(),
+                        None => slot.checker.clone(),
                     };
-                    self.running.spawn(async move {
-                        let start = Instant::now();
-                        let deadline = checker.deadline();
-                        let result = match timeout(deadline, checker.check()).await {
-                            Ok(r) => r,
-                            Err(_) => Err(ProbeError::Abandoned { after: deadline }),
+                    let limit = checker.deadline();
+                    self.running.push(Box::pin(async move {
+                        let check = AssertUnwindSafe(timeout_at(now + limit, checker.check()));
+                        // An application's checker that panics fails its check; the monitor
+                        // and every other check go on.
+                        let result = match check.catch_unwind().await {
+                            Ok(Ok(r)) => r,
+                            Ok(Err(_elapsed)) => Err(ProbeError::Abandoned { after: limit }),
+                            Err(_panic) => Err(ProbeError::Custom("the check panicked".into())),
                         };
-                        let latency = start.elapsed();
-                        (id, Done::Check(Outcome { latency, result }))
-                    });
+                        (id, Done::Check(result))
+                    }));
                 }
                 Job::Load => {
                     let Some(load) = slot.server.config().load.clone() else {
@@ -678,31 +706,32 @@ impl Task {
                     let address = slot.address;
                     // A reading must be over before the next one is due.
                     let limit = load.interval;
-                    self.running.spawn(async move {
+                    self.running.push(Box::pin(async move {
                         (id, Done::Load(load.monitor.query(address, limit).await))
-                    });
+                    }));
                 }
                 Job::Timeout => {}
             }
         }
     }
 
-    fn finished(&mut self, id: TargetId, done: Done) {
-        let now = Instant::now();
+    fn finished(&mut self, id: TargetId, done: Done, now: Instant) {
         let Some(slot) = self.slots.get_mut(&id) else {
             return;
         };
         match done {
-            Done::Check(outcome) => {
+            Done::Check(result) => {
                 slot.checking = false;
-                let waiters = match slot.shared {
-                    true => shared_check(&mut self.shared, slot, id)
-                        .map(|g| {
-                            g.runner = None;
-                            std::mem::take(&mut g.waiters)
-                        })
-                        .unwrap_or_default(),
-                    false => Vec::new(),
+                let outcome = Outcome {
+                    latency: now.saturating_duration_since(slot.started),
+                    result,
+                };
+                let waiters = match slot.shared.and_then(|k| self.groups.get_mut(k)) {
+                    Some(g) => {
+                        g.runner = None;
+                        std::mem::take(&mut g.waiters)
+                    }
+                    None => Vec::new(),
                 };
                 match &outcome.result {
                     // Our own shortage (descriptors, memory) says nothing of the server: no

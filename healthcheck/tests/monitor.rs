@@ -407,3 +407,59 @@ async fn a_real_server_in_many_services_is_probed_once_per_interval() {
     assert_eq!(down, ids[1..].iter().copied().collect());
     monitor.shutdown().await;
 }
+
+/// An application's check that panics on its second run.
+#[derive(Default)]
+struct Panicky {
+    runs: AtomicUsize,
+}
+
+impl Checker for Panicky {
+    fn check(&self) -> ProbeFuture<'_> {
+        Box::pin(async move {
+            if self.runs.fetch_add(1, Ordering::SeqCst) == 1 {
+                panic!("a bug in the application's checker");
+            }
+            Ok(Pass::Custom)
+        })
+    }
+
+    fn deadline(&self) -> Duration {
+        Duration::from_secs(60)
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_check_that_panics_fails_and_the_monitor_goes_on() {
+    let (monitor, mut updates) = Monitor::spawn(MonitorOptions::default().with_jitter(false, 0));
+    let panicky = monitor
+        .add(Target::custom(
+            addr(1),
+            Arc::new(Panicky::default()),
+            plain(),
+            ms(100),
+        ))
+        .await
+        .unwrap();
+    let steady = recorder(true, Duration::ZERO);
+    let other = monitor
+        .add(Target::custom(addr(2), steady.clone(), plain(), ms(100)))
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    while seen.len() < 3 {
+        seen.push(next_server_event(&mut updates).await);
+    }
+    let up = (other, EventKind::Up { weight: 1 });
+    assert!(seen.iter().any(|(t, k, _)| (*t, *k) == up), "{seen:?}");
+    let down = seen
+        .iter()
+        .find(|(t, k, _)| *t == panicky && matches!(k, EventKind::Down { .. }))
+        .expect("the panicking target went down");
+    assert!(down.2.to_string().contains("panicked"), "{}", down.2);
+    // The next check of the same target runs, and passes.
+    let (got, kind, _) = next_server_event(&mut updates).await;
+    assert_eq!((got, kind), (panicky, EventKind::Up { weight: 1 }));
+    assert!(steady.calls.lock().unwrap().len() >= 3);
+    monitor.shutdown().await;
+}

@@ -493,7 +493,10 @@ async fn http_over_a_handshake_that_completes_late() {
     let probe = Probe::new(addr, Check::Http(http("/")), Binding::default(), t).unwrap();
     let mut run = std::pin::pin!(probe.run());
     let first = std::future::poll_fn(|cx| std::task::Poll::Ready(run.as_mut().poll(cx))).await;
-    assert!(first.is_pending(), "the probe did not wait for its handshake");
+    assert!(
+        first.is_pending(),
+        "the probe did not wait for its handshake"
+    );
     // Now accept everything and answer.
     socket.set_nonblocking(true).unwrap();
     let listener = tokio::net::TcpListener::from_std(socket.into()).unwrap();

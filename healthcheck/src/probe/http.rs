@@ -826,7 +826,9 @@ pub(crate) fn fuzz_response(response: &[u8]) -> bool {
     runtime.block_on(async {
         let deadline = Instant::now() + timeouts.read;
         matches!(
-            prepared.exchange(stream, false, addr, deadline, &timeouts).await,
+            prepared
+                .exchange(stream, false, addr, deadline, &timeouts)
+                .await,
             Exchange::Done(Ok(_), _)
         )
     })

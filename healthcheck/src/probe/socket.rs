@@ -76,11 +76,12 @@ impl Binding {
         Ok(socket)
     }
 
-    /// A TCP connection to `addr`, not yet awaited: the caller applies the connect timeout.
+    /// A TCP connection to `addr`: over at once (or failed) when the server is close, or a
+    /// future to wait on, to which the caller applies the connect timeout.
     pub(crate) fn tcp(
         &self,
         addr: SocketAddr,
-    ) -> Result<impl Future<Output = io::Result<Connection>> + use<>, ProbeError> {
+    ) -> Result<Connect<impl Future<Output = io::Result<Connection>> + use<>>, ProbeError> {
         let socket = self.socket(addr, Type::STREAM, Protocol::TCP)?;
         // Close with a reset once the verdict is in, as HAProxy's checks do: no TIME_WAIT
         // left on the director for every check, and no FIN exchange to pay for.
@@ -92,22 +93,23 @@ impl Binding {
                 source,
             })?;
         let target = SockAddr::from(addr);
-        let started = socket.connect(&target);
-        Ok(async move {
-            match started {
-                Ok(()) => return Ok(Connection::Bare(socket.into())),
-                Err(e) if e.raw_os_error() != Some(libc::EINPROGRESS) => return Err(e),
-                Err(_in_progress) => {}
+        match socket.connect(&target) {
+            Ok(()) => return Ok(Connect::Over(Ok(Connection::Bare(socket.into())))),
+            Err(e) if e.raw_os_error() != Some(libc::EINPROGRESS) => {
+                return Ok(Connect::Over(Err(e)));
             }
-            // A server on this host or a neighbour's namespace has usually answered within
-            // `connect` itself: a second `connect` says how it went (0 or `EISCONN`: up; the
-            // error: refused or unreachable; `EALREADY`: still going), and only then is the
-            // socket handed to the reactor to wait.
-            match again(&SockRef::from(&socket), &target) {
-                Ok(true) => return Ok(Connection::Bare(socket.into())),
-                Ok(false) => {}
-                Err(e) => return Err(e),
-            }
+            Err(_in_progress) => {}
+        }
+        // A server on this host or in a neighbour's namespace has usually answered within
+        // `connect` itself: a second `connect` says how it went (0 or `EISCONN`: up; the error:
+        // refused or unreachable; `EALREADY`: still going), and only then is the socket handed
+        // to the reactor (and a timer) to wait.
+        match again(&SockRef::from(&socket), &target) {
+            Ok(true) => return Ok(Connect::Over(Ok(Connection::Bare(socket.into())))),
+            Ok(false) => {}
+            Err(e) => return Ok(Connect::Over(Err(e))),
+        }
+        Ok(Connect::Waiting(async move {
             let stream = TcpStream::from_std(socket.into())?;
             loop {
                 stream.writable().await?;
@@ -125,7 +127,7 @@ impl Binding {
                     Err(e) => return Err(e),
                 }
             }
-        })
+        }))
     }
 
     /// A UDP socket connected to `addr` (so ICMP errors come back as read errors).
@@ -155,6 +157,14 @@ fn again(socket: &SockRef<'_>, target: &SockAddr) -> io::Result<bool> {
             _ => Err(e),
         },
     }
+}
+
+/// How a TCP connection started: [`Binding::tcp`].
+pub(crate) enum Connect<F> {
+    /// Up or failed already.
+    Over(io::Result<Connection>),
+    /// The handshake goes on: wait for this.
+    Waiting(F),
 }
 
 /// A probe's TCP connection, up. A `Bare` one is not registered with tokio's reactor yet: a

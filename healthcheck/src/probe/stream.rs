@@ -9,7 +9,7 @@ use tokio::{
 
 use super::{Pass, ProbeError, Timeouts, before, read_error, send_error};
 use crate::expect::{Expect, Progress};
-use crate::probe::socket::{Binding, Connection};
+use crate::probe::socket::{Binding, Connect, Connection};
 
 /// A TCP probe: connect, then optionally send bytes and read until an expectation is met.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -76,7 +76,12 @@ pub(crate) async fn connect(
     addr: SocketAddr,
     timeouts: &Timeouts,
 ) -> Result<Connection, ProbeError> {
-    match timeout(timeouts.connect, binding.tcp(addr)?).await {
+    let waiting = match binding.tcp(addr)? {
+        Connect::Over(Ok(connection)) => return Ok(connection),
+        Connect::Over(Err(source)) => return Err(ProbeError::Connect { addr, source }),
+        Connect::Waiting(waiting) => waiting,
+    };
+    match timeout(timeouts.connect, waiting).await {
         Ok(Ok(connection)) => Ok(connection),
         Ok(Err(source)) => Err(ProbeError::Connect { addr, source }),
         Err(_) => Err(ProbeError::ConnectTimeout {
@@ -94,6 +99,9 @@ impl TcpCheck {
         timeouts: &Timeouts,
     ) -> Result<Pass, ProbeError> {
         let mut connection = connect(binding, addr, timeouts).await?;
+        if self.send.is_none() && self.expect.is_none() {
+            return Ok(Pass::Connected);
+        }
         let deadline = Instant::now() + timeouts.read;
         if let Some(send) = &self.send {
             let sent = connection.send(send);
