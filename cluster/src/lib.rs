@@ -4,7 +4,9 @@
 //! kernel's routes.
 //!
 //! - [`Announcer`]: when each VIP is announced and withdrawn (route health injection), with a
-//!   hold-down against flapping, without I/O (`handle(now, input) -> outputs`).
+//!   hold-down against flapping, without I/O (`handle(now, input) -> outputs`);
+//! - [`check`]: what the mode refuses (NAT) and what it warns about (schedulers that choose
+//!   differently on each director, `net.ipv4.vs.sloppy_tcp`).
 //!
 //! ```
 //! use std::{net::IpAddr, time::Instant};
@@ -21,6 +23,7 @@
 //! ```
 
 mod announce;
+pub mod check;
 mod error;
 
 pub use announce::{Announcer, Input, Output, Reason, Settings};
