@@ -1,5 +1,7 @@
 //! What active-active mode refuses and warns about.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
+
 use cluster::check::{check, consistent, refusals};
 use ipvs::{
     Destination, Forwarding, Scheduler, Service, ServiceKey, VirtualServer,
