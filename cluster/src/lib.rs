@@ -6,7 +6,9 @@
 //! - [`Announcer`]: when each VIP is announced and withdrawn (route health injection), with a
 //!   hold-down against flapping, without I/O (`handle(now, input) -> outputs`);
 //! - [`check`]: what the mode refuses (NAT) and what it warns about (schedulers that choose
-//!   differently on each director, `net.ipv4.vs.sloppy_tcp`).
+//!   differently on each director, `net.ipv4.vs.sloppy_tcp`);
+//! - [`Routes`]: the VIP host routes in a table of their own that the routing daemon (BIRD's
+//!   kernel protocol) imports and announces.
 //!
 //! ```
 //! use std::{net::IpAddr, time::Instant};
@@ -25,9 +27,11 @@
 mod announce;
 pub mod check;
 mod error;
+mod routes;
 
 pub use announce::{Announcer, Input, Output, Reason, Settings};
 pub use error::Error;
+pub use routes::Routes;
 
 /// The README's examples, compiled and run as doc tests.
 #[doc = include_str!("../README.md")]
