@@ -8,7 +8,8 @@ use anyhow::{Context, Result, bail};
 
 /// What the guest runs comes from the host root: static busybox (the init's mount, poweroff,
 /// cat), kmod's modprobe, ip, ipvsadm, sysctl, iptables (its legacy backend: UML's kernel has
-/// no nf_tables for IPv4), and the tools kernel tests use to look at packets.
+/// no nf_tables for IPv4), the tools kernel tests use to look at packets, and the peers they
+/// run (node_exporter; BIRD for the active-active routes).
 pub(crate) const GUEST_PACKAGES: &[&str] = &[
     "busybox-static",
     "kmod",
@@ -20,6 +21,7 @@ pub(crate) const GUEST_PACKAGES: &[&str] = &[
     "arping",
     "iptables",
     "prometheus-node-exporter",
+    "bird2",
 ];
 
 /// Installs those of `packages` that are not installed yet (`apt-get update` first, only then).
