@@ -49,25 +49,32 @@ fn bird(ns: &NetNs, tag: &str, config: &str) -> (Logged, PathBuf) {
 const QUICK: &str = "connect delay time 1; connect retry time 1; \
                      error wait time 1, 2; hold time 3; keepalive time 1;";
 
-fn director_conf(me: &str, router: &str, asn: u32) -> String {
+/// BFD on every interface, 100 ms × 3: a dead peer is noticed within 300 ms.
+const BFD: &str = "protocol bfd { interface \"*\" { min rx interval 100 ms; \
+                   min tx interval 100 ms; multiplier 3; }; }\n";
+
+fn director_conf(me: &str, router: &str, asn: u32, bfd: bool) -> String {
+    let (bfd_protocol, bfd_on) = if bfd { (BFD, "bfd on;") } else { ("", "") };
     format!(
-        "log stderr all;\nrouter id {me};\nipv4 table vips;\nprotocol device {{ scan time 1; }}\n\
+        "log stderr all;\nrouter id {me};\nipv4 table vips;\n{bfd_protocol}\
+         protocol device {{ scan time 1; }}\n\
          protocol kernel learned {{ kernel table 250; learn; scan time 1; \
          ipv4 {{ table vips; import all; export none; }}; }}\n\
-         protocol bgp up {{ local {me} as {asn}; neighbor {router} as 65000; {QUICK} \
+         protocol bgp up {{ local {me} as {asn}; neighbor {router} as 65000; {QUICK} {bfd_on} \
          ipv4 {{ table vips; import none; export all; next hop self; }}; }}\n"
     )
 }
 
 /// `directors`: (the router's address toward it, its address, its AS).
-fn router_conf(me: &str, directors: &[(&str, &str, u32)]) -> String {
+fn router_conf(me: &str, directors: &[(&str, &str, u32)], bfd: bool) -> String {
+    let (bfd_protocol, bfd_on) = if bfd { (BFD, "bfd on;") } else { ("", "") };
     let mut c = format!(
-        "log stderr all;\nrouter id {me};\nprotocol device {{ scan time 1; }}\n\
+        "log stderr all;\nrouter id {me};\n{bfd_protocol}protocol device {{ scan time 1; }}\n\
          protocol kernel {{ merge paths on; ipv4 {{ import none; export all; }}; }}\n"
     );
     for (i, (local, addr, asn)) in directors.iter().enumerate() {
         c += &format!(
-            "protocol bgp d{i} {{ local {local} as 65000; neighbor {addr} as {asn}; {QUICK} \
+            "protocol bgp d{i} {{ local {local} as 65000; neighbor {addr} as {asn}; {QUICK} {bfd_on} \
              ipv4 {{ import all; export none; }}; }}\n"
         );
     }
@@ -92,63 +99,87 @@ fn route_until(router: &NetNs, vip: &str, wanted: impl Fn(&str) -> bool) -> (Str
     }
 }
 
+/// A router and two directors, each with BIRD, both directors announcing 192.0.2.10; returns
+/// when the router has one ECMP route over both.
+struct Lab {
+    router: NetNs,
+    /// The router's BIRD's directory (its control socket is `bird.ctl` there).
+    router_dir: PathBuf,
+    d1: NetNs,
+    d2: NetNs,
+    birds: Vec<Logged>,
+}
+
+impl Lab {
+    fn new(bfd: bool) -> Lab {
+        let router = NetNs::new().expect("netns");
+        let d1 = NetNs::new().expect("netns");
+        let d2 = NetNs::new().expect("netns");
+        router
+            .veth("10.9.1.1/24", &d1, "10.9.1.2/24")
+            .expect("veth 1");
+        router
+            .veth("10.9.2.1/24", &d2, "10.9.2.2/24")
+            .expect("veth 2");
+        for ns in [&router, &d1, &d2] {
+            ns.ip(["link", "set", "lo", "up"]).expect("lo");
+        }
+        let sessions = [
+            ("10.9.1.1", "10.9.1.2", 65001),
+            ("10.9.2.1", "10.9.2.2", 65002),
+        ];
+        let (r, router_dir) = bird(
+            &router,
+            "bird-router",
+            &router_conf("10.9.1.1", &sessions, bfd),
+        );
+        let (b1, _) = bird(
+            &d1,
+            "bird-d1",
+            &director_conf("10.9.1.2", "10.9.1.1", 65001, bfd),
+        );
+        let (b2, _) = bird(
+            &d2,
+            "bird-d2",
+            &director_conf("10.9.2.2", "10.9.2.1", 65002, bfd),
+        );
+        let vip = vip();
+        in_ns(&d1, async |r: Routes| {
+            r.announce(vip).await.expect("d1 announces")
+        });
+        in_ns(&d2, async |r: Routes| {
+            r.announce(vip).await.expect("d2 announces")
+        });
+        // One route, both directors as next hops (BIRD's `merge paths`).
+        let (both, _) = route_until(&router, "192.0.2.10", |s| {
+            s.contains("10.9.1.2") && s.contains("10.9.2.2")
+        });
+        assert!(both.contains("nexthop"), "an ECMP route: {both}");
+        assert!(both.contains("proto bird"), "{both}");
+        Lab {
+            router,
+            router_dir,
+            d1,
+            d2,
+            birds: vec![r, b1, b2],
+        }
+    }
+}
+
+fn vip() -> IpAddr {
+    "192.0.2.10".parse().unwrap()
+}
+
 #[test]
 #[ignore = "kernel test: run with `cargo xtask test`"]
 fn bird_announces_the_vip_routes_and_the_router_spreads_them_by_ecmp() {
-    let router = NetNs::new().expect("netns");
-    let d1 = NetNs::new().expect("netns");
-    let d2 = NetNs::new().expect("netns");
-    router
-        .veth("10.9.1.1/24", &d1, "10.9.1.2/24")
-        .expect("veth 1");
-    router
-        .veth("10.9.2.1/24", &d2, "10.9.2.2/24")
-        .expect("veth 2");
-    for ns in [&router, &d1, &d2] {
-        ns.ip(["link", "set", "lo", "up"]).expect("lo");
-    }
-    let (_r, _rd) = bird(
-        &router,
-        "bird-router",
-        &router_conf(
-            "10.9.1.1",
-            &[
-                ("10.9.1.1", "10.9.1.2", 65001),
-                ("10.9.2.1", "10.9.2.2", 65002),
-            ],
-        ),
-    );
-    let (_b1, _d1d) = bird(
-        &d1,
-        "bird-d1",
-        &director_conf("10.9.1.2", "10.9.1.1", 65001),
-    );
-    let (_b2, _d2d) = bird(
-        &d2,
-        "bird-d2",
-        &director_conf("10.9.2.2", "10.9.2.1", 65002),
-    );
-
-    let vip: IpAddr = "192.0.2.10".parse().unwrap();
-    in_ns(&d1, async |r: Routes| {
-        r.announce(vip).await.expect("d1 announces")
-    });
-    in_ns(&d2, async |r: Routes| {
-        r.announce(vip).await.expect("d2 announces")
-    });
-    // One route, both directors as next hops (BIRD's `merge paths`).
-    let (both, _) = route_until(&router, "192.0.2.10", |s| {
-        s.contains("10.9.1.2") && s.contains("10.9.2.2")
-    });
-    assert!(both.contains("nexthop"), "an ECMP route: {both}");
-    assert!(both.contains("proto bird"), "{both}");
-
+    let lab = Lab::new(false);
     // d1 withdraws: the router keeps d2 alone.
     let withdrawn = Instant::now();
-    in_ns(&d1, async |r: Routes| {
-        r.withdraw(vip).await.expect("d1 withdraws")
+    in_ns(&lab.d1, async |r: Routes| {
+        r.withdraw(vip()).await.expect("d1 withdraws")
     });
-    let (one, at) = route_until(&router, "192.0.2.10", |s| {
+    let (one, at) = route_until(&lab.router, "192.0.2.10", |s| {
         !s.contains("10.9.1.2") && s.contains("10.9.2.2")
     });
     eprintln!(
@@ -162,8 +193,47 @@ fn bird_announces_the_vip_routes_and_the_router_spreads_them_by_ecmp() {
     );
 
     // d2 too: no route left.
-    in_ns(&d2, async |r: Routes| {
-        r.withdraw(vip).await.expect("d2 withdraws")
+    in_ns(&lab.d2, async |r: Routes| {
+        r.withdraw(vip()).await.expect("d2 withdraws")
     });
-    route_until(&router, "192.0.2.10", str::is_empty);
+    route_until(&lab.router, "192.0.2.10", str::is_empty);
+}
+
+#[test]
+#[ignore = "kernel test: run with `cargo xtask test`"]
+fn with_bfd_a_director_that_dies_leaves_the_ecmp_route_within_a_second() {
+    let lab = Lab::new(true);
+    // Both BFD sessions up (at their fast rate) before the crash.
+    let socket = lab.router_dir.join("bird.ctl");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let sessions = lab
+            .router
+            .exec(
+                "birdc",
+                ["-s", socket.to_str().unwrap(), "show", "bfd", "sessions"],
+            )
+            .unwrap_or_default();
+        if sessions.lines().filter(|l| l.contains(" Up ")).count() == 2 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "BFD sessions: {sessions}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // As a host crash would: d1 goes silent (no FIN for the BGP session, no link down the
+    // router could see), then its BIRD is killed. Only BFD can tell.
+    // Silent from the moment its output is dropped.
+    lab.d1
+        .exec("iptables-legacy", ["-A", "OUTPUT", "-j", "DROP"])
+        .expect("d1 goes silent");
+    let died = Instant::now();
+    lab.d1
+        .exec("iptables-legacy", ["-A", "INPUT", "-j", "DROP"])
+        .expect("d1 hears nothing");
+    lab.birds[1].signal(libc::SIGKILL).expect("kill d1's BIRD");
+    let (one, at) = route_until(&lab.router, "192.0.2.10", |s| {
+        !s.contains("10.9.1.2") && s.contains("10.9.2.2")
+    });
+    eprintln!("withdrawn after: {} ms ({one})", (at - died).as_millis());
+    assert!(at - died < Duration::from_secs(1), "{:?}", at - died);
 }
