@@ -178,38 +178,48 @@ async fn tcp_garbage_is_a_mismatch_with_the_bytes_shown() {
     assert!(text.contains(r#"got "\0\xffSSH-2.0-nope\r\n""#), "{text}");
 }
 
-#[tokio::test]
-async fn tcp_connect_timeout_is_its_own() {
-    // A listener with a full accept queue drops further SYNs: the connect hangs.
+/// A listener whose accept queue is full: further SYNs are dropped, so a connect to it hangs
+/// (until the queue has room and the SYN is sent again). Returns it, its address, and the
+/// connections that fill the queue (keep them).
+fn full_accept_queue() -> (socket2::Socket, SocketAddr, Vec<socket2::Socket>) {
     let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
     socket
         .bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
         .unwrap();
     socket.listen(0).unwrap();
     let addr = socket.local_addr().unwrap().as_socket().unwrap();
-    let mut held = Vec::new();
+    let mut fillers = Vec::new();
+    loop {
+        let filler =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        filler.set_nonblocking(true).unwrap();
+        let _ = filler.connect(&addr.into());
+        // Asked again, `connect` says whether this one got into the queue.
+        let queued = filler.connect(&addr.into());
+        fillers.push(filler);
+        if queued.is_err_and(|e| e.raw_os_error() == Some(libc::EALREADY)) {
+            return (socket, addr, fillers);
+        }
+        assert!(fillers.len() < 10, "the accept queue never filled");
+    }
+}
+
+#[tokio::test]
+async fn tcp_connect_timeout_is_its_own() {
+    let (_listener, addr, _fillers) = full_accept_queue();
     let t = Timeouts {
         connect: Duration::from_millis(200),
         read: Duration::from_secs(5),
         ..Timeouts::default()
     };
-    let mut saw_timeout = false;
-    for _ in 0..4 {
-        let o = run_with(addr, tcp(None, None), Binding::default(), t).await;
-        if let Err(ProbeError::ConnectTimeout { after, .. }) = o.result {
+    let o = run_with(addr, tcp(None, None), Binding::default(), t).await;
+    match o.result {
+        Err(ProbeError::ConnectTimeout { after, .. }) => {
             assert_eq!(after, Duration::from_millis(200));
             assert!(o.latency < Duration::from_secs(1));
-            saw_timeout = true;
-            break;
         }
-        // Fill the queue with connections that are never accepted (non-blocking connects).
-        let filler =
-            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-        filler.set_nonblocking(true).unwrap();
-        let _ = filler.connect(&addr.into());
-        held.push(filler);
+        other => panic!("{other:?}"),
     }
-    assert!(saw_timeout, "the connect never hung");
 }
 
 #[tokio::test]
@@ -469,26 +479,7 @@ async fn http_over_a_handshake_that_completes_late() {
     // Most connects on loopback are over within `connect` itself, and the probe then sends its
     // request before the reactor knows the socket. Here the handshake waits: the listener's
     // accept queue is full, so the probe's SYN is dropped and sent again a second later.
-    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    socket
-        .bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
-        .unwrap();
-    socket.listen(0).unwrap();
-    let addr = socket.local_addr().unwrap().as_socket().unwrap();
-    let mut fillers = Vec::new();
-    loop {
-        let filler =
-            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-        filler.set_nonblocking(true).unwrap();
-        let _ = filler.connect(&addr.into());
-        // Asked again, `connect` says whether this one got into the queue.
-        let queued = filler.connect(&addr.into());
-        fillers.push(filler);
-        if queued.is_err_and(|e| e.raw_os_error() == Some(libc::EALREADY)) {
-            break;
-        }
-        assert!(fillers.len() < 10, "the accept queue never filled");
-    }
+    let (socket, addr, fillers) = full_accept_queue();
     let t = Timeouts::both(Duration::from_secs(5));
     let probe = Probe::new(addr, Check::Http(http("/")), Binding::default(), t).unwrap();
     let mut run = std::pin::pin!(probe.run());
