@@ -46,12 +46,12 @@ pub fn refusals(services: &[Planned<'_>]) -> Vec<Refusal> {
 }
 
 /// Whether every director makes the same choice of real server for a flow with `scheduler`
-/// (a hash of the flow), so that a flow ECMP moves to another director keeps its real server
+/// (a hash of the flow: Maglev, source or destination hashing), so that a flow ECMP moves to another director keeps its real server
 /// without connection sync.
 pub fn consistent(scheduler: &Scheduler) -> bool {
     matches!(
         scheduler,
-        Scheduler::MaglevHashing | Scheduler::SourceHashing
+        Scheduler::MaglevHashing | Scheduler::SourceHashing | Scheduler::DestinationHashing
     )
 }
 

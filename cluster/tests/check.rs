@@ -51,6 +51,7 @@ fn nat_is_refused_with_the_service_and_the_reason() {
 #[test]
 fn schedulers_that_choose_differently_and_sloppy_tcp_are_warned_about() {
     assert!(consistent(&Scheduler::MaglevHashing) && consistent(&Scheduler::SourceHashing));
+    assert!(consistent(&Scheduler::DestinationHashing));
     assert!(!consistent(&Scheduler::WeightedLeastConnection));
     let wlc = server(Scheduler::WeightedLeastConnection, Forwarding::DirectRoute);
     let mh = server(Scheduler::MaglevHashing, Forwarding::DirectRoute);

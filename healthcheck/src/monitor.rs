@@ -446,7 +446,7 @@ impl Task {
     fn command(&mut self, command: Command, now: Instant) {
         match command {
             Command::Add(target, reply) => {
-                let _ = reply.send(self.add(target));
+                let _ = reply.send(self.add(target, now));
             }
             Command::Remove(id, reply) => {
                 let found = self.slots.remove(&id);
@@ -533,7 +533,7 @@ impl Task {
         }
     }
 
-    fn add(&mut self, target: Target) -> Result<TargetId, Error> {
+    fn add(&mut self, target: Target, now: Instant) -> Result<TargetId, Error> {
         if target.interval.is_zero() {
             return Err(Error::Server(
                 "the check interval must be greater than zero".into(),
@@ -542,7 +542,6 @@ impl Task {
         let server = Server::new(target.config.clone())?;
         let id = TargetId(self.next_id);
         self.next_id += 1;
-        let now = Instant::now();
         let mut first = now + self.jitter(id, target.interval);
         let mut shared = None;
         if let Some(probe) = target.probe {

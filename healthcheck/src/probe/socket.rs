@@ -136,13 +136,7 @@ impl Binding {
         socket
             .connect(&addr.into())
             .map_err(|source| ProbeError::Connect { addr, source })?;
-        UdpSocket::from_std(std::net::UdpSocket::from(socket)).map_err(|source| {
-            ProbeError::Socket {
-                addr,
-                what: "register with the runtime",
-                source,
-            }
-        })
+        UdpSocket::from_std(std::net::UdpSocket::from(socket)).map_err(unregistered(addr))
     }
 }
 
@@ -205,5 +199,14 @@ impl Connection {
             Connection::Bare(socket) => TcpStream::from_std(socket),
             Connection::Registered(stream) => Ok(stream),
         }
+    }
+}
+
+/// The error of a socket to `addr` that tokio's reactor would not take.
+pub(crate) fn unregistered(addr: SocketAddr) -> impl FnOnce(io::Error) -> ProbeError {
+    move |source| ProbeError::Socket {
+        addr,
+        what: "register with the runtime",
+        source,
     }
 }

@@ -9,7 +9,7 @@ use tokio::{
 
 use super::{Pass, ProbeError, Timeouts, before, read_error, send_error};
 use crate::expect::{Expect, Progress};
-use crate::probe::socket::{Binding, Connect, Connection};
+use crate::probe::socket::{Binding, Connect, Connection, unregistered};
 
 /// A TCP probe: connect, then optionally send bytes and read until an expectation is met.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -122,13 +122,7 @@ pub(crate) fn registered(
     connection: Connection,
     addr: SocketAddr,
 ) -> Result<tokio::net::TcpStream, ProbeError> {
-    connection
-        .into_stream()
-        .map_err(|source| ProbeError::Socket {
-            addr,
-            what: "register with the runtime",
-            source,
-        })
+    connection.into_stream().map_err(unregistered(addr))
 }
 
 /// Reads until `expect` is met, the peer closes, the limit is reached or the deadline passes.
