@@ -22,6 +22,7 @@
 //! assert!(drains.is_empty());
 //! ```
 
+use std::collections::HashMap;
 use std::fmt;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
@@ -215,6 +216,35 @@ impl Drains {
             }
         });
         ended
+    }
+
+    /// Reads the active connections of the draining real servers through `handle`, for
+    /// [`Drains::poll`]: a count for each found, nothing for those of a service gone (0, then),
+    /// and `None` for those of a service that could not be read, with the errors met.
+    pub async fn read(
+        &self,
+        handle: &crate::Handle,
+    ) -> (HashMap<DestinationKey, Option<u32>>, Vec<crate::Error>) {
+        let (mut active, mut errors) = (HashMap::new(), Vec::new());
+        for service in self.services() {
+            match handle.destinations(&service).await {
+                Ok(list) => {
+                    for e in list {
+                        let key = DestinationKey::of(&service, &e.destination);
+                        active.insert(key, Some(e.active_conns));
+                    }
+                }
+                // The service is gone: so are its real servers.
+                Err(crate::Error::NotFound { .. }) => {}
+                Err(e) => {
+                    errors.push(e);
+                    for d in self.list.iter().filter(|d| d.service.key == service) {
+                        active.insert(d.key(), None);
+                    }
+                }
+            }
+        }
+        (active, errors)
     }
 
     /// Adds the draining real servers to `table` (at weight 0, into their services, or in their
