@@ -8,6 +8,15 @@ use crate::error::Error;
 /// `IFF_NOARP` from `<net/if.h>`.
 const IFF_NOARP: u32 = 0x80;
 
+/// Whether `name` is a loopback interface (`lo`) in the calling thread's network namespace: an
+/// address there (a VIP that a router sends to this host, a direct-routing real server's VIP)
+/// has no neighbour to tell.
+pub(crate) fn is_loopback(name: &str) -> bool {
+    pnet_datalink::interfaces()
+        .iter()
+        .any(|i| i.name == name && i.is_loopback())
+}
+
 /// An interface that can carry announcements: it exists, it is up and it has a MAC address.
 #[derive(Debug, Clone)]
 pub struct Interface {

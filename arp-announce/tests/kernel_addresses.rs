@@ -204,3 +204,44 @@ fn a_takeover_releases_only_what_it_added_and_a_restart_adopts_what_it_left() {
         "{shown}"
     );
 }
+
+#[test]
+#[ignore = "kernel test: run with `cargo xtask test`"]
+fn a_vip_on_loopback_is_taken_without_announcements() {
+    // Active-active directors and direct-routing real servers hold the VIP on `lo`: a router
+    // sends it to them, and no neighbour is told.
+    let ns = NetNs::new().expect("netns");
+    ns.ip(["link", "set", "lo", "up"]).expect("lo up");
+    let vip = plan([10, 53, 0, 100], 32, "lo", None);
+    let (taken, held, released) = in_ns(&ns, async |a: Addresses| {
+        let mut t = Takeover::with_addresses(a);
+        let wanted = std::slice::from_ref(&vip);
+        let mut taken: Vec<String> = (t.take(wanted, Announce::All, Duration::ZERO).await)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        // Announcing again (a repair, a reload) says nothing either.
+        taken.extend(
+            (t.take(wanted, Announce::All, Duration::ZERO).await)
+                .iter()
+                .map(ToString::to_string),
+        );
+        let held = t.held().to_vec();
+        let shown = ns
+            .ip(["-4", "-o", "address", "show", "dev", "lo"])
+            .expect("ip addr");
+        assert!(shown.contains("10.53.0.100/32"), "on lo: {shown}");
+        let released: Vec<String> = (t.release_all().await)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        (taken, held, released)
+    });
+    assert!(taken.is_empty(), "no announcement fails on lo: {taken:?}");
+    assert_eq!(held, [vip]);
+    assert!(released.is_empty(), "{released:?}");
+    let shown = ns
+        .ip(["-4", "-o", "address", "show", "dev", "lo"])
+        .expect("ip addr");
+    assert!(!shown.contains("10.53.0.100"), "released: {shown}");
+}

@@ -292,13 +292,17 @@ impl Takeover {
         events
     }
 
-    /// Starts announcements for `addresses`: one announcer per interface.
+    /// Starts announcements for `addresses`: one announcer per interface (none on a loopback
+    /// interface: nobody there to tell).
     fn announce(&mut self, addresses: &[Address], events: &mut Vec<Event>) {
         let mut by_device: BTreeMap<&str, Vec<IpAddr>> = BTreeMap::new();
         for a in addresses {
             by_device.entry(&a.device).or_default().push(a.address);
         }
         for (device, list) in by_device {
+            if crate::interface::is_loopback(device) {
+                continue;
+            }
             // Gratuitous ARPs for IPv4, unsolicited neighbour advertisements for IPv6.
             match Announcer::new(device, &list, self.options.clone()).and_then(|a| a.spawn()) {
                 Ok(handle) => self.announcers.push((list, handle)),
