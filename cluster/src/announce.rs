@@ -130,6 +130,8 @@ pub enum Reason {
     Unfit,
     /// It has no virtual service left.
     Removed,
+    /// The director stops ([`Announcer::withdraw_all`]).
+    Stopping,
 }
 
 impl fmt::Display for Reason {
@@ -141,11 +143,12 @@ impl fmt::Display for Reason {
             ),
             Reason::Unfit => f.write_str("the director is not fit (a link down or tracking)"),
             Reason::Removed => f.write_str("no virtual service left on it"),
+            Reason::Stopping => f.write_str("the director stops"),
         }
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Vip {
     services: BTreeMap<u64, usize>,
     announced_at: Option<Instant>,
@@ -182,7 +185,7 @@ struct Vip {
 /// assert!(matches!(out[..], [Output::Withdraw { .. }]));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Announcer {
     settings: Settings,
     fit: bool,
@@ -211,6 +214,25 @@ impl Announcer {
     /// The hold-down a VIP would wait now before being announced (after its flaps).
     pub fn hold_down(&self, vip: IpAddr) -> Option<Duration> {
         self.vips.get(&vip).map(|v| v.hold)
+    }
+
+    /// The director stops: every announced VIP is withdrawn (and would wait a first hold-down
+    /// again).
+    #[must_use = "the outputs must be carried out"]
+    pub fn withdraw_all(&mut self) -> Vec<Output> {
+        let base = self.settings.hold_down;
+        let mut out = Vec::new();
+        for (ip, v) in &mut self.vips {
+            if v.announced_at.take().is_some() {
+                out.push(Output::Withdraw {
+                    vip: *ip,
+                    reason: Reason::Stopping,
+                });
+            }
+            v.servable_since = None;
+            v.hold = base;
+        }
+        out
     }
 
     /// When to call `handle(now, Input::Timer)` next.

@@ -23,26 +23,32 @@ impl fmt::Display for Refusal {
     }
 }
 
-/// Services whose forwarding cannot work when several directors share the traffic: NAT, since
-/// the real servers' replies must come back through the director that took the request, and
-/// ECMP promises nothing about the way back. Direct routing and tunnels are the methods.
+/// Services whose forwarding cannot work when several directors share the traffic ([`refused`]).
 pub fn refusals(services: &[Planned<'_>]) -> Vec<Refusal> {
     services
         .iter()
-        .filter(|s| {
-            s.server
-                .destinations
-                .iter()
-                .any(|d| matches!(d.forwarding, Forwarding::Masquerade))
-        })
-        .map(|s| Refusal {
-            service: s.name.to_string(),
-            why: "NAT (masquerading) cannot run active-active: the real servers' replies must \
-                  return through the director that took the request, which ECMP does not \
-                  promise; use direct routing (`lvs_type = direct`) or tunnels"
-                .into(),
-        })
+        .filter_map(|s| (s.server.destinations.iter()).find_map(|d| refused(s.name, &d.forwarding)))
         .collect()
+}
+
+/// Why `service` cannot forward by `forwarding` in active-active mode, if it cannot: NAT, since
+/// the real servers' replies must come back through the director that took the request, and
+/// ECMP promises nothing about the way back. Direct routing and tunnels are the methods.
+///
+/// ```
+/// use ipvs::Forwarding;
+/// assert!(cluster::check::refused("WEB", &Forwarding::Masquerade).is_some());
+/// assert!(cluster::check::refused("WEB", &Forwarding::DirectRoute).is_none());
+/// ```
+pub fn refused(service: &str, forwarding: &Forwarding) -> Option<Refusal> {
+    matches!(forwarding, Forwarding::Masquerade).then(|| Refusal {
+        service: service.to_string(),
+        why: "NAT (masquerading) cannot run active-active: the real servers' replies must \
+              return through the director that took the request, which ECMP does not \
+              promise; use direct routing (lvs.cf's `network = direct`, or the overlay's \
+              `forwarding = \"direct\"`) or tunnels"
+            .into(),
+    })
 }
 
 /// Whether every director makes the same choice of real server for a flow with `scheduler`

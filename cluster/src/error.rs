@@ -16,7 +16,7 @@ pub enum Error {
     #[error("no loopback interface (lo) in this network namespace")]
     NoLoopback,
     /// A VIP's route could not be added or deleted.
-    #[error("cannot {what} the route of VIP {vip}")]
+    #[error("cannot {what} the route of VIP {vip}: {source}")]
     Route {
         /// The VIP.
         vip: IpAddr,

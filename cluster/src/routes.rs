@@ -131,6 +131,15 @@ impl Routes {
         }
     }
 
+    /// [`Routes::announce`] `vip` when `announced`, [`Routes::withdraw`] it otherwise.
+    pub async fn set(&self, vip: IpAddr, announced: bool) -> Result<(), Error> {
+        if announced {
+            self.announce(vip).await
+        } else {
+            self.withdraw(vip).await
+        }
+    }
+
     /// The VIPs announced now: the host routes in the table with the protocol, of both
     /// families (what a restarted director finds from its previous run).
     pub async fn announced(&self) -> Result<Vec<IpAddr>, Error> {

@@ -202,6 +202,9 @@ pub struct Status {
     pub heartbeat: Option<HeartbeatStatus>,
     /// The addresses held.
     pub addresses: Vec<String>,
+    /// Active-active mode: the VIPs announced now (`None`: a pair, or a router alone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub announced: Option<Vec<String>>,
     /// The router's own health (the overlay's `[track]`).
     #[serde(default)]
     pub tracking: Vec<TrackStatus>,
@@ -307,7 +310,16 @@ impl Status {
                     h.protocol, h.sent, h.accepted, h.rejected, h.stalls
                 )
             }
+            None if self.announced.is_some() => out += "heartbeat: none (active-active)\n",
             None => out += "heartbeat: none (no backup)\n",
+        }
+        if let Some(vips) = &self.announced {
+            let list = if vips.is_empty() {
+                "none".into()
+            } else {
+                vips.join(", ")
+            };
+            out += &format!("announced: {list}\n");
         }
         if !self.addresses.is_empty() {
             out += &format!("addresses: {}\n", self.addresses.join(", "));

@@ -315,6 +315,17 @@ impl Desired {
             .is_some_and(|si| self.sorry_in_at(si))
     }
 
+    /// Each service with how many of its real servers take new connections now: in, with a
+    /// weight above 0 (quiesced, draining and sorry servers do not count).
+    pub fn serving(&self) -> impl Iterator<Item = (ServiceKey, usize)> + '_ {
+        self.services.iter().map(|s| {
+            let n = (s.servers.iter())
+                .filter(|r| r.entry.weight(r.admin).is_some_and(|w| w > 0))
+                .count();
+            (s.base.service.key, n)
+        })
+    }
+
     /// The table to reconcile the kernel with.
     pub fn table(&self) -> Table {
         let mut table = Table {

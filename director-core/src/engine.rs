@@ -5,7 +5,7 @@
 //! socket: `run` executes its outputs, and tests drive it in virtual time.
 
 use std::collections::{BTreeSet, HashMap};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -123,8 +123,19 @@ pub enum Output {
         /// What stays.
         keep: Vec<Address>,
     },
-    /// Run this sync daemon, and no other of ours (`None`: none).
-    SyncDaemon(Option<Daemon>),
+    /// Run these sync daemons, and no other of ours (none, one, or in active-active mode a
+    /// master and a backup at once).
+    SyncDaemons(Vec<Daemon>),
+    /// Active-active: announce this VIP (add its host route, which the routing daemon carries
+    /// to the router).
+    Announce(IpAddr),
+    /// Active-active: withdraw this VIP's route.
+    Withdraw {
+        /// The VIP.
+        vip: IpAddr,
+        /// Why, for the log.
+        reason: cluster::Reason,
+    },
     /// Set the IPVS timeouts.
     Timeouts(Timeouts),
     /// Stop the checks of `remove`, start those of `add` (the others keep running).
@@ -224,8 +235,17 @@ pub struct Engine {
     forced: Option<Force>,
     /// With a heartbeat (a peer), or a router alone.
     with_peer: bool,
-    /// The sync daemon asked for last.
-    sync: Option<Daemon>,
+    /// The sync daemons asked for last.
+    sync: Vec<Daemon>,
+    /// Active-active: when each VIP is announced.
+    announcer: Option<cluster::Announcer>,
+    /// Active-active: each service's id for the announcer, VIP and serving real servers, as
+    /// told last.
+    counted: HashMap<ServiceKey, (u64, IpAddr, usize)>,
+    /// Active-active: the operator holds this director out (every VIP withdrawn).
+    held_out: bool,
+    /// Active-active: the fitness the announcer was told last.
+    told_fit: Option<bool>,
     /// The real servers being checked.
     checked: BTreeSet<ServerKey>,
     /// The trackers' weights and which fail.
@@ -270,12 +290,36 @@ fn log(line: impl Into<String>) -> Output {
     Output::Log(line.into())
 }
 
+/// What the announcer decided, as outputs with their log lines.
+fn route(decided: cluster::Output) -> Vec<Output> {
+    match decided {
+        cluster::Output::Announce(vip) => vec![
+            Output::Announce(vip),
+            log(format!("director: announcing VIP {vip}")),
+        ],
+        cluster::Output::Withdraw { vip, reason } => vec![
+            log(format!("director: withdrawing VIP {vip}: {reason}")),
+            Output::Withdraw { vip, reason },
+        ],
+        _ => Vec::new(),
+    }
+}
+
 impl Engine {
     /// A director that has not started: standby, with nothing in the table. `with_peer`: a
-    /// heartbeat decides the role (otherwise the router is alone and active at once).
+    /// heartbeat decides the role (otherwise the router is alone and active at once). An
+    /// active-active plan ([`Plan::cluster`]) has no peer: every director serves, and announces
+    /// each VIP while it can serve it (from the first [`Engine::handle`] on).
     pub fn new(plan: Plan, choices: Choices, with_peer: bool) -> Engine {
         let desired = Desired::new(&plan);
+        let announcer =
+            (plan.cluster.as_ref()).and_then(|c| cluster::Announcer::new(c.announce.clone()).ok());
         Engine {
+            with_peer: with_peer && plan.cluster.is_none(),
+            announcer,
+            counted: HashMap::new(),
+            held_out: false,
+            told_fit: None,
             index: index(&plan),
             plan: Arc::new(plan),
             choices,
@@ -287,8 +331,7 @@ impl Engine {
             },
             peer_heard: false,
             forced: None,
-            with_peer,
-            sync: None,
+            sync: Vec::new(),
             checked: BTreeSet::new(),
             fitness: Fitness::new(1),
             counts: Counts::default(),
@@ -315,10 +358,34 @@ impl Engine {
         if !self.with_peer {
             // pulse waited a deadtime for a peer it would never hear.
             self.role.role = Role::Active;
-            out.push(log("director: ACTIVE (standalone: no backup to hear from)"));
+            out.push(log(if self.announcer.is_some() {
+                "director: ACTIVE (active-active: each VIP announced while it can be served)"
+            } else {
+                "director: ACTIVE (standalone: no backup to hear from)"
+            }));
             out.extend(self.become_active());
         }
         out
+    }
+
+    /// The director stops: in active-active mode, every announced VIP is withdrawn first (the
+    /// router stops sending new flows here).
+    pub fn stopping(&mut self) -> Vec<Output> {
+        let Some(announcer) = &mut self.announcer else {
+            return Vec::new();
+        };
+        announcer
+            .withdraw_all()
+            .into_iter()
+            .flat_map(route)
+            .collect()
+    }
+
+    /// The VIPs announced now (active-active mode).
+    pub fn announced(&self) -> Vec<IpAddr> {
+        (self.announcer.iter())
+            .flat_map(|a| a.announced())
+            .collect()
     }
 
     /// The startup is over (the heartbeat runs): a standby router's hook hears its initial
@@ -333,6 +400,12 @@ impl Engine {
 
     /// Handles one input at `now`.
     pub fn handle(&mut self, now: Instant, input: Input) -> Vec<Output> {
+        let mut out = self.step(now, input);
+        out.extend(self.announce(now));
+        out
+    }
+
+    fn step(&mut self, now: Instant, input: Input) -> Vec<Output> {
         match input {
             Input::Health(verdicts) => self.health(now, verdicts),
             Input::Timer => self.flaps.expire(now).into_iter().map(log).collect(),
@@ -392,9 +465,14 @@ impl Engine {
         }
     }
 
-    /// When the engine wants [`Input::Timer`] (a flapping real server's summary is due).
+    /// When the engine wants [`Input::Timer`] (a flapping real server's summary is due, or a
+    /// VIP's hold-down ends).
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.flaps.poll_timeout()
+        let hold = self.announcer.as_ref().and_then(|a| a.poll_timeout());
+        [self.flaps.poll_timeout(), hold]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// When the table is programmed: the command line's choice, else the plan's.
@@ -520,16 +598,75 @@ impl Engine {
             .unwrap_or(ipvs::drain::DEFAULT_TIMEOUT)
     }
 
-    /// The sync daemon the plan asks for, in `state`, when it differs from the last asked.
+    /// The sync daemons the plan asks for, in `state` (both at once in active-active mode),
+    /// when they differ from the last asked.
     fn sync_daemon(&mut self, state: DaemonState) -> Option<Output> {
         let active = state == DaemonState::Master;
-        let want = (self.plan.sync_daemon.as_ref())
-            .map(|(iface, id)| ipvs::daemon::for_role(active, iface, u32::from(*id)));
+        let want: Vec<Daemon> = match &self.plan.sync_daemon {
+            None => Vec::new(),
+            Some((iface, id)) if self.plan.cluster.is_some() => {
+                ipvs::daemon::both(iface, u32::from(*id)).to_vec()
+            }
+            Some((iface, id)) => vec![ipvs::daemon::for_role(active, iface, u32::from(*id))],
+        };
         if want == self.sync {
             return None;
         }
         self.sync = want.clone();
-        Some(Output::SyncDaemon(want))
+        Some(Output::SyncDaemons(want))
+    }
+
+    /// Active-active: tells the announcer what changed (the director's fitness or the
+    /// operator's hold, the serving real servers of each service, the services gone) and says
+    /// what it decided.
+    fn announce(&mut self, now: Instant) -> Vec<Output> {
+        let Some(announcer) = &mut self.announcer else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        let fit = self.fitness.is_fit() && !self.held_out;
+        if self.told_fit != Some(fit) {
+            self.told_fit = Some(fit);
+            out.extend(announcer.handle(now, cluster::Input::Fit(fit)));
+        }
+        let vips: HashMap<ServiceKey, IpAddr> = (self.plan.services.iter())
+            .map(|s| (s.service.key, s.vip))
+            .collect();
+        let gone: Vec<ServiceKey> = (self.counted.keys())
+            .filter(|k| vips.get(k) != self.counted.get(k).map(|(_, vip, _)| vip))
+            .copied()
+            .collect();
+        for key in gone {
+            if let Some((service, vip, _)) = self.counted.remove(&key) {
+                out.extend(announcer.handle(now, cluster::Input::Removed { vip, service }));
+            }
+        }
+        let mut next = self
+            .counted
+            .values()
+            .map(|(id, ..)| id + 1)
+            .max()
+            .unwrap_or(0);
+        for (key, healthy) in self.desired.serving() {
+            let Some(&vip) = vips.get(&key) else { continue };
+            let id = match self.counted.get(&key) {
+                Some(&(_, _, was)) if was == healthy => continue,
+                Some(&(id, ..)) => id,
+                None => {
+                    next += 1;
+                    next - 1
+                }
+            };
+            self.counted.insert(key, (id, vip, healthy));
+            let input = cluster::Input::Service {
+                vip,
+                service: id,
+                healthy,
+            };
+            out.extend(announcer.handle(now, input));
+        }
+        out.extend(announcer.handle(now, cluster::Input::Timer));
+        out.into_iter().flat_map(route).collect()
     }
 
     /// One check per real server of the plan: checks whose settings did not change since `old`
@@ -654,6 +791,17 @@ impl Engine {
     /// Acts on a change of the router's fitness.
     fn verdict(&mut self, verdict: Verdict) -> Vec<Output> {
         let unfit = matches!(verdict, Verdict::Unfit { .. });
+        if self.announcer.is_some() {
+            // Every director serves: an unfit one only stops being announced.
+            let line = match verdict {
+                Verdict::Unfit { failing, threshold } => format!(
+                    "director: unfit: failing weight {failing} of threshold {threshold}: withdrawing the VIPs"
+                ),
+                _ => "director: fit again: the VIPs are announced after their hold-down".into(),
+            };
+            // The announcer hears it in `announce`.
+            return vec![log(line)];
+        }
         let mut out = vec![match verdict {
             Verdict::Unfit { failing, threshold } => log(format!(
                 "director: unfit: failing weight {failing} of threshold {threshold}: stepping down"
@@ -710,7 +858,10 @@ impl Engine {
         Output::Take {
             addresses: self.plan.takeover(),
             announce,
-            probe: if from_peer {
+            probe: if self.plan.cluster.is_some() {
+                // Active-active: the VIPs go on `lo` of every director at once.
+                Probe::First(Duration::ZERO)
+            } else if from_peer {
                 Probe::Alongside(wait)
             } else {
                 Probe::First(wait)
@@ -765,9 +916,23 @@ impl Engine {
 
     /// Applies a new plan as a diff.
     fn reload(&mut self, now: Instant, plan: Plan) -> Vec<Output> {
+        if plan.cluster.is_some() != self.plan.cluster.is_some() {
+            return self.step(
+                now,
+                Input::ReloadFailed(vec![
+                    "director: [cluster] mode changed: it applies when the director restarts"
+                        .into(),
+                ]),
+            );
+        }
         let mut out = Vec::new();
         let old = std::mem::replace(&mut self.plan, Arc::new(plan));
         self.index = index(&self.plan);
+        if old.cluster != self.plan.cluster {
+            out.push(log(
+                "director: warning: the [cluster] settings changed; they apply when the director restarts",
+            ));
+        }
         if old.heartbeat != self.plan.heartbeat {
             out.push(log(
                 "director: warning: the heartbeat settings changed; they apply when the director restarts",
@@ -891,6 +1056,19 @@ impl Engine {
     fn force(&mut self, role: Force) -> Vec<Output> {
         self.forced = (role != Force::Auto).then_some(role);
         let mut out = Vec::new();
+        if self.announcer.is_some() {
+            // Every director serves: standby holds this one out of the ECMP group (its VIPs
+            // withdrawn, what it carries still served), for maintenance.
+            self.held_out = role == Force::Standby;
+            let message = if self.held_out {
+                "held out: every VIP withdrawn (`director force auto` announces them again)"
+            } else {
+                "the VIPs are announced again while they can be served"
+            };
+            out.push(log(format!("director: operator: {message}")));
+            out.push(Output::Reply(Response::ok(message)));
+            return out;
+        }
         if self.with_peer {
             out.push(Output::Heartbeat(match role {
                 Force::Active => Command::ForceActive,

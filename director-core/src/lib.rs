@@ -52,6 +52,7 @@
 pub mod control;
 mod desired;
 pub mod engine;
+mod environment;
 pub mod files;
 pub mod flaps;
 pub mod metrics;
@@ -64,8 +65,8 @@ mod status;
 pub use desired::{Desired, Entry, ServerKey};
 pub use engine::{Engine, Input, Output};
 pub use plan::{
-    AddressPlan, Commands, Operation, Plan, PlanError, ServerPlan, ServicePlan, TrackKind,
-    TrackPlan,
+    AddressPlan, ClusterPlan, Commands, Operation, Plan, PlanError, ServerPlan, ServicePlan,
+    TrackKind, TrackPlan,
 };
 pub use settings::{Settings, SettingsError};
 pub use status::{Build, Live};

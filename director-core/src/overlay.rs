@@ -8,8 +8,10 @@ use std::net::Ipv4Addr;
 use lvscf::Config;
 
 use crate::Plan;
-use crate::plan::{AddressPlan, Operation, PlanError, ServicePlan, TrackKind, TrackPlan};
-use crate::settings::{ForwardingSetting, Mode, Settings, TableSetting};
+use crate::plan::{
+    AddressPlan, ClusterPlan, Operation, PlanError, ServicePlan, TrackKind, TrackPlan,
+};
+use crate::settings::{Mode, Settings, TableSetting};
 
 impl Plan {
     /// Builds the plan; `resolve` turns host names into addresses (the director uses the
@@ -128,6 +130,9 @@ pub(crate) fn apply(
             purpose: "nat_router (IPv6)".into(),
         });
     }
+    if settings.cluster.active_active() {
+        active_active(plan, settings);
+    }
     let _ = config;
     if errors.is_empty() {
         Ok(())
@@ -182,11 +187,37 @@ fn ipv6_service(
     }
     ServicePlan {
         name: service.name.clone(),
+        vip: vip.into(),
         service: twin,
         servers,
         sorry: None,
         drain_timeout: service.drain_timeout,
     }
+}
+
+/// Active-active: the VIPs go on `lo` as host addresses (the router sends them here by the
+/// announced route; no neighbour is told), and the VIPs are announced as `[cluster]` says.
+fn active_active(plan: &mut Plan, settings: &Settings) {
+    let c = &settings.cluster;
+    let vips: std::collections::BTreeSet<std::net::IpAddr> =
+        plan.services.iter().map(|s| s.vip).collect();
+    for a in plan
+        .addresses
+        .iter_mut()
+        .filter(|a| vips.contains(&a.address))
+    {
+        a.device = "lo".into();
+        a.label = None;
+        a.prefix = if a.address.is_ipv4() { 32 } else { 128 };
+    }
+    plan.cluster = Some(ClusterPlan {
+        announce: c.announcer(),
+        table: c
+            .table
+            .as_ref()
+            .map_or(cluster::Routes::DEFAULT_TABLE, |t| *t.get_ref()),
+        protocol: (c.protocol.as_ref()).map_or(cluster::Routes::DEFAULT_PROTOCOL, |p| *p.get_ref()),
+    });
 }
 
 /// The trackers of `[track]` (checked by `Settings::check`).
@@ -259,16 +290,22 @@ fn virtual_server(
     errors: &mut Vec<PlanError>,
 ) {
     if let Some(f) = v.forwarding {
-        let forwarding = ipvs::lvscf::forwarding(match f {
-            ForwardingSetting::Nat => lvscf::Network::Nat,
-            ForwardingSetting::Direct => lvscf::Network::Direct,
-            ForwardingSetting::Tunnel => lvscf::Network::Tunnel,
-        });
+        let forwarding = ipvs::lvscf::forwarding(f.network());
         for r in &mut service.servers {
             r.destination.forwarding = forwarding;
         }
         if let Some(sorry) = &mut service.sorry {
             sorry.forwarding = forwarding;
+        }
+    }
+    if let Some(name) = &v.scheduler {
+        service.service.scheduler = ipvs::Scheduler::from_name(name.get_ref());
+    }
+    for flag in &v.scheduler_flags {
+        let flags = &mut service.service.flags;
+        match flag.get_ref().split_once('-') {
+            Some((_, "fallback")) => flags.sched_fallback = true,
+            _ => flags.sched_port = true,
         }
     }
     service.drain_timeout = v.drain_timeout.as_ref().map(|t| *t.get_ref());

@@ -121,6 +121,8 @@ pub struct ServerPlan {
 pub struct ServicePlan {
     /// The `virtual` block's name.
     pub name: String,
+    /// The address clients reach it at (a firewall-mark service's too).
+    pub vip: IpAddr,
     /// The IPVS service.
     pub service: Service,
     /// The real servers (the active ones).
@@ -238,6 +240,20 @@ pub struct Plan {
     /// Piranha's failover services, when `service = fos`: then there are no virtual services
     /// and no other addresses, and the heartbeat speaks failover services' magics.
     pub failover: Option<fos::Plan>,
+    /// Active-active (the overlay's `[cluster]`): every director serves, holds the VIPs on `lo`
+    /// and announces each while it can serve it; no heartbeat runs.
+    pub cluster: Option<ClusterPlan>,
+}
+
+/// How an active-active director announces its VIPs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterPlan {
+    /// When a VIP is announced and withdrawn.
+    pub announce: cluster::Settings,
+    /// The routing table of the VIP host routes.
+    pub table: u32,
+    /// Their route protocol.
+    pub protocol: u8,
 }
 
 impl Plan {
@@ -391,6 +407,7 @@ impl Plan {
             commands,
             operation: Operation::default(),
             failover: failover.flatten(),
+            cluster: None,
         })
     }
 
@@ -494,6 +511,7 @@ fn service(
     }
     Ok(ServicePlan {
         name: vs.name.clone(),
+        vip: IpAddr::V4(vip),
         service,
         servers,
         sorry,
@@ -504,7 +522,20 @@ fn service(
 impl fmt::Display for Plan {
     /// The plan for people: heartbeat, addresses, IPVS table with probes.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.heartbeat)?;
+        match &self.cluster {
+            None => write!(f, "{}", self.heartbeat)?,
+            Some(c) => writeln!(
+                f,
+                "cluster: active-active, no heartbeat: each VIP announced (a host route in table \
+                 {} proto {}) while a virtual service of it has {} healthy real server(s), after \
+                 a hold-down of {:?} (doubling up to {:?} while it flaps)",
+                c.table,
+                c.protocol,
+                c.announce.min_healthy,
+                c.announce.hold_down,
+                c.announce.max_hold_down
+            )?,
+        }
         let o = &self.operation;
         if *o != Operation::default() {
             let mut parts = Vec::new();
@@ -554,7 +585,11 @@ impl fmt::Display for Plan {
         if let Some(failover) = &self.failover {
             return write!(f, "{failover}");
         }
-        writeln!(f, "addresses taken over when active:")?;
+        if self.cluster.is_some() {
+            writeln!(f, "addresses held on every director:")?;
+        } else {
+            writeln!(f, "addresses taken over when active:")?;
+        }
         for a in &self.addresses {
             write!(f, "  {}/{} dev {}", a.address, a.prefix, a.device)?;
             if let Some(label) = &a.label {
@@ -563,10 +598,12 @@ impl fmt::Display for Plan {
             writeln!(f, "  ({})", a.purpose)?;
         }
         if let Some((iface, id)) = &self.sync_daemon {
-            writeln!(
-                f,
-                "sync daemon: master when active, backup when standby, on {iface}, id {id}"
-            )?;
+            let roles = if self.cluster.is_some() {
+                "master and backup at once"
+            } else {
+                "master when active, backup when standby"
+            };
+            writeln!(f, "sync daemon: {roles}, on {iface}, id {id}")?;
         }
         let t = self.timeouts;
         if t != ipvs::Timeouts::default() {

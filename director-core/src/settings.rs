@@ -41,8 +41,19 @@
 //! timeout = "30s"   # a hook (or active_cmd, inactive_cmd) still running then is killed, with
 //!                   # whatever it started in its process group
 //!
+//! [cluster]                     # several directors serving at once behind ECMP
+//! mode = "active-active"        # or "active-standby" (the default: a pair and its heartbeat)
+//! table = 250                   # the VIP host routes' table, which BIRD's kernel protocol imports
+//! protocol = 250                # their route protocol (`proto 250`)
+//! min_healthy = 1               # healthy real servers a virtual service needs for its VIP
+//! hold_down = "5s"              # servable this long before a VIP is announced…
+//! max_hold_down = "2m"          # … doubling up to this while it flaps
+//! stable_after = "1m"           # an announcement this long was stable (the hold-down resets)
+//!
 //! [virtual.HTTP]                # lvs.cf's `virtual HTTP`
 //! forwarding = "direct"         # "nat", "direct" or "tunnel": instead of lvs.cf's global `network`
+//! scheduler = "mh"              # any of the kernel's, instead of lvs.cf's (Piranha's list)
+//! scheduler_flags = ["mh-port"] # ipvsadm's -b: mh-fallback, mh-port, sh-fallback, sh-port
 //! rise = 2                      # successes in a row to put a real server in (default 1, as nanny)
 //! fall = 3                      # failures in a row to take it out (default 1)
 //! drain_timeout = "1m"
@@ -99,6 +110,9 @@ pub struct Settings {
     /// `[track]`: what makes this router unfit to be active.
     #[serde(default)]
     pub track: TrackSettings,
+    /// `[cluster]`: several directors serving at once.
+    #[serde(default)]
+    pub cluster: ClusterSettings,
     /// `[virtual.NAME]`, by lvs.cf's virtual server names.
     #[serde(default, rename = "virtual")]
     pub virtuals: BTreeMap<Spanned<String>, VirtualSettings>,
@@ -317,6 +331,68 @@ pub struct TrackScript {
     pub weight: Option<u32>,
 }
 
+/// How directors share the work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClusterMode {
+    /// A pair: one active, one standby, chosen by the heartbeat (Piranha's way; the default).
+    #[default]
+    ActiveStandby,
+    /// Every director serves, behind a router that spreads flows over them by ECMP; each
+    /// announces a VIP (through the routing daemon, over BGP) while it can serve it.
+    ActiveActive,
+}
+
+/// `[cluster]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterSettings {
+    /// The mode.
+    pub mode: Option<Spanned<ClusterMode>>,
+    /// The routing table of the VIP host routes (default 250).
+    pub table: Option<Spanned<u32>>,
+    /// Their route protocol (default 250).
+    pub protocol: Option<Spanned<u8>>,
+    /// Healthy real servers a virtual service needs for its VIP to be announced (default 1).
+    pub min_healthy: Option<Spanned<usize>>,
+    /// How long a VIP must be servable before it is announced (default 5 s).
+    #[serde(default, deserialize_with = "duration")]
+    pub hold_down: Option<Spanned<Duration>>,
+    /// The longest hold-down, as it doubles while a VIP flaps (default 2 minutes).
+    #[serde(default, deserialize_with = "duration")]
+    pub max_hold_down: Option<Spanned<Duration>>,
+    /// An announcement that lasted this long was stable (default 1 minute).
+    #[serde(default, deserialize_with = "duration")]
+    pub stable_after: Option<Spanned<Duration>>,
+}
+
+impl ClusterSettings {
+    /// Whether the directors all serve at once.
+    pub fn active_active(&self) -> bool {
+        self.mode
+            .as_ref()
+            .is_some_and(|m| *m.get_ref() == ClusterMode::ActiveActive)
+    }
+
+    /// The announcement rule's settings.
+    pub fn announcer(&self) -> cluster::Settings {
+        let d = cluster::Settings::default();
+        let get =
+            |v: &Option<Spanned<Duration>>, or: Duration| v.as_ref().map_or(or, |v| *v.get_ref());
+        d.clone()
+            .with_min_healthy(
+                self.min_healthy
+                    .as_ref()
+                    .map_or(d.min_healthy, |n| *n.get_ref()),
+            )
+            .with_hold_down(
+                get(&self.hold_down, d.hold_down),
+                get(&self.max_hold_down, d.max_hold_down),
+            )
+            .with_stable_after(get(&self.stable_after, d.stable_after))
+    }
+}
+
 /// The forwarding method of one virtual server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -329,12 +405,30 @@ pub enum ForwardingSetting {
     Tunnel,
 }
 
+impl ForwardingSetting {
+    /// As lvs.cf's `network` says it.
+    pub fn network(self) -> lvscf::Network {
+        match self {
+            ForwardingSetting::Nat => lvscf::Network::Nat,
+            ForwardingSetting::Direct => lvscf::Network::Direct,
+            ForwardingSetting::Tunnel => lvscf::Network::Tunnel,
+        }
+    }
+}
+
 /// `[virtual.NAME]`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VirtualSettings {
     /// Its forwarding method, instead of lvs.cf's global `network`.
     pub forwarding: Option<ForwardingSetting>,
+    /// Its scheduler, instead of lvs.cf's (which knows only Piranha's): any of the kernel's,
+    /// such as `mh` (Maglev hashing) for active-active directors.
+    pub scheduler: Option<Spanned<String>>,
+    /// The scheduler's flags, as ipvsadm's `-b` spells them: `mh-fallback`, `mh-port`,
+    /// `sh-fallback`, `sh-port`.
+    #[serde(default)]
+    pub scheduler_flags: Vec<Spanned<String>>,
     /// Successes in a row to put a real server in.
     pub rise: Option<Spanned<u32>>,
     /// Failures in a row to take it out.
@@ -537,6 +631,7 @@ impl Settings {
                 ));
             }
         }
+        out.extend(self.check_cluster(config));
         for (name, v) in &self.virtuals {
             let Some(vs) = config
                 .virtual_servers
@@ -549,6 +644,7 @@ impl Settings {
                 ));
                 continue;
             };
+            out.extend(self.check_scheduler(vs, v));
             for (key, n) in [("rise", &v.rise), ("fall", &v.fall)] {
                 if let Some(n) = n
                     && *n.get_ref() == 0
@@ -602,6 +698,87 @@ impl Settings {
                     ));
                 }
             }
+        }
+        out
+    }
+
+    /// A virtual server's `scheduler` and `scheduler_flags`.
+    fn check_scheduler(
+        &self,
+        vs: &lvscf::VirtualServer,
+        v: &VirtualSettings,
+    ) -> Vec<SettingsError> {
+        let mut out = Vec::new();
+        let name = match &v.scheduler {
+            Some(s) => {
+                if let ipvs::Scheduler::Other(n) = ipvs::Scheduler::from_name(s.get_ref()) {
+                    out.push(self.error(
+                        s.span(),
+                        format!("unknown scheduler `{n}`: one of rr, wrr, lc, wlc, lblc, lblcr, dh, sh, sed, nq, fo, ovf, mh, twos"),
+                    ));
+                }
+                s.get_ref().clone()
+            }
+            None => vs.scheduler.to_string(),
+        };
+        for flag in &v.scheduler_flags {
+            let ok = match flag.get_ref().split_once('-') {
+                Some((family, "fallback" | "port")) => {
+                    family == name && matches!(family, "sh" | "mh")
+                }
+                _ => false,
+            };
+            if !ok {
+                out.push(self.error(
+                    flag.span(),
+                    format!(
+                        "scheduler flag `{}` does not go with scheduler {name}: mh-fallback and mh-port go with mh, sh-fallback and sh-port with sh",
+                        flag.get_ref()
+                    ),
+                ));
+            }
+        }
+        out
+    }
+
+    /// `[cluster]` against `config`: active-active refuses NAT (named per virtual server, at
+    /// `mode`), a table or protocol the kernel keeps for itself, and announcement timers that
+    /// cannot work.
+    fn check_cluster(&self, config: &lvscf::Config) -> Vec<SettingsError> {
+        let c = &self.cluster;
+        let mut out = Vec::new();
+        let Some(mode) = c.mode.as_ref().filter(|_| c.active_active()) else {
+            return out;
+        };
+        for vs in config.virtual_servers.iter().filter(|v| v.active) {
+            let network = (self.virtual_server(&vs.name))
+                .and_then(|v| v.forwarding)
+                .map_or(config.globals.network, ForwardingSetting::network);
+            if let Some(r) = cluster::check::refused(&vs.name, &ipvs::lvscf::forwarding(network)) {
+                out.push(self.error(mode.span(), r.to_string()));
+            }
+        }
+        if let Some(t) = &c.table
+            && matches!(t.get_ref(), 0 | 253..=255)
+        {
+            out.push(self.error(
+                t.span(),
+                "table: 0, 253 (default), 254 (main) and 255 (local) are the kernel's; use a table of the VIP routes' own (250 by default)",
+            ));
+        }
+        if let Some(p) = &c.protocol
+            && *p.get_ref() <= 4
+        {
+            out.push(self.error(
+                p.span(),
+                "protocol: 0 to 4 are the kernel's (unspec, redirect, kernel, boot, static); use one of the VIP routes' own (250 by default)",
+            ));
+        }
+        if let Err(e) = c.announcer().validate() {
+            let at = (c.min_healthy.as_ref().map(Spanned::span))
+                .or(c.max_hold_down.as_ref().map(Spanned::span))
+                .unwrap_or(mode.span());
+            out.push(self.error(at, e.to_string()));
         }
         out
     }

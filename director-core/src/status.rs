@@ -159,6 +159,8 @@ impl Engine {
                     format!("{}/{} on {on}", a.address, a.prefix)
                 })
                 .collect(),
+            announced: (self.plan().cluster.is_some())
+                .then(|| self.announced().iter().map(ToString::to_string).collect()),
             tracking: (self.trackers_status().into_iter())
                 .map(|(name, weight, failing)| TrackStatus {
                     name,

@@ -278,7 +278,7 @@ fn run(files: Files, mut options: director::RunOptions, log: LogChoice) -> ExitC
             return code;
         }
     };
-    for finding in environment(&plan) {
+    for finding in plan.environment(&ipvs::environment::System) {
         tracing::warn!("{finding}");
     }
     // A reload reads the files again: warnings go to the log, errors back to whoever asked.
@@ -343,25 +343,10 @@ async fn signals(control: tokio::sync::mpsc::Sender<director::Control>) {
     }
 }
 
-/// The environment's findings about `plan`.
-fn environment(plan: &Plan) -> Vec<String> {
-    use ipvs::environment::{Planned, System, check};
-    let servers: Vec<ipvs::VirtualServer> = plan.services.iter().map(|s| s.table_entry()).collect();
-    let planned: Vec<Planned<'_>> = (plan.services.iter().zip(&servers))
-        .map(|(s, vs)| {
-            Planned::new(&s.name, vs).quiescing(s.servers.iter().any(|r| r.health.quiesce))
-        })
-        .collect();
-    check(&planned, &System)
-        .into_iter()
-        .map(|f| f.to_string())
-        .collect()
-}
-
 fn check(files: &Files) -> ExitCode {
     match load_and_print(files) {
         Ok(plan) => {
-            for finding in environment(&plan) {
+            for finding in plan.environment(&ipvs::environment::System) {
                 eprintln!("director: {finding}");
             }
             print!("{plan}");

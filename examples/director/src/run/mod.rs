@@ -52,6 +52,9 @@ pub enum RunError {
     /// The failover services.
     #[error(transparent)]
     Failover(#[from] fos::Error),
+    /// Active-active: the VIP routes.
+    #[error(transparent)]
+    Cluster(#[from] cluster::Error),
     /// The file of the services owned ([`director_core::owned`]) is unreadable.
     #[error("the services owned: {0} (remove the file to start without it)")]
     Owned(std::io::Error),
@@ -130,8 +133,10 @@ struct Director {
     checks: HashMap<ServerKey, TargetId>,
     /// The addresses held while active.
     takeover: Takeover,
-    /// The sync daemon this director started, if any.
-    sync_daemon: Option<Daemon>,
+    /// The sync daemons this director started.
+    sync_daemons: Vec<Daemon>,
+    /// Active-active: the VIP routes the routing daemon announces.
+    routes: Option<cluster::Routes>,
     /// This node is the primary.
     primary: bool,
     /// The heartbeat (`None`: a router alone).
@@ -170,7 +175,9 @@ impl Director {
                     }
                 }
                 Output::Release { keep } => log(self.takeover.release(&keep).await),
-                Output::SyncDaemon(want) => self.sync_daemon(want).await,
+                Output::SyncDaemons(want) => self.sync_daemons(&want).await,
+                Output::Announce(vip) => self.route(vip, true).await,
+                Output::Withdraw { vip, .. } => self.route(vip, false).await,
                 Output::Timeouts(t) => {
                     if let Err(e) = self.ipvs.set_timeouts(&t).await {
                         tracing::error!("IPVS timeouts: {e}");
@@ -220,6 +227,14 @@ impl Director {
         let now = Instant::now();
         let outputs = self.engine.handle(now, input);
         self.execute(now, outputs).await
+    }
+
+    /// Adds (`announce`) or deletes the route of `vip` (active-active), logging a failure.
+    async fn route(&self, vip: std::net::IpAddr, announce: bool) {
+        let Some(r) = &self.routes else { return };
+        if let Err(e) = r.set(vip, announce).await {
+            tracing::error!("{e}");
+        }
     }
 
     /// Reconciles the kernel with `table`. Errors are reported, never fatal: what runs keeps
@@ -300,10 +315,9 @@ impl Director {
         Ok(())
     }
 
-    /// Runs the sync daemon `want` (as pulse: the other one stopped first), or none.
-    async fn sync_daemon(&mut self, want: Option<Daemon>) {
-        let ours = self.sync_daemon.as_ref();
-        let (now, done) = ipvs::daemon::switch(&self.ipvs, ours, want.as_ref()).await;
+    /// Runs the sync daemons `want` (as pulse: the other one stopped first), or none.
+    async fn sync_daemons(&mut self, want: &[Daemon]) {
+        let (now, done) = ipvs::daemon::switch_to(&self.ipvs, &self.sync_daemons, want).await;
         for (step, result) in done {
             match (&step, result) {
                 (Step::Start(d), Ok(())) => {
@@ -318,39 +332,15 @@ impl Director {
                 _ => {}
             }
         }
-        self.sync_daemon = now;
-    }
-
-    /// Reads the connection counts of the draining real servers for the engine.
-    async fn drain_counts(&self) -> HashMap<ServerKey, Option<u32>> {
-        let mut active = HashMap::new();
-        for service in self.engine.draining_services() {
-            match self.ipvs.destinations(&service).await {
-                Ok(list) => {
-                    for e in list {
-                        let key = ServerKey::of(&service, &e.destination);
-                        active.insert(key, Some(e.active_conns));
-                    }
-                }
-                // The service is gone: so are its real servers.
-                Err(ipvs::Error::NotFound { .. }) => {}
-                Err(e) => {
-                    tracing::error!("IPVS: {e}");
-                    for d in self.engine.desired().draining().iter() {
-                        if d.service.key == service {
-                            active.insert(d.key(), None);
-                        }
-                    }
-                }
-            }
-        }
-        active
+        self.sync_daemons = now;
     }
 
     /// Stops: resign, stop our sync daemon, and give the addresses back and remove what we own
     /// as [`Engine::leaving`] says (a router alone keeps them for the next start).
     async fn stop(mut self) {
         notify::stopping();
+        let withdrawn = self.engine.stopping();
+        let _ = self.execute(Instant::now(), withdrawn).await;
         if let Some(heartbeat) = self.heartbeat.take() {
             let _ = heartbeat.shutdown().await;
         }
@@ -366,7 +356,7 @@ impl Director {
                  (--release-on-exit removes them)"
             );
         }
-        self.sync_daemon(None).await;
+        self.sync_daemons(&[]).await;
         if leaving.remove_table {
             // Everything owned goes, drains included: an empty table under the same ownership.
             let table = self.engine.desired().table();
@@ -445,12 +435,14 @@ pub async fn run(
     }
     let addresses = Addresses::new()?;
     let local = addresses.local_ipv4().await?;
-    let node = plan.heartbeat.node(&local).map_err(RunError::Role)?;
-    let primary = node == heartbeat::pulse::Node::Primary;
-    tracing::info!(
-        "this node is the {}",
-        if primary { "primary" } else { "backup" }
-    );
+    // Active-active: every director serves, none is the primary or the backup.
+    let node = (plan.cluster.is_none().then(|| plan.heartbeat.node(&local)))
+        .transpose()
+        .map_err(RunError::Role)?;
+    let primary = node == Some(heartbeat::pulse::Node::Primary);
+    if let Some(node) = node {
+        tracing::info!("this node is the {node}");
+    }
 
     let (conn, ipvs) = ipvs::new_connection_when_available(Duration::from_secs(5), |e, n| {
         if n % 12 == 1 {
@@ -462,10 +454,12 @@ pub async fn run(
     // A restart adopts what the kernel has: real servers already in stay in until a check fails.
     let observed = observe(&ipvs).await?;
     let (monitor, mut updates) = Monitor::spawn(MonitorOptions::default());
-    let (config, sockets) = plan
-        .heartbeat
-        .config(node, heartbeat::unix_epoch_micros())?;
-    let standalone = config.paths.is_empty();
+    let micros = heartbeat::unix_epoch_micros();
+    let heartbeat = (node.map(|n| plan.heartbeat.config(n, micros))).transpose()?;
+    let standalone = heartbeat.as_ref().is_none_or(|(c, _)| c.paths.is_empty());
+    let routes = (plan.cluster.as_ref())
+        .map(|c| cluster::Routes::new().map(|r| r.in_table(c.table, c.protocol)))
+        .transpose()?;
     let socket = (options.socket.clone())
         .or_else(|| plan.operation.socket.clone())
         .unwrap_or_else(|| DEFAULT_SOCKET.into());
@@ -503,29 +497,42 @@ pub async fn run(
         targets: HashMap::new(),
         checks: HashMap::new(),
         takeover: Takeover::with_addresses(addresses),
-        sync_daemon: None,
+        sync_daemons: Vec::new(),
+        routes,
         primary,
         heartbeat: None,
         renders: Arc::new(tokio::sync::Semaphore::new(1)),
         hooks: healthcheck::Background::default(),
     };
     log(d.takeover.leftovers(&wanted, standalone).await?);
+    // Announced only while a running director judges a VIP servable.
+    let left = match &d.routes {
+        Some(routes) => routes.announced().await?,
+        None => Vec::new(),
+    };
+    for vip in left {
+        tracing::info!("withdrawing the route of VIP {vip}, left by an earlier run");
+        d.route(vip, false).await;
+    }
     let outputs = d.engine.start(&observed);
     d.execute(Instant::now(), outputs).await?;
 
     // With a peer, the heartbeat decides. A router alone (no backup, or `backup_active = 0`)
     // is active at once: pulse waited a deadtime for a peer it would never hear.
-    let mut roles = if standalone {
-        None
-    } else {
-        // On a thread of its own: a scrape or a burst of checks does not delay a heartbeat.
-        let (handle, roles) = Driver::spawn_thread(config, &sockets, true)?;
-        d.heartbeat = Some(handle);
-        Some(roles)
+    let mut roles = match heartbeat.filter(|_| !standalone) {
+        None => None,
+        Some((config, sockets)) => {
+            // On a thread of its own: a scrape or a burst of checks does not delay a heartbeat.
+            let (handle, roles) = Driver::spawn_thread(config, &sockets, true)?;
+            d.heartbeat = Some(handle);
+            Some(roles)
+        }
     };
     tracing::info!("control socket {}", socket.display());
     let outputs = d.engine.started();
     d.execute(Instant::now(), outputs).await?;
+    // The engine's first reading of the clock (active-active: the hold-downs start).
+    d.handle(Input::Timer).await?;
     notify::ready(if d.engine.is_active() {
         "active"
     } else {
@@ -584,7 +591,8 @@ pub async fn run(
                 d.handle(Input::Role(change)).await?;
             }
             _ = drains.tick(), if !d.engine.draining_services().is_empty() => {
-                let counts = d.drain_counts().await;
+                let (counts, errors) = d.engine.desired().draining().read(&d.ipvs).await;
+                errors.iter().for_each(|e| tracing::error!("IPVS: {e}"));
                 d.handle(Input::DrainCounts(counts)).await?;
             }
             _ = repairs.tick() => d.repair().await,
