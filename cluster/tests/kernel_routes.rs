@@ -11,12 +11,12 @@
 
 use std::{
     net::IpAddr,
-    path::PathBuf,
     time::{Duration, Instant},
 };
 
 use cluster::Routes;
-use testkit::{Logged, NetNs};
+use testkit::NetNs;
+use testkit::bird::{Bird, director_conf, route_until, router_conf};
 
 fn in_ns<T: Send>(ns: &NetNs, f: impl AsyncFnOnce(Routes) -> T + Send) -> T {
     ns.run(|| {
@@ -102,86 +102,14 @@ fn vip_routes_are_announced_listed_and_withdrawn_in_their_own_table() {
     assert_eq!((other, ours), (vec![v4], vec![v6]));
 }
 
-/// BIRD in `ns` with `config`, its socket and files in a directory of its own.
-fn bird(ns: &NetNs, tag: &str, config: &str) -> (Logged, PathBuf) {
-    let dir = std::env::temp_dir().join(format!("bird-{}-{tag}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let conf = dir.join("bird.conf");
-    std::fs::write(&conf, config).unwrap();
-    let mut cmd = ns.command("bird");
-    cmd.arg("-f")
-        .arg("-c")
-        .arg(&conf)
-        .arg("-s")
-        .arg(dir.join("bird.ctl"))
-        .arg("-P")
-        .arg(dir.join("bird.pid"));
-    (Logged::spawn(cmd, tag).expect("bird starts"), dir)
-}
-
-/// BGP timers short enough for a test (BIRD waits seconds by default).
-const QUICK: &str = "connect delay time 1; connect retry time 1; \
-                     error wait time 1, 2; hold time 3; keepalive time 1;";
-
-/// BFD on every interface, 100 ms × 3: a dead peer is noticed within 300 ms.
-const BFD: &str = "protocol bfd { interface \"*\" { min rx interval 100 ms; \
-                   min tx interval 100 ms; multiplier 3; }; }\n";
-
-fn director_conf(me: &str, router: &str, asn: u32, bfd: bool) -> String {
-    let (bfd_protocol, bfd_on) = if bfd { (BFD, "bfd on;") } else { ("", "") };
-    format!(
-        "log stderr all;\nrouter id {me};\nipv4 table vips;\n{bfd_protocol}\
-         protocol device {{ scan time 1; }}\n\
-         protocol kernel learned {{ kernel table 250; learn; scan time 1; \
-         ipv4 {{ table vips; import all; export none; }}; }}\n\
-         protocol bgp up {{ local {me} as {asn}; neighbor {router} as 65000; {QUICK} {bfd_on} \
-         ipv4 {{ table vips; import none; export all; next hop self; }}; }}\n"
-    )
-}
-
-/// `directors`: (the router's address toward it, its address, its AS).
-fn router_conf(me: &str, directors: &[(&str, &str, u32)], bfd: bool) -> String {
-    let (bfd_protocol, bfd_on) = if bfd { (BFD, "bfd on;") } else { ("", "") };
-    let mut c = format!(
-        "log stderr all;\nrouter id {me};\n{bfd_protocol}protocol device {{ scan time 1; }}\n\
-         protocol kernel {{ merge paths on; ipv4 {{ import none; export all; }}; }}\n"
-    );
-    for (i, (local, addr, asn)) in directors.iter().enumerate() {
-        c += &format!(
-            "protocol bgp d{i} {{ local {local} as 65000; neighbor {addr} as {asn}; {QUICK} {bfd_on} \
-             ipv4 {{ import all; export none; }}; }}\n"
-        );
-    }
-    c
-}
-
-/// Waits (up to 60 s) until the router's route to the VIP satisfies `wanted`; returns the
-/// route's text and when it was seen.
-fn route_until(router: &NetNs, vip: &str, wanted: impl Fn(&str) -> bool) -> (String, Instant) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let shown = router.ip(["-4", "route", "show", vip]).unwrap();
-        if wanted(&shown) {
-            return (shown, Instant::now());
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the router's route to {vip} stayed {shown:?}"
-        );
-        // Polling the router's table; BIRD runs in other processes.
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 /// A router and two directors, each with BIRD, both directors announcing 192.0.2.10; returns
 /// when the router has one ECMP route over both.
 struct Lab {
     router: NetNs,
-    /// The router's BIRD's directory (its control socket is `bird.ctl` there).
-    router_dir: PathBuf,
     d1: NetNs,
     d2: NetNs,
-    birds: Vec<Logged>,
+    /// The router's, d1's and d2's.
+    birds: Vec<Bird>,
 }
 
 impl Lab {
@@ -202,21 +130,24 @@ impl Lab {
             ("10.9.1.1", "10.9.1.2", 65001),
             ("10.9.2.1", "10.9.2.2", 65002),
         ];
-        let (r, router_dir) = bird(
+        let r = Bird::start(
             &router,
             "bird-router",
             &router_conf("10.9.1.1", &sessions, bfd),
-        );
-        let (b1, _) = bird(
+        )
+        .expect("the router's BIRD");
+        let b1 = Bird::start(
             &d1,
             "bird-d1",
             &director_conf("10.9.1.2", "10.9.1.1", 65001, bfd),
-        );
-        let (b2, _) = bird(
+        )
+        .expect("d1's BIRD");
+        let b2 = Bird::start(
             &d2,
             "bird-d2",
             &director_conf("10.9.2.2", "10.9.2.1", 65002, bfd),
-        );
+        )
+        .expect("d2's BIRD");
         let vip = vip();
         in_ns(&d1, async |r: Routes| {
             r.announce(vip).await.expect("d1 announces")
@@ -232,7 +163,6 @@ impl Lab {
         assert!(both.contains("proto bird"), "{both}");
         Lab {
             router,
-            router_dir,
             d1,
             d2,
             birds: vec![r, b1, b2],
@@ -278,22 +208,7 @@ fn bird_announces_the_vip_routes_and_the_router_spreads_them_by_ecmp() {
 fn with_bfd_a_director_that_dies_leaves_the_ecmp_route_within_a_second() {
     let lab = Lab::new(true);
     // Both BFD sessions up (at their fast rate) before the crash.
-    let socket = lab.router_dir.join("bird.ctl");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let sessions = lab
-            .router
-            .exec(
-                "birdc",
-                ["-s", socket.to_str().unwrap(), "show", "bfd", "sessions"],
-            )
-            .unwrap_or_default();
-        if sessions.lines().filter(|l| l.contains(" Up ")).count() == 2 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "BFD sessions: {sessions}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    lab.birds[0].wait_bfd_up(&lab.router, 2);
     // As a host crash would: d1 goes silent (no FIN for the BGP session, no link down the
     // router could see), then its BIRD is killed. Only BFD can tell.
     // Silent from the moment its output is dropped.
@@ -304,7 +219,10 @@ fn with_bfd_a_director_that_dies_leaves_the_ecmp_route_within_a_second() {
     lab.d1
         .exec("iptables-legacy", ["-A", "INPUT", "-j", "DROP"])
         .expect("d1 hears nothing");
-    lab.birds[1].signal(libc::SIGKILL).expect("kill d1's BIRD");
+    lab.birds[1]
+        .process
+        .signal(libc::SIGKILL)
+        .expect("kill d1's BIRD");
     let (one, at) = route_until(&lab.router, "192.0.2.10", |s| {
         !s.contains("10.9.1.2") && s.contains("10.9.2.2")
     });

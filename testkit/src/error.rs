@@ -73,4 +73,13 @@ pub enum Error {
         /// What went wrong.
         what: String,
     },
+    /// A file or directory the test needs could not be written.
+    #[error("{what}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The system's answer.
+        #[source]
+        source: io::Error,
+    },
 }

@@ -33,6 +33,7 @@
 
 #![warn(missing_docs, unreachable_pub)]
 
+pub mod bird;
 mod capture;
 mod error;
 mod example;

@@ -7,10 +7,19 @@
 //! cargo xtask demo                     # in the project's kernel rig (qemu, 2 CPUs)
 //! cargo xtask demo -- --fast           # keepalive 1 s, deadtime 3 s instead of the seed's 6 s / 18 s
 //! cargo xtask demo -- --runs 10        # ten failovers in a row: median and worst downtime
+//! cargo xtask demo -- --scenario ecmp  # three active-active directors behind ECMP (BIRD, BFD)
 //! ```
+//! The `ecmp` scenario (`tests/common/ecmp.rs`): a client, a router running BIRD with ECMP and
+//! an L4 hash, three directors each running `director run` in active-active mode with BIRD
+//! (BGP and BFD to the router), four direct-routing real servers. It opens long-lived
+//! connections and a stream of new ones, then kills a director together with its BIRD (as a
+//! host crash would) and, in a second run, takes a director's link down, and prints the router's
+//! route before and after, how long the withdrawal took, and what the connections saw.
 //! It needs root and a kernel with IPVS, which is what `cargo xtask demo` gives it; packets only
 //! travel between the namespaces it creates.
 
+#[path = "../tests/common/ecmp.rs"]
+mod ecmp;
 #[path = "../tests/common/lab.rs"]
 mod lab;
 
@@ -37,6 +46,15 @@ struct Cli {
     /// Failovers in a row (the dead router comes back as the standby before the next one).
     #[arg(long, default_value_t = 1)]
     runs: usize,
+    /// `nat`: the seed's pair and its failover; `ecmp`: active-active directors behind ECMP.
+    #[arg(long, value_enum, default_value_t = Scenario::Nat)]
+    scenario: Scenario,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Scenario {
+    Nat,
+    Ecmp,
 }
 
 /// Settings changed in the seed's lvs.cf: (keyword, value).
@@ -140,8 +158,100 @@ fn failover(
     outage
 }
 
+/// The router's route, one next hop per line.
+fn print_route(label: &str, route: &str) {
+    println!("  {label}:");
+    indent(&route.replace(" nexthop", "\n nexthop"));
+}
+
+/// One run of the ECMP scenario: `event` takes a director out (and says when); its lines.
+fn ecmp_run(
+    lab: &mut ecmp::EcmpLab,
+    title: &str,
+    gone: usize,
+    event: impl FnOnce(&mut ecmp::EcmpLab) -> Instant,
+) {
+    section(title);
+    print_route("the router's route before", &lab.route());
+    let base: Vec<u64> = (0..3).map(|i| lab.carried_total(i)).collect();
+    let flows = ecmp::Flows::open(&lab.client, 24, Duration::from_millis(100));
+    let probes = Prober::start(
+        &lab.client,
+        ecmp::WEB,
+        Duration::from_millis(20),
+        Duration::from_secs(3),
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    let carried: Vec<String> = (0..3)
+        .map(|i| format!("d{}: {}", i + 1, lab.carried_total(i) - base[i]))
+        .collect();
+    let at = event(lab);
+    let dead = ecmp::DIRECTORS[gone];
+    let (after, seen) = lab.route_until(|r| !r.contains(dead));
+    // Three more seconds of traffic after the route moved.
+    std::thread::sleep(Duration::from_secs(3));
+    let timeline = probes.finish();
+    let broken = flows.finish();
+    print_route("the router's route after", &after);
+    println!("withdrawn after: {} ms", (seen - at).as_millis());
+    println!(
+        "new connections failed: {}",
+        timeline.failures(at, Instant::now())
+    );
+    println!("established connections broken: {}", broken.len());
+    println!(
+        "connections each director carried (in the second before): {}",
+        carried.join(", ")
+    );
+    for b in broken {
+        println!("  broken: {b}");
+    }
+}
+
+/// Three active-active directors behind ECMP: a crash, then a link down.
+fn ecmp(cli: &Cli) -> ExitCode {
+    section("Active-active: three directors behind a router that spreads flows by ECMP");
+    println!(
+        "  client 203.0.113.2 -> router 203.0.113.1 (BIRD: BGP + BFD 100 ms x 3, merge paths,\n  \
+         fib_multipath_hash_policy = 1) -> directors 10.10.0.11-13 (director run, active-active,\n  \
+         mh with mh-port, sync daemon; BIRD) -> real servers 10.10.0.101-104 (VIP on lo)"
+    );
+    let mut lab = ecmp::EcmpLab::new(&cli.director);
+    section("lvs.cf (the same on every director)");
+    indent(&ecmp::lvs_cf());
+    section("director.toml");
+    indent(ecmp::OVERLAY);
+    section("d1: ipvsadm -Ln");
+    indent(
+        &lab.directors[0]
+            .ns
+            .exec("ipvsadm", ["-Ln"])
+            .unwrap_or_default(),
+    );
+    ecmp_run(
+        &mut lab,
+        "Run 1: d1 crashes (its packets dropped, its director and BIRD killed)",
+        0,
+        |lab| lab.crash(0),
+    );
+    section("d1 restarts");
+    lab.start(0);
+    print_route(
+        "the router's route",
+        &lab.route_until(|r| ecmp::DIRECTORS.iter().all(|d| r.contains(d)))
+            .0,
+    );
+    ecmp_run(&mut lab, "Run 2: d2's link goes down", 1, |lab| {
+        lab.unplug(1)
+    });
+    ExitCode::SUCCESS
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if cli.scenario == Scenario::Ecmp {
+        return ecmp(&cli);
+    }
     let (timers, checks): (Edits, Edits) = if cli.fast {
         (
             &[("keepalive", "1"), ("deadtime", "3")],

@@ -1,5 +1,6 @@
 //! What the director's kernel tests share: the seed's network and its clients ([`lab`], which
-//! the demo uses too), and the director under test as a process.
+//! the demo uses too), the active-active lab ([`ecmp`], the demo's too), and the director under
+//! test as a process.
 
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
@@ -7,6 +8,7 @@ use std::path::Path;
 
 use testkit::{Logged, NetNs};
 
+pub mod ecmp;
 pub mod lab;
 
 pub use lab::*;
