@@ -190,7 +190,7 @@ impl Response {
 /// The director's state, as `director status` shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Status {
-    /// `primary` or `backup`.
+    /// `primary` or `backup` (`active-active` in that mode).
     pub node: String,
     /// `active` or `standby`.
     pub role: String,

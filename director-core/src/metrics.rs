@@ -282,6 +282,20 @@ impl Engine {
                 if failing { 1.0 } else { 0.0 },
             );
         }
+        if self.plan().cluster.is_some() {
+            let announced = self.announced();
+            let vips: std::collections::BTreeSet<_> =
+                self.plan().services.iter().map(|s| s.vip).collect();
+            for vip in vips {
+                e.sample(
+                    "lvs_director_vip_announced",
+                    "gauge",
+                    "Active-active: 1 while this director announces the VIP's route.",
+                    &[("vip", vip.to_string().as_str())],
+                    if announced.contains(&vip) { 1.0 } else { 0.0 },
+                );
+            }
+        }
         let c = self.counts();
         for (name, help, v) in [
             (

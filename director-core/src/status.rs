@@ -143,7 +143,14 @@ impl Engine {
             stalls: c.stalls,
         });
         Status {
-            node: if live.primary { "primary" } else { "backup" }.into(),
+            node: if self.plan().cluster.is_some() {
+                "active-active"
+            } else if live.primary {
+                "primary"
+            } else {
+                "backup"
+            }
+            .into(),
             role: if self.is_active() {
                 "active"
             } else {

@@ -178,6 +178,12 @@ fn a_vip_is_announced_after_its_hold_down_and_withdrawn_when_its_servers_fail() 
     );
     assert_eq!(e.announced(), [vip()]);
     let status = e.status(&director_core::Live::new(false));
+    assert_eq!(status.node, "active-active");
+    let metrics = e.metrics(&director_core::Live::new(false));
+    assert!(
+        metrics.contains("lvs_director_vip_announced{vip=\"192.168.1.250\"} 1\n"),
+        "{metrics}"
+    );
     assert_eq!(status.announced, Some(vec!["192.168.1.250".to_string()]));
     assert!(
         status.render().contains("announced: 192.168.1.250\n"),
@@ -198,6 +204,11 @@ fn a_vip_is_announced_after_its_hold_down_and_withdrawn_when_its_servers_fail() 
     );
     assert!(!out.iter().any(|o| matches!(o, Output::Release { .. })));
     assert!(e.announced().is_empty());
+    let metrics = e.metrics(&director_core::Live::new(false));
+    assert!(
+        metrics.contains("lvs_director_vip_announced{vip=\"192.168.1.250\"} 0\n"),
+        "{metrics}"
+    );
     // Back within a minute of its announcement: a flap, so the hold-down doubled.
     let t3 = t2 + Duration::from_secs(1);
     let _ = e.handle(t3, up(A));

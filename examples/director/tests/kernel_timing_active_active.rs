@@ -57,6 +57,21 @@ fn a_director_that_dies_breaks_no_connection_and_leaves_the_route_within_a_secon
         carried[0] > 0,
         "d1 carries flows before it dies: {carried:?}"
     );
+    // The sync daemons: every director knows every flow, not only those it scheduled.
+    for i in 0..3 {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while lab.known_flows(i) < FLOWS {
+            assert!(
+                Instant::now() < deadline,
+                "d{} knows {} of {FLOWS} flows (it scheduled {})",
+                i + 1,
+                lab.known_flows(i),
+                carried[i]
+            );
+            // Polling the kernel's connection table.
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
     let probes = prober(&lab);
     let died = lab.crash(0);
     let (after, at) = lab.route_until(|r| !r.contains(DIRECTORS[0]) && r.contains(DIRECTORS[1]));

@@ -317,6 +317,18 @@ impl EcmpLab {
             .collect()
     }
 
+    /// The established connections to the echo service in director `i`'s connection table:
+    /// those it scheduled, and those the other directors' sync daemons told it of.
+    pub fn known_flows(&self, i: usize) -> usize {
+        let shown = self.directors[i]
+            .ns
+            .exec("ipvsadm", ["-Lnc"])
+            .unwrap_or_default();
+        (shown.lines())
+            .filter(|l| l.contains(ECHO) && l.contains("ESTABLISHED"))
+            .count()
+    }
+
     /// The connections director `i` has scheduled, all services.
     pub fn carried_total(&self, i: usize) -> u64 {
         self.carried(i).values().sum()
