@@ -58,15 +58,14 @@ fn a_director_that_dies_breaks_no_connection_and_leaves_the_route_within_a_secon
         "d1 carries flows before it dies: {carried:?}"
     );
     // The sync daemons: every director knows every flow, not only those it scheduled.
-    for i in 0..3 {
+    for (i, scheduled) in carried.iter().enumerate() {
         let deadline = Instant::now() + Duration::from_secs(10);
         while lab.known_flows(i) < FLOWS {
             assert!(
                 Instant::now() < deadline,
-                "d{} knows {} of {FLOWS} flows (it scheduled {})",
+                "d{} knows {} of {FLOWS} flows (it scheduled {scheduled})",
                 i + 1,
                 lab.known_flows(i),
-                carried[i]
             );
             // Polling the kernel's connection table.
             std::thread::sleep(Duration::from_millis(100));
