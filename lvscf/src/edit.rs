@@ -201,7 +201,7 @@ impl Document {
     }
 }
 
-impl Section<'_> {
+impl<'a> Section<'a> {
     /// Which kind of block this is.
     pub fn scope(&self) -> Scope {
         self.scope
@@ -460,6 +460,59 @@ impl Section<'_> {
     /// Removes the first `server` block with this name; `false` if there is none.
     pub fn remove_server(&mut self, name: &str) -> bool {
         self.doc.remove_block(self.body(), Scope::Server, name)
+    }
+
+    /// The line of the `index`th `server` block (0-based), whatever its name.
+    fn server_line(&self, index: usize) -> Option<usize> {
+        let lines = &self.doc.lines;
+        children(lines, self.body())
+            .filter(|&i| lines[i].kind == Kind::Open(Scope::Server))
+            .nth(index)
+    }
+
+    /// The `index`th `server` block (0-based, in file order), whatever its name: Piranha's GUI
+    /// named every real server `localhost.localdomain`, so names do not tell them apart.
+    ///
+    /// ```
+    /// let mut doc = lvscf::Document::parse(
+    ///     "virtual WEB {\n  server rs {\n    address = 10.0.0.1\n  }\n  server rs {\n    address = 10.0.0.2\n  }\n}\n",
+    /// )?;
+    /// let mut web = doc.virtual_mut("WEB").expect("a virtual block");
+    /// web.server_at_mut(1).expect("a second server").set("weight", "3")?;
+    /// assert_eq!(doc.config().virtual_servers[0].servers[1].weight, 3);
+    /// assert!(doc.virtual_mut("WEB").expect("WEB").remove_server_at(0));
+    /// assert_eq!(doc.config().virtual_servers[0].servers.len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn server_at_mut(&mut self, index: usize) -> Option<Section<'_>> {
+        let i = self.server_line(index)?;
+        Some(Section {
+            doc: self.doc,
+            open: Some(i),
+            scope: Scope::Server,
+        })
+    }
+
+    /// [`Section::server_at_mut`], keeping the document's borrow (the block's section is
+    /// given up for its server's).
+    pub fn into_server_at(self, index: usize) -> Option<Section<'a>> {
+        let i = self.server_line(index)?;
+        Some(Section {
+            doc: self.doc,
+            open: Some(i),
+            scope: Scope::Server,
+        })
+    }
+
+    /// Removes the `index`th `server` block; `false` if there is none.
+    pub fn remove_server_at(&mut self, index: usize) -> bool {
+        let Some(i) = self.server_line(index) else {
+            return false;
+        };
+        let end = block_end(&self.doc.lines, i).min(self.doc.lines.len() - 1);
+        self.doc.lines.drain(i..=end);
+        self.doc.edited();
+        true
     }
 
     /// The indentation for a new keyword line in this block.
