@@ -23,6 +23,16 @@ pub struct Files<'a> {
     pub overlay: Option<(&'a [u8], &'a str)>,
 }
 
+/// A host name's first IPv4 address, by the system's resolver (`/etc/hosts`, DNS), as the
+/// director resolves lvs.cf's names.
+pub fn system_resolve(name: &str) -> Option<Ipv4Addr> {
+    use std::net::{SocketAddr, ToSocketAddrs};
+    (name, 0).to_socket_addrs().ok()?.find_map(|a| match a {
+        SocketAddr::V4(a) => Some(*a.ip()),
+        SocketAddr::V6(_) => None,
+    })
+}
+
 /// Plans the files; `resolve` turns host names into addresses. The plan (`None` when the files
 /// have errors), and what is to be said about them.
 ///

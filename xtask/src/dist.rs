@@ -3,8 +3,9 @@
 //!
 //! What it holds: `/usr/sbin/{director,ipvsctl,send_arp,lvs-probe}` and `/usr/bin/lvscf`; their
 //! man pages and bash, zsh and fish completions, generated from their clap definitions
-//! (`--generate`); `/lib/systemd/system/director.service` (not enabled: a load balancer starts
-//! once its lvs.cf is written); `/etc/director/director.toml.example`; `ip_vs` loaded at boot
+//! (`--generate`); `/lib/systemd/system/director.service` and `director-console.service` (not
+//! enabled: a load balancer starts once its lvs.cf is written, the console once its password is
+//! set); `/etc/director/director.toml.example`; `ip_vs` loaded at boot
 //! (`/usr/lib/modules-load.d/director.conf`); the copyright and licences.
 
 use std::path::{Path, PathBuf};
@@ -16,6 +17,9 @@ use crate::cargo_json;
 
 /// The package's name.
 pub(crate) const PACKAGE: &str = "lvs-director";
+
+/// The systemd units it installs (none enabled).
+const UNITS: [&str; 2] = ["director.service", "director-console.service"];
 
 /// A program of the package: its binary, where it goes, its man section.
 struct Program {
@@ -111,11 +115,13 @@ pub(crate) fn run(debug: bool) -> Result<PathBuf> {
             write(&stage.join(path), &generated(&exe, shell)?, 0o644)?;
         }
     }
-    copy(
-        &files.join("director.service"),
-        &stage.join("lib/systemd/system/director.service"),
-        0o644,
-    )?;
+    for unit in UNITS {
+        copy(
+            &files.join(unit),
+            &stage.join(format!("lib/systemd/system/{unit}")),
+            0o644,
+        )?;
+    }
     copy(
         &files.join("director.toml.example"),
         &stage.join("etc/director/director.toml.example"),
@@ -283,35 +289,34 @@ fn copy(from: &Path, to: &Path, mode: u32) -> Result<()> {
     write(to, &data, mode)
 }
 
-/// `systemd-analyze verify` of the staged unit (its ExecStart pointed at the staged binary):
-/// no error and no warning.
+/// `systemd-analyze verify` of the staged units (their ExecStart pointed at the staged
+/// binary): no error and no warning.
 pub(crate) fn verify_unit(deb: &Path) -> Result<()> {
     let stage = deb
         .parent()
         .context("the package's directory")?
         .join(PACKAGE);
-    let unit = std::fs::read_to_string(stage.join("lib/systemd/system/director.service"))?;
-    let dir = std::env::temp_dir().join(format!("xtask-unit-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let staged = stage.join("usr/sbin/director");
-    let path = dir.join("director.service");
-    std::fs::write(
-        &path,
-        unit.replace("/usr/sbin/director", &staged.display().to_string()),
-    )?;
-    let out = Command::new("systemd-analyze")
-        .args(["verify", "--man=no"])
-        .arg(&path)
-        .output()
-        .context("cannot run systemd-analyze (Debian's systemd package)")?;
-    let _ = std::fs::remove_dir_all(&dir);
-    let said = String::from_utf8_lossy(&out.stderr);
-    if !out.status.success() || !said.trim().is_empty() {
-        bail!(
-            "systemd-analyze verify director.service: {}\n{said}",
-            out.status
-        );
+    for name in UNITS {
+        let unit = std::fs::read_to_string(stage.join("lib/systemd/system").join(name))?;
+        let dir = std::env::temp_dir().join(format!("xtask-unit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let staged = stage.join("usr/sbin/director");
+        let path = dir.join(name);
+        std::fs::write(
+            &path,
+            unit.replace("/usr/sbin/director", &staged.display().to_string()),
+        )?;
+        let out = Command::new("systemd-analyze")
+            .args(["verify", "--man=no"])
+            .arg(&path)
+            .output()
+            .context("cannot run systemd-analyze (Debian's systemd package)")?;
+        let _ = std::fs::remove_dir_all(&dir);
+        let said = String::from_utf8_lossy(&out.stderr);
+        if !out.status.success() || !said.trim().is_empty() {
+            bail!("systemd-analyze verify {name}: {}\n{said}", out.status);
+        }
+        eprintln!("xtask: systemd-analyze verify {name}: clean");
     }
-    eprintln!("xtask: systemd-analyze verify director.service: clean");
     Ok(())
 }

@@ -47,11 +47,13 @@ pub(crate) fn run(flags: &TestFlags) -> Result<()> {
         "-D",
         "warnings",
     ])?;
+    // The console's browser test drives Debian's Chromium through its WebDriver.
+    let log = std::env::temp_dir().join("xtask-test-apt.log");
+    crate::install::ensure_packages(&["chromium", "chromium-driver"], &log)?;
     step(&["test", "--workspace"])?;
     package_libraries()?;
     // The Debian package (debug binaries), for the rig's installation test, and its unit verified
     // (systemd-analyze; strip from binutils).
-    let log = std::env::temp_dir().join("xtask-test-apt.log");
     crate::install::ensure_packages(&["systemd", "binutils", "dpkg"], &log)?;
     let deb = crate::dist::run(true)?;
     crate::dist::verify_unit(&deb)?;

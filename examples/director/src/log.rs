@@ -92,6 +92,7 @@ fn filter(level: Option<Level>) -> Targets {
         None => Targets::new()
             .with_target("director", Level::INFO)
             .with_target("fos", Level::INFO)
+            .with_target("console", Level::INFO)
             .with_default(Level::WARN),
     }
 }

@@ -10,17 +10,12 @@
 //! director server drain|disable|enable VIRTUAL SERVER
 //! director force active|standby|auto
 //! director reload
+//! director console [--config FILE] [--listen ADDR:PORT]   the web console; `console passwd`
 //! ```
 //! Exit status: 0 done (or valid), 1 refused (or errors in the files), 2 usage errors or no
 //! director to talk to.
 
-use std::{
-    net::{Ipv4Addr, SocketAddr, ToSocketAddrs},
-    path::PathBuf,
-    process::ExitCode,
-    sync::Arc,
-    time::Duration,
-};
+use std::{path::PathBuf, process::ExitCode, sync::Arc, time::Duration};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use director::{
@@ -123,6 +118,8 @@ enum Command {
         #[command(flatten)]
         to: Talk,
     },
+    /// The web console (piranha-gui's pages): edit lvs.cf, watch and drive the director.
+    Console(console::cli::Args),
 }
 
 /// How `run` logs.
@@ -191,13 +188,6 @@ struct Files {
     settings: Option<PathBuf>,
 }
 
-fn resolve(name: &str) -> Option<Ipv4Addr> {
-    (name, 0).to_socket_addrs().ok()?.find_map(|a| match a {
-        SocketAddr::V4(a) => Some(*a.ip()),
-        SocketAddr::V6(_) => None,
-    })
-}
-
 /// A line about the files: an error, or a warning.
 type Said = (Level, String);
 
@@ -224,7 +214,7 @@ fn load(files: &Files, lines: &mut Vec<Said>) -> Result<Plan, ExitCode> {
             config_name: &config_name,
             overlay: overlay.as_deref().map(|o| (o, overlay_name.as_str())),
         },
-        &resolve,
+        &director_core::files::system_resolve,
     );
     lines.extend(said.into_iter().map(|(severity, line)| match severity {
         lvscf::Severity::Error => (Level::ERROR, line),
@@ -480,5 +470,9 @@ fn main() -> ExitCode {
             ask(&to, Request::Force { role }, false)
         }
         Command::Reload { to } => ask(&to, Request::Reload, false),
+        Command::Console(args) => {
+            director::log::init(None, director::log::Format::Auto);
+            console::cli::main(args)
+        }
     }
 }

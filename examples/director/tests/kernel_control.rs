@@ -534,6 +534,7 @@ fn the_package_installs_and_its_programs_run() {
     assert_eq!(run("/usr/bin/lvscf", &["check", seed]).0, Some(0));
     for file in [
         "/lib/systemd/system/director.service",
+        "/lib/systemd/system/director-console.service",
         "/etc/director/director.toml.example",
         "/usr/share/man/man8/director.8.gz",
         "/usr/share/bash-completion/completions/director",
