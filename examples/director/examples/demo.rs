@@ -216,9 +216,9 @@ fn ecmp(cli: &Cli) -> ExitCode {
          fib_multipath_hash_policy = 1) -> directors 10.10.0.11-13 (director run, active-active,\n  \
          mh with mh-port, sync daemon; BIRD) -> real servers 10.10.0.101-104 (VIP on lo)"
     );
-    let mut lab = ecmp::EcmpLab::new(&cli.director);
+    let mut lab = ecmp::EcmpLab::new(&cli.director, "direct");
     section("lvs.cf (the same on every director)");
-    indent(&ecmp::lvs_cf());
+    indent(&ecmp::lvs_cf("direct"));
     section("director.toml");
     indent(ecmp::OVERLAY);
     section("d1: ipvsadm -Ln");

@@ -5,7 +5,8 @@
 //! leaves the router's route within a second and breaks no established connection (flows that
 //! ECMP moves between directors keep their real server: Maglev hashing, `sloppy_tcp` and the
 //! sync daemon); a director whose real servers all fail withdraws and carries no new flow; a
-//! returning director gets flows again, breaking none.
+//! returning director gets flows again, breaking none. The same with IP-in-IP tunnels to the
+//! real servers.
 //!
 //! Run with `cargo xtask test` (root, in the rig; BIRD from Debian's `bird2`).
 
@@ -21,7 +22,7 @@ const FLOWS: usize = 24;
 const EVERY: Duration = Duration::from_millis(100);
 
 fn lab() -> EcmpLab {
-    EcmpLab::new(Path::new(env!("CARGO_BIN_EXE_director")))
+    EcmpLab::new(Path::new(env!("CARGO_BIN_EXE_director")), "direct")
 }
 
 /// New connections to the web service, one every 20 ms, each given 3 s.
@@ -191,6 +192,28 @@ fn a_director_whose_real_servers_all_fail_withdraws_and_carries_no_new_flow() {
     let timeline = probes.finish();
     assert_eq!(timeline.failures(t, Instant::now()), 0);
     talked(&flows, 2 * FLOWS as u64);
+    let broken = flows.finish();
+    assert!(
+        broken.is_empty(),
+        "established connections broken: {broken:?}"
+    );
+}
+
+#[test]
+#[ignore = "kernel test: run with `cargo xtask test`"]
+fn with_tunnels_a_director_that_dies_breaks_no_connection() {
+    let mut lab = EcmpLab::new(Path::new(env!("CARGO_BIN_EXE_director")), "tunnel");
+    let forwarding = (lab.directors[1].ns.exec("ipvsadm", ["-Ln"])).unwrap_or_default();
+    assert!(forwarding.contains("Tunnel"), "{forwarding}");
+    let flows = Flows::open(&lab.client, FLOWS, EVERY);
+    talked(&flows, 2 * FLOWS as u64);
+    let carried = lab.carried_total(2);
+    assert!(carried > 0, "d3 carries flows before it dies");
+    let died = lab.crash(2);
+    let (_, at) = lab.route_until(|r| !r.contains(DIRECTORS[2]) && r.contains(DIRECTORS[0]));
+    eprintln!("withdrawn after: {} ms", (at - died).as_millis());
+    assert!(at - died < Duration::from_secs(1), "{:?}", at - died);
+    talked(&flows, 3 * FLOWS as u64);
     let broken = flows.finish();
     assert!(
         broken.is_empty(),

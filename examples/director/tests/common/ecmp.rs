@@ -48,10 +48,10 @@ pub const DIRECTORS: [&str; 3] = ["10.10.0.11", "10.10.0.12", "10.10.0.13"];
 /// The real servers' addresses.
 pub const REAL_SERVERS: [&str; 4] = ["10.10.0.101", "10.10.0.102", "10.10.0.103", "10.10.0.104"];
 
-/// The directors' `lvs.cf`: the same on every one.
-pub fn lvs_cf() -> String {
+/// The directors' `lvs.cf`, the same on every one: `network` is `direct` or `tunnel`.
+pub fn lvs_cf(network: &str) -> String {
     let mut cf = format!(
-        "serial_no = 1\nprimary = {}\nservice = lvs\nnetwork = direct\n\
+        "serial_no = 1\nprimary = {}\nservice = lvs\nnetwork = {network}\n\
          syncdaemon = 1\nsyncd_iface = eth0\nsyncd_id = 7\n",
         DIRECTORS[0]
     );
@@ -136,9 +136,10 @@ pub struct EcmpLab {
 
 impl EcmpLab {
     /// Builds the network, starts the real servers, the router's BIRD and every director with
-    /// its BIRD (the director binary `bin`), and returns once the router has one ECMP route to
-    /// the VIP over all three.
-    pub fn new(bin: &Path) -> EcmpLab {
+    /// its BIRD (the director binary `bin`, forwarding by `network`: `direct`, or `tunnel` with
+    /// the real servers' VIP on an IP-in-IP device), and returns once the router has one ECMP
+    /// route to the VIP over all three.
+    pub fn new(bin: &Path, network: &str) -> EcmpLab {
         let switch = NetNs::new().expect("switch");
         switch.bridge("lan").expect("LAN");
         let client = NetNs::new().expect("client");
@@ -175,7 +176,18 @@ impl EcmpLab {
             ] {
                 ns.exec("sysctl", ["-qw", setting]).expect("sysctl");
             }
-            ns.ip(["address", "add", &format!("{VIP}/32"), "dev", "lo"])
+            let vip_dev = if network == "tunnel" {
+                // An IP-in-IP endpoint for the directors' packets to this server.
+                ns.ip(["link", "add", "vip0", "type", "ipip", "local", addr])
+                    .expect("ipip device");
+                ns.ip(["link", "set", "vip0", "up"]).expect("up");
+                ns.exec("sysctl", ["-qw", "net.ipv4.conf.vip0.rp_filter=0"])
+                    .expect("sysctl");
+                "vip0"
+            } else {
+                "lo"
+            };
+            ns.ip(["address", "add", &format!("{VIP}/32"), "dev", vip_dev])
                 .expect("VIP on the real server");
             let name = format!("rs{}", i + 1);
             httpd.push(Httpd::start(&ns, "0.0.0.0:80", &name));
@@ -192,7 +204,7 @@ impl EcmpLab {
             &router_conf("10.10.0.1", &sessions, true),
         )
         .expect("the router's BIRD");
-        let config = ConfigFile::new("ecmp", &lvs_cf());
+        let config = ConfigFile::new("ecmp", &lvs_cf(network));
         let overlay = ConfigFile::new("ecmp-overlay.toml", OVERLAY);
         let mut lab = EcmpLab {
             directors: Vec::new(),
