@@ -27,8 +27,8 @@ pub struct Args {
     /// Serve a non-loopback address over plain HTTP anyway.
     #[arg(long)]
     pub insecure_http: bool,
-    /// The password file.
-    #[arg(long, default_value = DEFAULT_PASSWD)]
+    /// The password file (`passwd` writes it).
+    #[arg(long, global = true, default_value = DEFAULT_PASSWD)]
     pub passwd_file: PathBuf,
     /// The running director's control socket.
     #[arg(long, default_value = director_core::control::DEFAULT_SOCKET)]

@@ -5,8 +5,7 @@
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 const SEED: &str = include_str!("../../lvscf/tests/fixtures/seed/01-nat-single-router.cf");
@@ -58,38 +57,9 @@ impl Console {
         cookie: Option<&str>,
         form: &[(&str, &str)],
     ) -> (u16, Vec<(String, String)>, String) {
-        let body: String = form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(form)
-            .finish();
-        let mut s = TcpStream::connect(self.addr).unwrap();
-        let mut req =
-            format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
-        if let Some(c) = cookie {
-            req += &format!("Cookie: director_console={c}\r\n");
-        }
-        if method == "POST" {
-            req += &format!(
-                "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
-                body.len()
-            );
-        }
-        req += "\r\n";
-        req += &body;
-        s.write_all(req.as_bytes()).unwrap();
-        let mut out = String::new();
-        s.read_to_string(&mut out).unwrap();
-        let (head, body) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
-        let mut lines = head.lines();
-        let status: u16 = lines
-            .next()
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|c| c.parse().ok())
-            .unwrap();
-        let headers = lines
-            .filter_map(|l| l.split_once(':'))
-            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-            .collect();
-        (status, headers, body.to_string())
+        let cookie = cookie.map(|c| format!("director_console={c}"));
+        let a = testkit::http::request(self.addr, method, path, cookie.as_deref(), form);
+        (a.status, a.headers, a.body)
     }
 
     /// Logs in: the session token and the CSRF token.

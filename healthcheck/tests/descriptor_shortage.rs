@@ -117,7 +117,10 @@ async fn checks_that_cannot_get_a_descriptor_give_no_verdict() {
     // the check, done in the kernel's handshake, gave its verdict.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while accepted.load(Ordering::SeqCst) == 0 {
-        assert!(tokio::time::Instant::now() < deadline, "the server saw no check");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the server saw no check"
+        );
         tokio::task::yield_now().await;
     }
 }

@@ -38,6 +38,7 @@ mod capture;
 mod error;
 mod example;
 mod fuzz;
+pub mod http;
 mod netns;
 mod process;
 mod scale;

@@ -1260,3 +1260,132 @@ fn failed_checks_and_reloads_leave_no_descriptor_thread_or_memory_behind() {
         failed.2
     );
 }
+
+#[test]
+#[ignore = "kernel test: run with `cargo xtask test`"]
+fn the_console_shows_the_live_table_and_drives_the_running_director() {
+    let lab = NatLab::new(1);
+    let file = ConfigFile::new("console", &seed());
+    let mut d = director(&lab.routers[0], &file.0, "director", &[]);
+    wait_both_up(&mut d);
+    d.wait_for("took over 2 addresses");
+    let bin = env!("CARGO_BIN_EXE_director");
+    let passwd = std::env::temp_dir().join(format!("console-{}.passwd", std::process::id()));
+    let mut set = Command::new(bin)
+        .args(["console", "passwd", "--passwd-file"])
+        .arg(&passwd)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("console passwd");
+    set.stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"s3cret\n")
+        .expect("the password");
+    assert!(set.wait().expect("exits").success());
+    assert_eq!(
+        std::fs::metadata(&passwd)
+            .expect("written")
+            .permissions()
+            .mode()
+            & 0o777,
+        0o600
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let socket = socket_of(&lab.routers[0]);
+    let mut console = Command::new(bin);
+    console
+        .args(["console", "--listen", &listen, "--passwd-file"])
+        .arg(&passwd)
+        .arg("--config")
+        .arg(&file.0)
+        .arg("--socket")
+        .arg(&socket);
+    let mut console = testkit::Logged::spawn(console, "console").expect("the console starts");
+    console.wait_for("console: http://");
+    let addr: std::net::SocketAddr = listen.parse().expect("address");
+    let login = testkit::http::request(addr, "POST", "/login", None, &[("password", "s3cret")]);
+    assert_eq!(login.status, 303, "{}", login.body);
+    let cookie = login
+        .header("set-cookie")
+        .split(';')
+        .next()
+        .expect("a cookie")
+        .to_string();
+    let page = testkit::http::request(addr, "GET", "/monitor", Some(&cookie), &[]).body;
+    for text in [
+        "primary, ACTIVE",
+        "10.0.0.100:80",
+        "10.0.0.200:80",
+        "<td>up</td>",
+    ] {
+        assert!(page.contains(text), "{text} in {page}");
+    }
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("a CSRF token")
+        .to_string();
+
+    // The operator drains a real server from the page: the kernel has it at weight 0.
+    let drained = testkit::http::request(
+        addr,
+        "POST",
+        "/monitor/action",
+        Some(&cookie),
+        &[
+            ("csrf", &csrf),
+            ("action", "drain"),
+            ("virtual", "HTTP"),
+            ("server", "10.0.0.100"),
+        ],
+    );
+    assert!(drained.body.contains("class=\"ok\""), "{}", drained.body);
+    assert_eq!(weight(&lab, 0, "10.0.0.100"), Some(0));
+
+    // An edit applied from the console reaches the kernel through a reload.
+    let edited = testkit::http::request(
+        addr,
+        "POST",
+        "/virtual/HTTP",
+        Some(&cookie),
+        &[("csrf", &csrf), ("scheduler", "rr")],
+    );
+    assert_eq!(edited.status, 303, "{}", edited.body);
+    let applied = testkit::http::request(
+        addr,
+        "POST",
+        "/changes/apply",
+        Some(&cookie),
+        &[("csrf", &csrf)],
+    );
+    assert!(
+        applied.body.contains("the director reloaded"),
+        "{}",
+        applied.body
+    );
+    assert!(
+        lab.ipvsadm(0, &["-Ln"]).contains("192.168.1.250:80 rr"),
+        "{}",
+        lab.ipvsadm(0, &["-Ln"])
+    );
+    assert!(
+        std::fs::read_to_string(&file.0)
+            .expect("lvs.cf")
+            .contains("scheduler = rr")
+    );
+
+    // No director: the page says so.
+    let _ = d.signal(libc::SIGTERM);
+    let _ = d.child.wait();
+    let page = testkit::http::request(addr, "GET", "/monitor/live", Some(&cookie), &[]).body;
+    assert!(page.contains("director not running"), "{page}");
+    let _ = console.signal(libc::SIGTERM);
+    let _ = console.child.wait();
+    let _ = std::fs::remove_file(&passwd);
+}
