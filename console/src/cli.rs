@@ -7,8 +7,8 @@ use std::process::ExitCode;
 
 use crate::{DEFAULT_PASSWD, Options, check_listen, hash_password, serve};
 
-/// `director console [--config FILE] [--settings TOML] [--listen ADDR:PORT]` and
-/// `director console passwd`.
+/// `director console [--config FILE] [--settings TOML] [--listen ADDR:PORT] [--tls-cert PEM
+/// --tls-key PEM]` and `director console passwd`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// `passwd`: set the console's password (read from standard input).
@@ -27,6 +27,12 @@ pub struct Args {
     /// Serve a non-loopback address over plain HTTP anyway.
     #[arg(long)]
     pub insecure_http: bool,
+    /// Serve HTTPS with this certificate chain (PEM; with --tls-key).
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// The password file (`passwd` writes it).
     #[arg(long, global = true, default_value = DEFAULT_PASSWD)]
     pub passwd_file: PathBuf,
@@ -48,7 +54,17 @@ pub fn main(args: Args) -> ExitCode {
     if let Some(Command::Passwd) = args.command {
         return passwd(&args.passwd_file);
     }
-    if let Err(e) = check_listen(args.listen, false, args.insecure_http) {
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => match crate::Tls::from_pem_files(cert, key) {
+            Ok(tls) => Some(tls),
+            Err(e) => {
+                tracing::error!("console: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        _ => None,
+    };
+    if let Err(e) = check_listen(args.listen, tls.is_some(), args.insecure_http) {
         tracing::error!("console: {e}");
         return ExitCode::from(2);
     }

@@ -39,9 +39,11 @@ mod draft;
 mod fields;
 mod http;
 mod pages;
+mod tls;
 
 pub use auth::{Passwd, hash_password};
 pub use draft::{Draft, Paths};
+pub use tls::Tls;
 
 /// Where the password hash is kept unless told otherwise.
 pub const DEFAULT_PASSWD: &str = "/etc/director/console.passwd";
@@ -74,6 +76,9 @@ pub enum Error {
     /// No such page or block.
     #[error("not found: {0}")]
     NotFound(String),
+    /// The certificate or key cannot be used.
+    #[error("TLS: {0}")]
+    Tls(String),
     /// Serving on a non-loopback address without TLS, unasked.
     #[error(
         "refusing to serve {0} without TLS: passwords and session cookies would cross the network in clear (--insecure-http to do it anyway)"
@@ -148,8 +153,26 @@ pub fn check_listen(addr: SocketAddr, tls: bool, insecure_http: bool) -> Result<
     }
 }
 
-/// Serves the console on `listener` until the task is dropped.
+/// Serves the console on `listener` over plain HTTP until the task is dropped.
 pub async fn serve(listener: tokio::net::TcpListener, options: Options) -> Result<(), Error> {
+    serve_with(listener, options, None).await
+}
+
+/// Serves the console on `listener` over TLS (`tls`); the session cookie is `Secure`.
+pub async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    mut options: Options,
+    tls: Tls,
+) -> Result<(), Error> {
+    options.secure_cookie = true;
+    serve_with(listener, options, Some(tls)).await
+}
+
+async fn serve_with(
+    listener: tokio::net::TcpListener,
+    options: Options,
+    tls: Option<Tls>,
+) -> Result<(), Error> {
     let app = Arc::new(http::App::new(options));
     loop {
         let (stream, peer) = listener.accept().await.map_err(|source| Error::Io {
@@ -157,16 +180,44 @@ pub async fn serve(listener: tokio::net::TcpListener, options: Options) -> Resul
             source,
         })?;
         let app = Arc::clone(&app);
+        let tls = tls.clone();
         tokio::spawn(async move {
             let service = service_fn(move |req| {
                 let app = Arc::clone(&app);
                 async move { Ok::<_, std::convert::Infallible>(http::handle(app, peer, req).await) }
             });
-            let conn = http1::Builder::new()
-                .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(Duration::from_secs(10))
-                .serve_connection(TokioIo::new(stream), service);
-            if let Err(e) = conn.await {
+            let builder = {
+                let mut b = http1::Builder::new();
+                b.timer(hyper_util::rt::TokioTimer::new())
+                    .header_read_timeout(Duration::from_secs(10));
+                b
+            };
+            let served = match tls {
+                None => {
+                    builder
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await
+                }
+                Some(Tls(acceptor)) => {
+                    // The handshake has the same patience as a request's headers.
+                    let accepted =
+                        tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream))
+                            .await;
+                    match accepted {
+                        Ok(Ok(stream)) => {
+                            builder
+                                .serve_connection(TokioIo::new(stream), service)
+                                .await
+                        }
+                        Ok(Err(e)) => {
+                            tracing::debug!("console: TLS handshake with {peer}: {e}");
+                            return;
+                        }
+                        Err(_) => return,
+                    }
+                }
+            };
+            if let Err(e) = served {
                 tracing::debug!("console: connection from {peer}: {e}");
             }
         });
