@@ -128,6 +128,7 @@ fn the_session_cookie_is_strict_and_every_form_needs_its_csrf_token() {
         assert!(cookie.contains(part), "{cookie}");
     }
     assert!(header(&headers, "content-security-policy").contains("frame-ancestors 'none'"));
+    assert!(header(&headers, "server-timing").starts_with("app;dur="));
     let (token, csrf) = c.login();
     let before = c.file();
     let (status, _, _) = c.request(

@@ -6,16 +6,19 @@
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use arp_announce::takeover::Probe;
 use director_core::control::Force;
-use director_core::engine::{Choices, Engine, Input, Output, Verdicted};
-use director_core::{Plan, ServerKey, Settings};
-use healthcheck::{Event, EventKind, Reason};
+use director_core::engine::{Choices, Engine, Input, Output};
+use director_core::{Plan, Settings};
+use healthcheck::EventKind;
 use ipvs::environment::{Level, Machine};
-use ipvs::{DaemonState, ServiceKey, Table};
+use ipvs::{DaemonState, Table};
+
+mod common;
+use common::{down, up};
 
 const DR: &str = include_str!("../../lvscf/tests/fixtures/seed/03-dr-primary.cf");
 const NAT: &str = include_str!("../../lvscf/tests/fixtures/seed/01-nat-single-router.cf");
@@ -41,30 +44,6 @@ fn plan_with(cf: &str, overlay: &str) -> Result<Plan, Vec<String>> {
 
 fn plan(overlay: &str) -> Plan {
     plan_with(&dr(), overlay).unwrap()
-}
-
-fn verdict(addr: [u8; 4], kind: EventKind) -> Input {
-    let reason = match kind {
-        EventKind::Down { .. } => Reason::Failed("connection refused".into()),
-        _ => Reason::Passed("HTTP".into()),
-    };
-    Input::Health(vec![Verdicted {
-        server: ServerKey {
-            service: ServiceKey::tcp(VIP.into(), 80),
-            addr: IpAddr::from(addr),
-            port: 80,
-        },
-        address: SocketAddr::new(IpAddr::from(addr), 80),
-        event: Event { kind, reason },
-    }])
-}
-
-fn up(addr: [u8; 4]) -> Input {
-    verdict(addr, EventKind::Up { weight: 1 })
-}
-
-fn down(addr: [u8; 4]) -> Input {
-    verdict(addr, EventKind::Down { quiesce: false })
 }
 
 /// The routes the outputs change: `(VIP, announced)`, in order.

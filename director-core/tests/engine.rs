@@ -5,17 +5,20 @@
 //! fed inputs and its outputs are checked.
 
 use std::collections::{BTreeSet, HashMap};
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::time::{Duration, Instant, SystemTime};
 
 use arp_announce::takeover::Probe;
+use director_core::Plan;
 use director_core::control::{Admin, Force};
-use director_core::engine::{Choices, Engine, Input, Output, Verdicted};
-use director_core::{Plan, ServerKey};
-use healthcheck::{Event, EventKind, Reason};
+use director_core::engine::{Choices, Engine, Input, Output};
+use healthcheck::EventKind;
 use heartbeat::{RoleAction, RoleChange};
-use ipvs::{Destination, Forwarding, Service, ServiceKey, Table, VirtualServer};
+use ipvs::{Destination, Forwarding, Service, Table, VirtualServer};
 use proptest::prelude::*;
+
+mod common;
+use common::{down, server, up, verdict, vip_service};
 
 const NAT_ALONE: &str = include_str!("../../lvscf/tests/fixtures/seed/01-nat-single-router.cf");
 const NAT_PAIR: &str =
@@ -45,38 +48,6 @@ fn without(text: &str, address: &str) -> String {
         i += 1;
     }
     out.join("\n") + "\n"
-}
-
-fn vip_service() -> ServiceKey {
-    ServiceKey::tcp([192, 168, 1, 250].into(), 80)
-}
-
-fn server(addr: [u8; 4]) -> ServerKey {
-    ServerKey {
-        service: vip_service(),
-        addr: IpAddr::from(addr),
-        port: 80,
-    }
-}
-
-fn verdict(addr: [u8; 4], kind: EventKind) -> Input {
-    let reason = match kind {
-        EventKind::Down { .. } => Reason::Failed("connection refused".into()),
-        _ => Reason::Passed("HTTP".into()),
-    };
-    Input::Health(vec![Verdicted {
-        server: server(addr),
-        address: SocketAddr::new(IpAddr::from(addr), 80),
-        event: Event { kind, reason },
-    }])
-}
-
-fn up(addr: [u8; 4]) -> Input {
-    verdict(addr, EventKind::Up { weight: 1 })
-}
-
-fn down(addr: [u8; 4]) -> Input {
-    verdict(addr, EventKind::Down { quiesce: false })
 }
 
 fn role(action: RoleAction, reason: heartbeat::Reason, seq: u64) -> Input {

@@ -19,7 +19,7 @@ pub(crate) const REPORT: Report = Report {
 };
 
 /// The sections, in the report's order.
-const SECTIONS: [&str; 7] = [
+const SECTIONS: [&str; 8] = [
     "ipvs",
     "checks",
     "shared-checks",
@@ -27,6 +27,7 @@ const SECTIONS: [&str; 7] = [
     "failover",
     "scrape",
     "lvscf",
+    "console",
 ];
 
 /// The programs the report runs.
@@ -38,6 +39,7 @@ struct Built {
     lvscf_size: PathBuf,
     bench_targets: PathBuf,
     scrape: PathBuf,
+    console: PathBuf,
 }
 
 fn build() -> Result<Built> {
@@ -77,6 +79,7 @@ fn build() -> Result<Built> {
         lvscf_size: find("bin", "lvscf_size")?,
         bench_targets: find("example", "bench_targets")?,
         scrape: find("bin", "scrape")?,
+        console: find("bin", "console")?,
     })
 }
 
@@ -152,6 +155,12 @@ fn section(name: &str, built: &Built, quick: bool) -> Result<String> {
             };
             capture(Command::new(&built.lvscf_size).args(["--virtuals", sizes]))
         }
+        "console" => capture(
+            Command::new(&built.console)
+                .arg("--director")
+                .arg(&built.director)
+                .args(["--virtuals", "1000"]),
+        ),
         "host-checks" => {
             let seconds = if quick { "10" } else { "60" };
             let mut text = String::from(

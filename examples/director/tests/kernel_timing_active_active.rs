@@ -46,6 +46,25 @@ fn talked(flows: &Flows, n: u64) {
     }
 }
 
+/// Waits until the router's route has lost director `gone` (and kept `kept`); asserts that it
+/// took less than a second from `since`, and says how long.
+fn withdrawn_within_a_second(lab: &EcmpLab, gone: usize, kept: usize, since: Instant) {
+    let (after, at) =
+        lab.route_until(|r| !r.contains(DIRECTORS[gone]) && r.contains(DIRECTORS[kept]));
+    let withdrawn = at - since;
+    eprintln!("withdrawn after: {} ms ({after})", withdrawn.as_millis());
+    assert!(withdrawn < Duration::from_secs(1), "{withdrawn:?}");
+}
+
+/// Stops the flows; none may have broken.
+fn none_broken(flows: Flows) {
+    let broken = flows.finish();
+    assert!(
+        broken.is_empty(),
+        "established connections broken: {broken:?}"
+    );
+}
+
 #[test]
 #[ignore = "kernel test: run with `cargo xtask test`"]
 fn a_director_that_dies_breaks_no_connection_and_leaves_the_route_within_a_second() {
@@ -74,10 +93,7 @@ fn a_director_that_dies_breaks_no_connection_and_leaves_the_route_within_a_secon
     }
     let probes = prober(&lab);
     let died = lab.crash(0);
-    let (after, at) = lab.route_until(|r| !r.contains(DIRECTORS[0]) && r.contains(DIRECTORS[1]));
-    let withdrawn = at - died;
-    eprintln!("withdrawn after: {} ms ({after})", withdrawn.as_millis());
-    assert!(withdrawn < Duration::from_secs(1), "{withdrawn:?}");
+    withdrawn_within_a_second(&lab, 0, 1, died);
     // Every flow talked again after the route moved, d1's included.
     talked(&flows, 3 * FLOWS as u64);
 
@@ -89,11 +105,7 @@ fn a_director_that_dies_breaks_no_connection_and_leaves_the_route_within_a_secon
     let before = lab.carried_total(0);
     talked(&flows, 3 * FLOWS as u64);
     let timeline = probes.finish();
-    let broken = flows.finish();
-    assert!(
-        broken.is_empty(),
-        "established connections broken: {broken:?}"
-    );
+    none_broken(flows);
     let failed = timeline.failures(died, Instant::now());
     eprintln!("new connections failed: {failed}");
     assert_eq!(
@@ -113,16 +125,9 @@ fn a_director_whose_link_goes_down_leaves_the_route_within_a_second() {
     let flows = Flows::open(&lab.client, FLOWS, EVERY);
     talked(&flows, 2 * FLOWS as u64);
     let down = lab.unplug(1);
-    let (after, at) = lab.route_until(|r| !r.contains(DIRECTORS[1]) && r.contains(DIRECTORS[0]));
-    let withdrawn = at - down;
-    eprintln!("withdrawn after: {} ms ({after})", withdrawn.as_millis());
-    assert!(withdrawn < Duration::from_secs(1), "{withdrawn:?}");
+    withdrawn_within_a_second(&lab, 1, 0, down);
     talked(&flows, 3 * FLOWS as u64);
-    let broken = flows.finish();
-    assert!(
-        broken.is_empty(),
-        "established connections broken: {broken:?}"
-    );
+    none_broken(flows);
 }
 
 #[test]
@@ -192,11 +197,7 @@ fn a_director_whose_real_servers_all_fail_withdraws_and_carries_no_new_flow() {
     let timeline = probes.finish();
     assert_eq!(timeline.failures(t, Instant::now()), 0);
     talked(&flows, 2 * FLOWS as u64);
-    let broken = flows.finish();
-    assert!(
-        broken.is_empty(),
-        "established connections broken: {broken:?}"
-    );
+    none_broken(flows);
 }
 
 #[test]
@@ -210,13 +211,7 @@ fn with_tunnels_a_director_that_dies_breaks_no_connection() {
     let carried = lab.carried_total(2);
     assert!(carried > 0, "d3 carries flows before it dies");
     let died = lab.crash(2);
-    let (_, at) = lab.route_until(|r| !r.contains(DIRECTORS[2]) && r.contains(DIRECTORS[0]));
-    eprintln!("withdrawn after: {} ms", (at - died).as_millis());
-    assert!(at - died < Duration::from_secs(1), "{:?}", at - died);
+    withdrawn_within_a_second(&lab, 2, 0, died);
     talked(&flows, 3 * FLOWS as u64);
-    let broken = flows.finish();
-    assert!(
-        broken.is_empty(),
-        "established connections broken: {broken:?}"
-    );
+    none_broken(flows);
 }
