@@ -29,7 +29,7 @@ pub(crate) struct Field {
     pub(crate) kind: Kind,
 }
 
-const fn f(key: &'static str, label: &'static str, kind: Kind) -> Field {
+pub(crate) const fn f(key: &'static str, label: &'static str, kind: Kind) -> Field {
     Field { key, label, kind }
 }
 

@@ -15,6 +15,7 @@ use crate::auth::{Passwd, Session, Sessions, Throttle};
 use crate::draft::{Draft, Paths};
 use crate::fields::{self, Field};
 use crate::pages::{self, ServerRow, VirtualRow};
+use crate::toolkit;
 use crate::{Error, Options};
 
 /// The session cookie's name.
@@ -168,7 +169,7 @@ impl App {
     fn with_draft<T>(&self, f: impl FnOnce(&mut Draft) -> T) -> Result<T, Error> {
         let mut draft = lock(&self.draft);
         if draft.is_none() {
-            *draft = Some(Draft::new(self.paths.read_config()?));
+            *draft = Some(Draft::start(&self.paths)?);
         }
         Ok(f(draft.as_mut().expect("started above")))
     }
@@ -334,10 +335,11 @@ fn values(
     doc: &mut lvscf::Document,
     fields: &[Field],
     at: Where<'_>,
+    action: &str,
     submitted: &[(String, String)],
 ) -> Option<Vec<String>> {
     let section = at.section(doc)?;
-    let whole_form = submitted.iter().any(|(k, _)| k == "_fields");
+    let (submitted, whole_form) = mine(submitted, action);
     Some(
         fields
             .iter()
@@ -350,6 +352,17 @@ fn values(
             })
             .collect(),
     )
+}
+
+/// The submission if it came from the form posting to `action` (a page has several), and
+/// whether it was that whole form (then an absent flag was unchecked).
+fn mine<'a>(submitted: &'a [(String, String)], action: &str) -> (&'a [(String, String)], bool) {
+    match submitted.iter().find(|(k, _)| k == "_fields") {
+        Some((_, v)) if v == action => (submitted, true),
+        Some(_) => (&[], false),
+        // Not from one of our forms (a script's POST of some fields): it counts for each.
+        None => (submitted, false),
+    }
 }
 
 /// Which block a page edits.
@@ -396,7 +409,7 @@ fn form_page(
     let Again { errors, submitted } = again;
     let shown = app.with_draft(|d| {
         let mut doc = d.document()?;
-        values(&mut doc, fields, at, submitted).ok_or(Error::NotFound(action.to_string()))
+        values(&mut doc, fields, at, action, submitted).ok_or(Error::NotFound(action.to_string()))
     });
     match shown.and_then(|r| r) {
         Ok(values) => app.page(
@@ -525,6 +538,7 @@ async fn get(app: &App, session: &Session, path: &str) -> Reply {
             Err(_) => not_found(app, session),
         },
         ["changes"] => changes_page(app, session, None),
+        ["toolkit"] => toolkit_page(app, session, FRESH),
         _ => not_found(app, session),
     }
 }
@@ -584,13 +598,22 @@ fn virtual_page(
     server_error: Option<&str>,
     submitted: &[(String, String)],
 ) -> Reply {
+    let base = format!("/virtual/{}", pages::seg(name));
+    let (scripts_at, toolkit_at) = (format!("{base}/scripts"), format!("{base}/toolkit"));
     let shown = app.with_draft(|d| {
         let mut doc = d.document()?;
-        let main = values(&mut doc, fields::VIRTUAL, Where::Virtual(name), submitted);
+        let main = values(
+            &mut doc,
+            fields::VIRTUAL,
+            Where::Virtual(name),
+            &base,
+            submitted,
+        );
         let scripts = values(
             &mut doc,
             fields::MONITORING,
             Where::Virtual(name),
+            &scripts_at,
             submitted,
         );
         let servers: Vec<ServerRow> = (doc.config().virtual_servers.iter())
@@ -607,35 +630,156 @@ fn virtual_page(
                     .collect()
             })
             .unwrap_or_default();
+        let toolkit = overlay_values(
+            d,
+            &["virtual", name],
+            toolkit::VIRTUAL,
+            &toolkit_at,
+            submitted,
+        )?;
         match (main, scripts) {
-            (Some(m), Some(s)) => Ok((m, s, servers)),
+            (Some(m), Some(s)) => Ok((m, s, toolkit, servers)),
             _ => Err(Error::NotFound(format!("virtual server {name}"))),
         }
     });
-    let base = format!("/virtual/{}", pages::seg(name));
     match shown.and_then(|r| r) {
-        Ok((main, scripts, servers)) => {
-            let form = pages::fields_form(&base, &session.csrf, fields::VIRTUAL, &main, errors);
+        Ok((main, scripts, toolkit_values, servers)) => {
+            // Each form shows the errors of its own submission.
+            let errors_of = |action: &str| {
+                if mine(submitted, action).0.is_empty() && !submitted.is_empty() {
+                    &[]
+                } else {
+                    errors
+                }
+            };
+            let form = pages::fields_form(
+                &base,
+                &session.csrf,
+                fields::VIRTUAL,
+                &main,
+                errors_of(&base),
+            );
             let scripts = pages::fields_form(
-                &format!("{base}/scripts"),
+                &scripts_at,
                 &session.csrf,
                 fields::MONITORING,
                 &scripts,
-                errors,
+                errors_of(&scripts_at),
+            );
+            let toolkit = overlay_form(
+                &toolkit_at,
+                &session.csrf,
+                toolkit::VIRTUAL,
+                toolkit_values.as_deref(),
+                errors_of(&toolkit_at),
             );
             app.page(
                 &format!("Virtual server {name}"),
                 session,
-                pages::virtual_page(name, &session.csrf, form, scripts, &servers, server_error),
+                pages::virtual_page(
+                    name,
+                    &session.csrf,
+                    form,
+                    scripts,
+                    toolkit,
+                    &servers,
+                    server_error,
+                ),
             )
         }
         Err(e) => app.error_page(session, &e),
     }
 }
 
+/// The overlay's `fields` under `prefix`, as in the draft or as `submitted`; `None` when the
+/// console has no overlay.
+fn overlay_values(
+    d: &Draft,
+    prefix: &[&str],
+    fields: &[Field],
+    action: &str,
+    submitted: &[(String, String)],
+) -> Result<Option<Vec<String>>, Error> {
+    let Some(doc) = d.overlay_document()? else {
+        return Ok(None);
+    };
+    let (submitted, whole_form) = mine(submitted, action);
+    Ok(Some(
+        fields
+            .iter()
+            .map(|f| match submitted.iter().find(|(k, _)| k == f.key) {
+                Some((_, v)) if f.kind == fields::Kind::Flag && !v.is_empty() => "1".into(),
+                Some((_, v)) => v.trim().to_string(),
+                None if whole_form && f.kind == fields::Kind::Flag => "0".into(),
+                None => toolkit::current(&doc, prefix, f),
+            })
+            .collect(),
+    ))
+}
+
+/// The form of the overlay's `fields`, or why there is none.
+fn overlay_form(
+    action: &str,
+    csrf: &str,
+    fields: &[Field],
+    values: Option<&[String]>,
+    errors: &[Problem],
+) -> Markup {
+    match values {
+        Some(values) => pages::fields_form(action, csrf, fields, values, errors),
+        None => maud::html! {
+            p.notice { "No settings overlay: start the console with --settings FILE to edit the toolkit's settings." }
+        },
+    }
+}
+
+/// The TOOLKIT SETTINGS page: what the overlay adds to Piranha's global settings.
+fn toolkit_page(app: &App, session: &Session, again: Again<'_>) -> Reply {
+    let values =
+        app.with_draft(|d| overlay_values(d, &[], toolkit::GLOBAL, "/toolkit", again.submitted));
+    match values.and_then(|v| v) {
+        Ok(values) => app.page(
+            "Toolkit settings",
+            session,
+            overlay_form(
+                "/toolkit",
+                &session.csrf,
+                toolkit::GLOBAL,
+                values.as_deref(),
+                again.errors,
+            ),
+        ),
+        Err(e) => app.error_page(session, &e),
+    }
+}
+
+/// The overlay's `fields` under `prefix` set from `form`.
+fn set_overlay(
+    app: &App,
+    fields: &'static [Field],
+    prefix: &[&str],
+    form: &[(String, String)],
+) -> Result<(), Vec<Problem>> {
+    let mut keyed = None;
+    let result = app.with_draft(|d| {
+        d.edit_overlay(&app.paths, |doc| {
+            toolkit::apply(doc, prefix, fields, form).map_err(|r| {
+                keyed = Some(r.key.to_string());
+                format!("{}: {}", r.key, r.why)
+            })
+        })
+    });
+    match result {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(problems)) => Err(problems.into_iter().map(|p| (keyed.clone(), p)).collect()),
+        Err(e) => Err(vec![plain_error(e)]),
+    }
+}
+
 fn changes_page(app: &App, session: &Session, message: Option<(bool, &str)>) -> Reply {
     let name = app.paths.config.display().to_string();
-    match app.with_draft(|d| d.diff(&name)) {
+    let overlay = (app.paths.settings.as_ref()).map_or(String::new(), |p| p.display().to_string());
+    match app.with_draft(|d| d.diff((&name, &overlay))) {
         Ok(diff) => app.page(
             "Changes",
             session,
@@ -754,6 +898,25 @@ async fn post(app: &App, session: &Session, path: &str, form: &[(String, String)
         }
         ["virtual", name] => page_after(
             set_fields(app, fields::VIRTUAL, Where::Virtual(name), form),
+            &|e| virtual_page(app, session, name, e, None, form),
+            &format!("/virtual/{}", pages::seg(name)),
+        ),
+        ["toolkit"] => page_after(
+            set_overlay(app, toolkit::GLOBAL, &[], form),
+            &|e| {
+                toolkit_page(
+                    app,
+                    session,
+                    Again {
+                        errors: e,
+                        submitted: form,
+                    },
+                )
+            },
+            "/toolkit",
+        ),
+        ["virtual", name, "toolkit"] => page_after(
+            set_overlay(app, toolkit::VIRTUAL, &["virtual", name], form),
             &|e| virtual_page(app, session, name, e, None, form),
             &format!("/virtual/{}", pages::seg(name)),
         ),

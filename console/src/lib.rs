@@ -40,6 +40,7 @@ mod fields;
 mod http;
 mod pages;
 mod tls;
+mod toolkit;
 
 pub use auth::{Passwd, hash_password};
 pub use draft::{Draft, Paths};

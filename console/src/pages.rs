@@ -48,6 +48,7 @@ pub(crate) fn layout(title: &str, csrf: Option<&str>, changes: bool, body: Marku
                         a href="/global" { "Global settings" }
                         a href="/redundancy" { "Redundancy" }
                         a href="/virtual" { "Virtual servers" }
+                        a href="/toolkit" { "Toolkit settings" }
                         a href="/changes" { "Changes" @if changes { " (pending)" } }
                         form method="post" action="/logout" style="display:inline" {
                             input type="hidden" name="csrf" value=(csrf);
@@ -98,7 +99,7 @@ pub(crate) fn fields_form(
         @for e in &general { p.error role="alert" { (e) } }
         form.fields method="post" action=(action) {
             input type="hidden" name="csrf" value=(csrf);
-            input type="hidden" name="_fields" value="1";
+            input type="hidden" name="_fields" value=(action);
             @for (field, value) in fields.iter().zip(values) {
                 @let id = format!("f-{}", field.key);
                 @match field.kind {
@@ -185,6 +186,7 @@ pub(crate) fn virtual_page(
     csrf: &str,
     form: Markup,
     scripts: Markup,
+    toolkit: Markup,
     servers: &[ServerRow],
     server_error: Option<&str>,
 ) -> Markup {
@@ -194,6 +196,8 @@ pub(crate) fn virtual_page(
         (form)
         h2 { "Monitoring scripts" }
         (scripts)
+        h2 { "Toolkit settings (director.toml)" }
+        (toolkit)
         h2 { "Real servers" }
         @if let Some(e) = server_error { p.error role="alert" { (e) } }
         div.box {

@@ -19,13 +19,22 @@ struct Console {
 
 impl Console {
     fn start(name: &str, cf: &str) -> Console {
+        Console::start_with(name, cf, None)
+    }
+
+    /// A console of `cf` and, when given, of the overlay `toml` (`--settings`).
+    fn start_with(name: &str, cf: &str, toml: Option<&str>) -> Console {
         let dir = std::env::temp_dir().join(format!("console-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("lvs.cf"), cf).unwrap();
         let hash = console::hash_password("s3cret").unwrap();
         std::fs::write(dir.join("passwd"), format!("{hash}\n")).unwrap();
+        if let Some(toml) = toml {
+            std::fs::write(dir.join("director.toml"), toml).unwrap();
+        }
         let options = console::Options::new(dir.join("lvs.cf"))
+            .with_settings(toml.map(|_| dir.join("director.toml")))
             .with_passwd(dir.join("passwd"))
             .with_socket(dir.join("no-director.sock"));
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -341,4 +350,85 @@ fn hostile_values_are_escaped_and_the_monitor_says_no_director_runs() {
     let (status, _, page) = c.request("GET", "/monitor", Some(&token), &[]);
     assert_eq!(status, 200);
     assert!(page.contains("director not running"), "{page}");
+}
+
+#[test]
+fn the_toolkit_settings_go_to_the_overlay_which_keeps_its_comments() {
+    let overlay =
+        "# the site's overlay\n[heartbeat]\nmode = \"piranha\"  # pulse on the other router\n";
+    let c = Console::start_with("toolkit", SEED, Some(overlay));
+    let (token, csrf) = c.login();
+    let (_, _, page) = c.request("GET", "/toolkit", Some(&token), &[]);
+    assert!(
+        page.contains("<option value=\"piranha\" selected>"),
+        "{page}"
+    );
+    // Timers the heartbeat cannot run with: refused, nothing changes.
+    let (status, _, page) = c.request(
+        "POST",
+        "/toolkit",
+        Some(&token),
+        &[
+            ("csrf", &csrf),
+            ("_fields", "/toolkit"),
+            ("heartbeat.mode", "piranha"),
+            ("heartbeat.keepalive", "500ms"),
+            ("heartbeat.deadtime", "200ms"),
+        ],
+    );
+    assert_eq!(status, 422, "{page}");
+    assert!(
+        page.contains("director.toml:"),
+        "the overlay's place: {page}"
+    );
+    assert!(page.contains("value=\"200ms\""), "shown as typed: {page}");
+    let (status, _, page) = c.request(
+        "POST",
+        "/toolkit",
+        Some(&token),
+        &[
+            ("csrf", &csrf),
+            ("_fields", "/toolkit"),
+            ("heartbeat.mode", "piranha"),
+            ("heartbeat.keepalive", "200ms"),
+            ("heartbeat.deadtime", "1s"),
+        ],
+    );
+    assert_eq!(status, 303, "{page}");
+    // A virtual server's HTTP check, from its page.
+    let (status, _, page) = c.request(
+        "POST",
+        "/virtual/HTTP/toolkit",
+        Some(&token),
+        &[("csrf", &csrf), ("toolkit.http.path", "/health")],
+    );
+    assert_eq!(status, 303, "{page}");
+    let (_, _, diff) = c.request("GET", "/changes", Some(&token), &[]);
+    assert!(diff.contains("+keepalive = &quot;200ms&quot;"), "{diff}");
+    let (status, _, page) = c.request("POST", "/changes/apply", Some(&token), &[("csrf", &csrf)]);
+    assert_eq!(status, 200, "{page}");
+    let written = std::fs::read_to_string(c.dir.join("director.toml")).unwrap();
+    assert!(
+        written.starts_with(
+            "# the site's overlay\n[heartbeat]\nmode = \"piranha\"  # pulse on the other router\n"
+        ),
+        "{written}"
+    );
+    assert!(
+        written.contains("keepalive = \"200ms\"\ndeadtime = \"1s\"\n"),
+        "{written}"
+    );
+    assert!(written.contains("path = \"/health\""), "{written}");
+    assert_eq!(
+        std::fs::read_to_string(c.dir.join("director.toml.bak")).unwrap(),
+        overlay
+    );
+    assert_eq!(c.file(), SEED, "lvs.cf untouched, its serial_no too");
+    let settings = director_core::Settings::parse(&written).unwrap();
+    assert!(
+        settings
+            .virtual_server("HTTP")
+            .and_then(|v| v.http.as_ref())
+            .is_some()
+    );
 }
