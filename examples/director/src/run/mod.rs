@@ -238,8 +238,8 @@ impl Director {
     }
 
     /// Reconciles the kernel with `table`. Errors are reported, never fatal: what runs keeps
-    /// running. Returns how many changes were sent.
-    async fn sync_table(&mut self, table: &Table) -> usize {
+    /// running. Returns how many changes were made, and whether none failed.
+    async fn sync_table(&mut self, table: &Table) -> (usize, bool) {
         let adding = table.services.iter().map(|s| s.service.key);
         if let Err(e) = self.owned.claim(adding) {
             tracing::error!("the services owned: {e}");
@@ -261,11 +261,12 @@ impl Director {
                         tracing::error!("the services owned: {e}");
                     }
                 }
-                report.results.len()
+                let made = report.results.iter().filter(|(_, r)| r.is_ok()).count();
+                (made, report.is_ok())
             }
             Err(e) => {
                 tracing::error!("IPVS: {e}");
-                0
+                (0, false)
             }
         }
     }
@@ -274,8 +275,17 @@ impl Director {
     /// (someone ran `ipvsadm -C`), and while active the addresses (deleted by hand, or lost
     /// with their interface).
     async fn repair(&mut self) {
-        self.reconciler.forget();
-        let changes = self.sync_table(&self.engine.table()).await;
+        let mut changes = 0;
+        // A change made while the kernel is read (`ipvsadm -C` between the services and their
+        // real servers) fails a step: read it again, once.
+        for _ in 0..2 {
+            self.reconciler.forget();
+            let (made, ok) = self.sync_table(&self.engine.table()).await;
+            changes += made;
+            if ok {
+                break;
+            }
+        }
         if changes > 0 {
             self.engine.repaired();
             tracing::warn!(
