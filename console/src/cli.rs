@@ -93,12 +93,16 @@ pub fn main(args: Args) -> ExitCode {
                 what: format!("listening on {}", args.listen),
                 source,
             })?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
         tracing::info!(
-            "console: http://{} (lvs.cf: {})",
+            "console: {scheme}://{} (lvs.cf: {})",
             args.listen,
             args.config.display()
         );
-        serve(listener, options).await
+        match tls {
+            Some(tls) => crate::serve_tls(listener, options, tls).await,
+            None => serve(listener, options).await,
+        }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

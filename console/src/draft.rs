@@ -204,6 +204,8 @@ impl Draft {
             && new != old
         {
             write_atomically(path, new)?;
+            // Written: should lvs.cf fail now, the next apply compares with what is on disk.
+            self.overlay_base = self.overlay.clone();
         }
         if text != self.base {
             write_atomically(&paths.config, &text)?;

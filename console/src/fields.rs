@@ -134,6 +134,12 @@ pub(crate) const SERVER: &[Field] = &[
     f("active", "Active", Kind::Flag),
 ];
 
+/// Whether a submitted flag is on: a checkbox sends `1` when checked; `0`, `off`, `false` or
+/// nothing is off.
+pub(crate) fn on(value: &str) -> bool {
+    !matches!(value.trim(), "" | "0" | "off" | "false")
+}
+
 /// A field's current value in `section`, as shown.
 pub(crate) fn current(section: &Section<'_>, field: &Field) -> String {
     section
@@ -181,7 +187,7 @@ pub(crate) fn apply(
     for field in fields {
         let now = current(section, field);
         let wanted = match (field.kind, submitted(field.key)) {
-            (Kind::Flag, Some(_)) => "1".to_string(),
+            (Kind::Flag, Some(v)) => if on(v) { "1" } else { "0" }.to_string(),
             (Kind::Flag, None) if whole_form => {
                 if now.is_empty() {
                     continue;

@@ -31,6 +31,10 @@ pub(crate) struct App {
     throttle: Mutex<Throttle>,
     /// The changes not applied yet (`None`: none started).
     draft: Mutex<Option<Draft>>,
+    /// One password verification at a time: Argon2 takes 19 MiB and tens of milliseconds
+    /// each, and attempts queued behind it see the failures before them (throttling holds for
+    /// parallel attempts too).
+    verifying: tokio::sync::Semaphore,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -103,9 +107,13 @@ fn cookie(req: &Request<Incoming>) -> Option<String> {
 
 /// A form body, decoded.
 async fn form(req: Request<Incoming>) -> Result<Vec<(String, String)>, Reply> {
-    let body = Limited::new(req.into_body(), MAX_BODY)
-        .collect()
-        .await
+    let collected = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        Limited::new(req.into_body(), MAX_BODY).collect(),
+    )
+    .await
+    .map_err(|_| plain(StatusCode::REQUEST_TIMEOUT, "text/plain", "form too slow\n"))?;
+    let body = collected
         .map_err(|_| {
             plain(
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -149,6 +157,7 @@ impl App {
             sessions: Mutex::new(Sessions::default()),
             throttle: Mutex::new(Throttle::default()),
             draft: Mutex::new(None),
+            verifying: tokio::sync::Semaphore::new(1),
         }
     }
 
@@ -168,7 +177,16 @@ impl App {
     /// The draft, started from the file on disk when there is none.
     fn with_draft<T>(&self, f: impl FnOnce(&mut Draft) -> T) -> Result<T, Error> {
         let mut draft = lock(&self.draft);
-        if draft.is_none() {
+        // No edits yet: follow the files on disk (someone may have edited them meanwhile).
+        let stale = match draft.as_ref() {
+            None => true,
+            Some(d) => {
+                !d.changed()
+                    && (self.paths.read_config()? != d.base
+                        || self.paths.read_overlay()? != d.overlay_base)
+            }
+        };
+        if stale {
             *draft = Some(Draft::start(&self.paths)?);
         }
         Ok(f(draft.as_mut().expect("started above")))
@@ -237,11 +255,31 @@ async fn route(app: Arc<App>, peer: SocketAddr, req: Request<Incoming>) -> Reply
     let session = token
         .as_deref()
         .and_then(|t| lock(&app.sessions).get(t, now, app.options.session_ttl));
-    let Some(session) = session else {
+    let (Some(session), Some(token)) = (session, token) else {
         return redirect("/login");
     };
+    let mut reply = authenticated(&app, &session, &token, &method, &path, req).await;
+    // The cookie's lifetime follows the session's: each answer extends both.
+    if !reply.headers().contains_key(SET_COOKIE) {
+        let max_age = app.options.session_ttl.as_secs();
+        reply
+            .headers_mut()
+            .insert(SET_COOKIE, app.set_cookie(&token, max_age));
+    }
+    reply
+}
+
+/// A request of a logged-in browser.
+async fn authenticated(
+    app: &App,
+    session: &Session,
+    token: &str,
+    method: &Method,
+    path: &str,
+    req: Request<Incoming>,
+) -> Reply {
     if method == Method::GET {
-        return get(&app, &session, &path).await;
+        return get(app, session, path).await;
     }
     if method != Method::POST {
         return plain(
@@ -263,14 +301,12 @@ async fn route(app: Arc<App>, peer: SocketAddr, req: Request<Incoming>) -> Reply
         );
     }
     if path == "/logout" {
-        if let Some(t) = token {
-            lock(&app.sessions).close(&t);
-        }
+        lock(&app.sessions).close(token);
         let mut r = redirect("/login");
         r.headers_mut().insert(SET_COOKIE, app.set_cookie("", 0));
         return r;
     }
-    post(&app, &session, &path, &form).await
+    post(app, session, path, &form).await
 }
 
 async fn login(app: &App, ip: IpAddr, req: Request<Incoming>) -> Reply {
@@ -286,6 +322,16 @@ async fn login(app: &App, ip: IpAddr, req: Request<Incoming>) -> Reply {
         Ok(f) => f,
         Err(r) => return r,
     };
+    let Ok(_permit) = app.verifying.acquire().await else {
+        return plain(StatusCode::SERVICE_UNAVAILABLE, "text/plain", "stopping\n");
+    };
+    if let Err(wait) = lock(&app.throttle).check(ip, Instant::now()) {
+        let text = format!(
+            "Too many failed attempts: try again in {} s.",
+            wait.as_secs().max(1)
+        );
+        return html(StatusCode::TOO_MANY_REQUESTS, pages::login(Some(&text)));
+    }
     let password = value(&form, "password").to_string();
     let passwd = app.options.passwd.clone();
     // Argon2 takes tens of milliseconds of CPU: off the event loop.
@@ -304,7 +350,7 @@ async fn login(app: &App, ip: IpAddr, req: Request<Incoming>) -> Reply {
         Err(_) => false,
     };
     if !ok {
-        lock(&app.throttle).failed(ip, now);
+        lock(&app.throttle).failed(ip, Instant::now());
         tracing::warn!("console: failed login from {ip}");
         return html(
             StatusCode::UNAUTHORIZED,
@@ -344,7 +390,7 @@ fn values(
         fields
             .iter()
             .map(|f| match submitted.iter().find(|(k, _)| k == f.key) {
-                Some((_, v)) if f.kind == fields::Kind::Flag && !v.is_empty() => "1".into(),
+                Some((_, v)) if f.kind == fields::Kind::Flag && fields::on(v) => "1".into(),
                 Some(_) if f.kind == fields::Kind::Flag => String::new(),
                 Some((_, v)) => v.trim().to_string(),
                 None if whole_form && f.kind == fields::Kind::Flag => "0".into(),
@@ -529,7 +575,7 @@ async fn get(app: &App, session: &Session, path: &str) -> Reply {
             Ok(i) => form_page(
                 app,
                 session,
-                &format!("Virtual server {name}: real server {}", i + 1),
+                &format!("Virtual server {name}: real server {}", i.saturating_add(1)),
                 &format!("/virtual/{}/server/{i}", pages::seg(name)),
                 fields::SERVER,
                 Where::Server(name, i),
@@ -708,7 +754,7 @@ fn overlay_values(
         fields
             .iter()
             .map(|f| match submitted.iter().find(|(k, _)| k == f.key) {
-                Some((_, v)) if f.kind == fields::Kind::Flag && !v.is_empty() => "1".into(),
+                Some((_, v)) if f.kind == fields::Kind::Flag && fields::on(v) => "1".into(),
                 Some((_, v)) => v.trim().to_string(),
                 None if whole_form && f.kind == fields::Kind::Flag => "0".into(),
                 None => toolkit::current(&doc, prefix, f),
@@ -800,7 +846,7 @@ fn set_fields(
     let what = match at {
         Where::Global => "the global settings".to_string(),
         Where::Virtual(n) => format!("virtual server {n}"),
-        Where::Server(n, i) => format!("real server {} of {n}", i + 1),
+        Where::Server(n, i) => format!("real server {} of {n}", i.saturating_add(1)),
     };
     let name = app.paths.config.display().to_string();
     edit(app, |doc| {
@@ -973,7 +1019,7 @@ async fn post(app: &App, session: &Session, path: &str, form: &[(String, String)
                 return not_found(app, session);
             };
             let action = format!("/virtual/{}/server/{i}", pages::seg(name));
-            let title = format!("Virtual server {name}: real server {}", i + 1);
+            let title = format!("Virtual server {name}: real server {}", i.saturating_add(1));
             page_after(
                 set_fields(app, fields::SERVER, Where::Server(name, i), form),
                 &|e| {
@@ -997,14 +1043,29 @@ async fn post(app: &App, session: &Session, path: &str, form: &[(String, String)
             let Ok(i) = i.parse::<usize>() else {
                 return not_found(app, session);
             };
+            let expected = value(form, "address");
             let removed = edit(app, |doc| {
+                // The index of a page read earlier: the same server still, or nothing done
+                // (a double click, another tab's delete).
+                let now = (doc.config().virtual_servers.iter())
+                    .find(|v| v.name == *name)
+                    .and_then(|v| v.servers.get(i))
+                    .map(|r| r.address.to_string());
+                if !expected.is_empty() && now.as_deref() != Some(expected) {
+                    return Err(plain_error(
+                        "the real servers changed since this page was shown: nothing deleted",
+                    ));
+                }
                 let mut v = doc
                     .virtual_mut(name)
                     .ok_or_else(|| plain_error(format!("no virtual server {name}")))?;
                 if v.remove_server_at(i) {
                     Ok(())
                 } else {
-                    Err(plain_error(format!("no real server {}", i + 1)))
+                    Err(plain_error(format!(
+                        "no real server {}",
+                        i.saturating_add(1)
+                    )))
                 }
             });
             match removed {

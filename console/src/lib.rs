@@ -46,6 +46,9 @@ pub use auth::{Passwd, hash_password};
 pub use draft::{Draft, Paths};
 pub use tls::Tls;
 
+/// The most connections served at once.
+const MAX_CONNECTIONS: usize = 128;
+
 /// Where the password hash is kept unless told otherwise.
 pub const DEFAULT_PASSWD: &str = "/etc/director/console.passwd";
 
@@ -175,14 +178,21 @@ async fn serve_with(
     tls: Option<Tls>,
 ) -> Result<(), Error> {
     let app = Arc::new(http::App::new(options));
+    // At most this many connections at once: beyond, new ones are closed at once.
+    let open = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
         let (stream, peer) = listener.accept().await.map_err(|source| Error::Io {
             what: "accepting a connection".into(),
             source,
         })?;
+        let Ok(permit) = Arc::clone(&open).try_acquire_owned() else {
+            tracing::warn!("console: {MAX_CONNECTIONS} connections open: closing {peer}'s");
+            continue;
+        };
         let app = Arc::clone(&app);
         let tls = tls.clone();
         tokio::spawn(async move {
+            let _permit = permit;
             let service = service_fn(move |req| {
                 let app = Arc::clone(&app);
                 async move { Ok::<_, std::convert::Infallible>(http::handle(app, peer, req).await) }

@@ -211,6 +211,7 @@ pub(crate) fn virtual_page(
                         td {
                             form method="post" action={ (base) "/server/" (i) "/delete" } {
                                 input type="hidden" name="csrf" value=(csrf);
+                                input type="hidden" name="address" value=(r.address);
                                 button.del type="submit" { "Delete" }
                             }
                         }

@@ -158,7 +158,7 @@ pub(crate) fn apply(
     for field in fields {
         let now = current(doc, prefix, field);
         let wanted = match (field.kind, submitted(field.key)) {
-            (Kind::Flag, Some(_)) => "1".to_string(),
+            (Kind::Flag, Some(v)) => if crate::fields::on(v) { "1" } else { "0" }.to_string(),
             (Kind::Flag, None) if whole_form && !now.is_empty() => "0".to_string(),
             (Kind::Flag, None) => continue,
             (_, Some(v)) => v.to_string(),

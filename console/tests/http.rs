@@ -432,3 +432,62 @@ fn the_toolkit_settings_go_to_the_overlay_which_keeps_its_comments() {
             .is_some()
     );
 }
+
+#[test]
+fn parallel_wrong_passwords_are_throttled_like_sequential_ones() {
+    let c = Console::start("parallel", SEED);
+    let c = std::sync::Arc::new(c);
+    let statuses: Vec<u16> = (0..6)
+        .map(|_| {
+            let c = std::sync::Arc::clone(&c);
+            std::thread::spawn(move || {
+                c.request("POST", "/login", None, &[("password", "guess")])
+                    .0
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|t| t.join().unwrap())
+        .collect();
+    let verified = statuses.iter().filter(|s| **s == 401).count();
+    let refused = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!((verified, refused), (3, 3), "{statuses:?}");
+}
+
+#[test]
+fn scripts_flags_stale_pages_and_files_changed_on_disk() {
+    let c = Console::start("script", SEED);
+    let (token, csrf) = c.login();
+    // A script's POST of `active=0` turns the virtual server off, not on.
+    let (status, _, _) = c.request(
+        "POST",
+        "/virtual/HTTP",
+        Some(&token),
+        &[("csrf", &csrf), ("active", "0")],
+    );
+    assert_eq!(status, 303);
+    let (_, _, diff) = c.request("GET", "/changes", Some(&token), &[]);
+    assert!(diff.contains("+     active = 0"), "{diff}");
+    let (status, _, _) = c.request("POST", "/changes/discard", Some(&token), &[("csrf", &csrf)]);
+    assert_eq!(status, 303);
+
+    // A delete from a page that shows another server at that place does nothing.
+    let (status, _, page) = c.request(
+        "POST",
+        "/virtual/HTTP/server/0/delete",
+        Some(&token),
+        &[("csrf", &csrf), ("address", "10.0.0.200")],
+    );
+    assert!(page.contains("nothing deleted"), "{status}: {page}");
+    let (_, _, diff) = c.request("GET", "/changes", Some(&token), &[]);
+    assert!(diff.contains("No changes"), "{diff}");
+
+    // Without edits, the pages follow the file on disk.
+    std::fs::write(
+        c.dir.join("lvs.cf"),
+        SEED.replace("scheduler = wlc", "scheduler = lc"),
+    )
+    .unwrap();
+    let (_, _, page) = c.request("GET", "/virtual/HTTP", Some(&token), &[]);
+    assert!(page.contains("<option value=\"lc\" selected>"), "{page}");
+}
