@@ -131,6 +131,26 @@ impl Routes {
         }
     }
 
+    /// Makes the announced routes exactly `wanted`: adds the missing, deletes the others (an
+    /// earlier run's, or one whose change failed, or someone's `ip route flush table 250`).
+    /// Returns what it added and what it deleted.
+    pub async fn reconcile(&self, wanted: &[IpAddr]) -> Result<(Vec<IpAddr>, Vec<IpAddr>), Error> {
+        let there = self.announced().await?;
+        let added: Vec<IpAddr> = (wanted.iter().copied())
+            .filter(|v| !there.contains(v))
+            .collect();
+        let deleted: Vec<IpAddr> = (there.iter().copied())
+            .filter(|v| !wanted.contains(v))
+            .collect();
+        for vip in &added {
+            self.announce(*vip).await?;
+        }
+        for vip in &deleted {
+            self.withdraw(*vip).await?;
+        }
+        Ok((added, deleted))
+    }
+
     /// [`Routes::announce`] `vip` when `announced`, [`Routes::withdraw`] it otherwise.
     pub async fn set(&self, vip: IpAddr, announced: bool) -> Result<(), Error> {
         if announced {

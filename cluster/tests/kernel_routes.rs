@@ -100,6 +100,16 @@ fn vip_routes_are_announced_listed_and_withdrawn_in_their_own_table() {
         )
     });
     assert_eq!((other, ours), (vec![v4], vec![v6]));
+
+    // Reconciled to what the director announces: the missing added, the others withdrawn.
+    let (done, listed) = in_ns(&ns, async |routes: Routes| {
+        let done = routes.reconcile(&[v4]).await.expect("reconcile");
+        let again = routes.reconcile(&[v4]).await.expect("reconcile again");
+        assert_eq!(again, (vec![], vec![]), "nothing left to do");
+        (done, routes.announced().await.expect("list"))
+    });
+    assert_eq!(done, (vec![v4], vec![v6]));
+    assert_eq!(listed, [v4]);
 }
 
 /// A router and two directors, each with BIRD, both directors announcing 192.0.2.10; returns

@@ -91,6 +91,23 @@ pub struct Access {
 }
 
 impl Access {
+    /// Root, and the members of `group` (a name, looked up in the system's group database, or a
+    /// number); root alone without one. `Err` says what is wrong with the group.
+    pub fn for_group(group: Option<&str>) -> Result<Access, String> {
+        let Some(name) = group else {
+            return Ok(Access::default());
+        };
+        let gid = match name.parse::<u32>() {
+            Ok(gid) => gid,
+            Err(_) => match nix::unistd::Group::from_name(name) {
+                Ok(Some(g)) => g.gid.as_raw(),
+                Ok(None) => return Err(format!("control_group {name}: no such group")),
+                Err(e) => return Err(format!("control_group {name}: {e}")),
+            },
+        };
+        Ok(Access { group: Some(gid) })
+    }
+
     /// Whether a peer with user id `uid` and groups `gids` (its primary and supplementary
     /// ones) may send requests.
     pub fn allows(&self, uid: u32, gids: impl IntoIterator<Item = u32>) -> bool {

@@ -381,6 +381,11 @@ impl Engine {
             .collect()
     }
 
+    /// The sync daemons asked for last (what the driver should be running).
+    pub fn sync_daemons(&self) -> &[Daemon] {
+        &self.sync
+    }
+
     /// The VIPs announced now (active-active mode).
     pub fn announced(&self) -> Vec<IpAddr> {
         (self.announcer.iter())

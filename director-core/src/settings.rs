@@ -758,6 +758,14 @@ impl Settings {
                 out.push(self.error(mode.span(), r.to_string()));
             }
         }
+        if config.globals.nat_router.is_some() || self.ipv6.nat_router.is_some() {
+            out.push(self.error(
+                mode.span(),
+                "nat_router cannot be taken over in active-active mode: every director would \
+                 hold the real servers' gateway address at once (NAT is refused in this mode; \
+                 remove nat_router)",
+            ));
+        }
         if let Some(t) = &c.table
             && matches!(t.get_ref(), 0 | 253..=255)
         {

@@ -275,7 +275,10 @@ fn reloads_keep_the_mode_and_a_service_removed_withdraws_its_vip() {
 
 #[test]
 fn the_overlay_refuses_nat_and_the_kernels_tables_at_their_place() {
-    let errors = plan_with(NAT, CLUSTER).unwrap_err();
+    // The seed's NAT file without its NAT router address (refused too: below).
+    let nat = NAT.replace("nat_router = 10.0.0.254 eth1:1\n", "");
+    assert_ne!(nat, NAT);
+    let errors = plan_with(&nat, CLUSTER).unwrap_err();
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert!(
         errors[0].starts_with("2:8: virtual HTTP: NAT (masquerading) cannot run active-active"),
@@ -283,7 +286,7 @@ fn the_overlay_refuses_nat_and_the_kernels_tables_at_their_place() {
     );
     // The overlay's own forwarding wins over lvs.cf's network.
     let direct = format!("{CLUSTER}[virtual.HTTP]\nforwarding = \"direct\"\n");
-    assert!(plan_with(NAT, &direct).is_ok());
+    assert!(plan_with(&nat, &direct).is_ok());
     let bad = "[cluster]\nmode = \"active-active\"\ntable = 254\nprotocol = 2\nmin_healthy = 0\n";
     let errors = plan_with(&dr(), bad).unwrap_err();
     assert_eq!(errors.len(), 3, "{errors:?}");
@@ -303,6 +306,18 @@ fn the_overlay_refuses_nat_and_the_kernels_tables_at_their_place() {
     assert!(
         unknown[0].starts_with("2:8: unknown variant `active-passive`"),
         "{unknown:?}"
+    );
+    // A NAT router address cannot be every director's at once.
+    let with_router = dr().replace(
+        "network = direct\n",
+        "network = direct\nnat_router = 10.0.0.254 eth1:1\n",
+    );
+    let errors = plan_with(&with_router, CLUSTER).unwrap_err();
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("nat_router cannot be taken over in active-active mode")),
+        "{errors:?}"
     );
     // Active-standby is the default, and says nothing of NAT.
     assert!(

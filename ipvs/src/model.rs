@@ -657,6 +657,17 @@ pub enum DaemonState {
     Backup,
 }
 
+impl fmt::Display for Daemon {
+    /// `master sync daemon on eth1 (syncid 7)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} sync daemon on {} (syncid {})",
+            self.state, self.interface, self.sync_id
+        )
+    }
+}
+
 impl fmt::Display for DaemonState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {

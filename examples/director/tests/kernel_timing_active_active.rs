@@ -198,6 +198,16 @@ fn a_director_whose_real_servers_all_fail_withdraws_and_carries_no_new_flow() {
     assert_eq!(timeline.failures(t, Instant::now()), 0);
     talked(&flows, 2 * FLOWS as u64);
     none_broken(flows);
+
+    // Someone flushes d2's VIP routes: the router loses d2, and the next repair puts the route
+    // back (reconcile_interval 1 s in the lab).
+    lab.directors[1]
+        .ns
+        .ip(["route", "flush", "table", "250"])
+        .expect("flush");
+    lab.route_until(|r| !r.contains(DIRECTORS[1]));
+    let (back, _) = lab.route_until(|r| DIRECTORS.iter().all(|d| r.contains(d)));
+    eprintln!("d2's route repaired: {back}");
 }
 
 #[test]

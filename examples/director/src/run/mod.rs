@@ -292,6 +292,20 @@ impl Director {
                 "the IPVS table was changed behind the director's back: {changes} changes to repair it"
             );
         }
+        if let Some(r) = &self.routes {
+            match r.reconcile(&self.engine.announced()).await {
+                Ok((added, gone)) if !(added.is_empty() && gone.is_empty()) => {
+                    self.engine.repaired();
+                    tracing::warn!("VIP routes repaired: {added:?} added, {gone:?} withdrawn");
+                }
+                Ok(_) => {}
+                Err(e) => tracing::error!("{e}"),
+            }
+        }
+        // A sync daemon that could not start (its interface not up yet) is tried again.
+        // (Nothing is read from the kernel when they all run.)
+        let want = self.engine.sync_daemons().to_vec();
+        self.sync_daemons(&want).await;
         if self.engine.is_active() {
             let events = self.takeover.repair().await;
             if events.iter().any(|e| matches!(e, Event::Restored(_))) {
@@ -330,14 +344,7 @@ impl Director {
         let (now, done) = ipvs::daemon::switch_to(&self.ipvs, &self.sync_daemons, want).await;
         for (step, result) in done {
             match (&step, result) {
-                (Step::Start(d), Ok(())) => {
-                    tracing::info!(
-                        "{} sync daemon on {} (syncid {})",
-                        d.state,
-                        d.interface,
-                        d.sync_id
-                    );
-                }
+                (Step::Start(d), Ok(())) => tracing::info!("{d}"),
                 (_, Err(e)) => tracing::error!("{step}: {e}"),
                 _ => {}
             }
@@ -350,7 +357,11 @@ impl Director {
     async fn stop(mut self) {
         notify::stopping();
         let withdrawn = self.engine.stopping();
-        let _ = self.execute(Instant::now(), withdrawn).await;
+        if !withdrawn.is_empty() {
+            let _ = self.execute(Instant::now(), withdrawn).await;
+            // The router moves the flows (BFD, BGP) while this director still serves and syncs.
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
         if let Some(heartbeat) = self.heartbeat.take() {
             let _ = heartbeat.shutdown().await;
         }
@@ -410,26 +421,6 @@ fn refused(
     }
 }
 
-/// Who may use the control socket: root, and the members of `group` (a name or a number).
-fn control_access(group: Option<&str>) -> Result<control::Access, RunError> {
-    let Some(name) = group else {
-        return Ok(control::Access::default());
-    };
-    let gid = match name.parse::<u32>() {
-        Ok(gid) => gid,
-        Err(_) => match nix::unistd::Group::from_name(name) {
-            Ok(Some(g)) => g.gid.as_raw(),
-            Ok(None) => {
-                return Err(RunError::Control(format!(
-                    "control_group {name}: no such group"
-                )));
-            }
-            Err(e) => return Err(RunError::Control(format!("control_group {name}: {e}"))),
-        },
-    };
-    Ok(control::Access { group: Some(gid) })
-}
-
 /// Runs the director until told to stop (or until `control` closes).
 ///
 /// A reload ([`Request::Reload`], SIGHUP) is applied as a diff: checks whose settings did not change keep
@@ -470,10 +461,17 @@ pub async fn run(
     let routes = (plan.cluster.as_ref())
         .map(|c| cluster::Routes::new().map(|r| r.in_table(c.table, c.protocol)))
         .transpose()?;
+    // Announced only while a running director judges a VIP servable: an earlier run's go first.
+    if let Some(r) = &routes {
+        for vip in r.reconcile(&[]).await?.1 {
+            tracing::info!("withdrew the route of VIP {vip}, left by an earlier run");
+        }
+    }
     let socket = (options.socket.clone())
         .or_else(|| plan.operation.socket.clone())
         .unwrap_or_else(|| DEFAULT_SOCKET.into());
-    let access = control_access(plan.operation.control_group.as_deref())?;
+    let access = control::Access::for_group(plan.operation.control_group.as_deref())
+        .map_err(RunError::Control)?;
     let (requests_tx, mut requests) = mpsc::channel(16);
     let _control = crate::control_server::serve(&socket, access, requests_tx.clone())
         .await
@@ -515,15 +513,6 @@ pub async fn run(
         hooks: healthcheck::Background::default(),
     };
     log(d.takeover.leftovers(&wanted, standalone).await?);
-    // Announced only while a running director judges a VIP servable.
-    let left = match &d.routes {
-        Some(routes) => routes.announced().await?,
-        None => Vec::new(),
-    };
-    for vip in left {
-        tracing::info!("withdrawing the route of VIP {vip}, left by an earlier run");
-        d.route(vip, false).await;
-    }
     let outputs = d.engine.start(&observed);
     d.execute(Instant::now(), outputs).await?;
 
@@ -562,64 +551,69 @@ pub async fn run(
     let mut every = repair_every(&d);
     let mut repairs = timer(every);
 
-    loop {
-        tokio::select! {
-            command = control.recv() => match command {
-                Some(Control::Request(request, reply)) => d.answer(request, reply).await?,
-                Some(Control::Stop) | None => break,
-            },
-            Some((request, reply)) = requests.recv() => d.answer(request, reply).await?,
-            update = updates.recv() => {
-                let Some(update) = update else { break };
-                // Every update already queued goes into one reconcile.
-                let mut verdicts = Vec::new();
-                let mut next = Some(update);
-                while let Some(update) = next.take().or_else(|| updates.try_recv().ok()) {
-                    let Update::Server { target, address, event } = update else { continue };
-                    match d.targets.get(&target) {
-                        Some(Checked::Tracker(index)) => {
-                            let input = Input::Tracker {
-                                index: *index,
-                                kind: event.kind,
-                                reason: event.reason.to_string(),
-                            };
-                            d.handle(input).await?;
+    // Whatever ends the loop (an error too), the director stops as it should (routes withdrawn).
+    let ended = async {
+        loop {
+            tokio::select! {
+                command = control.recv() => match command {
+                    Some(Control::Request(request, reply)) => d.answer(request, reply).await?,
+                    Some(Control::Stop) | None => break,
+                },
+                Some((request, reply)) = requests.recv() => d.answer(request, reply).await?,
+                update = updates.recv() => {
+                    let Some(update) = update else { break };
+                    // Every update already queued goes into one reconcile.
+                    let mut verdicts = Vec::new();
+                    let mut next = Some(update);
+                    while let Some(update) = next.take().or_else(|| updates.try_recv().ok()) {
+                        let Update::Server { target, address, event } = update else { continue };
+                        match d.targets.get(&target) {
+                            Some(Checked::Tracker(index)) => {
+                                let input = Input::Tracker {
+                                    index: *index,
+                                    kind: event.kind,
+                                    reason: event.reason.to_string(),
+                                };
+                                d.handle(input).await?;
+                            }
+                            Some(Checked::Server(server)) => verdicts.push(Verdicted {
+                                server: *server,
+                                address,
+                                event,
+                            }),
+                            None => {}
                         }
-                        Some(Checked::Server(server)) => verdicts.push(Verdicted {
-                            server: *server,
-                            address,
-                            event,
-                        }),
-                        None => {}
                     }
+                    d.handle(Input::Health(verdicts)).await?;
                 }
-                d.handle(Input::Health(verdicts)).await?;
+                change = next_role(&mut roles) => {
+                    // The heartbeat stopped by itself: so does the director.
+                    let Some(change) = change else { break };
+                    d.handle(Input::Role(change)).await?;
+                }
+                _ = drains.tick(), if !d.engine.draining_services().is_empty() => {
+                    let (counts, errors) = d.engine.desired().draining().read(&d.ipvs).await;
+                    errors.iter().for_each(|e| tracing::error!("IPVS: {e}"));
+                    d.handle(Input::DrainCounts(counts)).await?;
+                }
+                _ = repairs.tick() => d.repair().await,
+                () = sleep_until(d.engine.poll_timeout()) => {
+                    d.handle(Input::Timer).await?;
+                }
+                _ = watchdog.tick(), if watchdog_every.is_some() => notify::watchdog(),
             }
-            change = next_role(&mut roles) => {
-                // The heartbeat stopped by itself: so does the director.
-                let Some(change) = change else { break };
-                d.handle(Input::Role(change)).await?;
+            // A reload may have changed the interval.
+            if repair_every(&d) != every {
+                every = repair_every(&d);
+                repairs = timer(every);
             }
-            _ = drains.tick(), if !d.engine.draining_services().is_empty() => {
-                let (counts, errors) = d.engine.desired().draining().read(&d.ipvs).await;
-                errors.iter().for_each(|e| tracing::error!("IPVS: {e}"));
-                d.handle(Input::DrainCounts(counts)).await?;
-            }
-            _ = repairs.tick() => d.repair().await,
-            () = sleep_until(d.engine.poll_timeout()) => {
-                d.handle(Input::Timer).await?;
-            }
-            _ = watchdog.tick(), if watchdog_every.is_some() => notify::watchdog(),
         }
-        // A reload may have changed the interval.
-        if repair_every(&d) != every {
-            every = repair_every(&d);
-            repairs = timer(every);
-        }
+        Ok::<(), RunError>(())
     }
+    .await;
     d.stop().await;
     let _ = std::fs::remove_file(&socket);
-    Ok(())
+    ended
 }
 
 /// Until `t`; for ever when `None`.

@@ -87,7 +87,13 @@ impl Director {
                 }
             }
         };
-        Ok((self.handle(input).await?).unwrap_or_else(|| Response::error("no answer")))
+        let reloading = matches!(input, Input::Reload(_));
+        let answer = self.handle(input).await?;
+        if reloading && answer.as_ref().is_none_or(|a| !a.ok) {
+            // Refused (a mode change): the service manager hears the director is ready again.
+            super::notify::ready("reload refused");
+        }
+        Ok(answer.unwrap_or_else(|| Response::error("no answer")))
     }
 }
 

@@ -77,6 +77,7 @@ pub fn lvs_cf(network: &str) -> String {
 
 /// The directors' overlay: active-active, Maglev hashing on the address and the port.
 pub const OVERLAY: &str = "[cluster]\nmode = \"active-active\"\nhold_down = \"1s\"\n\
+     [director]\nreconcile_interval = \"1s\"\n\
      [virtual.WEB]\nscheduler = \"mh\"\nscheduler_flags = [\"mh-port\"]\n\
      [virtual.ECHO]\nscheduler = \"mh\"\nscheduler_flags = [\"mh-port\"]\n";
 
