@@ -174,6 +174,20 @@ impl Refused {
     }
 }
 
+/// What `form` asks of `field`, whose value is `now`: `None` when it says nothing of it. A
+/// flag is `1` or `0`; an absent flag counts as unchecked when `form` is the page's whole form
+/// (its `_fields` marker) and the keyword is written.
+pub(crate) fn wanted(field: &Field, form: &[(String, String)], now: &str) -> Option<String> {
+    let submitted = |key: &str| form.iter().find(|(k, _)| k == key).map(|(_, v)| v.trim());
+    let whole_form = submitted("_fields").is_some();
+    match (field.kind, submitted(field.key)) {
+        (Kind::Flag, Some(v)) => Some(if on(v) { "1" } else { "0" }.to_string()),
+        (Kind::Flag, None) if whole_form && !now.is_empty() => Some("0".to_string()),
+        (_, Some(v)) => Some(v.to_string()),
+        (_, None) => None,
+    }
+}
+
 /// Sets `section`'s `fields` from the submitted `form` (key, value): a changed value is set, an
 /// emptied one removed, an unchecked flag set to 0. Fields not in the form are left alone (a
 /// flag's absence counts when `form` has the page's marker, `_fields`). The first refusal.
@@ -182,20 +196,10 @@ pub(crate) fn apply(
     fields: &[Field],
     form: &[(String, String)],
 ) -> Result<(), Refused> {
-    let submitted = |key: &str| form.iter().find(|(k, _)| k == key).map(|(_, v)| v.trim());
-    let whole_form = submitted("_fields").is_some();
     for field in fields {
         let now = current(section, field);
-        let wanted = match (field.kind, submitted(field.key)) {
-            (Kind::Flag, Some(v)) => if on(v) { "1" } else { "0" }.to_string(),
-            (Kind::Flag, None) if whole_form => {
-                if now.is_empty() {
-                    continue;
-                }
-                "0".to_string()
-            }
-            (_, Some(v)) => v.to_string(),
-            (_, None) => continue,
+        let Some(wanted) = wanted(field, form, &now) else {
+            continue;
         };
         if wanted == now {
             continue;

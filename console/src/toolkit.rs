@@ -153,16 +153,10 @@ pub(crate) fn apply(
     fields: &[Field],
     form: &[(String, String)],
 ) -> Result<(), Refused> {
-    let submitted = |key: &str| form.iter().find(|(k, _)| k == key).map(|(_, v)| v.trim());
-    let whole_form = submitted("_fields").is_some();
     for field in fields {
         let now = current(doc, prefix, field);
-        let wanted = match (field.kind, submitted(field.key)) {
-            (Kind::Flag, Some(v)) => if crate::fields::on(v) { "1" } else { "0" }.to_string(),
-            (Kind::Flag, None) if whole_form && !now.is_empty() => "0".to_string(),
-            (Kind::Flag, None) => continue,
-            (_, Some(v)) => v.to_string(),
-            (_, None) => continue,
+        let Some(wanted) = crate::fields::wanted(field, form, &now) else {
+            continue;
         };
         if wanted == now {
             continue;

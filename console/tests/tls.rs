@@ -10,6 +10,24 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const SEED: &str = include_str!("../../lvscf/tests/fixtures/seed/01-nat-single-router.cf");
 
+/// A TLS client on `tcp` that trusts `cert` only, for `localhost`.
+async fn tls_to(
+    cert: &rcgen::Certificate,
+    tcp: tokio::net::TcpStream,
+) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert.der().clone()).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    connector.connect(name, tcp).await.expect("a TLS handshake")
+}
+
 #[tokio::test]
 async fn over_tls_the_session_cookie_is_secure_and_plain_http_gets_nothing() {
     let dir = std::env::temp_dir().join(format!("console-tls-{}", std::process::id()));
@@ -41,19 +59,8 @@ async fn over_tls_the_session_cookie_is_secure_and_plain_http_gets_nothing() {
         .with_socket(dir.join("no-director.sock"));
     tokio::spawn(console::serve_tls(listener, options, tls));
 
-    // The client trusts this certificate only.
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(cert.der().clone()).unwrap();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
-    let mut s = connector.connect(name, tcp).await.unwrap();
+    let mut s = tls_to(&cert, tcp).await;
     let body = "password=s3cret";
     let req = format!(
         "POST /login HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\
@@ -139,17 +146,7 @@ fn director_console_with_a_certificate_serves_https() {
             // Waiting for the console's thread to listen.
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         };
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add(cert.der().clone()).unwrap();
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
-        let mut s = connector.connect(name, tcp).await.expect("a TLS handshake");
+        let mut s = tls_to(&cert, tcp).await;
         s.write_all(b"GET /login HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
             .await
             .unwrap();
